@@ -1,0 +1,58 @@
+# Two commands get a newcomer going:  make demo   and   make test
+# Each creates .venv, installs requirements.txt (once, again when it changes) and runs.
+# Windows without make: see README, "Windows" (python -m workshop ...).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SESSION ?=
+
+.PHONY: help install demo test check doctor bench notebooks redis lint clean
+
+help:
+	@echo "make demo       run the flagship demo (creates .venv on first use)"
+	@echo "make test       run the whole test suite"
+	@echo "make check      check your own exercises (SESSION=1..5 for one session)"
+	@echo "make doctor     preflight: Python, packages, Redis, multiprocessing, output dir"
+	@echo "make bench      queue throughput table (saved to notebooks/figures/bench.json)"
+	@echo "make notebooks  run the notebooks fully and save their figures"
+	@echo "make redis      start a local Redis server if one is installed"
+
+# Session packages are listed too: the editable install maps the packages that exist when it
+# runs, so a new session folder (after a git pull) triggers a reinstall.
+$(STAMP): requirements.txt pyproject.toml $(wildcard session*/__init__.py)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is needed, found " + sys.version.split()[0] + ". Run: make PYTHON=python3.12 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m workshop demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+check: $(STAMP)
+	$(PY) -m workshop check $(SESSION)
+
+doctor: $(STAMP)
+	$(PY) -m workshop doctor
+
+bench: $(STAMP)
+	$(PY) -m workshop bench
+
+notebooks: $(STAMP)
+	$(PY) -m workshop notebooks
+
+redis: $(STAMP)
+	$(PY) -m workshop redis
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache output

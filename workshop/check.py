@@ -1,0 +1,149 @@
+"""``python -m workshop check [N]``: run your own exercise tests and show your progress.
+
+The tests run in a separate pytest process that writes a JUnit XML report; we read
+the report, group results by exercise (test file) and part (test class
+``TestPart1_...``), print a table, and show the message of the first failing
+part: for an untouched stub that is the exercise's own "what to do" message.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .paths import REPO_ROOT, session_dirs
+
+
+@dataclass
+class PartResult:
+    exercise: str
+    part: str
+    passed: int = 0
+    failed: int = 0
+    first_failure: str = ""
+    first_failing_test: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.failed == 0 and self.passed > 0
+
+
+@dataclass
+class SessionResult:
+    session: str
+    parts: list[PartResult] = field(default_factory=list)
+    error: str = ""
+
+
+def _part_name(classname: str) -> tuple[str, str]:
+    """('ex1_transitions', 'Part1_rules') from 'session1_basics.exercises.test_ex1_transitions.TestPart1_rules'."""
+    pieces = classname.split(".")
+    exercise = next((p.removeprefix("test_") for p in pieces if p.startswith("test_ex")), pieces[-1])
+    last = pieces[-1]
+    part = last.removeprefix("Test") if last.startswith("TestPart") else "tests"
+    return exercise, part
+
+
+def run_session(session_dir: Path) -> SessionResult:
+    result = SessionResult(session_dir.name)
+    exercises_dir = session_dir / "exercises"
+    if not any(exercises_dir.glob("test_ex*.py")):
+        result.error = "no exercises yet"
+        return result
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.xml"
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", str(exercises_dir), "-q", "-p", "no:cacheprovider",
+             f"--junitxml={report}", "-o", "junit_family=xunit1"],
+            cwd=REPO_ROOT, capture_output=True, text=True,
+        )
+        if not report.exists():
+            result.error = (completed.stdout + completed.stderr).strip()[-1500:]
+            return result
+        tree = ET.parse(report)
+    parts: dict[tuple[str, str], PartResult] = {}
+    for case in tree.iter("testcase"):
+        exercise, part = _part_name(case.get("classname", ""))
+        entry = parts.setdefault((exercise, part), PartResult(exercise, part))
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            if case.find("skipped") is None:
+                entry.passed += 1
+            continue
+        entry.failed += 1
+        if not entry.first_failure:
+            entry.first_failure = (problem.get("message") or "").strip()
+            test_class = case.get("classname", "").split(".")[-1]
+            node = [case.get("file", ""), case.get("name", "")]
+            if test_class.startswith("Test"):
+                node.insert(1, test_class)
+            entry.first_failing_test = "::".join(node)
+    if not parts:
+        # Collection failed (for example a syntax error in your file): show pytest's words.
+        result.error = (completed.stdout + completed.stderr).strip()[-1500:]
+    result.parts = list(parts.values())
+    return result
+
+
+def select_sessions(which: str | None) -> list[Path]:
+    sessions = session_dirs()
+    if not which:
+        return sessions
+    chosen = [s for s in sessions if s.name.startswith(f"session{which}_") or s.name == which]
+    if not chosen:
+        names = ", ".join(s.name for s in sessions)
+        raise SystemExit(f"No session {which!r}. Choose a number or one of: {names}")
+    return chosen
+
+
+def run_check(which: str | None = None) -> int:
+    console = Console()
+    results = []
+    for session_dir in select_sessions(which):
+        with console.status(f"Running the exercise tests of {session_dir.name} ..."):
+            results.append(run_session(session_dir))
+
+    table = Table(title="Your exercises")
+    for column in ("session", "exercise", "part", "tests passed", "status"):
+        table.add_column(column)
+    next_step: PartResult | None = None
+    broken: SessionResult | None = None
+    for session in results:
+        if session.error and not session.parts:
+            table.add_row(session.session, "-", "-", "-", f"[yellow]{session.error.splitlines()[0]}")
+            if session.error != "no exercises yet":
+                broken = broken or session
+            continue
+        for part in session.parts:
+            status = "[green]done" if part.done else "[red]to do"
+            table.add_row(session.session, part.exercise, part.part,
+                          f"{part.passed}/{part.passed + part.failed}", status)
+            if not part.done and next_step is None:
+                next_step = part
+    console.print(table)
+    done = sum(p.done for s in results for p in s.parts)
+    total = sum(len(s.parts) for s in results)
+    console.print(f"Progress: {done}/{total} parts done.")
+    if broken is not None:
+        console.print(f"\n[bold red]pytest could not run {broken.session}'s exercises:[/]")
+        console.print(broken.error, markup=False)
+        return 1
+    if next_step is not None:
+        console.print(f"\n[bold]Next:[/] {next_step.exercise}, {next_step.part}")
+        console.print(next_step.first_failure or "(no message)", markup=False, soft_wrap=True)
+        console.print(f"Run it alone: pytest {next_step.first_failing_test} -x",
+                      markup=False, soft_wrap=True)
+        return 1
+    if total:
+        console.print("\n[bold green]All exercises pass. Well done.[/]")
+    return 0

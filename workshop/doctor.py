@@ -1,0 +1,132 @@
+"""``python -m workshop doctor``: check the machine before class, with a fix for each problem.
+
+Each check returns a ``Check``: OK, WARN (works, but not the best set-up) or FAIL
+(something in the workshop will not work), and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import metadata
+import multiprocessing
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+from .paths import OUTPUT_DIR
+from .redis_connection import HOW_TO_GET_REDIS, LOCAL_URL, ping, redact, start_embedded
+
+MIN_PYTHON = (3, 10)
+# import name -> pip name
+REQUIRED_PACKAGES = {
+    "redis": "redis",
+    "fakeredis": "fakeredis",
+    "PIL": "Pillow",
+    "matplotlib": "matplotlib",
+    "rich": "rich",
+    "pytest": "pytest",
+    "nbclient": "nbclient",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # "OK", "WARN" or "FAIL"
+    detail: str
+    fix: str = ""
+
+
+def check_python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info >= MIN_PYTHON:
+        return Check("Python", "OK", f"{version} ({sys.executable})")
+    return Check("Python", "FAIL", f"{version} is too old; the workshop needs 3.10 or newer",
+                 "install Python 3.10+ and run: make PYTHON=python3.12 test")
+
+
+def check_packages() -> Check:
+    missing = []
+    versions = []
+    for module, package in REQUIRED_PACKAGES.items():
+        try:
+            importlib.import_module(module)
+            versions.append(f"{package} {metadata.version(package)}")
+        except ImportError:
+            missing.append(package)
+    if missing:
+        return Check("Packages", "FAIL", "missing: " + ", ".join(missing),
+                     "pip install -r requirements.txt   (or: make install)")
+    return Check("Packages", "OK", ", ".join(versions))
+
+
+def check_workshop_import() -> Check:
+    try:
+        importlib.import_module("workshop.paths")
+    except ImportError as error:
+        return Check("Repository installed", "FAIL", str(error), "pip install -e .")
+    return Check("Repository installed", "OK", "session packages import from any folder")
+
+
+def check_redis() -> Check:
+    """Which Redis the demos will use, in the documented order."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        version = ping(url, timeout=2)
+        if version:
+            return Check("Redis", "OK", f"REDIS_URL {redact(url)} answers (version {version})")
+        return Check("Redis", "FAIL", f"REDIS_URL={redact(url)} does not answer",
+                     "start that server, fix REDIS_URL, or unset it to use a local/embedded one")
+    version = ping(LOCAL_URL)
+    if version:
+        return Check("Redis", "OK", f"local server at {LOCAL_URL} (version {version})")
+    embedded = start_embedded()
+    if embedded:
+        return Check("Redis", "WARN",
+                     f"no server at {LOCAL_URL}; demos will start an {embedded.source} "
+                     f"(tested now: version {embedded.version})",
+                     "fine for class; for redis-cli inspection start a server: make redis")
+    return Check("Redis", "FAIL", f"no server at {LOCAL_URL} and no embedded server available",
+                 HOW_TO_GET_REDIS.replace("\n", "\n      "))
+
+
+def check_start_method() -> Check:
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_context().get_start_method()
+    detail = f"default start method: {method}"
+    if method == "spawn":
+        detail += " (each worker process re-imports its module: entry points must be importable)"
+    return Check("Multiprocessing", "OK", detail)
+
+
+def check_output_dir() -> Check:
+    try:
+        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=OUTPUT_DIR):
+            pass
+    except OSError as error:
+        return Check("Output folder", "FAIL", f"{OUTPUT_DIR}: {error}",
+                     f"make {OUTPUT_DIR} writable, or run from a copy of the repository you own")
+    return Check("Output folder", "OK", f"{OUTPUT_DIR} is writable")
+
+
+CHECKS = (check_python, check_packages, check_workshop_import, check_redis,
+          check_start_method, check_output_dir)
+
+
+def run_doctor() -> int:
+    """Print one line per check (and its fix); exit status 1 if any check failed."""
+    results = []
+    for check in CHECKS:
+        try:
+            results.append(check())
+        except Exception as error:  # a doctor must report, not crash
+            results.append(Check(check.__name__.removeprefix("check_"), "FAIL", repr(error)))
+    width = max(len(r.name) for r in results)
+    for result in results:
+        print(f"[{result.status:<4}] {result.name:<{width}}  {result.detail}")
+        if result.fix and result.status != "OK":
+            print(f"       fix: {result.fix}")
+    failed = sum(r.status == "FAIL" for r in results)
+    print("\nAll set." if not failed else f"\n{failed} problem(s) to fix before class.")
+    return 1 if failed else 0
