@@ -1,0 +1,75 @@
+"""Exercise 1: write two filters of your own and register them with the factory.
+
+Every filter in ``session2_pipeline/filters/`` follows one pattern: a
+``BaseFilter`` subclass with a ``name``, declared ``parameters`` (which
+``BaseFilter`` checks for you) and an ``apply(image) -> image`` method. Follow it.
+
+Part 1: ``InvertFilter.apply``: a photo negative. Every colour value ``v``
+        becomes ``255 - v``. Images with transparency ("RGBA", "LA") keep their
+        alpha band unchanged: inverting it would turn an opaque picture invisible.
+Part 2: ``SepiaFilter(strength)``: brown old-photo tones. Declare the parameter
+        ``strength`` with the range 0 to 1 so that a bad value raises
+        ``FilterParameterError``; in ``apply``, turn the image into sepia with
+        ``SEPIA_MATRIX`` and mix it with the original: strength 0 changes
+        nothing, 1 is full sepia. Keep the alpha band if there is one.
+Part 3: ``register_filters()``: make both filters known to ``FilterFactory``, so
+        that the specs "invert" and "sepia:strength=0.5" work everywhere,
+        including in task queues later on.
+
+Check your work:  pytest session2_pipeline/exercises/test_ex1_new_filter.py
+"""
+
+from __future__ import annotations
+
+from PIL import Image, ImageOps  # noqa: F401  (ImageOps.invert may help)
+
+from session2_pipeline.core import FilterFactory  # noqa: F401
+from session2_pipeline.filters import BaseFilter, Parameter  # noqa: F401
+
+# The classic sepia matrix: each output channel is a mix of the input R, G, B.
+# Use it as image.convert("RGB", SEPIA_MATRIX). (The fourth number of each row is
+# an offset, unused here.)
+SEPIA_MATRIX = (
+    0.393, 0.769, 0.189, 0,
+    0.349, 0.686, 0.168, 0,
+    0.272, 0.534, 0.131, 0,
+)
+
+
+class InvertFilter(BaseFilter):
+    """A photo negative: every colour value v becomes 255 - v; transparency is kept."""
+
+    name = "invert"
+
+    def apply(self, image: Image.Image) -> Image.Image:
+        # TODO (part 1): return the negative of image, for modes L, RGB, LA and RGBA.
+        raise NotImplementedError(
+            "Exercise 1, part 1: return the negative of the image, keeping its alpha band "
+            "(see the hint in README)")
+
+
+class SepiaFilter(BaseFilter):
+    """Old-photo brown tones; ``strength`` 0 leaves the image as it is, 1 is full sepia."""
+
+    name = "sepia"
+    # TODO (part 2): declare the parameter "strength" and its range, 0 to 1.
+
+    def __init__(self, strength: float = 1.0) -> None:
+        # TODO (part 2): let BaseFilter check and store strength.
+        raise NotImplementedError(
+            "Exercise 1, part 2: declare `parameters` and pass strength to "
+            "super().__init__ (see the hint in README)")
+
+    def apply(self, image: Image.Image) -> Image.Image:
+        # TODO (part 2): sepia version of image, mixed with the original by strength.
+        raise NotImplementedError(
+            "Exercise 1, part 2: convert with SEPIA_MATRIX and blend by "
+            "self.params['strength'] (see the hint in README)")
+
+
+def register_filters() -> None:
+    """Make "invert" and "sepia" known to FilterFactory."""
+    # TODO (part 3): register both classes with FilterFactory.
+    raise NotImplementedError(
+        "Exercise 1, part 3: register InvertFilter and SepiaFilter with FilterFactory "
+        "(see the hint in README)")

@@ -1,0 +1,69 @@
+"""Mistake: empty steps such as "blur||grayscale" are silently skipped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session2_pipeline.core import FilterFactory, FilterPipeline
+
+
+class SpecError(ValueError):
+    """A spec that cannot be read; the message quotes it and shows the right form."""
+
+
+def parse_value(text: str) -> int | float | bool | str:
+    """ "2" -> 2, "2.5" -> 2.5, "true"/"false" (any case) -> True/False, else the text."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.lower() == "true":
+        return True
+    if text.lower() == "false":
+        return False
+    return text
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """ "blur:radius=2" -> ("blur", {"radius": 2}); "grayscale" -> ("grayscale", {})."""
+    name, _, params_text = spec.partition(":")
+    name = name.strip()
+    if not name:
+        raise SpecError(f"{spec!r} has no filter name; write 'name' or 'name:key=value'")
+    params: dict[str, Any] = {}
+    if not params_text.strip():
+        return name, params
+    for item in params_text.split(","):
+        key, equals, value = item.partition("=")
+        key = key.strip()
+        if not equals or not key or not value.strip():
+            raise SpecError(f"{spec!r}: cannot read {item.strip()!r}; write key=value, "
+                            f"e.g. 'blur:radius=2'")
+        if key in params:
+            raise SpecError(f"{spec!r}: {key!r} is given twice")
+        params[key] = parse_value(value)
+    return name, params
+
+
+def parse_pipeline(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """ "blur:radius=2|grayscale" -> [("blur", {"radius": 2}), ("grayscale", {})]."""
+    steps = []
+    for number, step in enumerate(text.split("|"), start=1):
+        if not step.strip():
+            continue
+        try:
+            steps.append(parse_spec(step))
+        except SpecError as error:
+            raise SpecError(f"step {number} of {text!r}: {error}") from None
+    return steps
+
+
+def build_pipeline(text: str) -> FilterPipeline:
+    """A FilterPipeline from a spec string, using parse_pipeline (already written for you)."""
+    return FilterPipeline(FilterFactory.create(name, **params)
+                          for name, params in parse_pipeline(text))
