@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 

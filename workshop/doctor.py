@@ -7,12 +7,12 @@ Each check returns a ``Check``: OK, WARN (works, but not the best set-up) or FAI
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 import multiprocessing
 import os
 import sys
 import tempfile
 from dataclasses import dataclass
+from importlib import metadata
 
 from .paths import OUTPUT_DIR
 from .redis_connection import HOW_TO_GET_REDIS, LOCAL_URL, ping, redact, start_embedded
