@@ -1,0 +1,123 @@
+"""Exercise 2: a real-time monitor for the queue.
+
+Counts say where the work is; a rate says when it will be done. A rate needs
+two looks at the queue: how many tasks finished between them, divided by the
+time between them.
+
+- Part 1, ``take_sample``: one look at the queue (its stats, and when).
+- Part 2, ``throughput``: tasks finished (completed + failed) per second
+  between two samples.
+- Part 3, ``eta_seconds``: how long until nothing is pending or processing.
+- Part 4, ``render_rows``: the rows of the monitor's table, as text.
+
+``watch`` (given) puts them together in a table that refreshes in place::
+
+    python session4_redis/exercises/ex2_monitor.py          (Ctrl+C to stop)
+
+``python -m session4_redis.workers monitor`` is the finished version: compare
+after you are done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from session4_redis.workers import RedisTaskQueue
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The queue's counts at one moment; ``at`` is in seconds on some clock."""
+
+    at: float
+    pending: int
+    processing: int
+    completed: int
+    failed: int
+
+
+def take_sample(queue: RedisTaskQueue, clock: Callable[[], float] = time.monotonic) -> Sample:
+    """Read the queue's stats once (one ``get_stats`` call) and stamp them with ``clock()``."""
+    stats = queue.get_stats()
+    return Sample(at=clock(), pending=stats["pending"], processing=stats["processing"],
+                  completed=stats["completed"], failed=stats["failed"])
+
+
+def throughput(previous: Sample, current: Sample) -> float:
+    """Tasks finished (completed + failed) per second between ``previous`` and ``current``.
+
+    Raises ValueError if ``current`` is not later than ``previous``.
+    """
+    elapsed = current.at - previous.at
+    if elapsed <= 0:
+        raise ValueError(f"current sample (at {current.at}) must be later than the previous "
+                         f"one (at {previous.at})")
+    finished = (current.completed + current.failed) - (previous.completed + previous.failed)
+    return finished / elapsed
+
+
+def eta_seconds(sample: Sample, rate: float) -> float | None:
+    """Seconds until nothing is pending or processing at ``rate`` tasks/s.
+
+    0.0 when there is nothing left; None when work is left but the rate is 0
+    (it would never finish at this rate).
+    """
+    left = sample.pending + sample.processing
+    if left == 0:
+        return 0.0
+    if rate <= 0:
+        return None
+    return left / rate
+
+
+def render_rows(previous: Sample | None, current: Sample) -> list[tuple[str, str]]:
+    """The table's rows: each state's count, then throughput and ETA, all as text.
+
+    ``[("pending", "3"), ("processing", "1"), ("completed", "10"), ("failed", "2"),
+    ("throughput", "2.5 tasks/s"), ("eta", "2 s")]``; throughput with one
+    decimal, ETA rounded to whole seconds. Without a previous sample, or when
+    the ETA is unknown, the value is ``"-"``.
+    """
+    rows = [("pending", str(current.pending)), ("processing", str(current.processing)),
+            ("completed", str(current.completed)), ("failed", str(current.failed))]
+    if previous is None:
+        return [*rows, ("throughput", "-"), ("eta", "-")]
+    rate = throughput(previous, current)
+    eta = eta_seconds(current, rate)
+    return [*rows, ("throughput", f"{rate:.1f} tasks/s"),
+            ("eta", "-" if eta is None else f"{eta:.0f} s")]
+
+
+# --- given: the live table -----------------------------------------------------
+
+
+def watch(queue: RedisTaskQueue, interval: float = 1.0, samples: int | None = None) -> None:
+    """Show the table, refreshed in place every ``interval`` s (``samples`` times, or until Ctrl+C)."""
+    from rich.live import Live
+    from rich.table import Table
+
+    def table(previous: Sample | None, current: Sample) -> Table:
+        view = Table("", "", title=f"queue {queue.queue_name!r}", show_header=False)
+        for name, value in render_rows(previous, current):
+            view.add_row(name, value)
+        return view
+
+    previous, current = None, take_sample(queue)
+    with Live(table(previous, current), refresh_per_second=4) as live:
+        try:
+            count = 1
+            while samples is None or count < samples:
+                time.sleep(interval)
+                previous, current = current, take_sample(queue)
+                live.update(table(previous, current))
+                count += 1
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    from workshop.redis_connection import resolve_redis
+
+    watch(RedisTaskQueue(url=resolve_redis(allow_embedded=False).url))

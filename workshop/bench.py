@@ -1,0 +1,335 @@
+"""Queue throughput on this machine: ``python -m workshop.bench`` (``make bench``).
+
+What one task costs, measured with no-op tasks so that only the queue is timed:
+
+- the raw redis-py round trip (PING, and an LPUSH + RPOP pair), the yardstick;
+- pipelining: the same LPUSHes sent one round trip each, then all in one pipeline;
+- session 4's ``RedisTaskQueue``: one ``add_task`` per task, one ``add_tasks``
+  for all, and one worker *process* draining ``{"type": "noop"}`` tasks;
+- session 1's in-memory ``TaskQueue`` for comparison (no network at all).
+
+Each measurement is repeated (in rounds that interleave the groups) and the
+median kept; the ratios are medians of per-round ratios. The table is printed and
+saved as JSON to ``notebooks/figures/bench.json``. Measurements are a list of
+named groups (``GROUPS``), so a later session adds its own with one function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .paths import FIGURES_DIR
+from .redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
+
+BENCH_JSON = FIGURES_DIR / "bench.json"
+
+
+@dataclass
+class Measurement:
+    """One named rate, measured ``len(samples)`` times."""
+
+    group: str
+    name: str
+    samples: list[float] = field(default_factory=list)
+    unit: str = "ops/s"
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "median": self.median}
+
+
+@dataclass
+class BenchContext:
+    """What every measurement function gets: the server, the sizes, a progress callback."""
+
+    target: RedisTarget
+    tasks: int  # tasks per queue measurement
+    round_trips: int  # commands per raw measurement
+    repeat: int  # repetitions inside one call (run() calls each group once per round)
+    advance: Callable[[], None] = lambda: None  # call once per finished repetition
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+# --- the measurements ---------------------------------------------------------
+
+
+def measure_raw_redis(ctx: BenchContext) -> list[Measurement]:
+    """The yardstick: how many single-command round trips one redis-py client makes per second."""
+    client = ctx.target.client()
+    key = f"bench-{uuid.uuid4().hex[:8]}:raw"
+    ping = Measurement("redis-py", "PING round trip", unit="round trips/s")
+    pair = Measurement("redis-py", "LPUSH + RPOP round trips", unit="round trips/s")
+    n = ctx.round_trips
+    try:
+        for _ in range(ctx.repeat):
+            ping.samples.append(rate(n, timed(lambda: [client.ping() for _ in range(n)])))
+
+            def push_pop() -> None:
+                for _ in range(n // 2):
+                    client.lpush(key, "x")
+                    client.rpop(key)
+
+            pair.samples.append(rate(2 * (n // 2), timed(push_pop)))
+            ctx.advance()
+    finally:
+        client.delete(key)
+        client.close()
+    return [ping, pair]
+
+
+def measure_pipelining(ctx: BenchContext) -> list[Measurement]:
+    """The same LPUSHes, one round trip each and then all in one pipeline."""
+    client = ctx.target.client()
+    key = f"bench-{uuid.uuid4().hex[:8]}:pipe"
+    single = Measurement("pipelining", "LPUSH, one round trip each", unit="commands/s")
+    piped = Measurement("pipelining", "LPUSH, all in one pipeline", unit="commands/s")
+    n = ctx.round_trips
+    try:
+        for _ in range(ctx.repeat):
+            single.samples.append(rate(n, timed(lambda: [client.lpush(key, i) for i in range(n)])))
+            client.delete(key)
+
+            def pipelined() -> None:
+                pipe = client.pipeline(transaction=False)
+                for i in range(n):
+                    pipe.lpush(key, i)
+                pipe.execute()
+
+            piped.samples.append(rate(n, timed(pipelined)))
+            client.delete(key)
+            ctx.advance()
+    finally:
+        client.delete(key)
+        client.close()
+    return [single, piped]
+
+
+def measure_session4(ctx: BenchContext) -> list[Measurement]:
+    """RedisTaskQueue: single and bulk enqueue, and one worker process draining no-op tasks."""
+    from session4_redis.workers import RedisTaskQueue, run_worker_process
+
+    assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}")
+    single = Measurement("session 4", "enqueue, add_task each", unit="tasks/s")
+    bulk = Measurement("session 4", "enqueue, add_tasks (1 pipeline)",
+                       unit="tasks/s")
+    processing = Measurement("session 4", "processing, 1 worker process",
+                             unit="tasks/s", note="claim + read/mark + complete per task")
+    n = ctx.tasks
+    noop = {"type": "noop"}
+    ctx_mp = multiprocessing.get_context("spawn")  # as on macOS and Windows
+    try:
+        for _ in range(ctx.repeat):
+            queue.clear()
+            single.samples.append(rate(n, timed(lambda: [queue.add_task(noop) for _ in range(n)])))
+            queue.clear()
+            bulk.samples.append(rate(n, timed(lambda: queue.add_tasks([noop] * n))))
+            # One worker process drains the queue and reports its own time, from its
+            # first claim to the empty queue: process start-up and exit are not counted.
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
+                counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url,
+                                     queue.queue_name).result()
+            seconds = counts["seconds"]
+            stats = queue.get_stats()
+            if stats["completed"] != n:
+                raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
+            processing.samples.append(rate(n, seconds))
+            ctx.advance()
+    finally:
+        queue.clear()
+        queue.close()
+    return [single, bulk, processing]
+
+
+def measure_session1(ctx: BenchContext) -> list[Measurement]:
+    """Session 1's in-memory queue, in this process: what leaving the process costs."""
+    try:
+        from session1_basics.task_queue import TaskQueue
+    except ImportError:
+        for _ in range(ctx.repeat):
+            ctx.advance()
+        return []
+    enqueue = Measurement("session 1", "enqueue, in memory", unit="tasks/s")
+    processing = Measurement("session 1", "processing, in memory, same thread", unit="tasks/s")
+    n = ctx.tasks
+    def fill(queue: TaskQueue) -> None:
+        for _ in range(n):
+            queue.add_task({"type": "noop"})
+
+    def drain(queue: TaskQueue) -> None:
+        while (task := queue.get_task("w", timeout=0)) is not None:
+            queue.mark_completed(task.id)
+
+    for _ in range(ctx.repeat):
+        queue = TaskQueue()
+        enqueue.samples.append(rate(n, timed(lambda q=queue: fill(q))))
+        processing.samples.append(rate(n, timed(lambda q=queue: drain(q))))
+        ctx.advance()
+    return [enqueue, processing]
+
+
+# (label, function): a later session appends its own group here.
+GROUPS: list[tuple[str, Callable[[BenchContext], list[Measurement]]]] = [
+    ("raw redis-py", measure_raw_redis),
+    ("pipelining", measure_pipelining),
+    ("session 4", measure_session4),
+    ("session 1", measure_session1),
+]
+
+
+# --- running and reporting ------------------------------------------------------
+
+
+def find(measurements: Sequence[Measurement], group: str, name: str) -> Measurement | None:
+    return next((m for m in measurements if (m.group, m.name) == (group, name)), None)
+
+
+def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
+    """The figures the README quotes, and the targets they are compared with."""
+    out: dict[str, float] = {}
+    ping = find(measurements, "redis-py", "PING round trip")
+    processing = find(measurements, "session 4", "processing, 1 worker process")
+    single = find(measurements, "session 4", "enqueue, add_task each")
+    bulk = find(measurements, "session 4", "enqueue, add_tasks (1 pipeline)")
+    one_each = find(measurements, "pipelining", "LPUSH, one round trip each")
+    piped = find(measurements, "pipelining", "LPUSH, all in one pipeline")
+    if ping and processing:
+        out["processing / PING rate (target >= 0.33)"] = processing.median / ping.median
+    if single and bulk:
+        out["bulk / single enqueue (target >= 10)"] = bulk.median / single.median
+    if one_each and piped:
+        out["pipelining speedup (LPUSH)"] = piped.median / one_each.median
+    return out
+
+
+def machine(target: RedisTarget) -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "redis_version": target.version,
+        "redis_source": target.source,
+        # Other programs on the machine shrink every rate: keep the load with the figures.
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def run(ctx_args: dict[str, Any], target: RedisTarget, show_progress: bool = True
+        ) -> tuple[list[Measurement], dict[str, float]]:
+    """Measure every group once per round, ``repeat`` rounds; medians of samples and of ratios.
+
+    Rounds interleave the groups, so a burst of load from something else on the
+    machine hits all of them alike, and each ratio is taken within one round
+    (then the median over rounds) rather than between runs minutes apart.
+    """
+    from rich.progress import Progress
+
+    repeat = ctx_args["repeat"]
+    merged: dict[tuple[str, str], Measurement] = {}
+    per_round: list[dict[str, float]] = []
+    with Progress(transient=True, disable=not show_progress) as progress:
+        bar = progress.add_task("measuring", total=repeat * len(GROUPS))
+        for _ in range(repeat):
+            this_round: list[Measurement] = []
+            for _label, measure in GROUPS:
+                ctx = BenchContext(target=target, tasks=ctx_args["tasks"],
+                                   round_trips=ctx_args["round_trips"], repeat=1)
+                this_round.extend(measure(ctx))
+                progress.advance(bar)
+            for m in this_round:
+                merged.setdefault((m.group, m.name), Measurement(
+                    m.group, m.name, unit=m.unit, note=m.note)).samples.extend(m.samples)
+            per_round.append(ratios(this_round))
+    figures = {name: statistics.median(r[name] for r in per_round) for name in per_round[0]}
+    return list(merged.values()), figures
+
+
+def render(measurements: Sequence[Measurement], figures: dict[str, float], info: dict[str, Any],
+           repeat: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    load = "n/a" if info["load_average"] is None else f"{info['load_average']:.1f}"
+    table = Table(title=f"Queue throughput (median of {repeat} rounds; {info['cores']} cores, "
+                        f"Python {info['python']}, Redis {info['redis_version']} "
+                        f"({info['redis_source']}); load average before: "
+                        f"{load})", title_justify="left")
+    table.add_column("group")
+    table.add_column("measurement")
+    table.add_column("median", justify="right")
+    table.add_column("unit")
+    table.add_column("min .. max", justify="right")
+    for m in measurements:
+        table.add_row(m.group, m.name, f"{m.median:,.0f}", m.unit,
+                      f"{min(m.samples):,.0f} .. {max(m.samples):,.0f}")
+    console.print(table)
+    for name, value in figures.items():
+        console.print(f"  {name}: [bold]{value:.2f}[/]")
+
+
+def bench(argv: Sequence[str] | None = None) -> int:
+    """``python -m workshop bench``: measure, print the table, save the JSON."""
+    quick_default = os.environ.get("WORKSHOP_QUICK") == "1"
+    parser = argparse.ArgumentParser(prog="python -m workshop bench",
+                                     description="Queue throughput on this machine.")
+    parser.add_argument("--quick", action="store_true", default=quick_default,
+                        help="small sizes, 2 repetitions (also WORKSHOP_QUICK=1)")
+    parser.add_argument("--repeat", type=int, default=None, help="repetitions (median kept)")
+    parser.add_argument("--tasks", type=int, default=None, help="tasks per queue measurement")
+    parser.add_argument("--redis-url", default=None, help="default: $REDIS_URL, local, embedded")
+    parser.add_argument("--output", default=str(BENCH_JSON), help="where to save the JSON")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (2 if args.quick else 5)
+    tasks = args.tasks or (300 if args.quick else 3000)
+    if repeat < 1 or tasks < 1:
+        parser.error("--repeat and --tasks must be at least 1")
+    try:
+        target = resolve_redis(args.redis_url)  # a server: the worker is another process
+    except RedisUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    ctx_args = {"tasks": tasks, "round_trips": tasks, "repeat": repeat}
+    info = machine(target)  # before the run: the load of everything else on the machine
+    measurements, figures = run(ctx_args, target)
+    render(measurements, figures, info, repeat)
+    report = {"machine": info, "config": ctx_args,
+              "measurements": [m.as_dict() for m in measurements], "ratios": figures,
+              "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    output = os.path.abspath(args.output)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with open(output, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    print(f"saved {output}")
+    return 0
+
+
+main = bench
+
+if __name__ == "__main__":
+    raise SystemExit(bench())
