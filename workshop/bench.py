@@ -193,11 +193,19 @@ def measure_session1(ctx: BenchContext) -> list[Measurement]:
     return [enqueue, processing]
 
 
+def measure_session5(ctx: BenchContext) -> list[Measurement]:
+    """Session 5's queue, heartbeats, events and fencing on (measured with the session's code)."""
+    from session5_recovery.benchmark import measure_session5 as measure
+
+    return measure(ctx)
+
+
 # (label, function): a later session appends its own group here.
 GROUPS: list[tuple[str, Callable[[BenchContext], list[Measurement]]]] = [
     ("raw redis-py", measure_raw_redis),
     ("pipelining", measure_pipelining),
     ("session 4", measure_session4),
+    ("session 5", measure_session5),
     ("session 1", measure_session1),
 ]
 
@@ -224,6 +232,11 @@ def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
         out["bulk / single enqueue (target >= 10)"] = bulk.median / single.median
     if one_each and piped:
         out["pipelining speedup (LPUSH)"] = piped.median / one_each.median
+    five = find(measurements, "session 5", "processing, 1 worker process")
+    if five and processing:
+        out["session 5 / session 4 processing (target >= 0.6)"] = five.median / processing.median
+    if five and ping:
+        out["session 5 processing / PING rate"] = five.median / ping.median
     return out
 
 

@@ -1,0 +1,80 @@
+"""Exercise 1: a heartbeat, and deciding from it whether a worker is alive.
+
+A worker that is killed (``kill -9``, a power cut, the OOM killer) cannot say
+"I am dying". So every live worker keeps saying "I am alive", and silence means
+death: each heartbeat writes a key that expires unless it is written again.
+
+- Part 1: ``write_heartbeat(r, queue, worker_id, now, ttl)``. Write the heartbeat
+  key ``{queue}:worker:{worker_id}`` (value: ``now``) with a time to live of
+  ``ttl`` seconds, and record ``now`` as the worker's last-seen time in the
+  registry, the sorted set ``{queue}:workers`` (member: the worker id; score: ``now``).
+- Part 2: ``is_alive(last_seen, now, ttl)`` and ``dead_workers(r, queue, ttl, clock)``.
+  A worker is alive while less than ``ttl`` seconds have passed since it was last
+  seen. ``dead_workers`` lists the registered workers that are not alive at the
+  time ``clock()`` says, oldest silence first.
+- Part 3: ``run_with_heartbeat(task, beat, interval)``. Run ``task()`` and return
+  its result, while a separate thread calls ``beat()`` right away and then every
+  ``interval`` seconds, for as long as the task runs. A task may take an hour: the
+  heartbeat must not wait for it. When the task ends (or raises), stop the thread
+  and wait for it before returning.
+"""
+
+from __future__ import annotations
+
+import threading  # noqa: F401  (part 3 needs a Thread and an Event)
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def heartbeat_key(queue: str, worker_id: str) -> str:
+    return f"{queue}:worker:{worker_id}"
+
+
+def registry_key(queue: str) -> str:
+    return f"{queue}:workers"
+
+
+# --- Part 1 -------------------------------------------------------------------
+
+
+def write_heartbeat(r: Any, queue: str, worker_id: str, now: float, ttl: float) -> None:
+    """Say "worker_id is alive at now": a key that expires after ttl s, and the registry."""
+    # TODO (part 1): SET heartbeat_key(queue, worker_id) to repr(now) with a TTL of ttl
+    # seconds (px= takes milliseconds and allows 0.5 s), and ZADD the worker to
+    # registry_key(queue) with the score now. A pipeline sends both in one round trip.
+    raise NotImplementedError("Exercise 1, part 1: write the heartbeat key with a TTL and "
+                              "the registry entry (see the hint in README)")
+
+
+# --- Part 2 -------------------------------------------------------------------
+
+
+def is_alive(last_seen: float, now: float, ttl: float) -> bool:
+    """Alive while less than ``ttl`` seconds have passed since ``last_seen``."""
+    # TODO (part 2): compare the silence (now - last_seen) with ttl.
+    raise NotImplementedError("Exercise 1, part 2: decide liveness from last_seen, now and "
+                              "ttl (see the hint in README)")
+
+
+def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> list[str]:
+    """Registered workers whose last heartbeat is ``ttl`` or more seconds old, oldest first."""
+    # TODO (part 2): read the registry with r.zrange(registry_key(queue), 0, -1,
+    # withscores=True) (pairs of worker id and last seen, oldest first) and keep the
+    # workers that is_alive() says are not alive at clock().
+    raise NotImplementedError("Exercise 1, part 2: list the registered workers that are "
+                              "not alive (see the hint in README)")
+
+
+# --- Part 3 -------------------------------------------------------------------
+
+
+def run_with_heartbeat(task: Callable[[], T], beat: Callable[[], None], interval: float) -> T:
+    """Run ``task()`` here while another thread calls ``beat()`` every ``interval`` s."""
+    # TODO (part 3): start a daemon thread that calls beat() at once and then every
+    # interval seconds until a threading.Event is set (stop.wait(interval) sleeps and
+    # wakes early when the event is set). Run task() in this thread; in a finally
+    # block set the event and join the thread; return the task's result.
+    raise NotImplementedError("Exercise 1, part 3: beat from a separate thread while the "
+                              "task runs (see the hint in README)")
