@@ -90,7 +90,10 @@ def ping(url: str, timeout: float = 0.5) -> str | None:
         client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         try:
             client.ping()
-            return str(client.info("server").get("redis_version", "?"))
+            try:
+                return str(client.info("server").get("redis_version", "?"))
+            except redis.ResponseError:  # an ACL user may PING but not run INFO
+                return "?"
         finally:
             client.close()
     except (redis.RedisError, OSError, ValueError):

@@ -201,7 +201,13 @@ class RedisTaskQueue:
         deadline = None if timeout is None else time.monotonic() + timeout
         remaining = timeout
         while True:
-            task_id = self._claim_id(remaining)
+            try:
+                task_id = self._claim_id(remaining)
+            except UnicodeDecodeError:
+                # The id was moved, but it is bytes that are not text (pushed by hand
+                # with redis-cli?): our client cannot even read it. Fail it, go on.
+                self._fail_undecodable_ids()
+                continue
             if task_id is None:
                 return None
             task = self._start(task_id, worker_id)
@@ -234,8 +240,15 @@ class RedisTaskQueue:
                                 "started_at": repr(self._clock())})
         pipe.hincrby(key, "attempts", 1)  # counted at the claim, as in session 1
         pipe.hgetall(key)
-        fields = pipe.execute()[-1]
         self._claimed.add(task_id)
+        try:
+            fields = pipe.execute()[-1]
+        except UnicodeDecodeError as error:
+            # The hash holds bytes that are not text (written by hand?): we cannot read it.
+            self.mark_failed(task_id, f"unreadable task stored at {key}: it holds bytes that are "
+                                      f"not UTF-8 text ({error.reason} at byte {error.start}); "
+                                      f"add tasks with add_task(), not by writing them by hand")
+            return None
         try:
             return self._task_from_fields(task_id, fields)
         except (KeyError, ValueError, TypeError) as error:
@@ -244,6 +257,36 @@ class RedisTaskQueue:
             self.mark_failed(task_id, f"unreadable task stored at {key}: {error!r}; "
                                       f"add tasks with add_task(), not by pushing ids by hand")
             return None
+
+    def _fail_undecodable_ids(self) -> None:
+        """Move the entries of the processing list that are not UTF-8 text to the failed list.
+
+        A second connection that keeps bytes can read what ours (which decodes
+        replies as text) cannot. The reason goes in the hash named after those bytes.
+        """
+        pool = self.client.connection_pool
+        raw = redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class,
+            **{**pool.connection_kwargs, "decode_responses": False}))
+        try:
+            for entry in raw.lrange(self.keys.processing, 0, -1):
+                try:
+                    entry.decode("utf-8")
+                    continue
+                except UnicodeDecodeError:
+                    pass
+                if not raw.lrem(self.keys.processing, 1, entry):
+                    continue  # another worker moved it first
+                pipe = raw.pipeline()
+                pipe.lpush(self.keys.failed, entry)
+                pipe.hset(f"{self.queue_name}:task:".encode() + entry, mapping={
+                    "status": TaskStatus.FAILED.value, "finished_at": repr(self._clock()),
+                    "error": f"the pending list held {len(entry)} bytes that are not UTF-8 text "
+                             f"(starting {entry[:20]!r}); add tasks with add_task(), not by "
+                             f"pushing ids by hand"})
+                pipe.execute()
+        finally:
+            raw.close()
 
     def mark_completed(self, task_id: str, result: dict[str, Any] | None = None) -> None:
         """Record that the claimed task ``task_id`` succeeded, with an optional JSON-ready result.

@@ -325,8 +325,18 @@ class RedisTaskQueue:
 
     def _start(self, worker_id: str, task_id: str) -> Task | None:
         """Record the claim (owner, attempt, event) and build the Task; None if it is no task."""
-        reply = [_text(v) for v in self._call("claim", worker_id, task_id,
-                                               self.settings.heartbeat_ttl_ms)]
+        try:
+            reply = [_text(v) for v in self._call("claim", worker_id, task_id,
+                                                   self.settings.heartbeat_ttl_ms)]
+        except UnicodeDecodeError as error:
+            # The claim went through (the id is in our list, the attempt counted), but the
+            # hash holds bytes that are not UTF-8 text (written by hand?), so our client
+            # cannot read the reply. Dead-letter the task, saying so.
+            self.mark_failed(task_id, f"the task hash {self.keys.task(task_id)} holds bytes "
+                                      f"that are not UTF-8 text ({error.reason} at byte "
+                                      f"{error.start}); add tasks with add_task(), not with "
+                                      f"redis-cli", permanent=True, worker_id=worker_id)
+            return None
         if reply[0] == "quarantined":
             log.warning("queue %s: id %r has no task record; moved to the DLQ", self.queue_name, task_id)
             return None
@@ -334,6 +344,8 @@ class RedisTaskQueue:
         attempt = int(attempt)
         self._claimed[task_id] = (worker_id, attempt)
         try:
+            if data_text is None:
+                raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
             data = json.loads(data_text)
             if not isinstance(data, dict):
                 raise ValueError(f"expected a JSON object, found {type(data).__name__}")
@@ -342,7 +354,7 @@ class RedisTaskQueue:
                                       f"with add_task(), not with redis-cli", permanent=True)
             return None
         return Task(data=data, id=task_id, type=kind, status=TaskStatus.PROCESSING,
-                    attempts=attempt, max_attempts=int(max_attempts), worker_id=worker_id,
+                    attempts=attempt, max_attempts=int(max_attempts or 0), worker_id=worker_id,
                     started_at=self.settings.clock())
 
     def _quarantine_undecodable(self, worker_id: str) -> None:

@@ -131,6 +131,7 @@ class RedisWorker:
         self._stop_now = False
         started = time.perf_counter()
         self._retrying(lambda: self.queue.register_worker(self.worker_id))
+        crashed = True  # until the loop returns normally
         try:
             self.heartbeat.start()
             if on_registered is not None:
@@ -139,9 +140,18 @@ class RedisWorker:
             self._say(f"started ({mode}; Ctrl+C once: finish the task and stop, twice: requeue it)")
             with self._signal_handlers(handle_signals):
                 self._loop(burst, max_tasks)
+            crashed = False
         finally:
             self.heartbeat.stop()
-            self._leave()
+            if crashed:
+                # An error escaped the loop, most likely because of the task in hand.
+                # Handing it back would refund its attempt, and a task that kills every
+                # worker this way would go round for ever. Leave it in our list: the
+                # reaper requeues it once our heartbeat expires, with the attempt counted
+                # (and dead-letters it after max_attempts), as if we had been killed.
+                self._say("stopping on an unexpected error; the reaper will recover my task")
+            else:
+                self._leave()
             self.counts.seconds += time.perf_counter() - started
         c = self.counts
         self._say(f"stopped: {c.completed} completed, {c.retried} retried, {c.failed} to the DLQ, "
@@ -167,6 +177,7 @@ class RedisWorker:
                 self._say("Redis is back")
                 outage = 0
             if task is None:
+                self._retrying(self._release_strays)
                 if burst and self._retrying(self.queue.is_drained):
                     return
                 wait = True
@@ -183,6 +194,22 @@ class RedisWorker:
             done += 1
             if max_tasks is not None and done >= max_tasks:
                 return
+
+    def _release_strays(self) -> None:
+        """Hand back ids in our own list that we never received.
+
+        We claimed nothing just now, so our list should be empty. An id in it got
+        there when the connection dropped after Redis had run our BLMOVE but before
+        the reply arrived (a Redis restart, a network cut; redis-py even retries the
+        command on a new connection). We never saw it, and the reaper leaves a live
+        worker's list alone: without this it would wait there for as long as we live.
+        One LLEN, only when there is nothing to do.
+        """
+        if self.queue.client.llen(self.queue.keys.processing(self.worker_id)):
+            released = self.queue.release_all(self.worker_id, "claim reply lost: connection dropped")
+            if released:
+                self._say(f"requeued {released} task(s) found in my list that I never received "
+                          f"(a claim reply was lost)")
 
     def stop(self) -> None:
         """Stop after the current task (safe from any thread; what the first signal does)."""
