@@ -87,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     images.add_argument("folder")
     images.add_argument("--count", type=int, default=12)
     images.set_defaults(run=_run_images)
-    args = parser.parse_args(argv)
+    # bench and notebooks take their own options (--quick, ...): pass on what we do not know.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command not in ("bench", "notebooks"):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:
+        args.extra = unknown + args.extra
     return args.run(args)
 
 
