@@ -38,12 +38,12 @@ from _chaos_helpers import (
     record_figures,
     redis_server_binary,
     run_s5_worker,
-    wait_until,
 )
 from PIL import Image
 
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 from workshop.images import generated_image
+from workshop.waiting import wait_until
 
 pytestmark = [
     pytest.mark.chaos,
@@ -362,8 +362,8 @@ def test_workers_ride_out_a_redis_restart_and_lose_nothing(aof_redis, tmp_path):
             up_at = time.monotonic()
             try:
                 wait_until(queue.is_drained, 30, "the queue to drain after the restart",
-                           interval=0.05)
-            except AssertionError:
+                           every=0.05)
+            except TimeoutError:
                 raise AssertionError(f"not drained 30 s after the restart:\n{diagnose(queue)}") from None
             drained_at = time.monotonic()
             alive_after = fleet.alive()

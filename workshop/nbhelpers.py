@@ -40,6 +40,7 @@ from typing import Any
 
 from .paths import FIGURES_DIR, OUTPUT_DIR, REPO_ROOT
 from .redis_connection import RedisTarget, redact, resolve_redis, start_embedded  # noqa: F401 (redact: for notebooks)
+from .waiting import wait_until  # noqa: F401 (for notebooks: nb.wait_until)
 
 QUICK_ENV = "WORKSHOP_QUICK"
 # Set to "embedded" to make the notebooks use the embedded server even when a local
@@ -344,21 +345,6 @@ def time_worker_processes(target: Callable[..., Any], worker_ids: Sequence[str],
             if process.is_alive():
                 process.terminate()
                 process.join(5)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30.0, every: float = 0.02) -> Any:
-    """Call ``condition()`` every ``every`` seconds until it returns something truthy; return that.
-
-    TimeoutError after ``timeout`` seconds, so a notebook cell never hangs forever.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"still waiting after {timeout:g} s for {condition}")
-        time.sleep(every)
 
 
 class sampling:  # lower case: it reads like a function, ``with nb.sampling(...) as samples``

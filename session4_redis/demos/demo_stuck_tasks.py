@@ -19,16 +19,9 @@ import time
 
 from session4_redis.workers import RedisTaskQueue, RedisWorker, run_worker_process
 from workshop.redis_connection import LOCAL_URL, RedisUnavailableError, redact, resolve_redis
+from workshop.waiting import wait_until
 
 QUEUE_NAME = "demo_stuck"
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"gave up waiting for {what} after {timeout:.0f} s")
-        time.sleep(0.05)
 
 
 def main() -> int:
@@ -48,7 +41,7 @@ def main() -> int:
     doomed = ctx.Process(target=run_worker_process,
                          args=("doomed-worker", target.url, QUEUE_NAME, True, None, None, True))
     doomed.start()
-    wait_for(lambda: queue.get_stats()["processing"] == 1, 20, "the worker to claim the task")
+    wait_until(lambda: queue.get_stats()["processing"] == 1, 20, "the worker to claim the task")
     print(f"doomed-worker (pid {doomed.pid}) claimed the slow task: {queue.get_stats()}")
     time.sleep(1.0)  # let it work on the task for a moment
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from workshop.redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
+from workshop.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -30,12 +30,8 @@ def redis_for_processes() -> RedisTarget | None:
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str,
              *, every: float = 0.05) -> T:
-    """Poll ``condition()`` until it is truthy; SystemExit with ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
+    """``workshop.waiting.wait_until``, ending the demo with one line instead of a traceback."""
+    try:
+        return wait_until(condition, timeout, what, every=every)
+    except TimeoutError as error:
+        raise SystemExit(str(error)) from None

@@ -23,6 +23,7 @@ from session5_recovery.workers import (
     run_worker_process,
 )
 from session5_recovery.workers.handlers import CRASH_EXIT_CODE
+from workshop.waiting import wait_until
 
 pytestmark = [
     pytest.mark.redis,
@@ -64,14 +65,7 @@ def workers(redis_url, queue_name):
 
 
 def wait_for(condition, what: str, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
+    return wait_until(condition, timeout, what)
 
 
 def event(queue, name, **fields):
