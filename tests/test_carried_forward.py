@@ -26,6 +26,10 @@ CARRIED_FORWARD: list[tuple[str, str]] = [
     ("session4_redis/core", "session2_pipeline/core"),
     ("session5_recovery/filters", "session2_pipeline/filters"),
     ("session5_recovery/core", "session2_pipeline/core"),
+    ("session6_api/filters", "session2_pipeline/filters"),
+    ("session6_api/core", "session2_pipeline/core"),
+    ("session6_api/workers", "session5_recovery/workers"),
+    ("session6_api/workers/queue.lua", "session5_recovery/workers/queue.lua"),
 ]
 
 # copy path -> why it differs from its original

@@ -1,0 +1,86 @@
+"""``python -m session6_api serve``: the API, two workers and the relay in one command.
+
+    python -m session6_api serve [--host 127.0.0.1] [--port 8000] [--workers 2]
+    python -m session6_api relay        # only the outbox relay (the demos kill it)
+
+``serve`` starts the worker processes (session 5's ``WorkerFleet``), then the
+API with the outbox relay and the event follower in two threads of its
+process, prints the URL and serves until Ctrl-C, which stops all of them:
+uvicorn finishes its requests, the workers finish their task (SIGTERM), and
+nothing is left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from workshop.redis_connection import RedisUnavailableError, resolve_redis
+
+from .config import ApiConfig
+from .workers import WorkerFleet
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m session6_api",
+                                     description="Session 6: the queue behind a web API")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="API + workers + relay in one command")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    serve.add_argument("--queue", default=None, help="queue name (default $QUEUE_NAME or "
+                                                     "image_processing)")
+    serve.add_argument("--redis-url", default=None, help="default $REDIS_URL, then the local "
+                                                         "server, then an embedded one")
+    serve.add_argument("--database-url", default=None,
+                       help="default $DATABASE_URL, else a SQLite file under output/session6/")
+    serve.add_argument("--in-request-route", action="store_true", help=argparse.SUPPRESS)
+    sub.add_parser("relay", help="run only the outbox relay")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    if args.workers < 0:
+        print("error: --workers must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        target = resolve_redis(args.redis_url)  # an embedded server lives as long as we do
+    except RedisUnavailableError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    config = ApiConfig.from_env(redis_url=target.url, queue_name=args.queue,
+                                database_url=args.database_url,
+                                in_request_route=args.in_request_route or None)
+    os.environ["REDIS_URL"] = target.url or ""  # the worker processes use the same server
+    fleet = WorkerFleet(target.url or "", config.queue_name,
+                        allowed_dirs=[config.data_dir, os.getcwd()])
+    try:
+        if args.workers:
+            fleet.start(args.workers)
+        app = create_app(config)
+        database = config.database_url.split("@")[-1]
+        print(f"session6_api: http://{args.host}:{args.port}  (docs: /docs)  "
+              f"queue {config.queue_name!r} on {target.source}, {args.workers} workers, "
+              f"database {database}. Ctrl-C stops everything.", flush=True)
+        uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
+                                      log_level="warning")).run()
+    finally:
+        fleet.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    from .relay import main as relay_main
+
+    relay_main()
+    return 0

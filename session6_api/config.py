@@ -1,0 +1,77 @@
+"""Every setting of the API in one frozen object, read from the environment once.
+
+The defaults are the safe ones: the database is a SQLite file under ``output/``,
+the server binds 127.0.0.1, no CORS, uploads are capped in bytes and in pixels
+(a small PNG can decode to gigabytes: a "decompression bomb").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from workshop.paths import OUTPUT_DIR
+
+from .workers import DEFAULT_QUEUE_NAME
+
+DATA_DIR = OUTPUT_DIR / "session6"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MiB: a photo, not a film
+MAX_IMAGE_PIXELS = 40_000_000  # about 8000 x 5000; Pillow's own warning starts at 89 M
+MAX_WAIT_SECONDS = 30.0  # ?wait=S keeps a request (and a server thread) busy: cap it
+RETRY_AFTER_SECONDS = 1  # what a 202 tells the client about when to look again
+
+
+def default_database_url(data_dir: Path = DATA_DIR) -> str:
+    """A SQLite file in the session's data folder: works with nothing installed."""
+    return f"sqlite:///{data_dir / 'tasks.db'}"
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """What the app, the relay and the CLI need to know; ``from_env`` reads it."""
+
+    redis_url: str | None = None  # None: workshop.redis_connection resolves one
+    database_url: str = field(default_factory=default_database_url)
+    queue_name: str = DEFAULT_QUEUE_NAME
+    data_dir: Path = DATA_DIR
+    api_token: str | None = None  # set: every request that changes state needs it
+    table_prefix: str = ""  # tests isolate parallel runs on one PostgreSQL with it
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    retry_after: int = RETRY_AFTER_SECONDS
+    background: bool = True  # run the relay and the event sync inside the app process
+    in_request_route: bool = False  # the bench's "do the work before answering" variant
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.data_dir / "samples"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ApiConfig:
+        """Settings from ``DATABASE_URL``, ``REDIS_URL``, ``QUEUE_NAME``, ``API_TOKEN``,
+        ``SESSION6_DATA_DIR`` and ``SESSION6_TABLE_PREFIX``; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("SESSION6_DATA_DIR") or DATA_DIR)
+        values: dict[str, Any] = {
+            "redis_url": env.get("REDIS_URL") or None,
+            "database_url": env.get("DATABASE_URL") or default_database_url(data_dir),
+            "queue_name": env.get("QUEUE_NAME") or DEFAULT_QUEUE_NAME,
+            "data_dir": data_dir,
+            "api_token": env.get("API_TOKEN") or None,
+            "table_prefix": env.get("SESSION6_TABLE_PREFIX", ""),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> ApiConfig:
+        return replace(self, **changes)

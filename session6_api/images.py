@@ -1,0 +1,94 @@
+"""Uploaded images and bundled samples: where they live and what is accepted.
+
+An upload is data from a stranger. It is stored under a name of our own
+(``img_<random hex>.<format>``), never under the client's file name (which can
+be ``../../.bashrc``); it must decode as an image (Pillow decides, not the file
+extension or the Content-Type the client claims); and its pixel count is
+checked before decoding, because a tiny file can declare 100,000 x 100,000
+pixels and take gigabytes to decode (a "decompression bomb").
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from workshop.images import make_sample_images
+
+IMAGE_ID = re.compile(r"img_[0-9a-f]{32}")
+SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
+FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "WEBP": "webp", "TIFF": "tif"}
+SAMPLE_COUNT = 4
+
+
+class ImageRejected(ValueError):
+    """An upload we do not keep; ``status`` is the HTTP code that says why (413 or 415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ImageLibrary:
+    """The uploads folder and the samples folder, and the lookup of an image by name."""
+
+    def __init__(self, images_dir: Path, samples_dir: Path, *, max_bytes: int,
+                 max_pixels: int) -> None:
+        self.images_dir = images_dir
+        self.samples_dir = samples_dir
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+
+    def prepare(self) -> None:
+        self.images_dir.mkdir(parents=True, exist_ok=True)
+        make_sample_images(self.samples_dir, SAMPLE_COUNT)
+
+    def samples(self) -> list[str]:
+        return sorted(p.name for p in self.samples_dir.glob("*.jpg"))
+
+    def save_upload(self, content: bytes) -> tuple[str, Image.Image]:
+        """Check and store one upload; (image id, the opened image) or ImageRejected."""
+        if len(content) > self.max_bytes:
+            raise ImageRejected(413, f"the upload is {len(content):,} bytes; the limit is "
+                                     f"{self.max_bytes:,} bytes. Send a smaller image")
+        try:
+            with Image.open(io.BytesIO(content)) as image:
+                width, height = image.size
+                if width * height > self.max_pixels:
+                    raise ImageRejected(413, f"the image is {width} x {height} = "
+                                             f"{width * height:,} pixels; the limit is "
+                                             f"{self.max_pixels:,} pixels")
+                image.verify()  # reads the whole file: catches a truncated one
+                kind = image.format or ""
+        except ImageRejected:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+                Image.DecompressionBombError) as error:
+            raise ImageRejected(415, f"the upload does not decode as an image ({error}); send "
+                                     f"a JPEG, PNG, GIF, BMP, WebP or TIFF file") from None
+        if kind not in FORMATS:
+            raise ImageRejected(415, f"image format {kind or 'unknown'} is not accepted; "
+                                     f"send one of {', '.join(FORMATS)}")
+        image_id = f"img_{secrets.token_hex(16)}"
+        path = self.images_dir / f"{image_id}.{FORMATS[kind]}"
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(content)
+        partial.replace(path)  # a reader never sees half a file
+        return image_id, Image.open(path)
+
+    def resolve(self, name: str) -> Path:
+        """The file for an image id or a sample name; ValueError saying what exists."""
+        if IMAGE_ID.fullmatch(name):
+            found = sorted(self.images_dir.glob(f"{name}.*"))
+            if found:
+                return found[0]
+            raise ValueError(f"no uploaded image has the id {name!r}; POST /images first and "
+                             f"use the 'id' it returns")
+        if SAMPLE_NAME.fullmatch(name) and name in self.samples():
+            return self.samples_dir / name
+        raise ValueError(f"{name!r} is neither an uploaded image id (img_ + 32 hex digits, from "
+                         f"POST /images) nor a sample; the samples are: {', '.join(self.samples())}")

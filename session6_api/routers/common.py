@@ -1,0 +1,59 @@
+"""What the routers share: the backends of the app, the token check, error shapes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..backends import Backends
+from ..schemas import ErrorBody, Links, TaskView, ValidationErrorBody
+from ..store import TaskRow
+
+bearer = HTTPBearer(auto_error=False, description="only when the server has API_TOKEN set")
+
+
+def backends(request: Request) -> Backends:
+    return request.app.state.backends
+
+
+def require_token(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                         Depends(bearer)]) -> None:
+    """With ``API_TOKEN`` set, a request that changes state must send it as a Bearer token."""
+    token = backends(request).config.api_token
+    if token is None:
+        return
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(401, "this server requires 'Authorization: Bearer <token>' (the "
+                                 "value of its API_TOKEN) for requests that change state",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def field_error(field: str, message: str, location: str = "body") -> HTTPException:
+    """A 422 in FastAPI's own validation shape, naming the field."""
+    return HTTPException(422, [{"loc": [location, field], "msg": message, "type": "value_error"}])
+
+
+def error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+UNAUTHORIZED = {401: error("API_TOKEN is set and the Bearer token is missing or wrong")}
+INVALID = {422: {"model": ValidationErrorBody, "description": "a field is wrong; says which"}}
+
+
+def links(task_id: str) -> Links:
+    return Links(self=f"/tasks/{task_id}", events=f"/tasks/{task_id}/events",
+                 result=f"/tasks/{task_id}/result")
+
+
+def task_view(row: TaskRow) -> TaskView:
+    return TaskView(id=row.id, status=row.status, priority=row.priority, image=row.image,
+                    filters=row.filters, attempts=row.attempts, error=row.error,
+                    worker_id=row.worker_id, created_at=row.created_at,
+                    updated_at=row.updated_at, started_at=row.started_at,
+                    finished_at=row.finished_at, links=links(row.id))

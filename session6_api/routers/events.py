@@ -1,0 +1,55 @@
+"""Server-Sent Events: one task's progress, and the whole queue's (the dashboard's feed)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from ..sse import SSE_HEADERS, queue_events, task_events, valid_last_event_id
+from ..store import TERMINAL
+from .common import backends, error
+
+router = APIRouter(tags=["events"])
+EVENT_STREAM = {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "description": "an SSE stream; each id is the Redis stream entry id"}
+
+
+@router.get("/tasks/{task_id}/events", response_class=StreamingResponse,
+            responses={200: EVENT_STREAM, 404: error("no task with this id")})
+async def task_progress(
+    task_id: str, request: Request,
+    last_event_id: Annotated[str | None, Header(max_length=50)] = None,
+) -> StreamingResponse:
+    """The task's events from the queue's stream; ends at completed, dead_lettered or cancelled.
+
+    Send ``Last-Event-ID`` (browsers do it by themselves on reconnect) to resume
+    after that event: nothing lost, nothing repeated.
+    """
+    state = backends(request)
+    row = await run_in_threadpool(state.store.get, task_id)
+    if row is None:
+        raise HTTPException(404, f"no task with id {task_id!r}; use the id that POST /tasks "
+                                 f"returned")
+    live = await run_in_threadpool(state.queue.get_task_info, task_id)
+    finished = row.finished or (live is not None and str(live.status) in (*TERMINAL, "failed"))
+    stream = task_events(state.aredis, state.queue.keys.events, task_id,
+                         after=valid_last_event_id(last_event_id), finished=finished)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get("/events", response_class=StreamingResponse, responses={200: EVENT_STREAM})
+async def all_events(
+    request: Request,
+    last_event_id: Annotated[str | None, Header(max_length=50)] = None,
+    after: Annotated[str | None, Query(max_length=50, description="a stream id to start "
+                                       "after (0-0: everything kept); default: only new events")]
+    = None,
+) -> StreamingResponse:
+    """Every event of the queue, live, forever (keep-alive comments while idle)."""
+    state = backends(request)
+    start = valid_last_event_id(last_event_id) or valid_last_event_id(after)
+    stream = queue_events(state.aredis, state.queue.keys.events, after=start)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,0 +1,35 @@
+"""The bench's other variant: do the work inside the request, then answer (no queue).
+
+Session 1's "without a queue", over HTTP: the client waits for the whole image
+pipeline, and a server thread is busy for all that time. Mounted only when
+``ApiConfig.in_request_route`` is set (``python -m session6_api.bench`` does).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ..core import FilterFactory, default_pipeline
+from ..schemas import TaskRequest
+from .common import backends, field_error
+
+router = APIRouter(tags=["bench"])
+
+
+@router.post("/bench/in-request", status_code=200, include_in_schema=False)
+async def process_now(body: TaskRequest, request: Request) -> dict:
+    state = backends(request)
+    try:
+        source = state.images.resolve(body.image)
+    except ValueError as problem:
+        raise field_error("image", str(problem)) from None
+    output = state.config.results_dir / f"inline_{uuid.uuid4().hex}.png"
+    pipeline = FilterFactory.pipeline(body.filters) if body.filters else default_pipeline()
+    try:
+        result = await run_in_threadpool(pipeline.process_file, source, output)
+    except ValueError as problem:
+        raise HTTPException(422, str(problem)) from None
+    return {"status": "completed", "result": result}

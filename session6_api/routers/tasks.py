@@ -1,0 +1,168 @@
+"""Tasks: accept (202), look up, page through, fetch the result, cancel.
+
+``POST /tasks`` is the asynchronous request-reply pattern: it validates, writes
+the task row and its outbox row in one transaction and answers ``202
+Accepted`` at once, with ``Location`` (where to look) and ``Retry-After``
+(when). The work happens later, in a worker. ``202`` promises nothing about
+the outcome; the status resource ``GET /tasks/{id}`` tells it.
+
+Unknown ids are ``404``. Celery answers "PENDING" for any id it has never
+seen (it cannot tell "not started" from "never existed"), so a typo waits
+forever; we have the row or we do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
+
+from ..backends import Backends
+from ..config import MAX_WAIT_SECONDS
+from ..queue_ops import QueueFeatureMissing, cancel
+from ..schemas import Status, TaskAccepted, TaskPage, TaskRequest, TaskView
+from ..store import IdempotencyConflict, TaskRow, decode_cursor
+from .common import (
+    INVALID,
+    UNAUTHORIZED,
+    backends,
+    error,
+    field_error,
+    links,
+    require_token,
+    task_view,
+)
+
+router = APIRouter(tags=["tasks"])
+IDEMPOTENCY_KEY_MAX = 255
+WAIT_POLL_SECONDS = 0.1
+
+
+def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow, bool]:
+    """Validate the image, build the queue's task and record both rows (a thread, not the loop)."""
+    try:
+        source = state.images.resolve(body.image)
+    except ValueError as problem:
+        raise field_error("image", str(problem)) from None
+    task_id = uuid.uuid4().hex
+    output = state.config.results_dir / f"{task_id}.png"
+    queue_task = {"type": "image", "image_path": str(source), "output_path": str(output)}
+    if body.filters:
+        queue_task["filters"] = list(body.filters)
+    request = {"image": body.image, "filters": list(body.filters), "priority": body.priority}
+    try:
+        return state.store.create_task(task_id, request, queue_task, idempotency_key=key,
+                                       result_path=str(output))
+    except IdempotencyConflict as problem:
+        raise HTTPException(422, [{"loc": ["header", "Idempotency-Key"], "msg": str(problem),
+                                   "type": "idempotency_conflict"}]) from None
+
+
+@router.post(
+    "/tasks", status_code=202, response_model=TaskAccepted,
+    responses={200: {"model": TaskView, "description": "?wait=S and the task finished in time"},
+               202: {"description": "accepted; follow Location",
+                     "headers": {"Location": {"schema": {"type": "string"}},
+                                 "Retry-After": {"schema": {"type": "integer"}}}},
+               **INVALID, **UNAUTHORIZED},
+    dependencies=[Depends(require_token)])
+async def create_task(
+    body: TaskRequest, request: Request,
+    wait: Annotated[float | None, Query(ge=0, le=MAX_WAIT_SECONDS,
+                                        description="wait up to this many seconds for the "
+                                                    "result (200), else 202")] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX,
+                                                  description="same key and body: same task")] = None,
+) -> Response:
+    """Accept an image task: ``202`` with ``Location`` and ``Retry-After`` (or ``200`` with ?wait)."""
+    state = backends(request)
+    row, _created = await run_in_threadpool(accept, state, body, idempotency_key)
+    if wait:
+        deadline = time.monotonic() + wait
+        while not row.finished and time.monotonic() < deadline:
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+            row = await run_in_threadpool(state.store.get, row.id) or row
+        if row.finished:
+            return JSONResponse(task_view(row).model_dump(), status_code=200)
+    accepted = TaskAccepted(id=row.id, status=row.status, links=links(row.id))
+    return JSONResponse(accepted.model_dump(), status_code=202,
+                        headers={"Location": f"/tasks/{row.id}",
+                                 "Retry-After": str(state.config.retry_after)})
+
+
+@router.get("/tasks", response_model=TaskPage, responses={**INVALID})
+def list_tasks(request: Request, status: Status | None = None,
+               limit: Annotated[int, Query(ge=1, le=200)] = 50,
+               cursor: Annotated[str | None, Query(max_length=200)] = None) -> TaskPage:
+    """A page of tasks, newest first; ``next_cursor`` fetches the next page."""
+    if cursor is not None:
+        try:
+            decode_cursor(cursor)
+        except ValueError as problem:
+            raise field_error("cursor", str(problem), "query") from None
+    rows, next_cursor = backends(request).store.page(status=status, limit=limit, cursor=cursor)
+    return TaskPage(items=[task_view(r) for r in rows], next_cursor=next_cursor)
+
+
+def _row_or_404(state: Backends, task_id: str) -> TaskRow:
+    row = state.store.get(task_id)
+    if row is None:
+        raise HTTPException(404, f"no task with id {task_id!r}; use the id that POST /tasks "
+                                 f"returned (GET /tasks lists them)")
+    return row
+
+
+@router.get("/tasks/{task_id}", response_model=TaskView,
+            responses={404: error("no task with this id")})
+def get_task(task_id: str, request: Request) -> TaskView:
+    """The task's status, attempts, error, timestamps and links."""
+    return task_view(_row_or_404(backends(request), task_id))
+
+
+@router.get("/tasks/{task_id}/result",
+            responses={200: {"content": {"image/png": {}}, "description": "the processed image"},
+                       404: error("no task with this id"),
+                       409: error("the task has not completed (yet)")},
+            response_class=FileResponse)
+def get_result(task_id: str, request: Request) -> FileResponse:
+    """The processed image once the task completed; ``409`` before."""
+    row = _row_or_404(backends(request), task_id)
+    if row.status != "completed" or not row.result_path:
+        raise HTTPException(409, f"task {task_id} is {row.status}, not completed: there is no "
+                                 f"result yet; follow /tasks/{task_id}/events or retry later",
+                            headers={"Retry-After": "1"})
+    return FileResponse(row.result_path, media_type="image/png",
+                        filename=f"{task_id}.png")
+
+
+@router.delete("/tasks/{task_id}", status_code=204,
+               responses={404: error("no task with this id"),
+                          409: error("the task was already claimed or has finished"),
+                          501: error("the carried-forward queue cannot cancel"),
+                          **UNAUTHORIZED},
+               dependencies=[Depends(require_token)])
+def delete_task(task_id: str, request: Request) -> Response:
+    """Cancel a task that is still pending (``204``); ``409`` once a worker has claimed it."""
+    state = backends(request)
+    row = _row_or_404(state, task_id)
+    if row.status == "pending":
+        # Not handed to Redis yet? Push it first (idempotent), so the cancel is the
+        # queue's own atomic decision and cannot race the relay.
+        for unsent in state.store.unsent_for(task_id):
+            state.relay.push(unsent)
+            state.store.mark_sent(unsent.id)
+        try:
+            cancelled = cancel(state.queue, task_id)
+        except QueueFeatureMissing as problem:
+            raise HTTPException(501, str(problem)) from None
+        if cancelled:
+            state.catch_up(task_id)
+            return Response(status_code=204)
+        row = state.store.get(task_id) or row
+    raise HTTPException(409, f"task {task_id} is {row.status}: only a pending task can be "
+                             f"cancelled (a claimed task runs to its end)")

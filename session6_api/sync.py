@@ -1,0 +1,128 @@
+"""Results flow back: the queue's event stream -> the task rows, with a fenced update.
+
+Why the event stream and not the worker? The worker is session 5's, carried
+forward unchanged: it knows Redis, not SQL, and teaching it a second store
+would make every completion a dual write again (Redis said "completed", the
+database did not hear it). The stream already records every step of every
+task in order, each entry with an id that only grows; one follower reads it
+and applies each event to the row of its task, and remembers how far it got
+(``sync_state``), so a restart carries on where it stopped.
+
+Exactly once, from at least once: the follower may read an event twice (it
+died after updating the row and before saving its position). The update is
+fenced by the event's stream id (``TaskStore.apply_event``), so the second
+delivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from .store import TaskStore
+from .workers import Event, RedisTaskQueue
+
+log = logging.getLogger(__name__)
+
+# Which events move a task to which status (the rest only add details).
+STATUS_OF_EVENT = {
+    "enqueued": "pending",
+    "claimed": "processing",
+    "retry_scheduled": "delayed",
+    "requeued": "pending",
+    "replayed": "pending",
+    "completed": "completed",
+    "dead_lettered": "dead_lettered",
+    "cancelled": "cancelled",
+}
+TERMINAL_EVENTS = ("completed", "dead_lettered", "cancelled")
+
+
+def changes_for(event: Event) -> dict[str, Any]:
+    """The column values one event sets on its task's row (empty: nothing to record)."""
+    changes: dict[str, Any] = {}
+    status = STATUS_OF_EVENT.get(event.name)
+    if status is not None:
+        changes["status"] = status
+    if event.name == "claimed":
+        changes.update(started_at=event.ts, worker_id=event.worker_id, finished_at=None)
+        if event.attempt is not None:
+            changes["attempts"] = event.attempt
+    elif event.name == "failed":
+        changes["error"] = event.fields.get("error")
+    elif event.name in ("completed", "dead_lettered", "cancelled"):
+        changes["finished_at"] = event.ts
+        if event.name == "dead_lettered":
+            changes["error"] = event.fields.get("reason") or event.fields.get("error")
+    elif event.name in ("replayed", "requeued"):
+        changes["finished_at"] = None
+    return changes
+
+
+class EventSync:
+    """Follows ``queue``'s event stream and applies each task event to ``store``."""
+
+    def __init__(self, store: TaskStore, queue: RedisTaskQueue, *, batch: int = 500,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.store = store
+        self.queue = queue
+        self.batch = batch
+        self.on_event = on_event  # metrics count claims, completions, failures here
+        self.name = f"events:{queue.queue_name}"
+        self.applied = 0
+
+    def run_once(self, block_ms: int | None = None) -> int:
+        """Apply the events after the saved position; how many were read.
+
+        ``block_ms``: wait that long for a new event when there is none (XREAD BLOCK).
+        """
+        position = self.store.position(self.name) or "0-0"
+        if block_ms:
+            replies = self.queue.client.xread({self.queue.keys.events: position},
+                                              count=self.batch, block=block_ms)
+            entries = replies[0][1] if replies else []
+            events = [event_from_entry(entry_id, raw) for entry_id, raw in entries]
+        else:
+            events = self.queue.events(self.batch, after=position)
+        for event in events:
+            self.apply(event)
+        if events:
+            self.store.set_position(self.name, events[-1].id)
+        return len(events)
+
+    def apply(self, event: Event) -> bool:
+        """Apply one event; True if a row changed (False: no such task, or already applied)."""
+        if self.on_event is not None:
+            self.on_event(event)
+        task_id = event.task_id
+        changes = changes_for(event)
+        if not task_id or not changes:
+            return False
+        changed = self.store.apply_event(task_id, event.id, **changes)
+        self.applied += int(changed)
+        return changed
+
+    def run_forever(self, stop: threading.Event, block_ms: int = 500) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once(block_ms=block_ms)
+            except (redis.RedisError, OSError):
+                log.exception("event sync: Redis unavailable; retrying")
+                stop.wait(1.0)
+            except Exception:
+                log.exception("event sync pass failed; retrying")
+                stop.wait(1.0)
+
+
+def event_from_entry(entry_id: Any, raw: dict[Any, Any]) -> Event:
+    """An XREAD entry as the queue's Event (the same shape ``queue.events`` returns)."""
+    fields = {_text(k): _text(v) for k, v in raw.items()}
+    return Event(_text(entry_id), fields.pop("event", "?"), float(fields.pop("ts", 0) or 0), fields)
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value

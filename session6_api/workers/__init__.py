@@ -1,0 +1,71 @@
+"""Workers that survive crashes: heartbeats, a reaper, retries and a dead-letter queue.
+
+- ``RedisTaskQueue`` (redis_task_queue.py, queue.lua): session 4's queue with per-worker
+  processing lists, fenced completion, retries with backoff, the DLQ, the reaper
+  and an event stream; every state change is one atomic Lua command;
+- ``RecoverySettings`` (settings.py): every interval, TTL, retry parameter and the clock;
+- ``RedisWorker`` (redis_worker.py): claims, runs handlers by task type, classifies
+  errors, shuts down gracefully on SIGINT/SIGTERM;
+- ``Heartbeat`` (heartbeat.py): the thread that keeps a worker alive and reaps the dead;
+- handlers.py: the task types (image, noop, sleep, fail, crash) and permanent errors;
+- ``run_worker_process``: the entry point for a worker in a child process, and
+  ``WorkerFleet``: start, kill and replace worker processes (demos and tests);
+- monitor.py (the live view) and timeline.py (the event stream as readable lines);
+- ``python -m session5_recovery.workers``: worker, enqueue, stats, monitor, dlq, reap, events.
+"""
+
+from .fleet import WorkerFleet
+from .handlers import (
+    BadPayloadError,
+    HandlerRegistry,
+    PermanentTaskError,
+    TaskContext,
+    TransientTaskError,
+    UnknownTaskTypeError,
+    default_handlers,
+    is_permanent,
+)
+from .heartbeat import Heartbeat
+from .keys import QueueKeys
+from .process_entry import run_worker_process
+from .redis_task_queue import (
+    DEFAULT_QUEUE_NAME,
+    Conservation,
+    Event,
+    Recovery,
+    RedisTaskQueue,
+    TaskNotFoundError,
+    WorkerInfo,
+)
+from .redis_worker import RedisWorker, StopNow, WorkerCounts
+from .settings import RecoverySettings, backoff_delay
+from .task import Task, TaskStatus
+
+__all__ = [
+    "DEFAULT_QUEUE_NAME",
+    "BadPayloadError",
+    "Conservation",
+    "Event",
+    "HandlerRegistry",
+    "Heartbeat",
+    "PermanentTaskError",
+    "QueueKeys",
+    "RecoverySettings",
+    "Recovery",
+    "RedisTaskQueue",
+    "RedisWorker",
+    "StopNow",
+    "Task",
+    "TaskContext",
+    "TaskNotFoundError",
+    "TaskStatus",
+    "TransientTaskError",
+    "UnknownTaskTypeError",
+    "WorkerCounts",
+    "WorkerFleet",
+    "WorkerInfo",
+    "backoff_delay",
+    "default_handlers",
+    "is_permanent",
+    "run_worker_process",
+]

@@ -1,0 +1,119 @@
+"""Start, kill and replace worker processes: what systemd, supervisord or Kubernetes do.
+
+The demos and tests need several workers as real processes, so that a
+``kill -9`` kills one worker and nothing else. ``WorkerFleet`` starts them with
+``multiprocessing`` (``spawn`` by default, as on macOS and Windows), waits until
+each one has registered (no sleeping and hoping), and can replace the ones
+that died, the way a process supervisor restarts a crashed service.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .process_entry import run_worker_process
+from .settings import RecoverySettings
+
+
+@dataclass
+class Replacement:
+    """A dead worker and the one started in its place."""
+
+    dead: str
+    exitcode: int | None
+    new: str
+
+
+class WorkerFleet:
+    """Worker processes for one queue; ``start(3)``, ``kill("worker-2")``, ``replace_dead()``."""
+
+    def __init__(self, redis_url: str, queue_name: str, *, settings: RecoverySettings | None = None,
+                 start_method: str = "spawn", allowed_dirs: Sequence[str | Path] | None = None,
+                 verbose: bool = False, prefix: str = "worker", burst: bool = False) -> None:
+        self.redis_url = redis_url
+        self.queue_name = queue_name
+        self.settings = settings or RecoverySettings()
+        self.ctx = multiprocessing.get_context(start_method)
+        self.allowed_dirs = [str(d) for d in allowed_dirs] if allowed_dirs else None
+        self.verbose = verbose
+        self.prefix = prefix
+        self.burst = burst
+        self.processes: dict[str, Any] = {}  # worker id -> Process, in start order
+        self._started = 0
+        self._replaced: set[str] = set()  # dead workers already replaced
+
+    def start(self, count: int = 1, *, timeout: float = 30.0) -> list[str]:
+        """Start ``count`` workers and wait until every one has registered; their ids."""
+        pending = []
+        for _ in range(count):
+            self._started += 1
+            worker_id = f"{self.prefix}-{self._started}"
+            ready = self.ctx.Event()
+            process = self.ctx.Process(
+                target=run_worker_process, name=worker_id, daemon=True,
+                args=(worker_id, self.redis_url, self.queue_name, self.burst),
+                kwargs={"settings": self.settings.to_dict(), "allowed_dirs": self.allowed_dirs,
+                        "verbose": self.verbose, "ready": ready})
+            process.start()
+            self.processes[worker_id] = process
+            pending.append((worker_id, ready))
+        deadline = time.monotonic() + timeout
+        for worker_id, ready in pending:
+            if not ready.wait(max(0.0, deadline - time.monotonic())):
+                raise RuntimeError(f"worker {worker_id} did not start within {timeout:.0f} s "
+                                   f"(exit code {self.processes[worker_id].exitcode})")
+        return [worker_id for worker_id, _ in pending]
+
+    def pid(self, worker_id: str) -> int:
+        return self.processes[worker_id].pid
+
+    def alive(self) -> list[str]:
+        return [w for w, p in self.processes.items() if p.is_alive()]
+
+    def kill(self, worker_id: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (default SIGKILL: no handler, no cleanup) to one worker."""
+        os.kill(self.processes[worker_id].pid, sig)
+        if sig == signal.SIGKILL:
+            self.processes[worker_id].join(5)
+
+    def replace_dead(self) -> list[Replacement]:
+        """Start a new worker for every one that has died since the last call."""
+        replaced = []
+        for worker_id, process in list(self.processes.items()):
+            if process.is_alive() or worker_id in self._replaced:
+                continue
+            process.join(0)
+            self._replaced.add(worker_id)
+            (new_id,) = self.start(1)
+            replaced.append(Replacement(worker_id, process.exitcode, new_id))
+        return replaced
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM every live worker (finish the task, then stop); SIGKILL what is left after ``timeout``."""
+        for process in self.processes.values():
+            if process.is_alive():
+                try:
+                    if hasattr(signal, "SIGCONT"):  # a stopped process cannot handle SIGTERM
+                        os.kill(process.pid, signal.SIGCONT)
+                    process.terminate()
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+
+    def __enter__(self) -> WorkerFleet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,65 @@
+"""Run a worker in a child process: the function ``multiprocessing`` starts.
+
+It lives in an importable module, never in ``__main__``, because with the
+``spawn`` start method (the default on macOS and Windows) the child is a fresh
+interpreter that imports the target function by its module name. The child
+gets only plain values (strings, numbers, a dict of settings): it opens its own
+Redis connection from the URL, since a connection cannot cross processes.
+
+    ctx = multiprocessing.get_context("spawn")
+    ctx.Process(target=run_worker_process,
+                args=("worker-1", url, "image_processing"),
+                kwargs={"settings": {"heartbeat_interval": 0.2, "heartbeat_ttl": 1.0}}).start()
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..core import FilterFactory, default_pipeline
+from .redis_task_queue import RedisTaskQueue
+from .redis_worker import RedisWorker
+from .settings import RecoverySettings
+
+
+def run_worker_process(
+    worker_id: str,
+    redis_url: str,
+    queue_name: str,
+    burst: bool = True,
+    start_event: Any = None,
+    filters: str | None = None,
+    verbose: bool = False,
+    *,
+    settings: dict[str, Any] | None = None,
+    allowed_dirs: list[str] | None = None,
+    ready: Any = None,
+) -> dict[str, Any]:
+    """Connect to ``redis_url``, work on ``queue_name`` and return the worker's counts.
+
+    The first arguments are session 4's. ``start_event`` (a ``multiprocessing``
+    Event or Barrier) is waited on before the first claim, so a parent can start
+    several workers at one moment; ``ready`` (an Event) is set once the worker is
+    registered, so a parent can wait for its workers instead of sleeping.
+    ``settings`` is ``RecoverySettings.to_dict()``, or part of it.
+    """
+    queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
+                           settings=RecoverySettings.from_dict(settings or {}))
+    try:
+        queue.check_connection()
+        pipeline = FilterFactory.pipeline(filters) if filters else default_pipeline()
+        log = (lambda line: print(line, flush=True)) if verbose else None
+        worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log)
+
+        def registered() -> None:
+            if ready is not None:
+                ready.set()
+            if start_event is not None:
+                start_event.wait()
+
+        counts = worker.start(burst=burst, on_registered=registered)
+        return {"worker_id": worker_id, **counts.as_dict()}
+    finally:
+        queue.close()
+        sys.stdout.flush()

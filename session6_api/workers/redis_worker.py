@@ -1,0 +1,361 @@
+"""A worker that can die without losing work, and stops without losing it either.
+
+Session 4's loop (claim, run, record, repeat) with four additions:
+
+1. a heartbeat thread (heartbeat.py) that says "alive" while a task runs, and
+   reaps other workers' tasks when *their* heartbeats stop;
+2. failures are classified: a permanent error (bad payload, unknown filter,
+   not an image, path outside the allowed folders) goes straight to the DLQ;
+   anything else is retried later with backoff, up to ``max_attempts``;
+3. completion can be refused: if this worker was taken for dead and its task
+   was given to another, ``mark_completed`` writes nothing, and we say so;
+4. graceful shutdown: the first SIGINT/SIGTERM stops claiming and lets the
+   current task finish; a second one interrupts the task and hands it back to
+   the queue (``requeue``). Either way nothing is lost. A ``kill -9`` cannot be
+   caught: that is what the heartbeat and the reaper are for.
+
+If Redis goes away, the worker waits and reconnects with backoff, and finishes
+recording what it was doing when the server comes back.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+
+from workshop.paths import OUTPUT_DIR
+
+from ..core import FilterPipeline, default_pipeline
+from .handlers import (
+    HandlerRegistry,
+    TaskContext,
+    default_handlers,
+    describe_error,
+    is_permanent,
+)
+from .heartbeat import Heartbeat
+from .redis_task_queue import RedisTaskQueue
+from .task import Task, json_object
+
+T = TypeVar("T")
+
+
+class StopNow(BaseException):
+    """Raised in the main thread by a second stop signal, to interrupt the current task.
+
+    A BaseException (like KeyboardInterrupt), so a task's own ``except Exception``
+    cannot swallow it.
+    """
+
+
+@dataclass
+class WorkerCounts:
+    """What one worker did."""
+
+    completed: int = 0
+    retried: int = 0  # attempts that failed and were scheduled for a retry
+    failed: int = 0  # tasks this worker sent to the DLQ
+    refused: int = 0  # results refused because the task was no longer ours
+    requeued: int = 0  # tasks handed back unfinished at shutdown
+    seconds: float = 0.0
+
+    @property
+    def processed(self) -> int:
+        return self.completed + self.retried + self.failed + self.refused
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_allowed_dirs() -> tuple[Path, ...]:
+    """Where image tasks may read and write by default: the current folder and output/."""
+    return (Path.cwd(), OUTPUT_DIR)
+
+
+class RedisWorker:
+    """Processes tasks from ``queue``; ``pipeline`` is the default for image tasks without filters.
+
+    ``handlers`` maps task types to functions (default: image, noop, sleep, fail,
+    crash). ``allowed_dirs`` are the folders image tasks may touch. ``log``
+    receives one line per event (None for silence). Every interval and TTL comes
+    from ``queue.settings``.
+    """
+
+    def __init__(
+        self,
+        worker_id: str,
+        pipeline: FilterPipeline | None,
+        queue: RedisTaskQueue,
+        *,
+        handlers: HandlerRegistry | None = None,
+        allowed_dirs: Sequence[str | Path] | None = None,
+        log: Callable[[str], None] | None = print,
+    ) -> None:
+        self.worker_id = worker_id
+        self.pipeline = pipeline if pipeline is not None else default_pipeline()
+        self.queue = queue
+        self.settings = queue.settings
+        self.handlers = handlers or default_handlers()
+        self.allowed_dirs = tuple(Path(d).resolve() for d in (allowed_dirs or default_allowed_dirs()))
+        self.counts = WorkerCounts()
+        self._stopping = threading.Event()
+        self.heartbeat = Heartbeat(queue, worker_id, stopping=self._stopping, log=log)
+        self._log = log
+        self._stop_now = False
+        self._in_task = False
+        self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
+
+    # --- running ---------------------------------------------------------------
+
+    def start(self, burst: bool = True, *, max_tasks: int | None = None,
+              handle_signals: bool = True,
+              on_registered: Callable[[], None] | None = None) -> WorkerCounts:
+        """Process tasks; return this worker's counts.
+
+        ``burst=True`` stops once nothing is pending, in flight or waiting for a
+        retry anywhere in the queue (a task of a dead worker may still come back,
+        so it waits for that too). ``burst=False`` runs until ``stop()`` or a
+        signal, waiting for new tasks. ``handle_signals`` installs the
+        SIGINT/SIGTERM handlers (main thread only). ``on_registered`` is called
+        once the worker is in the registry, before its first claim.
+        """
+        self._stopping.clear()
+        self._stop_now = False
+        started = time.perf_counter()
+        self._retrying(lambda: self.queue.register_worker(self.worker_id))
+        crashed = True  # until the loop returns normally
+        try:
+            self.heartbeat.start()
+            if on_registered is not None:
+                on_registered()
+            mode = "burst: until the queue is drained" if burst else "waiting for tasks"
+            self._say(f"started ({mode}; Ctrl+C once: finish the task and stop, twice: requeue it)")
+            with self._signal_handlers(handle_signals):
+                self._loop(burst, max_tasks)
+            crashed = False
+        finally:
+            self.heartbeat.stop()
+            if crashed:
+                # An error escaped the loop, most likely because of the task in hand.
+                # Handing it back would refund its attempt, and a task that kills every
+                # worker this way would go round for ever. Leave it in our list: the
+                # reaper requeues it once our heartbeat expires, with the attempt counted
+                # (and dead-letters it after max_attempts), as if we had been killed.
+                self._say("stopping on an unexpected error; the reaper will recover my task")
+            else:
+                self._leave()
+            self.counts.seconds += time.perf_counter() - started
+        c = self.counts
+        self._say(f"stopped: {c.completed} completed, {c.retried} retried, {c.failed} to the DLQ, "
+                  f"{c.refused} refused, {c.requeued} requeued in {c.seconds:.2f} s")
+        return self.counts
+
+    def _loop(self, burst: bool, max_tasks: int | None) -> None:
+        done = 0
+        # Burst mode first tries without waiting, and exits when the whole queue is
+        # drained; while other work may still come back (retries, a dead worker's
+        # task), it waits like forever mode does.
+        wait = not burst
+        outage = 0  # claims in a row that failed because Redis was unreachable
+        while not self._stopping.is_set():
+            try:
+                task = self.queue.get_task(self.worker_id,
+                                           timeout=self.settings.claim_timeout if wait else 0)
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                outage += 1
+                self._wait_for_redis(error, attempt=outage)
+                continue
+            if outage:
+                self._say("Redis is back")
+                outage = 0
+            if task is None:
+                self._retrying(self._release_strays)
+                if burst and self._retrying(self.queue.is_drained):
+                    return
+                wait = True
+                continue
+            wait = not burst
+            if self._stopping.is_set():
+                # The stop signal came while we waited for this claim: hand it straight back.
+                self._give_back(task, "worker stopping: claimed after the stop signal")
+                return
+            try:
+                self.process(task)
+            except StopNow:
+                return
+            done += 1
+            if max_tasks is not None and done >= max_tasks:
+                return
+
+    def _release_strays(self) -> None:
+        """Hand back ids in our own list that we never received.
+
+        We claimed nothing just now, so our list should be empty. An id in it got
+        there when the connection dropped after Redis had run our BLMOVE but before
+        the reply arrived (a Redis restart, a network cut; redis-py even retries the
+        command on a new connection). We never saw it, and the reaper leaves a live
+        worker's list alone: without this it would wait there for as long as we live.
+        One LLEN, only when there is nothing to do.
+        """
+        if self.queue.client.llen(self.queue.keys.processing(self.worker_id)):
+            released = self.queue.release_all(self.worker_id, "claim reply lost: connection dropped")
+            if released:
+                self._say(f"requeued {released} task(s) found in my list that I never received "
+                          f"(a claim reply was lost)")
+
+    def stop(self) -> None:
+        """Stop after the current task (safe from any thread; what the first signal does)."""
+        self._stopping.set()
+
+    def _leave(self) -> None:
+        """On the way out: hand back anything still in our list, then leave the registry."""
+        try:
+            released = self.queue.release_all(self.worker_id, "worker stopped")
+            self.counts.requeued += released
+            self.queue.deregister_worker(self.worker_id)
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            # Nothing is lost: our list stays in Redis and the reaper requeues it once
+            # our heartbeat expires.
+            self._say(f"could not say goodbye to Redis ({error}); the reaper will requeue "
+                      f"anything left in {self.queue.keys.processing(self.worker_id)}")
+
+    # --- one task ----------------------------------------------------------------
+
+    def process(self, task: Task) -> str:
+        """Run one claimed task and record its outcome.
+
+        Returns "completed", "retry", "failed" (DLQ) or "refused" (no longer ours).
+        Raises StopNow (after requeueing the task) if a second stop signal came.
+        """
+        started = time.perf_counter()
+        self._in_task = True
+        try:
+            result = self.handle(task)
+            result = None if result is None else json_object(
+                result if isinstance(result, dict) else {"value": result}, "the handler's result")
+            self._in_task = False
+        except StopNow:
+            self._in_task = False
+            self._give_back(task, "second stop signal: requeued unfinished")
+            raise
+        except Exception as error:  # any error in one task must not stop the worker
+            self._in_task = False
+            return self._record_failure(task, error)
+        finally:
+            self._in_task = False
+        recorded = self._retrying(lambda: self.queue.mark_completed(
+            task.id, result, worker_id=self.worker_id))
+        seconds = time.perf_counter() - started
+        if not recorded:
+            self.counts.refused += 1
+            self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
+                      f"for dead and it went to another worker); nothing overwritten")
+            return "refused"
+        self.counts.completed += 1
+        self._say(f"completed {task.id[:8]} ({_label(task)}) in {seconds:.2f} s, "
+                  f"attempt {task.attempts}")
+        return "completed"
+
+    def handle(self, task: Task) -> dict[str, Any] | None:
+        """Run the handler registered for the task's type and return its result."""
+        handler = self.handlers.get(task.type)  # UnknownTaskTypeError (permanent) if none
+        context = TaskContext(task_id=task.id, attempt=task.attempts, worker_id=self.worker_id,
+                              pipeline=self.pipeline, allowed_dirs=self.allowed_dirs,
+                              pipelines=self._pipelines)
+        return handler(task.data, context)
+
+    def _record_failure(self, task: Task, error: Exception) -> str:
+        permanent = is_permanent(error)
+        reason = describe_error(error)
+        outcome = self._retrying(lambda: self.queue.mark_failed(
+            task.id, reason, permanent=permanent, worker_id=self.worker_id))
+        if outcome == "retry":
+            self.counts.retried += 1
+            self._say(f"attempt {task.attempts} of {task.id[:8]} failed ({reason}); retry scheduled")
+        elif outcome == "failed":
+            self.counts.failed += 1
+            why = "permanent error" if permanent else f"attempt {task.attempts} of {task.max_attempts}"
+            self._say(f"FAILED {task.id[:8]} ({why}): {reason}; moved to the DLQ")
+        else:
+            self.counts.refused += 1
+            self._say(f"REFUSED failure report for {task.id[:8]}: it is no longer mine")
+        return outcome
+
+    def _give_back(self, task: Task, reason: str) -> None:
+        if self._retrying(lambda: self.queue.requeue(task.id, worker_id=self.worker_id, reason=reason)):
+            self.counts.requeued += 1
+            self._say(f"requeued {task.id[:8]} ({reason})")
+
+    # --- Redis outages -------------------------------------------------------------
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, retried with backoff while Redis is unreachable.
+
+        Recording an outcome twice is harmless: the Lua commands are fenced (a
+        completion whose first try got through answers "already").
+        """
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                attempt += 1
+                if self._stop_now:
+                    raise StopNow() from error  # told twice to stop: the reaper will requeue
+                self._wait_for_redis(error, attempt)
+
+    def _wait_for_redis(self, error: Exception, attempt: int) -> None:
+        delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
+        if attempt in (1, 5) or attempt % 20 == 0:
+            self._say(f"cannot reach Redis ({error}); retrying in {delay:.1f} s")
+        if not self._stop_now:
+            self._stopping.wait(delay)  # a stop signal ends the wait early
+
+    # --- signals ---------------------------------------------------------------------
+
+    @contextmanager
+    def _signal_handlers(self, enabled: bool) -> Iterator[None]:
+        """First SIGINT/SIGTERM: stop after this task. Second: requeue it and stop now."""
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+        previous = {signum: signal.getsignal(signum) for signum in wanted}
+
+        def on_signal(signum: int, frame: object) -> None:
+            name = signal.Signals(signum).name
+            if not self._stopping.is_set():
+                self._stopping.set()
+                self._say(f"{name}: finishing the current task, then stopping "
+                          f"(send it again to requeue the task and stop at once)")
+                return
+            self._stop_now = True
+            self._say(f"{name} again: requeueing the current task and stopping now")
+            if self._in_task:
+                raise StopNow()
+
+        for signum in wanted:
+            signal.signal(signum, on_signal)
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def _say(self, message: str) -> None:
+        if self._log is not None:
+            self._log(f"[{self.worker_id}] {message}")
+
+
+def _label(task: Task) -> str:
+    if task.type != "image":
+        return task.type
+    return Path(str(task.data.get("image_path", "?"))).name

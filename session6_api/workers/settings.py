@@ -1,0 +1,104 @@
+"""Every interval, TTL and retry parameter of the queue, in one place.
+
+A worker, the reaper and the monitor all take a ``RecoverySettings``. The
+defaults suit a demo on one machine: a worker that stops sending heartbeats is
+declared dead about five seconds later. Tests pass much shorter values and a
+fake clock, so recovery scenarios run in a fraction of a second.
+
+Why the numbers relate the way they do:
+
+- ``heartbeat_ttl`` must be several ``heartbeat_interval``\\ s: one late beat
+  (a busy machine, a garbage-collection pause) must not get a live worker
+  declared dead. Five intervals is the usual margin; we refuse less than two.
+- Recovery takes between ``heartbeat_ttl - heartbeat_interval`` and
+  ``heartbeat_ttl + reap_interval`` after a worker dies: its key has to
+  expire, then some reaper has to notice.
+- Retries wait ``random() * min(backoff_cap, backoff_base * backoff_factor ** (n - 1))``
+  seconds before attempt ``n + 1`` ("full jitter"), so a thousand tasks that failed
+  together do not all come back at the same instant.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RecoverySettings:
+    """The knobs of heartbeats, recovery and retries, with their defaults (seconds)."""
+
+    heartbeat_interval: float = 1.0  # how often a worker's heartbeat thread writes
+    heartbeat_ttl: float = 5.0  # a heartbeat not refreshed for this long expires: worker dead
+    reap_interval: float = 1.0  # how often each worker runs the reaper and promotes due retries
+    claim_timeout: float = 1.0  # one blocking claim waits at most this long (then the loop
+    # looks at its stop flag and, in burst mode, whether the queue is drained)
+    max_attempts: int = 3  # attempts per task before the DLQ (stored on each task at enqueue)
+    backoff_base: float = 0.5  # the first retry waits up to this long
+    backoff_factor: float = 2.0  # each further retry may wait this many times longer
+    backoff_cap: float = 30.0  # no retry waits longer than this
+    events_maxlen: int = 10_000  # the event stream keeps about this many entries
+    reconnect_cap: float = 5.0  # longest pause between attempts to reach a Redis that is down
+    # Injectable for tests: "now" in seconds, and a uniform random number in [0, 1).
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+    random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_interval", "heartbeat_ttl", "reap_interval", "claim_timeout",
+                     "backoff_base", "backoff_cap", "reconnect_cap"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, "
+                                 f"got {getattr(self, name)!r}")
+        if self.heartbeat_ttl < 2 * self.heartbeat_interval:
+            raise ValueError(
+                f"heartbeat_ttl ({self.heartbeat_ttl} s) must be at least twice "
+                f"heartbeat_interval ({self.heartbeat_interval} s), or a single late heartbeat "
+                f"gets a live worker declared dead; about 5x is usual"
+            )
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        if self.backoff_factor < 1:
+            raise ValueError(f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
+        if not isinstance(self.events_maxlen, int) or self.events_maxlen < 100:
+            raise ValueError(f"events_maxlen must be an integer >= 100, got {self.events_maxlen!r}")
+
+    @property
+    def heartbeat_ttl_ms(self) -> int:
+        """The TTL in milliseconds, as ``SET ... PX`` wants it."""
+        return max(1, round(self.heartbeat_ttl * 1000))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The numbers only (no clock or random), JSON-ready: what a child process is given."""
+        return {k: v for k, v in asdict(self).items() if k not in ("clock", "random")}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RecoverySettings:
+        """Rebuild settings from ``to_dict()``; unknown names are an error, not ignored."""
+        known = {f.name for f in fields(cls)} - {"clock", "random"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; the settings are {sorted(known)}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> RecoverySettings:
+        """A copy with some values changed (the dataclass is frozen)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def backoff_delay(attempt: int, settings: RecoverySettings) -> float:
+    """Seconds to wait before retrying after failed attempt number ``attempt`` (1, 2, ...).
+
+    Exponential growth, capped, with *full jitter*: a uniform random value
+    between 0 and the capped exponential. Adding a little jitter to a fixed
+    delay still sends a crowd back together; drawing the whole delay at random
+    spreads it out (see README, "Retries").
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt numbers start at 1, got {attempt}")
+    ceiling = min(settings.backoff_cap, settings.backoff_base * settings.backoff_factor ** (attempt - 1))
+    return settings.random() * ceiling
