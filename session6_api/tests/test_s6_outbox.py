@@ -1,0 +1,141 @@
+"""The dual-write bug and the outbox, with real kills (SIGKILL) of child processes,
+and the fenced update that makes a duplicate event harmless."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+
+import pytest
+
+from session6_api import dual_write
+from session6_api.config import ApiConfig
+from session6_api.services import open_queue, open_store
+from session6_api.store import TaskStore, sortable_event_id
+from session6_api.sync import EventSync
+
+pytestmark = [pytest.mark.redis, pytest.mark.chaos]
+
+
+def run_child(target, *args) -> int | None:
+    """Run ``target`` in a fresh (spawned) process and return its exit code."""
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    process.join(120)
+    assert not process.is_alive(), "the child process did not finish"
+    return process.exitcode
+
+
+@pytest.fixture
+def config(tmp_path, redis_url, queue_name, database_url, table_prefix):
+    config = ApiConfig(redis_url=redis_url, database_url=database_url, queue_name=queue_name,
+                       data_dir=tmp_path / "data", table_prefix=table_prefix, background=False)
+    yield config
+    store = open_store(config)
+    store.drop_schema()
+    store.close()
+
+
+def test_naive_push_then_commit_killed_after_the_push_leaves_a_ghost_in_redis(config):
+    task_id = dual_write.new_task_id()
+    code = run_child(dual_write.naive_push_then_commit, dual_write.config_values(config),
+                     task_id, "push")
+    assert code == -signal.SIGKILL
+    assert dual_write.where_is(config, task_id) == {"database": None, "redis": "pending",
+                                                    "outbox": []}
+
+
+def test_naive_commit_then_push_killed_after_the_commit_leaves_an_orphan_row(config):
+    task_id = dual_write.new_task_id()
+    code = run_child(dual_write.naive_commit_then_push, dual_write.config_values(config),
+                     task_id, "commit")
+    assert code == -signal.SIGKILL
+    assert dual_write.where_is(config, task_id) == {"database": "pending", "redis": None,
+                                                    "outbox": []}
+
+
+def test_outbox_killed_before_commit_leaves_nothing_at_all(config):
+    task_id = dual_write.new_task_id()
+    code = run_child(dual_write.outbox_producer, dual_write.config_values(config),
+                     task_id, "insert")
+    assert code == -signal.SIGKILL
+    assert dual_write.where_is(config, task_id) == {"database": None, "redis": None,
+                                                    "outbox": []}
+
+
+def test_outbox_survives_a_relay_killed_between_push_and_mark(config):
+    values = dual_write.config_values(config)
+    task_id = dual_write.new_task_id()
+    assert run_child(dual_write.outbox_producer, values, task_id, "commit") == -signal.SIGKILL
+    assert dual_write.where_is(config, task_id) == {"database": "pending", "redis": None,
+                                                    "outbox": ["unsent"]}
+    # The relay dies after Redis has the task and before the row is marked sent.
+    assert run_child(dual_write.relay_once, values, "push") == -signal.SIGKILL
+    assert dual_write.where_is(config, task_id) == {"database": "pending", "redis": "pending",
+                                                    "outbox": ["unsent"]}
+    # A new relay pushes again: refused as a duplicate, marked sent, one task in Redis.
+    assert run_child(dual_write.relay_once, values, None) == 0
+    assert dual_write.where_is(config, task_id) == {"database": "pending", "redis": "pending",
+                                                    "outbox": ["sent"]}
+    queue = open_queue(config)
+    try:
+        assert queue.get_stats()["enqueued"] == 1
+        assert [e.name for e in queue.events(None)] == ["enqueued"]
+    finally:
+        queue.close()
+
+
+# --- the fence --------------------------------------------------------------------------
+
+
+def test_stream_ids_sort_as_text_like_they_sort_as_numbers():
+    assert sortable_event_id("999-0") < sortable_event_id("1000-0")
+    assert sortable_event_id("1000-2") < sortable_event_id("1000-10")
+
+
+@pytest.fixture
+def store(database_url, table_prefix):
+    store = TaskStore(database_url, prefix=table_prefix)
+    store.create_schema()
+    yield store
+    store.drop_schema()
+    store.close()
+
+
+def make_row(store: TaskStore) -> str:
+    task_id = dual_write.new_task_id()
+    store.create_task(task_id, {"image": "x.jpg", "filters": [], "priority": "normal"},
+                      {"type": "noop"})
+    return task_id
+
+
+def test_an_event_applies_once_and_an_older_one_never(store):
+    task_id = make_row(store)
+    assert store.apply_event(task_id, "1000-1", status="processing", attempts=1)
+    assert not store.apply_event(task_id, "1000-1", status="processing", attempts=99)
+    assert store.apply_event(task_id, "1000-2", status="completed")
+    assert not store.apply_event(task_id, "1000-1", status="processing")  # late, older
+    row = store.get(task_id)
+    assert (row.status, row.attempts) == ("completed", 1)
+
+
+def test_the_event_follower_reading_twice_changes_nothing(config, queue_name):
+    store, queue = open_store(config), open_queue(config)
+    try:
+        task_id = make_row(store)
+        store.unsent()  # the relay's part, done by hand here
+        from session6_api.queue_ops import enqueue
+
+        enqueue(queue, {"type": "noop"}, task_id=task_id)
+        task = queue.get_task("worker-1", timeout=0)
+        queue.mark_completed(task.id, {"ok": True})
+        first = EventSync(store, queue)
+        assert first.run_once() == 3 and first.applied == 3
+        # A follower that lost its saved position reads every event again.
+        store.set_position(first.name, "0-0")
+        again = EventSync(store, queue)
+        assert again.run_once() == 3 and again.applied == 0
+        assert store.get(task_id).status == "completed"
+    finally:
+        store.close()
+        queue.close()
