@@ -69,10 +69,14 @@ def serve(args: argparse.Namespace) -> int:
         print(f"session6_api: http://{args.host}:{args.port}  (docs: /docs)  "
               f"queue {config.queue_name!r} on {target.source}, {args.workers} workers, "
               f"database {database}. Ctrl-C stops everything.", flush=True)
-        uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
-                                      log_level="warning")).run()
+        try:
+            uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
+                                          log_level="warning")).run()
+        except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
+            pass
     finally:
         fleet.stop()
+    print("session6_api: stopped the API, the relay and the workers.", flush=True)
     return 0
 
 
