@@ -30,6 +30,7 @@ from ..store import IdempotencyConflict, TaskRow, decode_cursor
 from .common import (
     INVALID,
     UNAUTHORIZED,
+    UNPARSABLE,
     backends,
     error,
     field_error,
@@ -69,7 +70,7 @@ def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow
                202: {"description": "accepted; follow Location",
                      "headers": {"Location": {"schema": {"type": "string"}},
                                  "Retry-After": {"schema": {"type": "integer"}}}},
-               **INVALID, **UNAUTHORIZED},
+               **INVALID, **UNPARSABLE, **UNAUTHORIZED},
     dependencies=[Depends(require_token)])
 async def create_task(
     body: TaskRequest, request: Request,
