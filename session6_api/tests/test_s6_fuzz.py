@@ -27,7 +27,6 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from session6_api.app import create_app
 from session6_api.config import ApiConfig
-from session6_api.queue_ops import supports
 from workshop.paths import OUTPUT_DIR
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow,
@@ -51,20 +50,9 @@ def fuzzed_app(tmp_path, redis_url, queue_name, table_prefix):
     app.state.backends.queue.close()
 
 
-# Operations the carried-forward queue cannot do yet answer 501 (a 5xx, by design):
-# they join the fuzzing as soon as session 5's second version is carried forward.
-NOT_YET = [path for path, feature in (("/queue/pause", "pause"), ("/queue/resume", "pause"))
-           if not supports(feature)]
-
-
 @pytest.fixture
 def api_schema(fuzzed_app):
-    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app).exclude(path="/events")
-    if NOT_YET:
-        schema = schema.exclude(path=NOT_YET)
-    if not supports("cancel"):
-        schema = schema.exclude(method="DELETE", path="/tasks/{task_id}")
-    return schema
+    return schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app).exclude(path="/events")
 
 
 # Why not ``@schema.parametrize()``: its pytest plugin reads a private attribute that
@@ -74,7 +62,7 @@ def api_schema(fuzzed_app):
                          ids=["valid-requests", "invalid-requests"])
 def test_no_server_error_and_no_schema_violation(api_schema, mode):
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) >= 14 - len(NOT_YET) - (not supports("cancel")), operations
+    assert len(operations) == 17, [op.label for op in operations]
     if mode is GenerationMode.NEGATIVE:  # an operation without inputs has no invalid request
         operations = [op for op in operations
                       if op.definition.raw.get("parameters") or op.definition.raw.get("requestBody")]
