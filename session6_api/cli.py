@@ -21,6 +21,8 @@ from workshop.redis_connection import RedisUnavailableError, resolve_redis
 from .config import ApiConfig
 from .workers import WorkerFleet
 
+SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m session6_api",
@@ -70,8 +72,11 @@ def serve(args: argparse.Namespace) -> int:
               f"queue {config.queue_name!r} on {target.source}, {args.workers} workers, "
               f"database {database}. Ctrl-C stops everything.", flush=True)
         try:
+            # An open SSE stream never ends by itself: give streams a few seconds on
+            # Ctrl-C, then close them, or shutdown would wait for the last browser.
             uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
-                                          log_level="warning")).run()
+                                          log_level="warning",
+                                          timeout_graceful_shutdown=SHUTDOWN_GRACE)).run()
         except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
             pass
     finally:
