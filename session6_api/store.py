@@ -312,6 +312,13 @@ class TaskStore:
                     .values(last_event=fence, updated_at=self.clock(), **changes)).rowcount
         return changed
 
+    def unfinished_ids(self, limit: int = 1000) -> list[str]:
+        """Ids of rows not in a terminal status, oldest first (for a reconciliation pass)."""
+        t = self.tasks
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(t.c.id).where(t.c.status.not_in(TERMINAL))
+                                     .order_by(t.c.created_at).limit(limit)).scalars())
+
     def position(self, name: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(self.sync_state.c.position)

@@ -8,6 +8,12 @@ task in order, each entry with an id that only grows; one follower reads it
 and applies each event to the row of its task, and remembers how far it got
 (``sync_state``), so a restart carries on where it stopped.
 
+Events lost: the stream is capped (about 10,000 entries). A follower that fell
+further behind than that would miss events, so ``run_once`` looks first whether
+the stream has been trimmed past its position; if so, ``reconcile`` sets every
+unfinished row from its task hash in Redis, fenced by the newest stream id read
+*before* the hashes: any event that happens after it is newer and still applies.
+
 Exactly once, from at least once: the follower may read an event twice (it
 died after updating the row and before saving its position). The update is
 fenced by the event's stream id (``TaskStore.apply_event``), so the second
@@ -23,7 +29,7 @@ from typing import Any
 
 import redis
 
-from .store import TaskStore
+from .store import TaskStore, sortable_event_id
 from .workers import Event, RedisTaskQueue
 
 log = logging.getLogger(__name__)
@@ -81,6 +87,7 @@ class EventSync:
         ``block_ms``: wait that long for a new event when there is none (XREAD BLOCK).
         """
         position = self.store.position(self.name) or "0-0"
+        gap = self.trimmed_past(position)
         if block_ms:
             replies = self.queue.client.xread({self.queue.keys.events: position},
                                               count=self.batch, block=block_ms)
@@ -91,7 +98,54 @@ class EventSync:
         self.apply(events)
         if events:
             self.store.set_position(self.name, events[-1].id)
+        if gap:
+            fence = self.reconcile()
+            if not events:
+                # Nothing kept to read (an emptied stream): carry on from the fence, so
+                # the next pass does not see the same gap again. Otherwise the events
+                # just read moved the position past the oldest kept entry already.
+                self.store.set_position(self.name, fence)
         return len(events)
+
+    def trimmed_past(self, position: str) -> bool:
+        """True if events after ``position`` may have been trimmed before we read them.
+
+        The stream keeps its newest entries; if even its first entry is newer than
+        our position (or it is empty but has had newer entries), some may be gone.
+        A false alarm only costs one reconciliation pass.
+        """
+        try:
+            info = self.queue.client.xinfo_stream(self.queue.keys.events)
+        except redis.ResponseError:  # no stream yet: nothing was lost
+            return False
+        first = info.get("first-entry")
+        # The oldest entry still kept; for an emptied stream, the last one it ever had.
+        oldest_kept = _text(first[0] if first else info.get("last-generated-id") or "0-0")
+        return sortable_event_id(oldest_kept) > sortable_event_id(position)
+
+    def reconcile(self, limit: int = 1000) -> str:
+        """Set unfinished rows from their task hashes in Redis; returns the fence id used."""
+        # The newest id the stream ever gave out, read BEFORE the hashes: whatever
+        # happens after this read gets a larger id, so its event still applies.
+        try:
+            fence = _text(self.queue.client.xinfo_stream(self.queue.keys.events)
+                          .get("last-generated-id") or "0-0")
+        except redis.ResponseError:
+            fence = "0-0"
+        updates = []
+        for task_id in self.store.unfinished_ids(limit):
+            task = self.queue.get_task_info(task_id)  # read after the fence id: newer or equal
+            if task is None:
+                continue
+            updates.append((task_id, fence, {
+                "status": str(task.status), "attempts": task.attempts, "error": task.error,
+                "worker_id": task.worker_id, "started_at": task.started_at,
+                "finished_at": task.finished_at}))
+        changed = self.store.apply_events(updates) if updates else 0
+        if changed:
+            log.warning("event sync: the stream was trimmed past our position; %d rows set "
+                        "from Redis", changed)
+        return fence
 
     def apply(self, events: list[Event]) -> int:
         """Apply events in one transaction; how many rows changed (an unknown task or an

@@ -169,3 +169,33 @@ def test_the_relay_command_pushes_unsent_rows_and_stops_on_sigterm(config, tmp_p
     finally:
         store.close()
         queue.close()
+
+
+def test_a_follower_behind_a_trimmed_stream_reconciles_from_redis(config):
+    """Events the follower never read (trimmed away) do not leave rows behind."""
+    from session6_api.queue_ops import enqueue
+
+    store, queue = open_store(config), open_queue(config)
+    try:
+        done, waiting = make_row(store), make_row(store)
+        for task_id in (done, waiting):
+            enqueue(queue, {"type": "noop"}, task_id=task_id)
+        task = queue.get_task("worker-1", timeout=0)
+        queue.mark_completed(task.id, {"ok": True}, worker_id="worker-1")
+        follower = EventSync(store, queue)
+        store.set_position(follower.name, "1-0")  # it last read long ago...
+        queue.client.xtrim(queue.keys.events, maxlen=0)  # ...and everything since is gone
+        assert follower.trimmed_past("1-0")
+        follower.run_once()
+        assert store.get(task.id).status == "completed"
+        other = waiting if task.id == done else done
+        assert store.get(other).status == "pending"
+        # Later events still apply on top of the reconciled rows.
+        claimed = queue.get_task("worker-2", timeout=0)
+        assert claimed.id == other
+        follower.run_once()
+        assert store.get(other).status == "processing"
+        assert not follower.trimmed_past(store.position(follower.name))
+    finally:
+        store.close()
+        queue.close()
