@@ -26,6 +26,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+# Limits that keep a setting workable. Below MIN_SECONDS a heartbeat competes with the
+# scheduler's own jitter (a 0.02 s TTL declared healthy workers dead over a thousand
+# times a minute); above MAX_SECONDS (a day) a dead worker's task waits longer than
+# anyone would; inf and nan are never a duration.
+MIN_SECONDS = 0.01
+MAX_SECONDS = 86_400.0
+SECONDS_ALLOWED = {
+    "heartbeat_interval": (0.05, 3_600.0),
+    "heartbeat_ttl": (0.2, MAX_SECONDS),  # with the check below: at least 2 intervals
+}
+
 
 @dataclass(frozen=True)
 class RecoverySettings:
@@ -49,9 +60,13 @@ class RecoverySettings:
     def __post_init__(self) -> None:
         for name in ("heartbeat_interval", "heartbeat_ttl", "reap_interval", "claim_timeout",
                      "backoff_base", "backoff_cap", "reconnect_cap"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be a positive number of seconds, "
-                                 f"got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            low, high = SECONDS_ALLOWED.get(name, (MIN_SECONDS, MAX_SECONDS))
+            # `not low <= value <= high` is also true for NaN, which compares false to all.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not low <= value <= high:
+                raise ValueError(f"{name} must be a number of seconds between {low:g} and "
+                                 f"{high:g}, got {value!r}")
         if self.heartbeat_ttl < 2 * self.heartbeat_interval:
             raise ValueError(
                 f"heartbeat_ttl ({self.heartbeat_ttl} s) must be at least twice "
