@@ -19,20 +19,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 
 from workshop.paths import OUTPUT_DIR
-from workshop.redis_connection import RedisUnavailableError, resolve_redis
+from workshop.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 
 from ..core import FilterFactory, PipelineInputError, default_pipeline
+from .keys import QueueKeys
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
-from .settings import RecoverySettings
+from .settings import SECONDS_ALLOWED, RecoverySettings
+from .task import parse_json_text
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SAMPLES_DIR = OUTPUT_DIR / "session5" / "samples"
@@ -44,27 +47,86 @@ SERVER_NOTE = ("The command line needs a Redis server that keeps running between
                "the demos can start a private one for themselves, the CLI cannot.")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (what was wrong, what is allowed), no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# Argument types: each raises ArgumentTypeError with what is allowed, and argparse
+# adds the argument's name ("argument --interval: ...").
+
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # also refuses nan; inf is above any high
+            raise argparse.ArgumentTypeError(
+                f"must be a number of seconds from {low:g} to {high:g}, got {text!r}")
+        return value
+    return parse
+
+
+def whole_number(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text!r}")
+        return value
+    return parse
+
+
+def key_name(what: str) -> Callable[[str], str]:
+    """A queue or worker name: it becomes part of Redis key names, so no spaces or globs."""
+    def parse(text: str) -> str:
+        try:
+            QueueKeys(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what} {text!r} is not allowed: use letters, digits, '-', '_', ':' or '.', "
+                f"no spaces or glob characters (* ? [ ]), e.g. 'worker-1'") from None
+        return text
+    return parse
+
+
+def redis_url(text: str) -> str:
+    try:
+        check_url_scheme(text, "")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).strip()) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--redis-url", default=None,
+    common = OneLineParser(add_help=False)
+    common.add_argument("--redis-url", default=None, type=redis_url,
                         help="redis://host:port/db (default: $REDIS_URL, else redis://localhost:6379/0)")
-    common.add_argument("--queue", default=DEFAULT_QUEUE_NAME,
+    common.add_argument("--queue", default=DEFAULT_QUEUE_NAME, type=key_name("queue name"),
                         help=f"queue name, the prefix of every key (default: {DEFAULT_QUEUE_NAME})")
 
     # The dlq actions accept the same options after the action (`dlq list --queue q`);
     # SUPPRESS keeps a value given before it (`dlq --queue q list`) from being reset.
-    nested = argparse.ArgumentParser(add_help=False)
-    nested.add_argument("--redis-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    nested.add_argument("--queue", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    nested = OneLineParser(add_help=False)
+    nested.add_argument("--redis-url", default=argparse.SUPPRESS, type=redis_url,
+                        help=argparse.SUPPRESS)
+    nested.add_argument("--queue", default=argparse.SUPPRESS, type=key_name("queue name"),
+                        help=argparse.SUPPRESS)
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m session5_recovery.workers",
         description="Workers that survive crashes: heartbeats, a reaper, retries and a DLQ.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = RecoverySettings()
 
     worker = commands.add_parser("worker", parents=[common], help="process tasks from the queue")
-    worker.add_argument("--id", default=None, help="worker name (default: worker-<pid>)")
+    worker.add_argument("--id", default=None, type=key_name("worker id"),
+                        help="worker name (default: worker-<pid>)")
     worker.add_argument("--burst", action="store_true",
                         help="stop when the queue is drained (default: wait for tasks until Ctrl+C)")
     worker.add_argument("--filters", default=None,
@@ -72,16 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--allow", action="append", type=Path, default=None, metavar="DIR",
                         help="a folder image tasks may read and write (repeatable; default: the "
                              "current folder and the workshop's output/)")
-    worker.add_argument("--heartbeat-interval", type=float, default=defaults.heartbeat_interval,
+    worker.add_argument("--heartbeat-interval", type=seconds(*SECONDS_ALLOWED["heartbeat_interval"]), default=defaults.heartbeat_interval,
                         help=f"seconds between heartbeats (default {defaults.heartbeat_interval:g})")
-    worker.add_argument("--heartbeat-ttl", type=float, default=defaults.heartbeat_ttl,
+    worker.add_argument("--heartbeat-ttl", type=seconds(*SECONDS_ALLOWED["heartbeat_ttl"]), default=defaults.heartbeat_ttl,
                         help=f"a worker silent this long is dead (default {defaults.heartbeat_ttl:g})")
     worker.add_argument("--quiet", action="store_true", help="no line per task")
 
     enqueue = commands.add_parser("enqueue", parents=[common],
                                   help="queue one image task per image, or JSON tasks")
     enqueue.add_argument("folder", nargs="?", type=Path, help="a folder of images")
-    enqueue.add_argument("--count", type=int, default=None,
+    enqueue.add_argument("--count", type=whole_number(1), default=None,
                          help=f"queue N generated sample images instead (made in {SAMPLES_DIR})")
     enqueue.add_argument("--filters", default=None,
                          help='filters for these tasks, e.g. "blur:radius=2|grayscale"')
@@ -89,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"folder for the processed images (default: {DEFAULT_OUTPUT_DIR})")
     enqueue.add_argument("--task", action="append", default=None, metavar="JSON",
                          help='a task as JSON, e.g. \'{"type": "fail", "times": 2}\' (repeatable)')
-    enqueue.add_argument("--repeat", type=int, default=1, help="queue each --task N times")
-    enqueue.add_argument("--max-attempts", type=int, default=None,
+    enqueue.add_argument("--repeat", type=whole_number(1), default=1, help="queue each --task N times")
+    enqueue.add_argument("--max-attempts", type=whole_number(1), default=None,
                          help=f"attempts before the DLQ (default {defaults.max_attempts})")
 
     stats = commands.add_parser("stats", parents=[common], help="counts per state")
@@ -98,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     monitor = commands.add_parser("monitor", parents=[common],
                                   help="a live view: counts, workers, events (Ctrl+C to stop)")
-    monitor.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    monitor.add_argument("--interval", type=seconds(0.05, 3600), default=1.0, help="seconds between refreshes")
     monitor.add_argument("--once", action="store_true", help="print one view and exit")
-    monitor.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    monitor.add_argument("--duration", type=seconds(0, 86_400), default=None, help="stop after S seconds")
     monitor.add_argument("--no-reap", action="store_true",
                          help="only watch: do not run the reaper or promote retries")
 
@@ -108,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     listing = dlq_commands.add_parser("list", parents=[nested], help="dead-lettered tasks, newest first")
     listing.add_argument("--json", action="store_true", help="print JSON only")
-    listing.add_argument("--limit", type=int, default=None, help="at most N tasks")
+    listing.add_argument("--limit", type=whole_number(1), default=None, help="at most N tasks")
     replay = dlq_commands.add_parser("replay", parents=[nested],
                                      help="send tasks back to pending with fresh attempts")
     replay.add_argument("ids", nargs="*", help="task ids (from dlq list)")
@@ -119,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("reap", parents=[common],
                         help="requeue the tasks of dead workers and promote due retries, once")
     events = commands.add_parser("events", parents=[common], help="the event stream as a timeline")
-    events.add_argument("--count", type=int, default=40, help="the last N events (default 40)")
+    events.add_argument("--count", type=whole_number(1), default=40, help="the last N events (default 40)")
     return parser
 
 
@@ -183,10 +245,12 @@ def json_tasks(texts: Sequence[str], repeat: int) -> list[dict]:
     tasks = []
     for text in texts:
         try:
-            task = json.loads(text)
+            task = parse_json_text(text, "--task")
         except json.JSONDecodeError as error:
             raise SystemExit(f"enqueue: --task {text!r} is not JSON ({error}); for example "
                              f"--task '{{\"type\": \"sleep\", \"seconds\": 2}}'") from None
+        except ValueError as error:  # nested too deep
+            raise SystemExit(f"enqueue: {error}") from None
         if not isinstance(task, dict):
             raise SystemExit(f"enqueue: --task must be a JSON object, got {text!r}")
         tasks.extend(dict(task) for _ in range(repeat))

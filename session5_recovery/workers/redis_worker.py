@@ -99,6 +99,10 @@ class RedisWorker:
         allowed_dirs: Sequence[str | Path] | None = None,
         log: Callable[[str], None] | None = print,
     ) -> None:
+        # Checked before anything is registered: the id becomes part of key names.
+        if not isinstance(worker_id, str) or not worker_id or any(c in worker_id for c in " *?[]"):
+            raise ValueError(f"worker_id must be a non-empty name without spaces or glob "
+                             f"characters, e.g. 'worker-1'; got {worker_id!r}")
         self.worker_id = worker_id
         self.pipeline = pipeline if pipeline is not None else default_pipeline()
         self.queue = queue

@@ -65,7 +65,7 @@ class RecoverySettings:
             # `not low <= value <= high` is also true for NaN, which compares false to all.
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not low <= value <= high:
-                raise ValueError(f"{name} must be a number of seconds between {low:g} and "
+                raise ValueError(f"{name} must be a positive number of seconds from {low:g} to "
                                  f"{high:g}, got {value!r}")
         if self.heartbeat_ttl < 2 * self.heartbeat_interval:
             raise ValueError(

@@ -108,6 +108,62 @@ class Task:
         )
 
 
+# How deeply a task's JSON may nest. Real tasks need a handful of levels; Python's
+# json module dies of RecursionError near 1,000 and Redis's Lua cjson refuses
+# deeper than 1,000, so a limit well below both gives a clear error instead.
+MAX_NESTING = 100
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How many dicts/lists deep ``value`` goes, counting without recursion (stops past ``limit``)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def text_nesting_depth(text: str, limit: int = MAX_NESTING) -> int:
+    """The nesting depth of JSON ``text`` before parsing it (brackets outside strings)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_text(text: str, what: str) -> Any:
+    """``json.loads(text)``, with a ValueError naming ``what`` when it nests too deep.
+
+    Without the check, a document nested 10,000 deep ends in a bare RecursionError.
+    """
+    if text_nesting_depth(text) > MAX_NESTING:
+        raise ValueError(f"{what} is nested more than {MAX_NESTING} levels deep; a task is a "
+                         f"flat, small JSON object (put big structures in a file)")
+    return json.loads(text)
+
+
 def json_object(value: Any, what: str = "task data") -> dict[str, Any]:
     """``value`` as it will look after a trip through JSON (a new copy), or a clear TypeError.
 
@@ -119,6 +175,9 @@ def json_object(value: Any, what: str = "task data") -> dict[str, Any]:
         raise TypeError(
             f"{what} must be a dict (a JSON object), got {type(value).__name__}: {value!r:.80}. "
             f"Wrap the value in a dict, e.g. {{'value': ...}}")
+    if nesting_depth(value) > MAX_NESTING:
+        raise TypeError(f"{what} is nested more than {MAX_NESTING} levels deep; a task is a "
+                        f"flat, small JSON object (put big structures in a file)")
     try:
         # allow_nan=False: NaN and Infinity are not JSON; other languages' parsers reject them.
         text = json.dumps(value, allow_nan=False)
