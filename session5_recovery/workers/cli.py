@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"seconds between heartbeats (default {defaults.heartbeat_interval:g})")
     worker.add_argument("--heartbeat-ttl", type=seconds(*SECONDS_ALLOWED["heartbeat_ttl"]), default=defaults.heartbeat_ttl,
                         help=f"a worker silent this long is dead (default {defaults.heartbeat_ttl:g})")
+    worker.add_argument("--time-limit", type=seconds(0, 7 * 86_400),
+                        default=defaults.task_time_limit,
+                        help=f"seconds one attempt may run before it is interrupted and counted "
+                             f"as failed; 0: no limit (default {defaults.task_time_limit:g})")
     worker.add_argument("--quiet", action="store_true", help="no line per task")
 
     enqueue = commands.add_parser("enqueue", parents=[common],
@@ -200,7 +204,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     try:
         settings = RecoverySettings(heartbeat_interval=args.heartbeat_interval,
-                                    heartbeat_ttl=args.heartbeat_ttl)
+                                    heartbeat_ttl=args.heartbeat_ttl,
+                                    task_time_limit=args.time_limit or None)
     except ValueError as error:
         raise SystemExit(f"worker: {error}") from None
     pipeline = FilterFactory.pipeline(args.filters) if args.filters else default_pipeline()
@@ -209,7 +214,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"{worker_id}: queue {queue.queue_name!r}, pipeline {pipeline!r}, heartbeat every "
               f"{settings.heartbeat_interval:g} s (dead after {settings.heartbeat_ttl:g} s)")
         worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=args.allow,
-                             log=None if args.quiet else print)
+                             log=None if args.quiet else print, kill_children=True)
         counts = worker.start(burst=args.burst)
         print(f"{worker_id}: {counts.completed} completed, {counts.retried} retried, "
               f"{counts.failed} dead-lettered, {counts.refused} refused, {counts.requeued} requeued")

@@ -50,7 +50,8 @@ def run_worker_process(
         queue.check_connection()
         pipeline = FilterFactory.pipeline(filters) if filters else default_pipeline()
         log = (lambda line: print(line, flush=True)) if verbose else None
-        worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log)
+        worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log,
+                             kill_children=True)
 
         def registered() -> None:
             if ready is not None:

@@ -40,8 +40,10 @@ from .handlers import (
     default_handlers,
     describe_error,
     is_permanent,
+    printable,
 )
 from .heartbeat import Heartbeat
+from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
 from .redis_task_queue import RedisTaskQueue
 from .task import Task, json_object
 
@@ -86,7 +88,13 @@ class RedisWorker:
     ``handlers`` maps task types to functions (default: image, noop, sleep, fail,
     crash). ``allowed_dirs`` are the folders image tasks may touch. ``log``
     receives one line per event (None for silence). Every interval and TTL comes
-    from ``queue.settings``.
+    from ``queue.settings``, and so does the default time limit of one attempt
+    (``task_time_limit``; a type may set its own in ``handlers``).
+
+    ``kill_children``: this worker owns its process (the CLI, a worker process), so
+    child processes its handlers started are killed when a handler runs out of time
+    and when the worker stops. Off for a worker in a thread of a bigger program,
+    whose other children are not the worker's to kill.
     """
 
     def __init__(
@@ -98,6 +106,7 @@ class RedisWorker:
         handlers: HandlerRegistry | None = None,
         allowed_dirs: Sequence[str | Path] | None = None,
         log: Callable[[str], None] | None = print,
+        kill_children: bool = False,
     ) -> None:
         # Checked before anything is registered: the id becomes part of key names.
         if not isinstance(worker_id, str) or not worker_id or any(c in worker_id for c in " *?[]"):
@@ -116,6 +125,8 @@ class RedisWorker:
         self._stop_now = False
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
+        self.kill_children = kill_children
+        self._children_before: set[int] = set()  # processes that were there before us
 
     # --- running ---------------------------------------------------------------
 
@@ -133,6 +144,8 @@ class RedisWorker:
         """
         self._stopping.clear()
         self._stop_now = False
+        if self.kill_children:
+            self._children_before = set(descendant_pids())
         started = time.perf_counter()
         self._retrying(lambda: self.queue.register_worker(self.worker_id))
         crashed = True  # until the loop returns normally
@@ -147,6 +160,7 @@ class RedisWorker:
             crashed = False
         finally:
             self.heartbeat.stop()
+            self._kill_handler_children("worker stopping")
             if crashed:
                 # An error escaped the loop, most likely because of the task in hand.
                 # Handing it back would refund its attempt, and a task that kills every
@@ -274,7 +288,22 @@ class RedisWorker:
         context = TaskContext(task_id=task.id, attempt=task.attempts, worker_id=self.worker_id,
                               pipeline=self.pipeline, allowed_dirs=self.allowed_dirs,
                               pipelines=self._pipelines)
-        return handler(task.data, context)
+        limit = self.handlers.time_limit(task.type, self.settings.task_time_limit)
+        try:
+            with time_limit(limit, f"attempt {task.attempts} of task {task.id[:8]} ({task.type})"):
+                return handler(task.data, context)
+        except TaskTimeLimitExceeded:
+            self._kill_handler_children("its handler ran out of time")
+            raise
+
+    def _kill_handler_children(self, why: str) -> None:
+        """Kill processes our handlers started (only in a worker that owns its process)."""
+        if not self.kill_children:
+            return
+        killed = kill_processes(set(descendant_pids()) - self._children_before)
+        if killed:
+            self._say(f"killed {len(killed)} child process(es) a handler had started ({why}): "
+                      f"pids {killed}")
 
     def _record_failure(self, task: Task, error: Exception) -> str:
         permanent = is_permanent(error)
@@ -356,7 +385,8 @@ class RedisWorker:
 
     def _say(self, message: str) -> None:
         if self._log is not None:
-            self._log(f"[{self.worker_id}] {message}")
+            # printable: a task's path may hold a lone surrogate, which print() cannot encode.
+            self._log(printable(f"[{self.worker_id}] {message}"))
 
 
 def _label(task: Task) -> str:

@@ -53,6 +53,9 @@ class RecoverySettings:
     backoff_cap: float = 30.0  # no retry waits longer than this
     events_maxlen: int = 10_000  # the event stream keeps about this many entries
     reconnect_cap: float = 5.0  # longest pause between attempts to reach a Redis that is down
+    # One attempt may run this long before it is interrupted and counted as failed
+    # (None: no limit). A task type can set its own in the handler registry.
+    task_time_limit: float | None = 600.0
     # Injectable for tests: "now" in seconds, and a uniform random number in [0, 1).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
@@ -67,6 +70,11 @@ class RecoverySettings:
                     or not low <= value <= high:
                 raise ValueError(f"{name} must be a positive number of seconds from {low:g} to "
                                  f"{high:g}, got {value!r}")
+        limit = self.task_time_limit
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
+                                  or not MIN_SECONDS <= limit <= 7 * MAX_SECONDS):
+            raise ValueError(f"task_time_limit must be None (no limit) or seconds from "
+                             f"{MIN_SECONDS:g} to {7 * MAX_SECONDS:g}, got {limit!r}")
         if self.heartbeat_ttl < 2 * self.heartbeat_interval:
             raise ValueError(
                 f"heartbeat_ttl ({self.heartbeat_ttl} s) must be at least twice "
