@@ -75,17 +75,54 @@ local function max_attempts_of(id)
     return tonumber(redis.call("HGET", task_key(id), "max_attempts")) or 0
 end
 
--- An id with no task behind it (pushed into pending by hand?), found in a worker's
--- list: move it to the DLQ with a record that says so, instead of failing on it again
--- and again.
+-- Did the server delete keys on its own to make room? (INFO is readable from a script;
+-- CONFIG GET is not.) A record that vanished on such a server was evicted.
+local function eviction_note()
+    local policy = string.match(redis.call("INFO", "memory"), "maxmemory_policy:([%w%-]+)") or "?"
+    local evicted = tonumber(string.match(redis.call("INFO", "stats"), "evicted_keys:(%d+)")) or 0
+    if evicted > 0 or string.find(policy, "lru") or string.find(policy, "lfu")
+            or string.find(policy, "random") or policy == "volatile-ttl" then
+        return "LOST TO EVICTION: the server's maxmemory-policy is " .. policy .. " and it has " ..
+               "evicted " .. evicted .. " key(s) to make room; use noeviction for a queue"
+    end
+    return nil
+end
+
+-- An id with no task behind it (evicted, or pushed into pending by hand), found in a
+-- worker's list: move it to the DLQ with a record that says which, instead of failing
+-- on it again and again.
 local function quarantine(id, worker)
     local key = task_key(id)
+    local why = eviction_note() or ("was it pushed into " .. pending .. " by hand?")
     redis.call("LREM", processing_key(worker), 1, id)
     redis.call("SADD", tasks, id)
     redis.call("HSET", key, "id", id, "type", "unknown", "data", "null",
                "attempts", 0, "max_attempts", 0, "created_at", now, "history", 0)
-    dead_letter(id, worker, 0, "no task record " .. key .. " for this id " ..
-                "(was it pushed into " .. pending .. " by hand?)")
+    dead_letter(id, worker, 0, "no task record " .. key .. " for this id (" .. why .. ")")
+end
+
+-- The fields a script does arithmetic on, checked before anything is written (a
+-- hash edited by hand may hold "abc" there): nil if all are whole numbers, else the
+-- first bad field and its value.
+local function malformed_field(key)
+    local values = redis.call("HMGET", key, "attempts", "max_attempts", "history", "replays")
+    local names = {"attempts", "max_attempts", "history", "replays"}
+    for i = 1, #names do
+        local v = values[i]
+        if v and not string.match(v, "^%d+$") then return names[i], v end
+    end
+    return nil
+end
+
+-- Dead-letter a task whose record cannot be worked with, naming the field; the
+-- counters are reset to numbers so that every later command can read them.
+local function dead_letter_malformed(id, worker, field, value)
+    redis.call("LREM", processing_key(worker), 1, id)
+    redis.call("HSET", task_key(id), "attempts", 0, "max_attempts", 0, "history", 0,
+               "replays", 0, "bad_" .. field, value)
+    dead_letter(id, worker, 0, "malformed task record: field '" .. field .. "' is " ..
+                string.format("%q", string.sub(value, 1, 40)) .. ", not a whole number " ..
+                "(was the hash edited by hand?)")
 end
 
 -- The registered workers plus any extra ids given in ARGV[5...] (owners of processing
@@ -128,6 +165,20 @@ elseif command == "claim" then
     if redis.call("EXISTS", key) == 0 then
         quarantine(id, worker)
         return {"quarantined"}
+    end
+    -- Refused: an id that is already finished (completed, dead-lettered) was pushed into
+    -- pending again; running it would do its work a second time.
+    local status_now = redis.call("HGET", key, "status")
+    if status_now == "completed" or status_now == "failed" or status_now == "dead_lettered" then
+        redis.call("LREM", processing_key(worker), 1, id)
+        emit("claim_refused", {"task", id, "worker", worker, "status", status_now,
+                               "reason", "the id was pushed into pending again"})
+        return {"refused", status_now}
+    end
+    local bad_field, bad_value = malformed_field(key)
+    if bad_field then
+        dead_letter_malformed(id, worker, bad_field, bad_value)
+        return {"malformed", bad_field}
     end
     -- Counted at the claim: if this worker dies, the attempt is already used up.
     local attempt = redis.call("HINCRBY", key, "attempts", 1)

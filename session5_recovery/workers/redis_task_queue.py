@@ -43,7 +43,7 @@ from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, r
 
 from .keys import QueueKeys
 from .settings import RecoverySettings, backoff_delay
-from .task import Task, TaskStatus, json_object
+from .task import Task, TaskStatus, json_object, parse_json_text
 
 DEFAULT_QUEUE_NAME = "image_processing"
 # A task is a small JSON document; large inputs belong in files, referenced by path.
@@ -340,18 +340,27 @@ class RedisTaskQueue:
         if reply[0] == "quarantined":
             log.warning("queue %s: id %r has no task record; moved to the DLQ", self.queue_name, task_id)
             return None
+        if reply[0] == "refused":
+            log.warning("queue %s: task %s is already %s and was pushed into pending again; "
+                        "not run twice (event claim_refused)", self.queue_name, task_id, reply[1])
+            return None
+        if reply[0] == "malformed":
+            log.warning("queue %s: task %s has a malformed field %r; moved to the DLQ",
+                        self.queue_name, task_id, reply[1])
+            return None
         _, kind, data_text, attempt, max_attempts = reply
         attempt = int(attempt)
         self._claimed[task_id] = (worker_id, attempt)
         try:
             if data_text is None:
                 raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
-            data = json.loads(data_text)
+            data = parse_json_text(data_text, "the task's data")
             if not isinstance(data, dict):
                 raise ValueError(f"expected a JSON object, found {type(data).__name__}")
-        except ValueError as error:
-            self.mark_failed(task_id, f"the task's data is not a JSON object ({error}); add tasks "
-                                      f"with add_task(), not with redis-cli", permanent=True)
+        except (ValueError, RecursionError) as error:
+            self.mark_failed(task_id, f"malformed task record: field 'data' is not a JSON object "
+                                      f"({error}); add tasks with add_task(), not with "
+                                      f"redis-cli", permanent=True)
             return None
         return Task(data=data, id=task_id, type=kind, status=TaskStatus.PROCESSING,
                     attempts=attempt, max_attempts=int(max_attempts or 0), worker_id=worker_id,
@@ -544,7 +553,19 @@ class RedisTaskQueue:
 
     def dlq_tasks(self, limit: int | None = None) -> list[Task]:
         """The dead-lettered tasks, newest first, with their reasons and error history."""
-        return [task for task in (self.get_task_info(i) for i in self.dlq_ids(limit)) if task]
+        return [task for task in (self._readable_task(i) for i in self.dlq_ids(limit)) if task]
+
+    def _readable_task(self, task_id: str) -> Task | None:
+        """``get_task_info``, but a record that cannot be read becomes a Task saying why.
+
+        One hash edited by hand must not make the whole DLQ unlistable.
+        """
+        try:
+            return self.get_task_info(task_id)
+        except (ValueError, RecursionError, UnicodeDecodeError) as error:
+            return Task(data={}, id=task_id, type="unknown", status=TaskStatus.FAILED,
+                        reason=f"unreadable task record {self.keys.task(task_id)}: "
+                               f"{type(error).__name__}: {str(error)[:200]}")
 
     def replay(self, task_id: str) -> bool:
         """Send one dead-lettered task back to pending with fresh attempts; False if not in the DLQ."""

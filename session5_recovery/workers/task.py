@@ -76,8 +76,8 @@ class Task:
     def from_fields(cls, fields: dict[str, str], result: dict[str, Any] | None = None) -> Task:
         """Build a task from its hash (decoded text fields); ValueError if it is not a task."""
         try:
-            data = json.loads(fields["data"])
-        except (KeyError, json.JSONDecodeError) as error:
+            data = parse_json_text(fields["data"], "the task's data")
+        except (KeyError, ValueError) as error:
             raise ValueError(f"the task hash has no readable 'data' field ({error})") from None
         count = int(fields.get("history", 0) or 0)
         history = []
