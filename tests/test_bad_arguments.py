@@ -75,9 +75,9 @@ def test_the_terminal_shows_one_line_and_no_traceback():
 def test_add_task_with_deep_nesting_is_a_clear_error():
     # _prepare is add_task's check, run before anything is sent to Redis.
     with pytest.raises(TypeError, match=r"task data is nested more than 100 levels deep"):
-        RedisTaskQueue._prepare(deep_dict(10_000), 0)
+        RedisTaskQueue._prepare(deep_dict(10_000), 0, None)
     assert json.dumps(deep_dict(50))  # a deep but reasonable task is fine
-    RedisTaskQueue._prepare(deep_dict(50), 0)
+    RedisTaskQueue._prepare(deep_dict(50), 0, None)
 
 
 @pytest.mark.parametrize("changes, words", [

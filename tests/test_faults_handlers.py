@@ -46,8 +46,7 @@ def figures(queue: RedisTaskQueue, name: str, accepted: int) -> dict:
     claims = [e for e in queue.events(None) if e.name == "completed"]
     twice = len(claims) - len({e.task_id for e in claims})
     data = {"accepted": accepted, "completed": stats["completed"],
-            "dead_lettered": stats["enqueued"] - stats["completed"] - stats["pending"]
-            - stats["processing"] - stats["delayed"],
+            "dead_lettered": stats["dead_lettered"],
             "lost": accepted - stats["total"], "completed_twice": twice}
     record_figures(name, data)
     return data
@@ -76,13 +75,13 @@ def test_a_lone_surrogate_in_a_path_fails_that_task_with_its_real_reason(field, 
     good_id = queue.add_task({"image_path": str(images), "output_path": good_output})
     worker = run_burst(queue, tmp_path)
     task = outcome(queue, bad_id)
-    assert task.status is TaskStatus.FAILED
+    assert task.status is TaskStatus.DEAD_LETTERED
     assert "\\udc80" in task.reason, "the path is shown, escaped, in the reason"
     expected = "found nothing" if field == "image_path" else "no image format is known"
     assert expected in task.reason, task.reason
     assert task.attempts == 1, "permanent: one attempt, not three dead workers"
     assert outcome(queue, good_id).status is TaskStatus.COMPLETED
-    assert worker.counts.completed == 1 and worker.counts.failed == 1
+    assert worker.counts.completed == 1 and worker.counts.dead_lettered == 1
     assert figures(queue, f"surrogate-{field}", 2) == {
         "accepted": 2, "completed": 1, "dead_lettered": 1, "lost": 0, "completed_twice": 0}
 
@@ -92,7 +91,7 @@ def test_output_path_equal_to_image_path_is_refused_and_the_input_kept(queue, im
     task_id = queue.add_task({"image_path": str(images), "output_path": str(images)})
     run_burst(queue, tmp_path)
     task = outcome(queue, task_id)
-    assert task.status is TaskStatus.FAILED and "same file as 'image_path'" in task.reason
+    assert task.status is TaskStatus.DEAD_LETTERED and "same file as 'image_path'" in task.reason
     assert images.read_bytes() == before, "the input was not overwritten"
 
 
@@ -103,7 +102,7 @@ def test_a_fifo_as_image_path_is_named_as_such(queue, tmp_path):
     task_id = queue.add_task({"image_path": str(fifo), "output_path": str(tmp_path / "o.png")})
     run_burst(queue, tmp_path)  # would block for ever if the worker opened the FIFO
     task = outcome(queue, task_id)
-    assert task.status is TaskStatus.FAILED and "a FIFO (named pipe)" in task.reason
+    assert task.status is TaskStatus.DEAD_LETTERED and "a FIFO (named pipe)" in task.reason
 
 
 def test_a_handler_that_never_returns_is_stopped_and_retried_then_dead_lettered(queue, tmp_path):
@@ -122,7 +121,7 @@ def test_a_handler_that_never_returns_is_stopped_and_retried_then_dead_lettered(
     run_burst(queue, tmp_path, handlers=handlers)
     task = outcome(queue, hung)
     assert runs == [1, 2], "each attempt ran once, and was interrupted"
-    assert task.status is TaskStatus.FAILED and "time limit of 0.3 s" in task.reason
+    assert task.status is TaskStatus.DEAD_LETTERED and "time limit of 0.3 s" in task.reason
     assert [h["error"].split(":")[0] for h in task.history] == ["TaskTimeLimitExceeded"] * 2
     assert "time limit of 0.2 s" in outcome(queue, slow).reason, "the default limit"
     assert outcome(queue, good).status is TaskStatus.COMPLETED
@@ -194,7 +193,7 @@ def test_child_processes_a_handler_started_do_not_outlive_its_worker(queue, redi
         in result.stdout
     assert "killed 1 child process(es) a handler had started (worker stopping)" in result.stdout
     stats = queue.get_stats()
-    assert (stats["completed"], stats["failed"]) == (1, 1)
+    assert (stats["completed"], stats["dead_lettered"]) == (1, 1)
 
 
 def child_handlers():

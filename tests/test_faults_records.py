@@ -63,7 +63,7 @@ def test_malformed_records_go_to_the_dlq_naming_the_field_and_the_worker_survive
     for name, (_, field) in MALFORMED.items():
         reason = queue.client.hget(queue.keys.task(bad[name]), "reason") or ""
         assert f"malformed task record: field {field}" in reason, (name, reason)
-        assert queue.locate(bad[name]) == ["failed"], name
+        assert queue.locate(bad[name]) == ["dead_lettered"], name
     assert queue.get_task_info(good).status is TaskStatus.COMPLETED
     assert worker.counts.completed == 1
     conservation = queue.conservation()
@@ -79,7 +79,7 @@ def test_malformed_records_go_to_the_dlq_naming_the_field_and_the_worker_survive
     assert "unreadable task record" in listed[bad["attempts-abc"]]["reason"]
     record_figures("malformed-records", {
         "accepted": len(bad) + 1, "completed": conservation.completed,
-        "dead_lettered": conservation.failed, "lost": 0 if conservation.holds else 1,
+        "dead_lettered": conservation.dead_lettered, "lost": 0 if conservation.holds else 1,
         "worker_deaths": 0})
 
 
