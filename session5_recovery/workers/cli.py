@@ -34,6 +34,7 @@ from workshop.redis_connection import RedisUnavailableError, check_url_scheme, r
 from ..core import FilterFactory, PipelineInputError, default_pipeline
 from .keys import QueueKeys
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
+from .server_checks import EvictingServerError, check_eviction_policy
 from .settings import SECONDS_ALLOWED, RecoverySettings
 from .task import parse_json_text
 
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="redis://host:port/db (default: $REDIS_URL, else redis://localhost:6379/0)")
     common.add_argument("--queue", default=DEFAULT_QUEUE_NAME, type=key_name("queue name"),
                         help=f"queue name, the prefix of every key (default: {DEFAULT_QUEUE_NAME})")
+    common.add_argument("--allow-eviction", action="store_true",
+                        help="work even if the server's maxmemory-policy deletes keys when full "
+                             "(tasks may vanish; without this, worker and enqueue refuse)")
 
     # The dlq actions accept the same options after the action (`dlq list --queue q`);
     # SUPPRESS keeps a value given before it (`dlq --queue q list`) from being reset.
@@ -203,6 +207,16 @@ def open_queue(args: argparse.Namespace, settings: RecoverySettings | None = Non
     assert target.url is not None
     queue = RedisTaskQueue(url=target.url, queue_name=args.queue, settings=settings)
     queue.check_connection()
+    # Commands that write tasks refuse an evicting server; the others only warn.
+    refuse = args.command in ("worker", "enqueue") and not getattr(args, "allow_eviction", False)
+    try:
+        warning = check_eviction_policy(queue.client, allow_eviction=not refuse,
+                                        flag="--allow-eviction")
+    except EvictingServerError:
+        queue.close()
+        raise
+    if warning:
+        print(warning, file=sys.stderr)
     return queue
 
 
@@ -225,7 +239,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
               f"{settings.heartbeat_ttl:g} s), prefetch {args.prefetch}", flush=True)
         worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=args.allow,
                              log=None if args.quiet else print, prefetch=args.prefetch,
-                             kill_children=True)
+                             kill_children=True, allow_eviction=args.allow_eviction)
         counts = worker.start(burst=args.burst)
         print(f"{worker_id}: {counts.completed} completed, {counts.retried} retried, "
               f"{counts.dead_lettered} dead-lettered, {counts.refused} refused, "
@@ -296,6 +310,10 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             ids = queue.add_tasks(tasks, max_attempts=args.max_attempts, priority=args.priority)
         except (TypeError, ValueError) as error:
             raise SystemExit(f"enqueue: {error}") from None
+        except redis.exceptions.OutOfMemoryError:
+            raise SystemExit(f"enqueue: Redis is full (maxmemory reached, it refuses writes): "
+                             f"none of the {len(tasks)} task(s) was queued (a batch is all or "
+                             f"nothing); make room or raise maxmemory, then run this again") from None
         stats = queue.get_stats()
     print(f"queued {len(ids)} task(s) on {args.queue!r}; pending now: {stats['pending']}")
     if not args.task:
@@ -390,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except EvictingServerError as error:
+        print(f"{args.command}: {error}", file=sys.stderr)
+        return 1
     except RedisUnavailableError as error:
         # A learner-facing error: the message says what to do; a traceback would hide it.
         print(f"error: {error}\n{SERVER_NOTE}", file=sys.stderr)

@@ -44,6 +44,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redis_down = False
+        self._server_full = False
         # Set by the worker on a stop signal. A signal handler must not talk to Redis
         # (it may interrupt a Redis call in progress), so this thread announces it.
         self._stopping = stopping
@@ -71,9 +72,14 @@ class Heartbeat:
                 self._say(f"heartbeat: cannot reach Redis ({error}); retrying")
             self._redis_down = True
             return False
+        except redis.exceptions.OutOfMemoryError:
+            return self._beat_on_a_full_server()
         if self._redis_down:
             self._say("heartbeat: Redis is back")
             self._redis_down = False
+        if self._server_full:
+            self._say("heartbeat: Redis has room again")
+            self._server_full = False
         if not existed and self.beats > 0:
             # Paused (SIGSTOP, a debugger, a swapping machine) or cut off for longer
             # than the TTL: the reaper may have given our task to someone else. Our
@@ -84,12 +90,34 @@ class Heartbeat:
         self.beats += 1
         return True
 
+    def _beat_on_a_full_server(self) -> bool:
+        """A full server (noeviction) refuses the heartbeat script: keep the key alive anyway.
+
+        PEXPIRE on an existing key needs no memory, so Redis allows it when full:
+        the worker stays alive and keeps its tasks until there is room again.
+        """
+        try:
+            kept = bool(self.queue.client.pexpire(self.queue.keys.heartbeat(self.worker_id),
+                                                  self.settings.heartbeat_ttl_ms))
+        except (redis.ConnectionError, redis.TimeoutError):
+            kept = False
+        if not self._server_full:
+            self._say("heartbeat: Redis is full (maxmemory reached); "
+                      + ("my heartbeat is kept alive with PEXPIRE until there is room"
+                         if kept else "my heartbeat key is gone and cannot be written"))
+        self._server_full = True
+        if kept:
+            self.beats += 1
+        return kept
+
     def maintain_once(self) -> None:
         """Reap dead workers and promote due retries, reporting what happened."""
         try:
             recovered, promoted = self.queue.maintain()
         except (redis.ConnectionError, redis.TimeoutError):
             return  # beat_once reports the outage
+        except redis.exceptions.OutOfMemoryError:
+            return  # full: nothing can be moved now; beat_once says so, the next round retries
         except redis.ResponseError as error:  # the next round tries again; the thread lives on
             self._say(f"reaper: Redis replied {error}")
             return

@@ -53,6 +53,7 @@ from .handlers import (
 from .heartbeat import Heartbeat
 from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
 from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
+from .server_checks import check_eviction_policy
 from .task import Task
 
 T = TypeVar("T")
@@ -104,6 +105,9 @@ class RedisWorker:
     child processes its handlers started are killed when a handler runs out of time
     and when the worker stops. Off for a worker in a thread of a bigger program,
     whose other children are not the worker's to kill.
+
+    ``allow_eviction``: start even if the server's maxmemory-policy evicts keys
+    (it refuses to otherwise; see server_checks.py).
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class RedisWorker:
         log: Callable[[str], None] | None = print,
         prefetch: int = 1,
         kill_children: bool = False,
+        allow_eviction: bool = False,
     ) -> None:
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be an integer >= 1 (tasks per claim), got {prefetch!r}")
@@ -139,6 +144,7 @@ class RedisWorker:
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
         self.kill_children = kill_children
+        self.allow_eviction = allow_eviction  # see server_checks.py
         self._children_before: set[int] = set()  # processes that were there before us
 
     # --- running ---------------------------------------------------------------
@@ -160,6 +166,10 @@ class RedisWorker:
         if self.kill_children:
             self._children_before = set(descendant_pids())
         started = time.perf_counter()
+        warning = self._retrying(lambda: check_eviction_policy(  # EvictingServerError: refuse
+            self.queue.client, allow_eviction=self.allow_eviction))
+        if warning:
+            self._say(warning)
         self._retrying(lambda: self.queue.register_worker(self.worker_id))
         crashed = True  # until the loop returns normally
         try:
@@ -206,6 +216,12 @@ class RedisWorker:
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 outage += 1
                 self._wait_for_redis(error, attempt=outage)
+                continue
+            except redis.exceptions.OutOfMemoryError as error:
+                # A full server (maxmemory, noeviction) refuses the claim's writes: nothing
+                # was claimed. Wait, longer each time, until someone makes room.
+                outage += 1
+                self._wait_for_room(error, outage, "not claiming")
                 continue
             except redis.ResponseError as error:
                 # Redis refused the claim itself (a key of the wrong type, by hand?). Say so,
@@ -402,6 +418,23 @@ class RedisWorker:
                 if self._stop_now:
                     raise StopNow() from error  # told twice to stop: the reaper will requeue
                 self._wait_for_redis(error, attempt)
+            except redis.exceptions.OutOfMemoryError as error:
+                # Full server: the script refused its first write, so nothing changed. We
+                # keep the task (the heartbeat keeps our claim alive) and try again, rather
+                # than hand back work that is done and have it run a second time.
+                attempt += 1
+                if self._stop_now:
+                    raise StopNow() from error
+                self._wait_for_room(error, attempt, "cannot record what I did yet")
+
+    def _wait_for_room(self, error: Exception, attempt: int, doing: str) -> None:
+        delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
+        if attempt in (1, 5) or attempt % 20 == 0:
+            self._say(f"Redis is full (maxmemory reached, it refuses writes: {error}); {doing}, "
+                      f"retrying in {delay:.1f} s. Make room (delete old results, purge the "
+                      f"DLQ) or raise maxmemory")
+        if not self._stop_now:
+            self._stopping.wait(delay)
 
     def _wait_for_redis(self, error: Exception, attempt: int) -> None:
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))

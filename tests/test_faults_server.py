@@ -1,0 +1,187 @@
+"""Server-side faults, each on a private ``redis-server`` this test starts and stops.
+
+Never on the shared server: eviction policies, a full server, restarts and pauses
+all happen to a ``ThrowawayRedis`` on a free port. Each test records its figures
+(tasks accepted, completed, lost, run twice) in ``output/chaos/``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+import redis
+from _chaos_helpers import ThrowawayRedis, record_figures, redis_server_binary
+
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue, RedisWorker
+from session5_recovery.workers.cli import main
+from session5_recovery.workers.handlers import default_handlers
+from session5_recovery.workers.server_checks import EvictingServerError
+from workshop.waiting import wait_until
+
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.redis,
+    pytest.mark.skipif(redis_server_binary() is None, reason="needs a redis-server binary"),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+FAST = dict(heartbeat_interval=0.1, heartbeat_ttl=1.0, reap_interval=0.1, claim_timeout=0.1,
+            backoff_base=0.01, backoff_cap=0.02, reconnect_cap=0.2)
+DEADLINE = 60  # seconds for any one wait; the tests finish in a fraction of that
+
+
+class Log(list):
+    """A worker's log lines, kept for the test to wait on."""
+
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    def has(self, words: str) -> bool:
+        return any(words in line for line in list(self))
+
+
+def completions(queue: RedisTaskQueue) -> list[str]:
+    return [e.task_id for e in queue.events(None) if e.name == "completed"]
+
+
+# --- eviction ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-lru"])
+def test_a_worker_and_the_cli_refuse_an_evicting_server(policy, capsys):
+    with ThrowawayRedis(maxmemory=20_000_000, policy=policy) as server:
+        queue = RedisTaskQueue(url=server.url, queue_name="evict")
+        with pytest.raises(EvictingServerError, match=f"maxmemory-policy is {policy}"):
+            RedisWorker("w1", None, queue, log=None).start(burst=True, handle_signals=False)
+        assert queue.client.zcard(queue.keys.workers) == 0, "refused before registering"
+        for argv in (["worker", "--burst"], ["enqueue", "--task", '{"type": "noop"}']):
+            assert main([*argv, "--redis-url", server.url, "--queue", "evict"]) == 1
+            err = capsys.readouterr().err
+            assert "refusing to start" in err and "--allow-eviction" in err and policy in err
+        assert queue.get_stats()["enqueued"] == 0
+        queue.close()
+
+
+def test_tasks_evicted_on_a_full_lru_server_are_reported_as_lost_to_eviction():
+    accepted = 300
+    with ThrowawayRedis(maxmemory=3_000_000, policy="allkeys-lru") as server:
+        client = server.client()
+        queue = RedisTaskQueue(client=client, queue_name="evict",
+                               settings=RecoverySettings(**FAST))
+        ids = queue.add_tasks([{"type": "noop", "pad": "p" * 400} for _ in range(accepted)])
+        # Fill the server until the LRU has evicted some task records (bounded).
+        evicted_records = 0
+        for n in range(20_000):
+            client.set(f"junk:{n}", "x" * 2_000)
+            # A live queue reads its lists all the time, so the LRU keeps them and evicts
+            # the task records that sit waiting (without this it may drop the whole list).
+            client.llen(queue.keys.pending)
+            client.scard(queue.keys.tasks)
+            if n % 50 == 0:
+                pipe = client.pipeline(transaction=False)
+                for task_id in ids:
+                    pipe.exists(queue.keys.task(task_id))
+                evicted_records = accepted - sum(pipe.execute())
+                if evicted_records >= 10:
+                    break
+        assert evicted_records >= 10, "the server evicted no task records"
+        client.delete(*[f"junk:{i}" for i in range(n + 1)])  # room again for the worker
+        worker = RedisWorker("w1", None, queue, log=None, allow_eviction=True)
+        worker.start(burst=True, handle_signals=False)
+        reasons = [t.reason or "" for t in queue.dlq_tasks()]
+        reported = sum("LOST TO EVICTION" in r for r in reasons)
+        stats = queue.get_stats()
+        done = completions(queue)
+        figures = {"accepted": accepted, "completed": len(set(done)),
+                   "records_evicted": evicted_records, "reported_lost_to_eviction": reported,
+                   "vanished_without_a_trace": accepted - len(set(done)) - reported,
+                   "run_twice": len(done) - len(set(done))}
+        record_figures("eviction-allkeys-lru", figures)
+        assert reported >= 1, reasons[:3]
+        assert not any("by hand" in r for r in reasons), "not blamed on a person"
+        assert figures["run_twice"] == 0 and stats["processing"] == 0
+        client.close()
+
+
+# --- a full server (noeviction) ----------------------------------------------------------
+
+
+def fill(client: redis.Redis) -> int:
+    """Write junk until the server refuses (bounded); how many keys it took."""
+    for n in range(100_000):
+        try:
+            client.set(f"junk:{n}", "x" * 10_000)
+        except redis.exceptions.OutOfMemoryError:
+            return n
+    raise AssertionError("the server never filled up")
+
+
+@pytest.fixture
+def full_server() -> Iterator[ThrowawayRedis]:
+    with ThrowawayRedis(maxmemory=6_000_000, policy="noeviction") as server:
+        yield server
+
+
+def test_workers_and_heartbeats_ride_out_a_full_server(full_server):
+    client = full_server.client()
+    queue = RedisTaskQueue(client=client, queue_name="full", settings=RecoverySettings(**FAST))
+    gate, running = threading.Event(), threading.Event()
+    handlers = default_handlers()
+
+    @handlers.register("gated")
+    def gated(data, context):
+        running.set()
+        gate.wait(DEADLINE)
+        return {"ok": True}
+
+    first = queue.add_task({"type": "gated"})
+    others = queue.add_tasks([{"type": "noop"} for _ in range(20)])
+    log = Log()
+    worker = RedisWorker("w1", None, queue, handlers=handlers, log=log)
+    thread = threading.Thread(target=worker.start, kwargs={"burst": False, "handle_signals": False})
+    thread.start()
+    try:
+        wait_until(running.is_set, DEADLINE, "the gated task to start")
+        junk = fill(client)  # now the server is full while the task runs
+        gate.set()  # its completion meets a full server
+        wait_until(lambda: log.has("Redis is full"), DEADLINE, "the worker to say Redis is full")
+        wait_until(lambda: log.has("heartbeat: Redis is full"), DEADLINE, "the heartbeat to say so")
+        assert thread.is_alive() and worker.heartbeat._thread.is_alive(), "nobody died"
+        assert client.exists(queue.keys.heartbeat("w1")), "the heartbeat key is kept alive"
+        client.delete(*[f"junk:{i}" for i in range(junk)])  # someone makes room
+        wait_until(lambda: queue.get_stats()["completed"] == 21, DEADLINE, "every task to complete")
+    finally:
+        gate.set()
+        worker.stop()
+        thread.join(DEADLINE)
+    done = completions(queue)
+    figures = {"accepted": 21, "completed": len(set(done)), "run_twice": len(done) - len(set(done)),
+               "lost": 21 - queue.get_stats()["total"], "worker_deaths": 0}
+    record_figures("full-server-noeviction", figures)
+    assert figures == {"accepted": 21, "completed": 21, "run_twice": 0, "lost": 0,
+                       "worker_deaths": 0}
+    assert first in done and set(others) <= set(done)
+    client.close()
+
+
+def test_a_batch_enqueue_on_a_full_server_is_all_or_nothing_and_says_so(full_server, capsys):
+    client = full_server.client()
+    queue = RedisTaskQueue(client=client, queue_name="full")
+    queue.add_tasks([{"type": "noop"} for _ in range(5)])
+    junk = fill(client)
+    client.delete("junk:0")  # room for a few tasks, not for fifty
+    with pytest.raises(SystemExit) as refused:
+        main(["enqueue", "--task", '{"type": "noop", "pad": "' + "p" * 500 + '"}',
+              "--repeat", "50", "--redis-url", full_server.url, "--queue", "full"])
+    message = str(refused.value.code)
+    assert "Redis is full" in message and "none of the 50 task(s) was queued" in message
+    assert "\n" not in message, "one line"
+    stats = queue.get_stats()
+    assert stats["enqueued"] == 5 and stats["total"] == 5, "none of the batch was queued"
+    record_figures("full-server-batch-enqueue", {"accepted_before": 5, "batch": 50,
+                                                 "batch_queued": stats["enqueued"] - 5})
+    client.delete(*[f"junk:{i}" for i in range(1, junk)])
+    client.close()
