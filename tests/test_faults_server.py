@@ -67,7 +67,9 @@ def test_a_worker_and_the_cli_refuse_an_evicting_server(policy, capsys):
 
 def test_tasks_evicted_on_a_full_lru_server_are_reported_as_lost_to_eviction():
     accepted = 300
-    with ThrowawayRedis(maxmemory=3_000_000, policy="allkeys-lru") as server:
+    # maxmemory-samples 64: a close to exact LRU, so what goes is what sat idle longest.
+    with ThrowawayRedis(maxmemory=3_000_000, policy="allkeys-lru",
+                        config={"maxmemory-samples": "64"}) as server:
         client = server.client()
         queue = RedisTaskQueue(client=client, queue_name="evict",
                                settings=RecoverySettings(**FAST))
@@ -88,6 +90,7 @@ def test_tasks_evicted_on_a_full_lru_server_are_reported_as_lost_to_eviction():
                 if evicted_records >= 10:
                     break
         assert evicted_records >= 10, "the server evicted no task records"
+        assert client.exists(queue.keys.pending, queue.keys.tasks) == 2, "the lists were kept"
         client.delete(*[f"junk:{i}" for i in range(n + 1)])  # room again for the worker
         worker = RedisWorker("w1", None, queue, log=None, allow_eviction=True)
         worker.start(burst=True, handle_signals=False)

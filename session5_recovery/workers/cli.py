@@ -32,6 +32,7 @@ from workshop.paths import OUTPUT_DIR
 from workshop.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 
 from ..core import FilterFactory, PipelineInputError, default_pipeline
+from .epoch import data_lost_note
 from .keys import QueueKeys
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 from .server_checks import EvictingServerError, check_eviction_policy
@@ -327,12 +328,17 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with open_queue(args) as queue:
         stats = queue.get_stats()
         conservation = queue.conservation()
+        # "0 == enqueued 0" proves nothing if the server lost everything: say so.
+        lost = data_lost_note(queue.client, queue.keys)
     if args.json:
-        print(json.dumps({"queue": args.queue, **stats, "conservation_holds": conservation.holds}))
+        print(json.dumps({"queue": args.queue, **stats, "conservation_holds": conservation.holds,
+                          "data_lost": lost}))
     else:
         print(f"queue {args.queue!r}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
         print(f"invariant: {conservation}")
-    return 0 if conservation.holds else 3
+        if lost:
+            print(lost)
+    return 0 if conservation.holds and not lost else 3
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:

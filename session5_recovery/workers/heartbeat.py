@@ -21,6 +21,9 @@ from collections.abc import Callable
 
 import redis
 
+from .epoch import DATA_LOST_MESSAGE, QueueEpoch
+from .grace import ReapGrace
+from .instance import InstanceToken
 from .redis_task_queue import RedisTaskQueue
 
 
@@ -49,6 +52,13 @@ class Heartbeat:
         # (it may interrupt a Redis call in progress), so this thread announces it.
         self._stopping = stopping
         self._announced = False
+        # Set by the worker (see instance.py, epoch.py); the reaper's grace (grace.py).
+        self.instance: InstanceToken | None = None
+        self.epoch: QueueEpoch | None = None
+        self.grace = ReapGrace(queue.client, self.settings.heartbeat_ttl, self.settings.reap_interval)
+        self.id_clash: str | None = None  # the other process's token, if one took our id
+        self.data_lost = False  # the server lost the queue's data while we ran
+        self._holding_off = False
 
     def start(self) -> Heartbeat:
         self._stop.clear()
@@ -80,7 +90,11 @@ class Heartbeat:
         if self._server_full:
             self._say("heartbeat: Redis has room again")
             self._server_full = False
-        if not existed and self.beats > 0:
+        if self.instance is not None:
+            self._check_instance()
+        if not existed and self.beats > 0 and self._data_was_lost():
+            pass  # said in plain words by _data_was_lost
+        elif not existed and self.beats > 0:
             # Paused (SIGSTOP, a debugger, a swapping machine) or cut off for longer
             # than the TTL: the reaper may have given our task to someone else. Our
             # completion of it will then be refused, which is exactly right.
@@ -89,6 +103,34 @@ class Heartbeat:
                       "have gone to another worker (my completion would then be refused)")
         self.beats += 1
         return True
+
+    def _check_instance(self) -> None:
+        """Is the id still ours? If another process took it, stop, touching nothing of it."""
+        assert self.instance is not None
+        try:
+            holder = self.instance.refresh()
+        except redis.RedisError:
+            return  # unreachable or full: the next beat tries again
+        if holder is not None and self.id_clash is None:
+            self.id_clash = holder
+            self._say(f"heartbeat: another live process now uses my worker id ({holder}); "
+                      f"stopping without touching its tasks or its heartbeat")
+            if self._stopping is not None:
+                self._stopping.set()
+
+    def _data_was_lost(self) -> bool:
+        """Our key was gone: was it only us (taken for dead), or did the server lose everything?"""
+        if self.epoch is None:
+            return False
+        try:
+            verdict = self.epoch.check()
+        except redis.RedisError:
+            return False
+        if verdict in ("lost", "changed"):
+            self.data_lost = True
+            self._say(f"heartbeat: {DATA_LOST_MESSAGE}")
+            return True
+        return False
 
     def _beat_on_a_full_server(self) -> bool:
         """A full server (noeviction) refuses the heartbeat script: keep the key alive anyway.
@@ -108,12 +150,22 @@ class Heartbeat:
         self._server_full = True
         if kept:
             self.beats += 1
+            if self.instance is not None:
+                self._check_instance()
         return kept
 
     def maintain_once(self) -> None:
         """Reap dead workers and promote due retries, reporting what happened."""
         try:
-            recovered, promoted = self.queue.maintain()
+            if self.grace.hold_off():
+                if not self._holding_off:
+                    self._say(f"reaper: holding off for {self.settings.heartbeat_ttl:g} s before "
+                              f"declaring anyone dead: {self.grace.reason}")
+                self._holding_off = True
+                recovered, promoted = [], self.queue.promote_due()
+            else:
+                self._holding_off = False
+                recovered, promoted = self.queue.maintain()
         except (redis.ConnectionError, redis.TimeoutError):
             return  # beat_once reports the outage
         except redis.exceptions.OutOfMemoryError:

@@ -43,6 +43,7 @@ import redis
 from workshop.paths import OUTPUT_DIR
 
 from ..core import FilterPipeline, default_pipeline
+from .epoch import QueueEpoch
 from .handlers import (
     HandlerRegistry,
     TaskContext,
@@ -52,6 +53,7 @@ from .handlers import (
     printable,
 )
 from .heartbeat import Heartbeat
+from .instance import InstanceToken
 from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
 from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
 from .server_checks import check_eviction_policy
@@ -145,6 +147,11 @@ class RedisWorker:
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
         self.kill_children = kill_children
+        self.instance = InstanceToken(queue.client, queue.keys.instance(worker_id), worker_id,
+                                      self.settings.heartbeat_ttl_ms)
+        self.heartbeat.instance = self.instance
+        self.heartbeat.epoch = self.epoch = QueueEpoch(queue, worker_id)
+        self._outage_seen = False  # a call failed to reach Redis: look for stray claims
         self.allow_eviction = allow_eviction  # see server_checks.py
         self._children_before: set[int] = set()  # processes that were there before us
         # Set by the loop for the last task of a batch: its completion also claims this
@@ -175,7 +182,12 @@ class RedisWorker:
             self.queue.client, allow_eviction=self.allow_eviction))
         if warning:
             self._say(warning)
+        # WorkerIdInUseError if another live process has this id (waits one TTL: a dead
+        # holder's token expires by then).
+        self._retrying(lambda: self.instance.acquire(
+            wait=self.settings.heartbeat_ttl + self.settings.heartbeat_interval))
         self._retrying(lambda: self.queue.register_worker(self.worker_id))
+        self._retrying(self.epoch.check)
         crashed = True  # until the loop returns normally
         try:
             self.heartbeat.start()
@@ -216,6 +228,12 @@ class RedisWorker:
         batch: deque[Task] = deque()  # claimed, not started yet
         try:
             while not self._stopping.is_set():
+                if not batch and self._outage_seen:
+                    # A reply lost in the outage may have left claimed ids in our list that
+                    # we never received. Nothing is in hand now, so the list should be
+                    # empty: hand back what is there, without waiting to be idle.
+                    self._outage_seen = False
+                    self._retrying(self._release_strays)
                 if not batch:
                     try:
                         claimed = self.queue.get_tasks(
@@ -299,10 +317,16 @@ class RedisWorker:
 
     def _leave(self) -> None:
         """On the way out: hand back anything still in our list, then leave the registry."""
+        if self.heartbeat.id_clash is not None:
+            # The list and the heartbeat under our id are another process's now.
+            self._say(f"leaving without handing back or deregistering: worker id "
+                      f"{self.worker_id!r} is used by {self.heartbeat.id_clash}")
+            return
         try:
             released = self.queue.release_all(self.worker_id, "worker stopped")
             self.counts.requeued += released
             self.queue.deregister_worker(self.worker_id)
+            self.instance.release()
         except (redis.ConnectionError, redis.TimeoutError) as error:
             # Nothing is lost: our list stays in Redis and the reaper requeues it once
             # our heartbeat expires.
@@ -349,8 +373,12 @@ class RedisWorker:
             task.id, worker_id=self.worker_id, encoded=encoded, max_tasks=fetch))
         if not recorded:
             self.counts.refused += 1
-            self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
-                      f"for dead and it went to another worker); nothing overwritten")
+            if self.heartbeat.data_lost:
+                self._say(f"REFUSED completion of {task.id[:8]}: the server lost the queue's "
+                          f"data while I ran it (restarted empty?); its result is not recorded")
+            else:
+                self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was "
+                          f"taken for dead and it went to another worker); nothing overwritten")
             return "refused"
         self.counts.completed += 1
         if self._log is not None:  # the line is built only when someone reads it
@@ -454,6 +482,7 @@ class RedisWorker:
             self._stopping.wait(delay)
 
     def _wait_for_redis(self, error: Exception, attempt: int) -> None:
+        self._outage_seen = True
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
         if attempt in (1, 5) or attempt % 20 == 0:
             self._say(f"cannot reach Redis ({error}); retrying in {delay:.1f} s")
