@@ -188,3 +188,179 @@ def test_a_batch_enqueue_on_a_full_server_is_all_or_nothing_and_says_so(full_ser
                                                  "batch_queued": stats["enqueued"] - 5})
     client.delete(*[f"junk:{i}" for i in range(1, junk)])
     client.close()
+
+
+# --- a server that restarted empty ---------------------------------------------------------
+
+
+def test_a_server_that_restarted_empty_is_reported_in_plain_words(capsys):
+    with ThrowawayRedis() as server:  # no persistence: a restart loses everything
+        client = server.client()
+        queue = RedisTaskQueue(client=client, queue_name="amnesia", settings=RecoverySettings(**FAST))
+        gate, running = threading.Event(), threading.Event()
+        handlers = default_handlers()
+
+        @handlers.register("gated")
+        def gated(data, context):
+            running.set()
+            gate.wait(DEADLINE)
+
+        accepted = [queue.add_task({"type": "gated"})]
+        accepted += queue.add_tasks([{"type": "noop"} for _ in range(10)])
+        log = Log()
+        worker = RedisWorker("w1", None, queue, handlers=handlers, log=log)
+        thread = threading.Thread(target=worker.start,
+                                  kwargs={"burst": False, "handle_signals": False})
+        thread.start()
+        try:
+            wait_until(running.is_set, DEADLINE, "the gated task to start")
+            server.restart_empty()
+            gate.set()
+            wait_until(lambda: log.has("the Redis server lost this queue's data"), DEADLINE,
+                       "the worker to say the data was lost")
+            code = main(["stats", "--redis-url", server.url, "--queue", "amnesia"])
+            out = capsys.readouterr().out
+            assert code == 3, "stats does not exit 0 on a queue whose data was lost"
+            assert "DATA LOST" in out and "restarted without persistence" in out
+        finally:
+            gate.set()
+            worker.stop()
+            thread.join(DEADLINE)
+        assert thread is not None and not thread.is_alive()
+        stats = queue.get_stats()
+        record_figures("restart-empty", {"accepted": len(accepted), "lost_with_the_server": len(accepted)
+                                         - stats["total"], "reported": 1,
+                                         "completed_after": stats["completed"]})
+        client.close()
+
+
+# --- a worker that was only unreachable must not burn attempts ---------------------------------
+
+
+def test_four_redis_restarts_during_a_long_task_burn_no_attempt():
+    with ThrowawayRedis(appendonly=True) as server:
+        queue = RedisTaskQueue(url=server.url, queue_name="restarts",
+                               settings=RecoverySettings(**FAST))
+        gate, running = threading.Event(), threading.Event()
+        handlers = default_handlers()
+
+        @handlers.register("long")
+        def long(data, context):
+            running.set()
+            gate.wait(DEADLINE)
+            return {"attempt": context.attempt}
+
+        task_id = queue.add_task({"type": "long"})
+        extra = queue.add_tasks([{"type": "noop"} for _ in range(5)])
+        # Two workers: the one running the long task, and another whose reaper watches it.
+        runner = RedisWorker("runner", None, queue, handlers=handlers, log=None)
+        threads = [threading.Thread(target=runner.start,
+                                    kwargs={"burst": False, "handle_signals": False})]
+        threads[0].start()
+        wait_until(running.is_set, DEADLINE, "the long task to start")
+        watcher_queue = RedisTaskQueue(url=server.url, queue_name="restarts",
+                                       settings=RecoverySettings(**FAST))
+        watcher = RedisWorker("watcher", None, watcher_queue, handlers=handlers, log=None)
+        threads.append(threading.Thread(target=watcher.start,
+                                        kwargs={"burst": False, "handle_signals": False}))
+        threads[1].start()
+        try:
+            wait_until(lambda: queue.get_stats()["completed"] == 5, DEADLINE, "the short tasks")
+            for _ in range(4):
+                server.stop(kill=True)
+                # Down for longer than the heartbeat TTL, so every heartbeat expires meanwhile.
+                threading.Event().wait(FAST["heartbeat_ttl"] * 1.5)
+                server.start()
+                wait_until(lambda: runner.heartbeat.beats and watcher.heartbeat.beats, DEADLINE)
+            gate.set()
+            wait_until(lambda: queue.get_stats()["completed"] == 6, DEADLINE, "the long task")
+        finally:
+            gate.set()
+            runner.stop()
+            watcher.stop()
+            for thread in threads:
+                thread.join(DEADLINE)
+        task = queue.get_task_info(task_id)
+        lost = [e for e in queue.events(None) if e.name == "worker_lost"]
+        figures = {"accepted": 1 + len(extra), "completed": queue.get_stats()["completed"],
+                   "attempts_of_the_long_task": task.attempts, "false_deaths": len(lost),
+                   "restarts": 4}
+        record_figures("restarts-during-a-long-task", figures)
+        assert task.attempts == 1 and task.result == {"attempt": 1}, figures
+        assert not lost, figures
+        queue.close()
+        watcher_queue.close()
+
+
+def test_a_late_reaper_holds_off_for_one_ttl_before_reaping(fake_clock):
+    from session5_recovery.workers.grace import ReapGrace
+
+    with ThrowawayRedis() as server:
+        client = server.client()
+        grace = ReapGrace(client, heartbeat_ttl=1.0, reap_interval=0.1, monotonic=fake_clock)
+        fake_clock.advance(5)  # the server has been up long enough by now (uptime is real)
+        wait_until(lambda: int(client.info("server")["uptime_in_seconds"]) >= 1, DEADLINE,
+                   "the server's uptime to pass the TTL")
+        assert grace.hold_off() is False, "on time: reap"
+        fake_clock.advance(0.1)
+        assert grace.hold_off() is False
+        fake_clock.advance(3.0)  # frozen for three TTLs
+        assert grace.hold_off() is True and "was late" in grace.reason
+        fake_clock.advance(0.5)
+        assert grace.hold_off() is True, "still within one TTL of waking"
+        fake_clock.advance(0.6)
+        assert grace.hold_off() is False, "one TTL later: live workers have beaten; reap"
+        client.close()
+
+
+# --- stray claims under connection churn ---------------------------------------------------
+
+
+def test_a_stray_claim_is_released_after_an_outage_without_waiting_to_be_idle():
+    with ThrowawayRedis() as server:
+        queue = RedisTaskQueue(url=server.url, queue_name="churn",
+                               settings=RecoverySettings(**FAST))
+        gate, running = threading.Event(), threading.Event()
+        handlers = default_handlers()
+
+        @handlers.register("gated")
+        def gated(data, context):
+            running.set()
+            gate.wait(DEADLINE)
+
+        queue.add_task({"type": "gated"})
+        stray = queue.add_task({"type": "noop"})
+        busy = queue.add_tasks([{"type": "sleep", "seconds": 0.01} for _ in range(30)])
+        worker = RedisWorker("w1", None, queue, handlers=handlers, log=None)
+        thread = threading.Thread(target=worker.start,
+                                  kwargs={"burst": True, "handle_signals": False})
+        thread.start()
+        try:
+            wait_until(running.is_set, DEADLINE, "the gated task to start")
+            # A claim whose reply was lost: recorded for w1, in w1's list, never received.
+            other = RedisTaskQueue(url=server.url, queue_name="churn",
+                                   settings=RecoverySettings(**FAST))
+            (lost_claim,) = other.get_tasks("w1", 1, timeout=0)
+            other.close()
+            assert lost_claim.id == stray
+            admin = server.client()
+            admin.client_kill_filter(_type="normal", skipme=True)  # the connection churn
+            admin.close()
+            gate.set()
+            thread.join(DEADLINE)
+        finally:
+            gate.set()
+            worker.stop()
+            thread.join(DEADLINE)
+        events = queue.events(None)
+        released = [i for i, e in enumerate(events)
+                    if e.name == "requeued" and e.task_id == stray]
+        last_busy_claim = max(i for i, e in enumerate(events)
+                              if e.name == "claimed" and e.task_id in set(busy))
+        done = [e.task_id for e in events if e.name == "completed"]
+        figures = {"accepted": 32, "completed": len(set(done)), "run_twice": len(done) - len(set(done)),
+                   "stray_released_before_idle": bool(released and released[0] < last_busy_claim)}
+        record_figures("stray-claim-under-churn", figures)
+        assert figures == {"accepted": 32, "completed": 32, "run_twice": 0,
+                           "stray_released_before_idle": True}
+        queue.close()

@@ -92,7 +92,10 @@ class Heartbeat:
             self._server_full = False
         if self.instance is not None:
             self._check_instance()
-        if not existed and self.beats > 0 and self._data_was_lost():
+        # Every beat also compares the queue's epoch (one small script): after a server
+        # came back empty, a claim may rewrite our heartbeat key before we look, so a
+        # missing key alone would not tell.
+        if self._data_was_lost():
             pass  # said in plain words by _data_was_lost
         elif not existed and self.beats > 0:
             # Paused (SIGSTOP, a debugger, a swapping machine) or cut off for longer

@@ -152,6 +152,7 @@ class RedisWorker:
         self.heartbeat.instance = self.instance
         self.heartbeat.epoch = self.epoch = QueueEpoch(queue, worker_id)
         self._outage_seen = False  # a call failed to reach Redis: look for stray claims
+        self._next_stray_check = 0.0  # time.monotonic() of the next look, even when busy
         self.allow_eviction = allow_eviction  # see server_checks.py
         self._children_before: set[int] = set()  # processes that were there before us
         # Set by the loop for the last task of a batch: its completion also claims this
@@ -228,12 +229,16 @@ class RedisWorker:
         batch: deque[Task] = deque()  # claimed, not started yet
         try:
             while not self._stopping.is_set():
-                if not batch and self._outage_seen:
-                    # A reply lost in the outage may have left claimed ids in our list that
-                    # we never received. Nothing is in hand now, so the list should be
-                    # empty: hand back what is there, without waiting to be idle.
+                if self._outage_seen or time.monotonic() >= self._next_stray_check:
+                    # A claim whose reply was lost (an outage; or a dropped connection that
+                    # redis-py retried without telling us) leaves ids in our list that we
+                    # never received. Our list should hold exactly the batch in hand: after
+                    # an outage, and once per reap_interval even while busy, hand back
+                    # anything else instead of waiting until we are idle.
                     self._outage_seen = False
-                    self._retrying(self._release_strays)
+                    self._next_stray_check = time.monotonic() + self.settings.reap_interval
+                    holding = {t.id for t in batch}
+                    self._retrying(lambda held=holding: self._release_strays(held))
                 if not batch:
                     try:
                         claimed = self.queue.get_tasks(
@@ -290,26 +295,37 @@ class RedisWorker:
     def _batch_size(self, max_tasks: int | None, done: int) -> int:
         return self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
 
-    def _release_strays(self) -> None:
+    def _release_strays(self, holding: set[str] | None = None) -> None:
         """Hand back ids in our own list that we never received.
 
-        We claimed nothing just now, so our list should be empty. An id in it got
-        there when the connection dropped after Redis had run our claim but before
-        the reply arrived (a Redis restart, a network cut; redis-py even retries the
-        command on a new connection), or when Redis refused to record a task's
-        outcome (its key was broken by hand). We never finished it, and the reaper
-        leaves a live worker's list alone: without this it would wait there for as
-        long as we live. One LLEN, only when there is nothing to do.
+        ``holding`` is what we claimed and have not started (our list should hold
+        exactly that; nothing when idle). Any other id got there when the connection
+        dropped after Redis had run our claim but before the reply arrived (a Redis
+        restart, a network cut; redis-py even retries the command on a new
+        connection), or when Redis refused to record a task's outcome (its key was
+        broken by hand). We never finished it, and the reaper leaves a live worker's
+        list alone: without this it would wait there for as long as we live. One
+        LRANGE of a short list: when idle, after an outage, and once per
+        reap_interval while busy.
         """
-        if self.queue.client.llen(self.queue.keys.processing(self.worker_id)):
-            try:
+        mine = self.queue.keys.processing(self.worker_id)
+        strays = [i for i in self.queue.client.lrange(mine, 0, -1)
+                  if (i.decode() if isinstance(i, bytes) else i) not in (holding or set())]
+        if not strays:
+            return
+        try:
+            if not holding:
                 released = self.queue.release_all(self.worker_id, "not received, or not recorded")
-            except redis.ResponseError as error:
-                self._say(f"could not hand back my stray tasks: Redis replied {error}")
-                return
-            if released:
-                self._say(f"requeued {released} task(s) found in my list that I never received "
-                          f"(a claim reply was lost)")
+            else:
+                released = sum(bool(self.queue.requeue(
+                    i.decode() if isinstance(i, bytes) else i, worker_id=self.worker_id,
+                    reason="not received, or not recorded")) for i in strays)
+        except redis.ResponseError as error:
+            self._say(f"could not hand back my stray tasks: Redis replied {error}")
+            return
+        if released:
+            self._say(f"requeued {released} task(s) found in my list that I never received "
+                      f"(a claim reply was lost)")
 
     def stop(self) -> None:
         """Stop after the current task (safe from any thread; what the first signal does)."""
