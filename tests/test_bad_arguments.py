@@ -36,7 +36,7 @@ CASES = {
     "queue-with-a-space": (["stats", "--queue", "a b"], ["--queue", "'a b'", "no spaces"]),
     "heartbeat-ttl-inf": (["worker", "--heartbeat-ttl", "inf"], ["--heartbeat-ttl", "from 0.2 to"]),
     "heartbeat-interval-1e300": (["worker", "--heartbeat-interval", "1e300"],
-                                 ["--heartbeat-interval", "from 0.05 to 3600"]),
+                                 ["--heartbeat-interval", "from 0.01 to 3600"]),
     "heartbeat-ttl-0.02": (["worker", "--heartbeat-ttl", "0.02"], ["--heartbeat-ttl", "0.02"]),
     "worker-id-with-a-space": (["worker", "--id", "a b"], ["--id", "worker id 'a b'"]),
     "monitor-interval-nan": (["monitor", "--interval", "nan"], ["--interval", "'nan'"]),
@@ -82,7 +82,7 @@ def test_add_task_with_deep_nesting_is_a_clear_error():
 
 @pytest.mark.parametrize("changes, words", [
     ({"heartbeat_ttl": 0.02}, "heartbeat_ttl"),
-    ({"heartbeat_ttl": 0.02, "heartbeat_interval": 0.005}, "heartbeat_interval"),
+    ({"heartbeat_ttl": 0.5, "heartbeat_interval": 0.005}, "heartbeat_interval"),
     ({"heartbeat_ttl": float("inf")}, "heartbeat_ttl"),
     ({"heartbeat_interval": 1e300}, "heartbeat_interval"),
     ({"reap_interval": float("nan")}, "reap_interval"),

@@ -33,7 +33,7 @@ from typing import Any
 MIN_SECONDS = 0.01
 MAX_SECONDS = 86_400.0
 SECONDS_ALLOWED = {
-    "heartbeat_interval": (0.05, 3_600.0),
+    "heartbeat_interval": (MIN_SECONDS, 3_600.0),
     "heartbeat_ttl": (0.2, MAX_SECONDS),  # with the check below: at least 2 intervals
 }
 
