@@ -222,6 +222,14 @@ def test_a_server_that_restarted_empty_is_reported_in_plain_words(capsys):
             out = capsys.readouterr().out
             assert code == 3, "stats does not exit 0 on a queue whose data was lost"
             assert "DATA LOST" in out and "restarted without persistence" in out
+            from io import StringIO
+
+            from rich.console import Console
+
+            from session5_recovery.workers.monitor import run_monitor
+            screen = StringIO()
+            run_monitor(queue, once=True, reap=False, console=Console(file=screen, width=200))
+            assert "DATA LOST" in screen.getvalue(), "the monitor says so too"
         finally:
             gate.set()
             worker.stop()
@@ -239,8 +247,11 @@ def test_a_server_that_restarted_empty_is_reported_in_plain_words(capsys):
 
 def test_four_redis_restarts_during_a_long_task_burn_no_attempt():
     with ThrowawayRedis(appendonly=True) as server:
+        # The runner beats slowly (0.45 s, within its 1 s TTL) and the watcher reaps every
+        # 0.05 s: after each restart the watcher's reaper is back before the runner's beat,
+        # which is what makes a merely unreachable worker look dead.
         queue = RedisTaskQueue(url=server.url, queue_name="restarts",
-                               settings=RecoverySettings(**FAST))
+                               settings=RecoverySettings(**{**FAST, "heartbeat_interval": 0.45}))
         gate, running = threading.Event(), threading.Event()
         handlers = default_handlers()
 
@@ -259,7 +270,7 @@ def test_four_redis_restarts_during_a_long_task_burn_no_attempt():
         threads[0].start()
         wait_until(running.is_set, DEADLINE, "the long task to start")
         watcher_queue = RedisTaskQueue(url=server.url, queue_name="restarts",
-                                       settings=RecoverySettings(**FAST))
+                                       settings=RecoverySettings(**{**FAST, "reap_interval": 0.05}))
         watcher = RedisWorker("watcher", None, watcher_queue, handlers=handlers, log=None)
         threads.append(threading.Thread(target=watcher.start,
                                         kwargs={"burst": False, "handle_signals": False}))
@@ -270,8 +281,12 @@ def test_four_redis_restarts_during_a_long_task_burn_no_attempt():
                 server.stop(kill=True)
                 # Down for longer than the heartbeat TTL, so every heartbeat expires meanwhile.
                 threading.Event().wait(FAST["heartbeat_ttl"] * 1.5)
+                before = (runner.heartbeat.beats, watcher.heartbeat.beats)
                 server.start()
-                wait_until(lambda: runner.heartbeat.beats and watcher.heartbeat.beats, DEADLINE)
+                # Both back and beating (twice: by then the watcher's reaper has run often).
+                wait_until(lambda b=before: runner.heartbeat.beats >= b[0] + 2
+                           and watcher.heartbeat.beats >= b[1] + 2, DEADLINE,
+                           "both workers to beat again after the restart")
             gate.set()
             wait_until(lambda: queue.get_stats()["completed"] == 6, DEADLINE, "the long task")
         finally:
