@@ -74,6 +74,10 @@ def test_tasks_evicted_on_a_full_lru_server_are_reported_as_lost_to_eviction():
         queue = RedisTaskQueue(client=client, queue_name="evict",
                                settings=RecoverySettings(**FAST))
         ids = queue.add_tasks([{"type": "noop", "pad": "p" * 400} for _ in range(accepted)])
+        # The LRU clock ticks once a second: let the records grow older than anything the
+        # fill below touches, or the server picks among equals at random (lists included).
+        wait_until(lambda: client.object("idletime", queue.keys.task(ids[-1])) >= 2, DEADLINE,
+                   "the task records to sit idle for 2 s")
         # Fill the server until the LRU has evicted some task records (bounded).
         evicted_records = 0
         for n in range(20_000):
@@ -113,13 +117,20 @@ def test_tasks_evicted_on_a_full_lru_server_are_reported_as_lost_to_eviction():
 
 
 def fill(client: redis.Redis) -> int:
-    """Write junk until the server refuses (bounded); how many keys it took."""
-    for n in range(100_000):
-        try:
-            client.set(f"junk:{n}", "x" * 10_000)
-        except redis.exceptions.OutOfMemoryError:
-            return n
-    raise AssertionError("the server never filled up")
+    """Make the (private) server full, firmly: maxmemory below what it already uses.
+
+    Filling it to the brim with junk is fuzzy (right at the limit a small write may
+    still pass); a limit under the current use refuses every write that needs
+    memory. Returns the old limit, for ``make_room``.
+    """
+    old = int(client.config_get("maxmemory")["maxmemory"])
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory", used // 2)
+    return old
+
+
+def make_room(client: redis.Redis, limit: int) -> None:
+    client.config_set("maxmemory", limit)
 
 
 @pytest.fixture
@@ -148,13 +159,13 @@ def test_workers_and_heartbeats_ride_out_a_full_server(full_server):
     thread.start()
     try:
         wait_until(running.is_set, DEADLINE, "the gated task to start")
-        junk = fill(client)  # now the server is full while the task runs
+        limit = fill(client)  # now the server is full while the task runs
         gate.set()  # its completion meets a full server
         wait_until(lambda: log.has("Redis is full"), DEADLINE, "the worker to say Redis is full")
         wait_until(lambda: log.has("heartbeat: Redis is full"), DEADLINE, "the heartbeat to say so")
         assert thread.is_alive() and worker.heartbeat._thread.is_alive(), "nobody died"
         assert client.exists(queue.keys.heartbeat("w1")), "the heartbeat key is kept alive"
-        client.delete(*[f"junk:{i}" for i in range(junk)])  # someone makes room
+        make_room(client, limit)  # someone makes room
         wait_until(lambda: queue.get_stats()["completed"] == 21, DEADLINE, "every task to complete")
     finally:
         gate.set()
@@ -174,8 +185,7 @@ def test_a_batch_enqueue_on_a_full_server_is_all_or_nothing_and_says_so(full_ser
     client = full_server.client()
     queue = RedisTaskQueue(client=client, queue_name="full")
     queue.add_tasks([{"type": "noop"} for _ in range(5)])
-    junk = fill(client)
-    client.delete("junk:0")  # room for a few tasks, not for fifty
+    limit = fill(client)
     with pytest.raises(SystemExit) as refused:
         main(["enqueue", "--task", '{"type": "noop", "pad": "' + "p" * 500 + '"}',
               "--repeat", "50", "--redis-url", full_server.url, "--queue", "full"])
@@ -186,7 +196,7 @@ def test_a_batch_enqueue_on_a_full_server_is_all_or_nothing_and_says_so(full_ser
     assert stats["enqueued"] == 5 and stats["total"] == 5, "none of the batch was queued"
     record_figures("full-server-batch-enqueue", {"accepted_before": 5, "batch": 50,
                                                  "batch_queued": stats["enqueued"] - 5})
-    client.delete(*[f"junk:{i}" for i in range(1, junk)])
+    make_room(client, limit)
     client.close()
 
 

@@ -128,7 +128,7 @@ end
 
 -- Fields a script counts with: a hash edited by hand may hold "abc" there. The first
 -- one that is not a whole number, and its value; nil if all are fine (or absent).
-local COUNTED_FIELDS = {{"attempts", 3}, {"max_attempts", 4}, {"history", 5}, {"replays", 7}}
+local COUNTED_FIELDS = {{"attempts", 3}, {"max_attempts", 4}, {"history", 6}, {"replays", 8}}
 local function malformed_field(fields)
     for _, f in ipairs(COUNTED_FIELDS) do
         local v = fields[f[2]]
@@ -197,15 +197,19 @@ local function claim_batch(worker, max_tasks, ttl_ms)
         local ids = redis.call("LRANGE", list, -want, -1)  -- the oldest `want`, newest first
         for i = #ids, 1, -1 do
             local id = ids[i]
-            local kind = plausible_id(id) and redis.call("TYPE", task_key(id))["ok"] or "bad"
-            local fields = kind == "hash" and redis.call("HMGET", task_key(id), "type", "data",
-                                                          "attempts", "max_attempts", "history",
-                                                          "status", "replays") or nil
+            local fields = nil
+            if plausible_id(id) then
+                -- pcall: a key of the wrong type is an error reply here, not a failed script
+                fields = redis.pcall("HMGET", task_key(id), "type", "data", "attempts",
+                                     "max_attempts", "id", "history", "status", "replays")
+                if fields.err or not (fields[1] or fields[2] or fields[3] or fields[4] or fields[5])
+                then fields = nil end  -- a key of the wrong type, or no task at all
+            end
             local p = {id = id, list = list, fields = fields}
             if fields then
                 -- finished already (its id pushed into pending again): refused, not run twice
-                if fields[6] == "completed" or fields[6] == "dead_lettered" or fields[6] == "cancelled" then
-                    p.finished = fields[6]
+                if fields[7] == "completed" or fields[7] == "dead_lettered" or fields[7] == "cancelled" then
+                    p.finished = fields[7]
                 end
                 p.bad_field, p.bad_value = malformed_field(fields)
             end
@@ -239,7 +243,6 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
             redis.call("HSET", task_key(p.id), "status", "processing", "worker_id", worker,
                        "started_at", now, "attempts", attempt)
-            redis.call("HDEL", task_key(p.id), "due_at")
             emit("claimed", {"task", p.id, "worker", worker, "attempt", attempt})
             for _, v in ipairs({p.id, p.fields[1] or "image", p.fields[2] or "", attempt,
                                 p.fields[4] or "0"}) do
@@ -247,7 +250,7 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             end
         end
     end
-    redis.call("LTRIM", WAKE, 0, pending_count() - 1)
+    if redis.call("LLEN", WAKE) > 0 then redis.call("LTRIM", WAKE, 0, pending_count() - 1) end
     if #picked == 0 then
         return {"empty"}
     end
