@@ -66,22 +66,31 @@ def time_limit(seconds: float | None, what: str = "the task") -> Iterator[None]:
             yield
 
 
+# The alarm's handler is installed once and stays (installing one costs more than the
+# alarm itself, and a worker runs thousands of tasks). Main thread only, so no lock.
+_alarm_message: str | None = None  # set while a block with an alarm runs
+_handler_before: object = None  # what SIGALRM did before us: called when we are not armed
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    if _alarm_message is not None:
+        raise TaskTimeLimitExceeded(_alarm_message)
+    if callable(_handler_before):
+        _handler_before(signum, frame)  # not ours: hand it on
+
+
 @contextmanager
 def _alarm(seconds: float, message: str) -> Iterator[None]:
-    armed = True
-
-    def on_alarm(signum: int, frame: object) -> None:
-        if armed:  # a late alarm after the block ended must not hit the worker's own code
-            raise TaskTimeLimitExceeded(message)
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
+    global _alarm_message, _handler_before
+    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+        _handler_before = signal.signal(signal.SIGALRM, _on_alarm)
+    _alarm_message = message
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
-        armed = False
+        _alarm_message = None  # first: a late alarm must not hit the worker's own code
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @contextmanager
