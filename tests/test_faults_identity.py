@@ -74,6 +74,27 @@ def test_a_second_live_process_with_the_same_worker_id_is_refused(make_queue):
     assert figures == {"accepted": 20, "completed": 20, "completed_twice": 0, "second_refused": 1}
 
 
+def test_the_cli_refuses_a_second_worker_with_the_same_id_in_one_line(make_queue, redis_url,
+                                                                      capsys):
+    from session5_recovery.workers.cli import main
+
+    queue = make_queue()
+    first = RedisWorker("same", None, queue, log=None)
+    thread = start_in_thread(first)
+    try:
+        wait_until(lambda: queue.client.exists(queue.keys.instance("same")), DEADLINE,
+                   "the first worker to hold its id")
+        code = main(["worker", "--id", "same", "--burst", "--heartbeat-interval", "0.1",
+                     "--heartbeat-ttl", "0.5", "--redis-url", redis_url,
+                     "--queue", queue.queue_name])
+    finally:
+        first.stop()
+        thread.join(DEADLINE)
+    err = capsys.readouterr().err
+    assert code == 1 and "worker: worker id 'same' is in use by another live process" in err
+    assert "Traceback" not in err
+
+
 def test_the_id_of_a_process_that_died_is_free_again_after_one_ttl(make_queue):
     queue = make_queue()
     # A crashed process's token: nobody refreshes it, so it expires.

@@ -228,6 +228,9 @@ def test_a_server_that_restarted_empty_is_reported_in_plain_words(capsys):
             gate.set()
             wait_until(lambda: log.has("the Redis server lost this queue's data"), DEADLINE,
                        "the worker to say the data was lost")
+            wait_until(lambda: log.has("REFUSED completion"), DEADLINE, "the completion")
+            assert log.has("the server lost the queue's data while I ran it"), \
+                "the refusal names the real cause, not 'taken for dead'"
             code = main(["stats", "--redis-url", server.url, "--queue", "amnesia"])
             out = capsys.readouterr().out
             assert code == 3, "stats does not exit 0 on a queue whose data was lost"

@@ -33,6 +33,7 @@ from workshop.redis_connection import RedisUnavailableError, check_url_scheme, r
 
 from ..core import FilterFactory, PipelineInputError, default_pipeline
 from .epoch import data_lost_note
+from .instance import WorkerIdInUseError
 from .keys import QueueKeys
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 from .server_checks import EvictingServerError, check_eviction_policy
@@ -414,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except EvictingServerError as error:
+    except (EvictingServerError, WorkerIdInUseError) as error:
         print(f"{args.command}: {error}", file=sys.stderr)
         return 1
     except RedisUnavailableError as error:

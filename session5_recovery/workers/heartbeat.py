@@ -95,8 +95,8 @@ class Heartbeat:
         # Every beat also compares the queue's epoch (one small script): after a server
         # came back empty, a claim may rewrite our heartbeat key before we look, so a
         # missing key alone would not tell.
-        if self._data_was_lost():
-            pass  # said in plain words by _data_was_lost
+        if self.check_data_lost():
+            pass  # said in plain words by check_data_lost
         elif not existed and self.beats > 0:
             # Paused (SIGSTOP, a debugger, a swapping machine) or cut off for longer
             # than the TTL: the reaper may have given our task to someone else. Our
@@ -121,7 +121,7 @@ class Heartbeat:
             if self._stopping is not None:
                 self._stopping.set()
 
-    def _data_was_lost(self) -> bool:
+    def check_data_lost(self) -> bool:
         """Our key was gone: was it only us (taken for dead), or did the server lose everything?"""
         if self.epoch is None:
             return False

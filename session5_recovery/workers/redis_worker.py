@@ -421,7 +421,9 @@ class RedisWorker:
     def _count_success(self, task: Task, recorded: bool, started: float) -> str:
         if not recorded:
             self.counts.refused += 1
-            if self.heartbeat.data_lost:
+            # Refused because we were taken for dead, or because the server forgot
+            # everything? One look at the epoch tells (only on this rare path).
+            if self.heartbeat.data_lost or self.heartbeat.check_data_lost():
                 self._say(f"REFUSED completion of {task.id[:8]}: the server lost the queue's "
                           f"data while I ran it (restarted empty?); its result is not recorded")
             else:
