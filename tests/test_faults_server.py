@@ -10,14 +10,17 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
+from io import StringIO
 
 import pytest
 import redis
 from _chaos_helpers import ThrowawayRedis, record_figures, redis_server_binary
+from rich.console import Console
 
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, RedisWorker
 from session5_recovery.workers.cli import main
 from session5_recovery.workers.handlers import default_handlers
+from session5_recovery.workers.monitor import run_monitor
 from session5_recovery.workers.server_checks import EvictingServerError
 from workshop.waiting import wait_until
 
@@ -235,11 +238,6 @@ def test_a_server_that_restarted_empty_is_reported_in_plain_words(capsys):
             out = capsys.readouterr().out
             assert code == 3, "stats does not exit 0 on a queue whose data was lost"
             assert "DATA LOST" in out and "restarted without persistence" in out
-            from io import StringIO
-
-            from rich.console import Console
-
-            from session5_recovery.workers.monitor import run_monitor
             screen = StringIO()
             run_monitor(queue, once=True, reap=False, console=Console(file=screen, width=200))
             assert "DATA LOST" in screen.getvalue(), "the monitor says so too"
