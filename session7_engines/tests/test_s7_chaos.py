@@ -1,0 +1,118 @@
+"""kill -9 in the middle of a task, per engine, and random SIGKILLs on our Streams consumer.
+
+Run them alone with ``pytest -m chaos session7_engines -s``: each prints its figures.
+The process killed is the one running the task (it writes its pid to the ledger
+when it starts: Dramatiq's worker process, RQ's work horse, Celery's pool child,
+our consumer). Recovery delays are reported, and asserted only against bounds
+that hold at ten times the load.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from session7_engines import settings
+from session7_engines.compare import image_tasks, kill_mid_task, wait_for
+from session7_engines.runners import RUNNERS, StreamsRunner
+
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.redis,
+    pytest.mark.multiprocess,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+# Comes back once the dead worker's lease expires (3 s) and someone looks; ten times
+# that is still far below this bound.
+RECOVERY_BOUND_S = 60.0
+
+
+@pytest.mark.parametrize("engine", ["session5", "dramatiq", "rq", "celery", "streams"])
+def test_a_task_whose_worker_is_killed_comes_back_and_completes(engine, redis_target, tmp_path):
+    with RUNNERS[engine](redis_target.url, tmp_path) as runner:
+        runner.start(1)
+        row = kill_mid_task(runner, RECOVERY_BOUND_S)
+    print(f"\nKILL {engine} recommended: {row}")
+    assert row.get("came_back"), f"{engine}: the killed task did not run again: {row}"
+    assert row["ended"] == "completed", f"{engine}: {row}"
+    assert row["runs"] == 2, f"{engine}: expected the killed run and one more: {row}"
+    assert 0 <= row["recovery_s"] < RECOVERY_BOUND_S
+
+
+@pytest.mark.parametrize(("engine", "ended"), [
+    ("celery", "FAILURE in the result backend"),  # acked before it ran: never redelivered
+    ("rq", "failed job registry"),                # no Retry: the first death is final
+])
+def test_with_defaults_a_killed_task_is_not_run_again(engine, ended, redis_target, tmp_path):
+    with RUNNERS[engine](redis_target.url, tmp_path, profile="defaults") as runner:
+        runner.start(1)
+        row = kill_mid_task(runner, RECOVERY_BOUND_S)
+    print(f"\nKILL {engine} defaults: {row}")
+    assert row["runs"] == 1 and not row["came_back"], f"{engine}: {row}"
+    assert row["ended"] == ended
+
+
+def test_streams_consumers_under_random_sigkills_complete_each_task_exactly_once(
+        redis_target, tmp_path):
+    """3 consumers, a busy one SIGKILLed every 0.5-1 s and replaced, until 132 tasks are done."""
+    seed = int(os.environ.get("CHAOS_SEED", random.randrange(1_000_000)))
+    print(f"\nCHAOS_SEED={seed}")
+    rng = random.Random(seed)
+    tasks = image_tasks(tmp_path, 72, "storm")
+    tasks += [(f"storm-sleep-{n}", {"type": "sleep", "seconds": round(rng.uniform(0.1, 0.3), 3)})
+              for n in range(60)]
+    rng.shuffle(tasks)
+    ids = [t for t, _ in tasks]
+    # Many deliveries allowed: this is about losing nothing, not about the poison limit.
+    with StreamsRunner(redis_target.url, tmp_path, min_idle_ms=1500, max_deliveries=20) as runner:
+        runner.start(3)
+        runner.enqueue_many(tasks)
+        kills, started = 0, time.monotonic()
+        next_kill = time.monotonic() + rng.uniform(0.5, 1.0)
+        while runner.client.llen(runner.streams.done) < len(ids) + 1:  # + the warm-up
+            assert time.monotonic() - started < 180, "not drained after 180 s"
+            if time.monotonic() >= next_kill and kills < 12:
+                busy = [pid for t in ids if (pid := _running(runner, t))]
+                if busy:
+                    os.kill(rng.choice(busy), signal.SIGKILL)
+                    kills += 1
+                next_kill = time.monotonic() + rng.uniform(0.5, 1.0)
+            runner.supervise()
+            time.sleep(0.02)
+        done = Counter(runner.client.lrange(runner.streams.done, 0, -1))
+        pending = runner.client.xpending(runner.streams.stream, runner.streams.group)["pending"]
+        dead = runner.client.xlen(runner.streams.dead)
+        runs = Counter(len(runner.runs(t)) for t in ids)
+    print(f"STREAMS STORM kills={kills} restarts={runner.restarts} runs-per-task={dict(runs)}")
+    assert kills >= 3, "the run was too short to kill anything much"
+    assert [t for t in ids if done[t] != 1] == [], "every task completed exactly once"
+    assert pending == 0, f"{pending} entries still pending (unacked) after the run"
+    assert dead == 0, f"{dead} task(s) dead-lettered; none should have been"
+    assert sum(runs.values()) == len(ids) and 0 not in runs, f"runs per task: {runs}"
+
+
+def _running(runner: StreamsRunner, task_id: str) -> int | None:
+    """The pid running ``task_id`` now: started, not done, process alive."""
+    starts = runner.runs(task_id)
+    if not starts or runner.ended(task_id):
+        return None
+    pid = starts[-1][1]
+    alive = {p.pid for p in runner.processes if p.poll() is None}
+    return pid if pid in alive else None
+
+
+def test_poison_ends_in_the_dead_letter_stream_after_max_deliveries(redis_target, tmp_path):
+    with StreamsRunner(redis_target.url, tmp_path, min_idle_ms=500) as runner:
+        runner.start(1)
+        runner.enqueue("poison", {"type": "crash"})
+        wait_for(lambda: runner.supervise() >= 0 and runner.ended("poison"), 60, every=0.05)
+        ended, runs = runner.ended("poison"), len(runner.runs("poison"))
+    assert ended == "dead-letter stream", f"the poison task ended in {ended!r}"
+    assert runs == settings.MAX_RETRIES, f"ran {runs} times, expected max_deliveries"
