@@ -327,13 +327,13 @@ def session5_has_prefetch() -> bool:
     """Does this checkout's session 5 take ``prefetch`` (its second version)?"""
     import inspect
 
-    from session5_recovery.workers import WorkerFleet
+    from session5_recovery.workers import RedisWorker
 
-    return "prefetch" in inspect.signature(WorkerFleet.__init__).parameters
+    return "prefetch" in inspect.signature(RedisWorker.__init__).parameters
 
 
 class Session5Runner(Runner):
-    """Our own queue from session 5, imported as a package, its workers started by its fleet."""
+    """Our own queue from session 5, imported as a package; its worker command is its CLI."""
 
     engine = "session5"
 
@@ -347,24 +347,42 @@ class Session5Runner(Runner):
         self.prefetch = prefetch
         self.engine = "session5" if prefetch == 1 else f"session5 prefetch={prefetch}"
         ttl = settings.DEAD_WORKER_TIMEOUT_S
+        self.heartbeat = (ttl / 6, ttl)  # interval, TTL
+        # max_attempts and the backoff are stored on each task when it is enqueued.
         self.settings = RecoverySettings(
-            heartbeat_interval=ttl / 6, heartbeat_ttl=ttl, reap_interval=ttl / 6,
-            claim_timeout=0.5, max_attempts=settings.MAX_RETRIES,
+            heartbeat_interval=ttl / 6, heartbeat_ttl=ttl, max_attempts=settings.MAX_RETRIES,
             backoff_base=settings.MIN_BACKOFF_S, backoff_cap=settings.MAX_BACKOFF_S)
         self.s5 = RedisTaskQueue(url=self.redis_url, queue_name=f"{self.namespace}-s5",
                                  settings=self.settings)
         self.ids: dict[str, str] = {}  # our task id -> session 5's
-        self.fleet: Any = None
+        self.pids: dict[str, int] = {}  # worker id -> pid, every worker ever started
+        self._started = 0
 
-    def start(self, processes: int = 1) -> None:
-        from session5_recovery.workers import WorkerFleet
+    def worker_commands(self, processes: int) -> list[list[str]]:
+        return [self._command() for _ in range(processes)]
 
-        extra = {"prefetch": self.prefetch} if session5_has_prefetch() else {}
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        self.fleet = WorkerFleet(self.redis_url, self.s5.queue_name, settings=self.settings,
-                                 start_method=method, allowed_dirs=[str(self.workdir)],
-                                 prefix=self.namespace, **extra)
-        self.fleet.start(processes, timeout=START_TIMEOUT)
+    def _command(self) -> list[str]:
+        self._started += 1
+        argv = [sys.executable, "-m", "session5_recovery.workers", "worker", "--redis-url",
+                self.redis_url, "--queue", self.s5.queue_name, "--id",
+                f"{self.namespace}-w{self._started}", "--allow", str(self.workdir),
+                "--heartbeat-interval", f"{self.heartbeat[0]:g}",
+                "--heartbeat-ttl", f"{self.heartbeat[1]:g}", "--quiet"]
+        if self.prefetch != 1:
+            argv += ["--prefetch", str(self.prefetch)]
+        return argv
+
+    def _spawn(self, argv: list[str]) -> subprocess.Popen:
+        process = super()._spawn(argv)
+        self.pids[argv[argv.index("--id") + 1]] = process.pid
+        return process
+
+    def supervise(self) -> int:
+        # A restarted worker gets a new id, as a new process would: the dead one is reaped.
+        for n, process in enumerate(self.processes):
+            if process.poll() is not None:
+                self.commands[n] = self._command()
+        return super().supervise()
 
     def enqueue(self, task_id: str, data: dict[str, Any]) -> None:
         self.ids[task_id] = self.s5.add_task(data)
@@ -376,35 +394,27 @@ class Session5Runner(Runner):
             self.ids[task_id] = s5_id
 
     def completed_count(self) -> int:
-        return int(self.s5.get_stats()["completed"])
+        return int(self.s5.get_stats()["completed"]) - self._warmups
 
     def runs(self, task_id: str) -> list[tuple[float, int]]:
         s5_id = self.ids.get(task_id)
-        claims = [e for e in self.s5.events(None) if e.name == "claimed" and e.task_id == s5_id]
-        return [(e.ts, self.fleet.pid(e.worker_id) if e.worker_id in self.fleet.processes
-                 else -1) for e in claims]
+        return [(e.ts, self.pids.get(e.worker_id or "", -1)) for e in self.s5.events(None)
+                if e.name == "claimed" and e.task_id == s5_id]
 
     def holder_pid(self, task_id: str) -> int | None:
         places = self.s5.locate(self.ids[task_id])
         owners = [p.split(":", 1)[1] for p in places if p.startswith("processing:")]
-        return self.fleet.pid(owners[0]) if owners else None
+        return self.pids.get(owners[0]) if owners else None
 
     def ended(self, task_id: str) -> str | None:
+        if task_id not in self.ids:
+            return None
         places = self.s5.locate(self.ids[task_id])
         if places == ["completed"]:
             return "completed"
-        if places in (["failed"], ["dead_lettered"], ["dlq"]):
+        if places in (["failed"], ["dead_lettered"]):  # the DLQ (renamed in version 2)
             return "dead-letter queue"
         return None
-
-    def supervise(self) -> int:
-        restarted = len(self.fleet.replace_dead()) if self.fleet else 0
-        self.restarts += restarted
-        return restarted
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.fleet is not None:
-            self.fleet.stop(timeout)
 
     def close(self) -> None:
         self.stop()
