@@ -25,9 +25,11 @@ import json
 import os
 import platform
 import signal
+import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,12 @@ from .runners import RUNNERS, Runner, Session5Runner, session5_has_prefetch
 from .work import DEFAULT_FILTERS
 
 ENGINES = ["session5", "session5+prefetch", "dramatiq", "rq", "celery", "streams"]
-SIZES = {"quick": {"noop": 30, "image": 8, "poison_window": 12.0, "kill_bound": 30.0},
-         "full": {"noop": 200, "image": 40, "poison_window": 30.0, "kill_bound": 120.0}}
+# Throughput batches are sized to take about ``seconds`` at the rate a small probe batch
+# measured, so a fast engine is not timed on 30 ms and a slow one does not take minutes.
+SIZES = {"quick": {"seconds": 0.8, "repeats": 1, "poison_window": 12.0, "kill_bound": 30.0},
+         "full": {"seconds": 2.0, "repeats": 3, "poison_window": 30.0, "kill_bound": 120.0}}
+PROBE = {"noop": 10, "image": 4}
+MAX_BATCH = {"noop": 5000, "image": 400}
 PREFETCH = 4
 KILL_SLEEP_S = 1.0
 
@@ -87,6 +93,28 @@ def measure_throughput(runner: Runner, items: list[tuple[str, dict[str, Any]]],
     return len(items) / (time.perf_counter() - started)
 
 
+def sized_throughput(runner: Runner, kind: str, workdir: Path, seconds: float,
+                     tag: str, repeats: int = 1) -> dict[str, Any] | None:
+    """Probe the rate with a few tasks, then time batches sized to last about ``seconds``.
+
+    The median of ``repeats`` batches, so one hiccup of a busy machine does not decide.
+    """
+    def batch(count: int, name: str) -> list[tuple[str, dict[str, Any]]]:
+        if kind == "image":
+            return image_tasks(workdir, count, f"{tag}-{name}")
+        return [(f"{tag}-{name}-noop-{n}", {"type": "noop"}) for n in range(count)]
+
+    probe = measure_throughput(runner, batch(PROBE[kind], "probe"), 120)
+    if probe is None:
+        return None
+    count = int(min(max(PROBE[kind], probe * seconds), MAX_BATCH[kind]))
+    rates = [measure_throughput(runner, batch(count, f"batch{n}"), 120 + 3 * seconds)
+             for n in range(repeats)]
+    if None in rates:
+        return None
+    return {"rate": statistics.median(rates), "tasks": count, "repeats": repeats}
+
+
 def kill_mid_task(runner: Runner, bound: float) -> dict[str, Any]:
     """SIGKILL the process running a task; follow the task until it ends or ``bound`` passes."""
     task_id = f"{runner.namespace}-kill"
@@ -102,7 +130,7 @@ def kill_mid_task(runner: Runner, bound: float) -> dict[str, Any]:
     came_back = len(runs) > 1
     return {"came_back": came_back, "runs": len(runs),
             "recovery_s": round(runs[1][0] - killed_at, 2) if came_back else None,
-            "ended": runner.ended(task_id) if end else f"not ended after {bound:g} s (lost)",
+            "ended": runner.ended(task_id) if end else f"not ended after {bound:g} s",
             "restarts": runner.restarts}
 
 
@@ -115,15 +143,32 @@ def poison(runner: Runner, window: float) -> dict[str, Any]:
                      every=0.05)
     runs = len(runner.runs(task_id))
     return {"runs": runs, "ended": runner.ended(task_id) if ended
-            else f"still looping after {window:g} s", "restarts": runner.restarts - restarts_before}
+            else f"not ended after {window:g} s", "restarts": runner.restarts - restarts_before}
+
+
+def scenarios(engine: str, profile: str, redis_url: str, workdir: Path,
+              sizes: dict[str, Any]) -> dict[str, Any]:
+    """kill -9 mid-task, then (recommended settings only) a poison task, on one fresh runner."""
+    with make_runner(engine, redis_url, workdir, profile) as runner:
+        runner.start(1)
+        kill = {"engine": engine, "profile": profile,
+                **kill_mid_task(runner, sizes["kill_bound"])}
+        poisoned = poison(runner, sizes["poison_window"]) if profile == "recommended" else None
+    return {"kill": kill, "poison": poisoned}
 
 
 def run(quick: bool, engines: list[str], redis_url: str, log: Any = print,
         sizes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Measure everything for ``engines``; ``sizes`` overrides the quick or full sizes."""
+    """Measure everything for ``engines``; ``sizes`` overrides the quick or full sizes.
+
+    Throughput runs one engine at a time. The kill and poison scenarios are mostly
+    waiting for timeouts, so with ``quick`` they run side by side, one thread per
+    engine (on a 2-core machine this adds a little to the delays they report).
+    """
     sizes = {**SIZES["quick" if quick else "full"], **(sizes or {})}
     results: dict[str, Any] = {"machine": machine(redis_url), "quick": quick, "sizes": sizes,
-                               "throughput": {}, "kill": [], "poison": {}, "skipped": []}
+                               "throughput": {}, "batches": {}, "kill": [], "poison": {},
+                               "skipped": []}
     if "session5+prefetch" in engines and not session5_has_prefetch():
         engines = [e for e in engines if e != "session5+prefetch"]
         results["skipped"].append("session5+prefetch: this session 5 has no prefetch yet")
@@ -131,20 +176,17 @@ def run(quick: bool, engines: list[str], redis_url: str, log: Any = print,
         workdir = Path(tmp)
         for engine in engines:
             for processes in (1, 2):
-                log(f"  {engine}: {processes} worker process(es) ...")
+                log(f"  throughput: {engine}, {processes} worker process(es) ...")
                 with make_runner(engine, redis_url, workdir) as runner:
                     runner.start(processes)
-                    tag = f"{runner.namespace}-{processes}"
-                    noop = [(f"{tag}-noop-{n}", {"type": "noop"}) for n in range(sizes["noop"])]
-                    results["throughput"][f"{engine}|noop|{processes}"] = measure_throughput(
-                        runner, noop, 120)
-                    results["throughput"][f"{engine}|image|{processes}"] = measure_throughput(
-                        runner, image_tasks(workdir, sizes["image"], tag), 120)
-                    if processes == 1 and engine != "session5+prefetch":
-                        log(f"  {engine}: kill -9 mid-task, then a poison task ...")
-                        results["kill"].append({"engine": engine, "profile": "recommended",
-                                                **kill_mid_task(runner, sizes["kill_bound"])})
-                        results["poison"][engine] = poison(runner, sizes["poison_window"])
+                    for kind in ("noop", "image"):
+                        key = f"{engine}|{kind}|{processes}"
+                        measured = sized_throughput(runner, kind, workdir, sizes["seconds"],
+                                                    f"{runner.namespace}-{processes}",
+                                                    sizes["repeats"])
+                        results["throughput"][key] = measured and measured["rate"]
+                        results["batches"][key] = measured and measured["tasks"]
+        jobs = [(e, "recommended") for e in engines if e != "session5+prefetch"]
         for engine in ("celery", "rq", "dramatiq"):
             if engine not in engines:
                 continue
@@ -152,11 +194,18 @@ def run(quick: bool, engines: list[str], redis_url: str, log: Any = print,
                 results["skipped"].append("dramatiq defaults kill -9: its default heartbeat "
                                           "timeout is 60 s (run without --quick)")
                 continue
-            log(f"  {engine} with its defaults: kill -9 mid-task ...")
-            with make_runner(engine, redis_url, workdir, profile="defaults") as runner:
-                runner.start(1)
-                results["kill"].append({"engine": engine, "profile": "defaults",
-                                        **kill_mid_task(runner, sizes["kill_bound"])})
+            jobs.append((engine, "defaults"))
+        log(f"  kill -9 and poison: {', '.join(f'{e} ({p})' for e, p in jobs)} ...")
+        if quick:
+            with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+                outcomes = list(pool.map(lambda job: scenarios(*job, redis_url, workdir, sizes),
+                                         jobs))
+        else:
+            outcomes = [scenarios(*job, redis_url, workdir, sizes) for job in jobs]
+        for (engine, _), outcome in zip(jobs, outcomes, strict=True):
+            results["kill"].append(outcome["kill"])
+            if outcome["poison"] is not None:
+                results["poison"][engine] = outcome["poison"]
     return results
 
 
@@ -176,7 +225,8 @@ def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [f"machine: {m['cores']} cores, Python {m['python']}, Redis {m['redis_server']}; "
              f"dramatiq {m['dramatiq']}, rq {m['rq']}, celery {m['celery']}",
-             "", "throughput (tasks/s; x = ratio to session 5 without prefetch, same run)",
+             "", f"throughput (tasks/s, median of {results['sizes']['repeats']} batch(es) of about "
+             f"{results['sizes']['seconds']:g} s; x = ratio to session 5 without prefetch, same run)",
              f"{'engine':<20}{'noop 1p':>16}{'noop 2p':>16}{'image 1p':>16}{'image 2p':>16}"]
     through = results["throughput"]
     engines = list(dict.fromkeys(k.split("|")[0] for k in through))
@@ -186,7 +236,7 @@ def render(results: dict[str, Any]) -> str:
             value = through.get(f"{engine}|{kind}|{processes}")
             base = through.get(f"session5|{kind}|{processes}")
             if value is None:
-                cells.append(f"{'unfinished':>16}")
+                cells.append(f"{'-':>16}")
             else:
                 ratio = f" {value / base:4.2f}x" if base else ""
                 cells.append(f"{value:10.1f}{ratio:>6}")
