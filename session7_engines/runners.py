@@ -209,6 +209,10 @@ class RQRunner(Runner):
                  "--serializer", "rq.serializers.JSONSerializer", "--name",
                  f"{self.namespace}-{n}", "--quiet", self.queue] for n in range(processes)]
 
+    def job_id(self, task_id: str) -> str:
+        """RQ's id for our task: under the namespace, so every key of this run names it."""
+        return task_id if task_id.startswith(self.namespace) else f"{self.namespace}-{task_id}"
+
     def _queue(self) -> Any:
         from rq import Queue
         from rq.serializers import JSONSerializer
@@ -221,7 +225,8 @@ class RQRunner(Runner):
 
         from .rq_jobs import retry_intervals
 
-        options: dict[str, Any] = {"job_id": task_id, "job_timeout": settings.TIME_LIMIT_S}
+        options: dict[str, Any] = {"job_id": self.job_id(task_id),
+                                   "job_timeout": settings.TIME_LIMIT_S}
         if self.profile == "recommended":
             options["retry"] = Retry(max=settings.MAX_RETRIES, interval=retry_intervals())
         self._queue().enqueue("session7_engines.rq_jobs.image_job", task_id, data, **options)
@@ -232,7 +237,7 @@ class RQRunner(Runner):
         from rq.serializers import JSONSerializer
 
         try:
-            job = Job.fetch(task_id, connection=redis.Redis.from_url(self.redis_url),
+            job = Job.fetch(self.job_id(task_id), connection=redis.Redis.from_url(self.redis_url),
                             serializer=JSONSerializer)
         except NoSuchJobError:
             return None
@@ -245,10 +250,25 @@ class RQRunner(Runner):
 
     def own_keys(self) -> list[str]:
         keys = super().own_keys()
-        if RQ_PREFIX.startswith("s7rq-"):  # never delete keys under a prefix we did not make
-            # The prefix is this process's own (s7rq-<random>) and runners run one at a time.
-            keys += list(self.client.scan_iter(match=f"{RQ_PREFIX}:*", count=1000))
+        if RQ_PREFIX.startswith("s7rq-"):  # never touch keys under a prefix we did not make
+            keys += [k for k in self.client.scan_iter(match=f"{RQ_PREFIX}:*", count=1000)
+                     if self.namespace in k]
         return keys
+
+    def close(self) -> None:
+        super().close()
+        if not RQ_PREFIX.startswith("s7rq-"):
+            return
+        with redis.Redis.from_url(self.redis_url, decode_responses=True) as client:
+            for shared in (f"{RQ_PREFIX}:queues", f"{RQ_PREFIX}:workers"):
+                members = [m for m in client.smembers(shared) if self.namespace in m]
+                if members:
+                    client.srem(shared, *members)
+            # RQ's few shared keys under our prefix go with the last run of this process.
+            left = list(client.scan_iter(match=f"{RQ_PREFIX}:*", count=1000))
+            if all(k.rsplit(":", 1)[-1] in ("clean_groups", "queues", "workers") for k in left):
+                if left:
+                    client.delete(*left)
 
 
 class CeleryRunner(Runner):

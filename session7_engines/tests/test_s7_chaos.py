@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -32,31 +33,43 @@ pytestmark = [
 # Comes back once the dead worker's lease expires (3 s) and someone looks; ten times
 # that is still far below this bound.
 RECOVERY_BOUND_S = 60.0
+RECOMMENDED = ["session5", "dramatiq", "rq", "celery", "streams"]
+DEFAULTS = {"celery": "FAILURE in the result backend",  # acked before it ran: never redelivered
+            "rq": "failed job registry"}                 # no Retry: the first death is final
 
 
-@pytest.mark.parametrize("engine", ["session5", "dramatiq", "rq", "celery", "streams"])
-def test_a_task_whose_worker_is_killed_comes_back_and_completes(engine, redis_target, tmp_path):
-    with RUNNERS[engine](redis_target.url, tmp_path) as runner:
-        runner.start(1)
-        row = kill_mid_task(runner, RECOVERY_BOUND_S)
-    print(f"\nKILL {engine} recommended: {row}")
+@pytest.fixture(scope="module")
+def kills(redis_target, tmp_path_factory) -> dict[tuple[str, str], dict]:
+    """Every kill -9 scenario, run side by side (each is mostly waiting for a timeout)."""
+    jobs = [(e, "recommended") for e in RECOMMENDED] + [(e, "defaults") for e in DEFAULTS]
+
+    def scenario(job: tuple[str, str]) -> dict:
+        engine, profile = job
+        workdir = tmp_path_factory.mktemp(f"kill-{engine}-{profile}")
+        with RUNNERS[engine](redis_target.url, workdir, profile=profile) as runner:
+            runner.start(1)
+            row = kill_mid_task(runner, RECOVERY_BOUND_S)
+        print(f"\nKILL {engine} {profile}: {row}")
+        return row
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return dict(zip(jobs, pool.map(scenario, jobs), strict=True))
+
+
+@pytest.mark.parametrize("engine", RECOMMENDED)
+def test_a_task_whose_worker_is_killed_comes_back_and_completes(engine, kills):
+    row = kills[engine, "recommended"]
     assert row.get("came_back"), f"{engine}: the killed task did not run again: {row}"
     assert row["ended"] == "completed", f"{engine}: {row}"
     assert row["runs"] == 2, f"{engine}: expected the killed run and one more: {row}"
     assert 0 <= row["recovery_s"] < RECOVERY_BOUND_S
 
 
-@pytest.mark.parametrize(("engine", "ended"), [
-    ("celery", "FAILURE in the result backend"),  # acked before it ran: never redelivered
-    ("rq", "failed job registry"),                # no Retry: the first death is final
-])
-def test_with_defaults_a_killed_task_is_not_run_again(engine, ended, redis_target, tmp_path):
-    with RUNNERS[engine](redis_target.url, tmp_path, profile="defaults") as runner:
-        runner.start(1)
-        row = kill_mid_task(runner, RECOVERY_BOUND_S)
-    print(f"\nKILL {engine} defaults: {row}")
+@pytest.mark.parametrize("engine", sorted(DEFAULTS))
+def test_with_defaults_a_killed_task_is_not_run_again(engine, kills):
+    row = kills[engine, "defaults"]
     assert row["runs"] == 1 and not row["came_back"], f"{engine}: {row}"
-    assert row["ended"] == ended
+    assert row["ended"] == DEFAULTS[engine], f"{engine}: {row}"
 
 
 def test_streams_consumers_under_random_sigkills_complete_each_task_exactly_once(

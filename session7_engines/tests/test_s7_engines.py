@@ -8,6 +8,8 @@ asserts a speed.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from PIL import Image
 
@@ -20,25 +22,37 @@ ENGINES = ["dramatiq", "rq", "celery", "streams"]
 IMAGES = 20
 
 
+@pytest.fixture(scope="module")
+def image_runs(redis_target, tmp_path_factory) -> dict[str, dict]:
+    """20 image tasks on each engine's worker command (2 processes), the engines side by side."""
+    def run(engine: str) -> dict:
+        workdir = tmp_path_factory.mktemp(f"images-{engine}")
+        with RUNNERS[engine](redis_target.url, workdir) as runner:
+            runner.start(2)
+            tasks = image_tasks(workdir, IMAGES, engine)
+            runner.enqueue_many(tasks)
+            done = wait_for(lambda: all(runner.ended(t) for t, _ in tasks), 120, every=0.1)
+            return {"done": done, "tasks": tasks, "namespace": runner.namespace,
+                    "ends": {t: runner.ended(t) for t, _ in tasks},
+                    "runs": {t: len(runner.runs(t)) for t, _ in tasks}}
+
+    with ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
+        return dict(zip(ENGINES, pool.map(run, ENGINES), strict=True))
+
+
 @pytest.mark.parametrize("engine", ENGINES)
-def test_twenty_image_tasks_complete_once_each(engine, redis_target, tmp_path):
-    with RUNNERS[engine](redis_target.url, tmp_path) as runner:
-        runner.start(2)
-        tasks = image_tasks(tmp_path, IMAGES, engine)
-        runner.enqueue_many(tasks)
-        done = wait_for(lambda: all(runner.ended(t) for t, _ in tasks), 120, every=0.1)
-        ends = {t: runner.ended(t) for t, _ in tasks}
-        runs = {t: len(runner.runs(t)) for t, _ in tasks}
-        namespace = runner.namespace
-    assert done, f"{engine}: not every task ended within 120 s: {ends}"
+def test_twenty_image_tasks_complete_once_each(engine, image_runs, redis_target):
+    result = image_runs[engine]
+    ends, runs = result["ends"], result["runs"]
+    assert result["done"], f"{engine}: not every task ended within 120 s: {ends}"
     assert set(ends.values()) == {"completed"}, f"{engine}: where the tasks ended: {ends}"
     assert set(runs.values()) == {1}, f"{engine}: runs per task (expected 1 each): {runs}"
-    for _, data in tasks:
+    for _, data in result["tasks"]:
         with Image.open(data["output_path"]) as image:
             assert image.size == (320, 240)
     client = redis_target.client(decode_responses=True)
     try:
-        leftovers = list(client.scan_iter(match=f"*{namespace}*", count=1000))
+        leftovers = list(client.scan_iter(match=f"*{result['namespace']}*", count=1000))
     finally:
         client.close()
     assert not leftovers, f"{engine}: keys left behind after close(): {leftovers[:5]}"
