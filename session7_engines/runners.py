@@ -64,6 +64,7 @@ class Runner:
         self.commands: list[list[str]] = []
         self.restarts = 0
         self._warmups = 0
+        self._spawned = 0
 
     def env(self) -> dict[str, str]:
         return {**os.environ, ENV_REDIS_URL: self.redis_url, ENV_NAMESPACE: self.namespace,
@@ -75,7 +76,9 @@ class Runner:
         raise NotImplementedError
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen:
-        log = open(self.workdir / f"{self.engine}-{len(self.processes)}.log", "wb")  # noqa: SIM115
+        self._spawned += 1
+        name = f"{self.engine.split()[0]}-{self.namespace}-{self._spawned}.log"
+        log = open(self.workdir / name, "wb")  # the child keeps its own copy of the file
         # A session of its own: close() can kill the command and every child it forked.
         process = subprocess.Popen(argv, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, cwd=self.workdir)
