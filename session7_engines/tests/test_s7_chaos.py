@@ -87,7 +87,7 @@ def test_streams_consumers_under_random_sigkills_complete_each_task_exactly_once
     with StreamsRunner(redis_target.url, tmp_path, min_idle_ms=1500, max_deliveries=20) as runner:
         runner.start(3)
         runner.enqueue_many(tasks)
-        kills, started = 0, time.monotonic()
+        kills, samples, checked, violations, started = 0, 0, 0, [], time.monotonic()
         next_kill = time.monotonic() + rng.uniform(0.5, 1.0)
         while runner.client.llen(runner.streams.done) < len(ids) + 1:  # + the warm-up
             assert time.monotonic() - started < 180, "not drained after 180 s"
@@ -98,17 +98,40 @@ def test_streams_consumers_under_random_sigkills_complete_each_task_exactly_once
                     kills += 1
                 next_kill = time.monotonic() + rng.uniform(0.5, 1.0)
             runner.supervise()
+            samples += 1
+            if counts := _accounting(runner):
+                checked += 1
+                if sum(counts) != len(ids) + 1:  # + the warm-up task
+                    violations.append(counts)
             time.sleep(0.02)
         done = Counter(runner.client.lrange(runner.streams.done, 0, -1))
         pending = runner.client.xpending(runner.streams.stream, runner.streams.group)["pending"]
         dead = runner.client.xlen(runner.streams.dead)
         runs = Counter(len(runner.runs(t)) for t in ids)
-    print(f"STREAMS STORM kills={kills} restarts={runner.restarts} runs-per-task={dict(runs)}")
+    print(f"STREAMS STORM kills={kills} restarts={runner.restarts} runs-per-task={dict(runs)} "
+          f"accounting samples={samples} checked={checked} violations={len(violations)}")
     assert kills >= 3, "the run was too short to kill anything much"
+    assert checked > samples // 2, f"the group's lag was reported in {checked} of {samples} samples"
+    assert not violations, (f"not yet delivered + pending + done + dead != tasks in "
+                            f"{len(violations)} of {samples} samples, e.g. {violations[:3]}")
     assert [t for t in ids if done[t] != 1] == [], "every task completed exactly once"
     assert pending == 0, f"{pending} entries still pending (unacked) after the run"
     assert dead == 0, f"{dead} task(s) dead-lettered; none should have been"
     assert sum(runs.values()) == len(ids) and 0 not in runs, f"runs per task: {runs}"
+
+
+def _accounting(runner: StreamsRunner) -> tuple[int, int, int, int] | None:
+    """(not yet delivered, pending, done, dead), read in one MULTI/EXEC: one moment in time.
+
+    Every entry is in exactly one of the four (session 5's conservation invariant, for a
+    stream). None if this Redis does not report the group's lag (before 7.0).
+    """
+    q = runner.streams
+    with runner.client.pipeline(transaction=True) as pipe:
+        pipe.xinfo_groups(q.stream).xpending(q.stream, q.group).llen(q.done).xlen(q.dead)
+        groups, pending, done, dead = pipe.execute()
+    lag = next((g.get("lag") for g in groups if g["name"] == q.group), None)
+    return None if lag is None else (int(lag), int(pending["pending"]), int(done), int(dead))
 
 
 def _running(runner: StreamsRunner, task_id: str) -> int | None:
