@@ -15,7 +15,7 @@ help:
 	@echo "make test       run the whole test suite"
 	@echo "make check      check your own exercises (SESSION=1..5 for one session)"
 	@echo "make doctor     preflight: Python, packages, Redis, multiprocessing, output dir"
-	@echo "make bench      queue throughput table (saved to notebooks/figures/bench.json)"
+	@echo "make bench      queue throughput table, ratios to a reference queue (saved to output/bench.json)"
 	@echo "make notebooks  run the notebooks fully and save their figures"
 	@echo "make redis      start a local Redis server if one is installed"
 

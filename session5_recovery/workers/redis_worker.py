@@ -31,6 +31,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -125,6 +126,13 @@ class RedisWorker:
         self._stop_now = False
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
+        # Set by the loop for the last task of a batch: its completion also claims this
+        # many more (one round trip per task for a busy worker); what came back.
+        self._fetch_next = 0
+        self._fetched: list[Task] = []
+        # With prefetch > 1: successes of the current batch not sent yet (task, encoded
+        # result, start time). The batch's outcomes go in one round trip at its end.
+        self._unsent: list[tuple[Task, str, float]] = []
 
     # --- running ---------------------------------------------------------------
 
@@ -180,47 +188,61 @@ class RedisWorker:
         # task), it waits like forever mode does.
         wait = not burst
         outage = 0  # claims in a row that failed because Redis was unreachable
-        while not self._stopping.is_set():
-            size = self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
-            try:
-                batch = self.queue.get_tasks(self.worker_id, size,
-                                             timeout=self.settings.claim_timeout if wait else 0)
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                outage += 1
-                self._wait_for_redis(error, attempt=outage)
-                continue
-            except redis.ResponseError as error:
-                # Redis refused the claim itself (a key of the wrong type, by hand?). Say so,
-                # wait a little so as not to spin, and go on: nothing was written.
-                self._say(f"claim failed: Redis replied {error}; trying again")
-                self._stopping.wait(self.settings.claim_timeout)
-                continue
-            if outage:
-                self._say("Redis is back")
-                outage = 0
-            if not batch:
-                self._retrying(self._release_strays)
-                if burst and self._retrying(self.queue.is_drained):
-                    return
-                wait = True
-                continue
-            wait = not burst
-            for index, task in enumerate(batch):
-                if self._stopping.is_set():
-                    # The stop signal came while we waited for this claim, or during the
-                    # batch: hand the rest straight back.
-                    for unrun in batch[index:]:
-                        self._give_back(unrun, "worker stopping: claimed, not started")
-                    return
+        batch: deque[Task] = deque()  # claimed, not started yet
+        try:
+            while not self._stopping.is_set():
+                if not batch:
+                    try:
+                        claimed = self.queue.get_tasks(
+                            self.worker_id, self._batch_size(max_tasks, done),
+                            timeout=self.settings.claim_timeout if wait else 0)
+                    except (redis.ConnectionError, redis.TimeoutError) as error:
+                        outage += 1
+                        self._wait_for_redis(error, attempt=outage)
+                        continue
+                    except redis.ResponseError as error:
+                        # Redis refused the claim itself (a key of the wrong type, by hand?).
+                        # Nothing was written: say so, wait a little (no spinning), go on.
+                        self._say(f"claim failed: Redis replied {error}; trying again")
+                        self._stopping.wait(self.settings.claim_timeout)
+                        continue
+                    if outage:
+                        self._say("Redis is back")
+                        outage = 0
+                    if not claimed:
+                        self._retrying(self._release_strays)
+                        if burst and self._retrying(self.queue.is_drained):
+                            return
+                        wait = True
+                        continue
+                    wait = not burst
+                    batch.extend(claimed)
+                    continue  # look at the stop flag before starting
+                task = batch.popleft()
+                last = max_tasks is not None and done + 1 >= max_tasks
+                # The last task of a batch asks for the next one with its completion; the
+                # others of a prefetched batch wait to be sent with it (-1: do not send yet).
+                self._fetch_next = (-1 if batch and not last else
+                                    0 if last else self._batch_size(max_tasks, done + 1))
                 try:
                     self.process(task)
                 except StopNow:
-                    for unrun in batch[index + 1:]:
-                        self._give_back(unrun, "second stop signal: claimed, not started")
                     return
+                finally:
+                    self._fetch_next = 0
                 done += 1
-            if max_tasks is not None and done >= max_tasks:
-                return
+                batch.extend(self._fetched)
+                self._fetched = []
+                if last:
+                    return
+        finally:
+            # Leaving: first record what is done, then hand back what was not started.
+            self._send_unsent(fetch=0)
+            for unrun in batch:
+                self._give_back(unrun, "worker stopping: claimed, not started")
+
+    def _batch_size(self, max_tasks: int | None, done: int) -> int:
+        return self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
 
     def _release_strays(self) -> None:
         """Hand back ids in our own list that we never received.
@@ -294,8 +316,35 @@ class RedisWorker:
         return self._guarded(task, lambda: self._record_success(task, encoded, started))
 
     def _record_success(self, task: Task, encoded: str, started: float) -> str:
-        recorded = self._retrying(lambda: self.queue.mark_completed(
-            task.id, worker_id=self.worker_id, encoded=encoded))
+        if self._fetch_next < 0 and not self._stopping.is_set():
+            self._unsent.append((task, encoded, started))  # sent with the batch's last one
+            return "completed"
+        fetch = 0 if self._stopping.is_set() else self._fetch_next
+        if self._unsent:
+            self._unsent.append((task, encoded, started))
+            self._send_unsent(fetch)
+            return "completed"
+        recorded, self._fetched = self._retrying(lambda: self.queue.complete_and_claim(
+            task.id, worker_id=self.worker_id, encoded=encoded, max_tasks=fetch))
+        return self._count_success(task, recorded, started)
+
+    def _send_unsent(self, fetch: int) -> None:
+        """Send the batch's held successes in one round trip (and claim ``fetch`` more)."""
+        if not self._unsent:
+            return
+        unsent, self._unsent = self._unsent, []
+        done = [(task.id, encoded) for task, encoded, _ in unsent]
+        try:
+            recorded, self._fetched = self._retrying(lambda: self.queue.complete_many(
+                self.worker_id, done, max_tasks=max(0, fetch)))
+        except redis.ResponseError as error:
+            self._say(f"could not record {len(done)} completions: Redis replied {error}; they stay "
+                      f"in my list and go back to the queue when I am idle")
+            return
+        for (task, _, started), ok in zip(unsent, recorded, strict=True):
+            self._count_success(task, ok, started)
+
+    def _count_success(self, task: Task, recorded: bool, started: float) -> str:
         if not recorded:
             self.counts.refused += 1
             self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
