@@ -21,6 +21,23 @@ from workshop.redis_connection import RedisUnavailableError, resolve_redis
 from .config import ApiConfig
 from .workers import WorkerFleet
 
+# Ctrl-C lets requests finish, but an open event stream (a dashboard tab, GET /events)
+# never finishes by itself: without a limit uvicorn would wait for it forever.
+SHUTDOWN_GRACE_SECONDS = 3
+
+
+def stopping_server(app, config):
+    """A uvicorn server that also flags Ctrl-C on the app (``app.state.shutting_down``), so
+    its streams end by themselves within the grace period instead of being cancelled."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            app.state.shutting_down = True
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m session6_api",
@@ -70,8 +87,9 @@ def serve(args: argparse.Namespace) -> int:
               f"queue {config.queue_name!r} on {target.source}, {args.workers} workers, "
               f"database {database}. Ctrl-C stops everything.", flush=True)
         try:
-            uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
-                                          log_level="warning")).run()
+            stopping_server(app, uvicorn.Config(
+                app, host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)).run()
         except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
             pass
     finally:

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from .queue_ops import is_paused, supports
 from .store import TaskStore
+from .sync import STATUS_OF_EVENT
 from .workers import Event, RedisTaskQueue
 from .workers.timeline import describe
 
@@ -46,9 +47,11 @@ def stream_ms(event_id: str) -> int:
 
 
 def event_view(event: Event) -> dict[str, Any]:
-    """An event as the page shows it: its id, name, time, task, worker and the sentence."""
+    """An event as the page shows it: id, name, time, task, worker, the sentence, and the
+    status it moves its task to (the same mapping the database follower applies)."""
     return {"id": event.id, "event": event.name, "ts": event.ts, "ms": stream_ms(event.id),
-            "task": event.task_id, "worker": event.worker_id, "text": describe(event)}
+            "task": event.task_id, "worker": event.worker_id, "text": describe(event),
+            "status": STATUS_OF_EVENT.get(event.name)}
 
 
 @dataclass

@@ -111,7 +111,7 @@ async def dashboard_stream(request: Request, task_id: str | None,
             last = await client.xrevrange(key, count=1)
             position = last[0][0] if last else "0-0"
     last_state, owed = 0.0, True  # owed: events arrived since the last state message
-    while True:
+    while not getattr(request.app.state, "shutting_down", False):  # set by Ctrl-C (cli.py)
         since = time.monotonic() - last_state
         if only is None and (since >= STATE_EVERY or (owed and since >= STATE_AFTER_EVENTS)):
             yield message("state", await run_in_threadpool(page_state, state, ledger))
@@ -119,11 +119,12 @@ async def dashboard_stream(request: Request, task_id: str | None,
         if only is None:
             wait = (STATE_AFTER_EVENTS if owed else STATE_EVERY) - since
         else:
-            wait = KEEP_ALIVE_SECONDS
+            wait = STATE_EVERY  # wake up now and then to notice a shutdown
         replies = await client.xread({key: position}, count=500, block=max(1, int(wait * 1000)))
         if not replies:
-            if only is not None:
+            if only is not None and time.monotonic() - last_state >= KEEP_ALIVE_SECONDS:
                 yield ": keep-alive\n\n"
+                last_state = time.monotonic()
             continue
         for entry_id, raw in replies[0][1]:
             event = event_from_entry(entry_id, raw)

@@ -135,21 +135,30 @@ function showEvent(event) {
   Dash.eventShown(event.ms);
   if (["enqueued", "claimed", "completed", "dead_lettered", "requeued", "cancelled"]
       .includes(event.event)) {
-    tasksChanged();
+    tasksChanged(event);
   }
 }
 
 // --- the tasks table -------------------------------------------------------------------
 
-let refreshTimers = [];
-// The table comes from the database, which hears of an event a moment after Redis:
-// look now-ish and once more a little later, however many events arrive meanwhile.
-function tasksChanged() {
-  if (cursors.length > 1 || refreshTimers.length) return; // not on the first page, or due
-  refreshTimers = [setTimeout(loadTasks, 300), setTimeout(() => {
-    refreshTimers = [];
-    loadTasks();
-  }, 1500)];
+let refreshSoon = null;
+let refreshAfter = [];
+// The table comes from the database, which hears of an event a moment after Redis. An
+// event updates its row on the screen at once; the table is then reloaded at most once a
+// second during a burst, and twice after the last event (the database has caught up).
+function tasksChanged(event) {
+  const row = document.querySelector(`#tasks tr[data-task="${event.task}"]`);
+  if (row && event.status) {
+    row.className = event.status;
+    row.querySelector(".status").textContent = event.status;
+    if (event.event === "claimed") row.cells[5].textContent = event.worker || "";
+  }
+  if (cursors.length > 1) return; // an older page: new tasks do not appear on it
+  refreshAfter.forEach(clearTimeout);
+  refreshAfter = [setTimeout(loadTasks, 400), setTimeout(loadTasks, 2000)];
+  if (refreshSoon === null) {
+    refreshSoon = setTimeout(() => { refreshSoon = null; loadTasks(); }, 1000);
+  }
 }
 
 function taskAction(task) {
