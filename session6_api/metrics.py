@@ -32,16 +32,23 @@ class _QueueStateCollector(Collector):
         self.read_stats = read_stats
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("workshop_tasks", "Tasks in each state, read from Redis",
-                                   labels=["state"])
+        tasks = GaugeMetricFamily("workshop_tasks", "Tasks in each state, read from Redis",
+                                  labels=["state"])
+        pending = GaugeMetricFamily("workshop_pending", "Pending tasks by priority",
+                                    labels=["priority"])
+        paused = GaugeMetricFamily("workshop_paused", "1 while the queue is paused")
         try:
             stats = self.read_stats()
         except Exception:  # Redis down: no sample rather than a failed scrape
             stats = {}
-        for state, value in stats.items():
-            if state not in ("total", "enqueued", "workers"):
-                family.add_metric([state], float(value))
-        yield family
+        for name, value in stats.items():
+            if name.startswith("pending_"):
+                pending.add_metric([name.removeprefix("pending_")], float(value))
+            elif name == "paused":
+                paused.add_metric([], float(value))
+            elif name not in ("total", "enqueued", "workers"):
+                tasks.add_metric([name], float(value))
+        yield from (tasks, pending, paused)
 
 
 class Metrics:

@@ -19,7 +19,7 @@ class TaskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image: str = Field(min_length=1, max_length=255,
+    image: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                        description="an image id from POST /images, or a sample's name",
                        examples=["photo_grace_hopper.jpg"])
     filters: list[str] = Field(default_factory=list, max_length=MAX_FILTERS,

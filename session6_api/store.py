@@ -102,6 +102,8 @@ class TaskStore:
         self.url = url
         self.clock = clock
         self.engine = engine or sa.create_engine(url, **_engine_options(url))
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.metadata = sa.MetaData()
         self.tasks = sa.Table(
             f"{prefix}tasks", self.metadata,
@@ -294,14 +296,21 @@ class TaskStore:
         The fence: ``WHERE last_event IS NULL OR last_event < :event``. True if the
         row changed; False for an unknown task or an event already applied (or older).
         """
-        fence = sortable_event_id(event_id)
+        return self.apply_events([(task_id, event_id, changes)]) == 1
+
+    def apply_events(self, updates: list[tuple[str, str, dict[str, Any]]]) -> int:
+        """``apply_event`` for many (task id, event id, changes) in one transaction;
+        how many rows changed."""
         t = self.tasks
+        changed = 0
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                t.update().where(t.c.id == task_id,
-                                 sa.or_(t.c.last_event.is_(None), t.c.last_event < fence))
-                .values(last_event=fence, updated_at=self.clock(), **changes))
-            return updated.rowcount == 1
+            for task_id, event_id, changes in updates:
+                fence = sortable_event_id(event_id)
+                changed += conn.execute(
+                    t.update().where(t.c.id == task_id,
+                                     sa.or_(t.c.last_event.is_(None), t.c.last_event < fence))
+                    .values(last_event=fence, updated_at=self.clock(), **changes)).rowcount
+        return changed
 
     def position(self, name: str) -> str | None:
         with self.engine.connect() as conn:
@@ -325,6 +334,15 @@ def _engine_options(url: str) -> dict[str, Any]:
         # The API answers from threads: one SQLite connection is shared with care by SQLAlchemy.
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
     return {"pool_pre_ping": True}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL: readers do not wait for the writer, and a commit is an append (much faster
+    when the API, the relay and the event follower write at the same time)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _row(mapping: Any) -> TaskRow:

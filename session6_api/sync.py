@@ -88,22 +88,23 @@ class EventSync:
             events = [event_from_entry(entry_id, raw) for entry_id, raw in entries]
         else:
             events = self.queue.events(self.batch, after=position)
-        for event in events:
-            self.apply(event)
+        self.apply(events)
         if events:
             self.store.set_position(self.name, events[-1].id)
         return len(events)
 
-    def apply(self, event: Event) -> bool:
-        """Apply one event; True if a row changed (False: no such task, or already applied)."""
-        if self.on_event is not None:
-            self.on_event(event)
-        task_id = event.task_id
-        changes = changes_for(event)
-        if not task_id or not changes:
-            return False
-        changed = self.store.apply_event(task_id, event.id, **changes)
-        self.applied += int(changed)
+    def apply(self, events: list[Event]) -> int:
+        """Apply events in one transaction; how many rows changed (an unknown task or an
+        event a row has already seen changes nothing)."""
+        updates = []
+        for event in events:
+            if self.on_event is not None:
+                self.on_event(event)
+            changes = changes_for(event)
+            if event.task_id and changes:
+                updates.append((event.task_id, event.id, changes))
+        changed = self.store.apply_events(updates) if updates else 0
+        self.applied += changed
         return changed
 
     def run_forever(self, stop: threading.Event, block_ms: int = 500) -> None:

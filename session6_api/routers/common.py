@@ -44,6 +44,9 @@ def error(description: str) -> dict[str, Any]:
 
 UNAUTHORIZED = {401: error("API_TOKEN is set and the Bearer token is missing or wrong")}
 INVALID = {422: {"model": ValidationErrorBody, "description": "a field is wrong; says which"}}
+# FastAPI's own answer to a body it cannot even parse (bytes that are not UTF-8 JSON, a
+# broken multipart form): found by the fuzzer, documented here.
+UNPARSABLE = {400: error("the body could not be parsed at all")}
 
 
 def links(task_id: str) -> Links:

@@ -34,7 +34,7 @@ async def task_progress(
         raise HTTPException(404, f"no task with id {task_id!r}; use the id that POST /tasks "
                                  f"returned")
     live = await run_in_threadpool(state.queue.get_task_info, task_id)
-    finished = row.finished or (live is not None and str(live.status) in (*TERMINAL, "failed"))
+    finished = row.finished or (live is not None and str(live.status) in TERMINAL)
     stream = task_events(state.aredis, state.queue.keys.events, task_id,
                          after=valid_last_event_id(last_event_id), finished=finished)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

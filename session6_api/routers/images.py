@@ -9,14 +9,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..images import ImageRejected
 from ..schemas import ImageCreated
-from .common import INVALID, UNAUTHORIZED, backends, error, require_token
+from .common import INVALID, UNAUTHORIZED, UNPARSABLE, backends, error, require_token
 
 router = APIRouter(tags=["images"])
 
 
 @router.post("/images", status_code=201, response_model=ImageCreated,
              responses={413: error("over the size or pixel limit"),
-                        415: error("does not decode as an image"), **INVALID, **UNAUTHORIZED},
+                        415: error("does not decode as an image"), **INVALID, **UNPARSABLE, **UNAUTHORIZED},
              dependencies=[Depends(require_token)])
 async def upload_image(request: Request, file: Annotated[UploadFile, File(description="the image file")]) -> ImageCreated:
     """Store an uploaded image; ``201`` with its id (use it as ``image`` in POST /tasks)."""

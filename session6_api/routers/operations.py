@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from ..metrics import CONTENT_TYPE
-from ..queue_ops import QueueFeatureMissing, is_paused, pause
+from ..queue_ops import is_paused, pause
 from ..schemas import (
     DlqItem,
     Health,
@@ -23,7 +23,6 @@ from .common import INVALID, UNAUTHORIZED, backends, error, require_token
 
 router = APIRouter(tags=["operations"])
 CHANGES_STATE = [Depends(require_token)]
-MISSING = {501: error("the carried-forward queue cannot do this")}
 
 
 @router.get("/stats", response_model=QueueStats)
@@ -70,21 +69,18 @@ def purge(request: Request) -> Purged:
 
 
 def _set_paused(request: Request, paused: bool) -> PauseState:
-    try:
-        return PauseState(paused=pause(backends(request).queue, paused))
-    except QueueFeatureMissing as problem:
-        raise HTTPException(501, str(problem)) from None
+    return PauseState(paused=pause(backends(request).queue, paused))
 
 
 @router.post("/queue/pause", response_model=PauseState, dependencies=CHANGES_STATE,
-             responses={**MISSING, **UNAUTHORIZED})
+             responses={**UNAUTHORIZED})
 def pause_queue(request: Request) -> PauseState:
     """Workers finish what they hold and claim nothing until resumed."""
     return _set_paused(request, True)
 
 
 @router.post("/queue/resume", response_model=PauseState, dependencies=CHANGES_STATE,
-             responses={**MISSING, **UNAUTHORIZED})
+             responses={**UNAUTHORIZED})
 def resume_queue(request: Request) -> PauseState:
     return _set_paused(request, False)
 

@@ -24,12 +24,13 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from ..backends import Backends
 from ..config import MAX_WAIT_SECONDS
-from ..queue_ops import QueueFeatureMissing, cancel
+from ..queue_ops import cancel
 from ..schemas import Status, TaskAccepted, TaskPage, TaskRequest, TaskView
 from ..store import IdempotencyConflict, TaskRow, decode_cursor
 from .common import (
     INVALID,
     UNAUTHORIZED,
+    UNPARSABLE,
     backends,
     error,
     field_error,
@@ -69,7 +70,7 @@ def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow
                202: {"description": "accepted; follow Location",
                      "headers": {"Location": {"schema": {"type": "string"}},
                                  "Retry-After": {"schema": {"type": "integer"}}}},
-               **INVALID, **UNAUTHORIZED},
+               **INVALID, **UNPARSABLE, **UNAUTHORIZED},
     dependencies=[Depends(require_token)])
 async def create_task(
     body: TaskRequest, request: Request,
@@ -143,7 +144,6 @@ def get_result(task_id: str, request: Request) -> FileResponse:
 @router.delete("/tasks/{task_id}", status_code=204,
                responses={404: error("no task with this id"),
                           409: error("the task was already claimed or has finished"),
-                          501: error("the carried-forward queue cannot cancel"),
                           **UNAUTHORIZED},
                dependencies=[Depends(require_token)])
 def delete_task(task_id: str, request: Request) -> Response:
@@ -156,11 +156,7 @@ def delete_task(task_id: str, request: Request) -> Response:
         for unsent in state.store.unsent_for(task_id):
             state.relay.push(unsent)
             state.store.mark_sent(unsent.id)
-        try:
-            cancelled = cancel(state.queue, task_id)
-        except QueueFeatureMissing as problem:
-            raise HTTPException(501, str(problem)) from None
-        if cancelled:
+        if cancel(state.queue, task_id):
             state.catch_up(task_id)
             return Response(status_code=204)
         row = state.store.get(task_id) or row

@@ -13,7 +13,6 @@ import json
 import pytest
 from PIL import Image
 
-from session6_api.queue_ops import supports
 from session6_api.workers import RedisWorker
 
 pytestmark = [pytest.mark.redis,
@@ -151,8 +150,6 @@ def test_without_a_key_each_post_is_a_new_task(api):
 # --- priorities -----------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not supports("priority"), reason="needs session 5's second version "
-                    "(add_task(priority=...)); carry it forward when branch s5v2 lands")
 def test_high_priority_is_claimed_first(api):
     low = post_task(api, {"image": SAMPLE, "priority": "low"}).json()["id"]
     high = post_task(api, {"image": SAMPLE, "priority": "high"}).json()["id"]
@@ -164,8 +161,6 @@ def test_high_priority_is_claimed_first(api):
 # --- cancel ---------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not supports("cancel"), reason="needs session 5's second version "
-                    "(RedisTaskQueue.cancel); carry it forward when branch s5v2 lands")
 def test_delete_cancels_a_pending_task(api):
     task_id = post_task(api).json()["id"]
     assert api.client.delete(f"/tasks/{task_id}").status_code == 204
@@ -343,8 +338,6 @@ def test_workers_lists_registered_workers(api):
     assert [w["worker_id"] for w in workers] == ["worker-8"] and workers[0]["alive"]
 
 
-@pytest.mark.skipif(not supports("pause"), reason="needs session 5's second version "
-                    "(pause/resume); carry it forward when branch s5v2 lands")
 def test_pause_stops_claims_and_resume_restarts_them(api):
     assert api.client.post("/queue/pause").json() == {"paused": True}
     post_task(api)

@@ -1,0 +1,64 @@
+"""Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
+
+The queue writes every step of every task to a Redis stream (``XADD``); each
+entry has an id such as ``1718000000000-3`` that only grows. An SSE stream of
+one task's progress uses that id as the event's ``id:``. A browser that loses
+the connection reconnects by itself and sends the last id it saw in the
+``Last-Event-ID`` header; the server resumes right after it: nothing lost,
+nothing repeated.
+
+- Part 1: ``format_event(event_id, name, data)``: the SSE wire format, i.e.
+  ``id: ...``, ``event: ...`` and ``data: <JSON>`` lines, then a blank line.
+- Part 2: ``resume_after(header)``: the stream id to continue after: the
+  header's value if it is a stream id (digits, a dash, digits), else ``"0-0"``
+  (start from the beginning: a garbage header must not break the stream).
+- Part 3: ``task_events(r, stream, task_id, after)``: the SSE text of the
+  events of ``task_id`` strictly after stream id ``after``, in order, ending
+  with the first terminal event (completed, dead_lettered or cancelled). Read
+  with ``XRANGE`` in pages; ``"(" + id`` makes the start exclusive.
+
+The session's real version is session6_api/sse.py (with ``XREAD BLOCK`` for
+the live part).
+"""
+
+from __future__ import annotations
+
+import json  # noqa: F401 (you will need it)
+import re
+from typing import Any
+
+TERMINAL = ("completed", "dead_lettered", "cancelled")
+STREAM_ID = re.compile(r"\d+-\d+")
+PAGE = 100
+
+
+# --- Part 1 -------------------------------------------------------------------
+
+
+def format_event(event_id: str, name: str, data: dict[str, Any]) -> str:
+    """One SSE event: id, event and data lines, and the blank line that ends it."""
+    # TODO (part 1): three lines "id: ...", "event: ...", "data: " + json.dumps(data),
+    # each ending in "\n", and one more "\n" (the blank line that ends the event).
+    raise NotImplementedError("Exercise 3, part 1: the SSE wire format (see the hint in README)")
+
+
+# --- Part 2 -------------------------------------------------------------------
+
+
+def resume_after(header: str | None) -> str:
+    """The stream id to resume after: a valid ``Last-Event-ID``, else the beginning."""
+    # TODO (part 2): strip the header; if STREAM_ID.fullmatch(...) accepts it, return it;
+    # otherwise (None, empty, garbage) return "0-0".
+    raise NotImplementedError("Exercise 3, part 2: where to resume (see the hint in README)")
+
+
+# --- Part 3 -------------------------------------------------------------------
+
+
+def task_events(r: Any, stream: str, task_id: str, after: str = "0-0") -> list[str]:
+    """SSE texts of ``task_id``'s events after ``after``, up to its terminal event."""
+    # TODO (part 3): loop: entries = r.xrange(stream, min="(" + position, count=PAGE);
+    # stop when empty; for each (entry_id, fields): move position on, skip other tasks,
+    # append format_event(entry_id, fields["event"], fields), and return after a TERMINAL one.
+    raise NotImplementedError("Exercise 3, part 3: the task's events after an id "
+                              "(see the hint in README)")
