@@ -1,9 +1,9 @@
 """What the live dashboard shows, computed from counts and the event stream, never from every id.
 
 The page must stay fast with 100,000 completed tasks, so nothing here lists a
-state's ids: a count is ``LLEN`` / ``ZCARD`` / ``SCARD`` (constant time, sent in
-one pipelined round trip), the DLQ shows its newest few, and the task list is
-the database's keyset-paginated ``GET /tasks``.
+state's ids: a count is ``LLEN`` / ``ZCARD`` / ``SCARD`` (constant time, all in
+one call of the queue's script), the DLQ shows its newest few, and the task
+list is the database's keyset-paginated ``GET /tasks``.
 
 Some things are in no key: a worker's PID, how many tasks each worker finished,
 completions per second, which workers were lost. The event stream records them
@@ -26,12 +26,8 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
-from .queue_ops import is_paused, supports
-from .store import TaskStore
 from .sync import STATUS_OF_EVENT
-from .workers import Event, RedisTaskQueue
+from .workers import Event, RedisTaskQueue, WorkerInfo
 from .workers.timeline import describe
 
 FEED_LENGTH = 40  # events shown in the feed
@@ -123,68 +119,20 @@ class EventLedger:
             return list(self.feed)
 
 
-def counts_and_workers(queue: RedisTaskQueue) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """Every count and every registered worker in two round trips, whatever the queue's size.
-
-    Not ``queue.get_stats()``: that one also SCANs the keyspace for processing
-    lists outside the registry (the conservation check needs them), which costs
-    time in proportion to every key on the server.
-    """
-    keys = queue.keys
-    registered = queue.client.zrange(keys.workers, 0, -1, withscores=True)
-    pipe = queue.client.pipeline(transaction=False)
-    pipe.llen(keys.pending)
-    pipe.zcard(keys.delayed)
-    pipe.llen(keys.completed)
-    pipe.llen(keys.dlq)
-    pipe.scard(keys.tasks)
-    for worker, _ in registered:
-        name = _text(worker)
-        pipe.pttl(keys.heartbeat(name))
-        pipe.lrange(keys.processing(name), 0, -1)
-    replies = pipe.execute()
-    pending, delayed, completed, dlq, held = (int(n) for n in replies[:5])
-    workers, processing = [], 0
-    for index, (worker, last_seen) in enumerate(registered):
-        ttl_ms, in_flight = replies[5 + 2 * index], replies[6 + 2 * index]
-        processing += len(in_flight)
-        workers.append({"worker_id": _text(worker), "last_seen": float(last_seen),
-                        "ttl_left": ttl_ms / 1000 if ttl_ms and ttl_ms > 0 else None,
-                        "in_flight": [_text(i) for i in in_flight]})
-    counts = {"pending": pending, "processing": processing, "delayed": delayed,
-              "completed": completed, "dead_lettered": dlq, "total": held}
-    return counts, workers
-
-
-def pending_by_priority(queue: RedisTaskQueue, store: TaskStore) -> tuple[dict[str, int], str]:
-    """Pending tasks per priority, and where the numbers come from.
-
-    A queue with priorities (session 5, second version) counts them itself. The
-    first version has one pending list for every priority, so the numbers come
-    from the database instead: the priority each waiting task asked for.
-    """
-    if supports("priority"):
-        stats = queue.get_stats()
-        return {p: int(stats.get(f"pending_{p}", 0)) for p in ("high", "normal", "low")}, "queue"
-    t = store.tasks
-    with store.engine.connect() as conn:
-        found = dict(conn.execute(sa.select(t.c.priority, sa.func.count())
-                                  .where(t.c.status == "pending").group_by(t.c.priority)).all())
-    return {p: int(found.get(p, 0)) for p in ("high", "normal", "low")}, "database"
-
-
-def worker_views(registered: list[dict[str, Any]], ledger: EventLedger,
+def worker_views(registered: list[WorkerInfo], ledger: EventLedger,
                  heartbeat_ttl: float) -> list[dict[str, Any]]:
     """Registered workers (alive, or heartbeat expired), then the lost ones the reaper removed."""
     views, seen = [], set()
     for worker in registered:
-        record = ledger.workers.get(worker["worker_id"], WorkerRecord())
-        ttl_left = worker["ttl_left"]
+        record = ledger.workers.get(worker.worker_id, WorkerRecord())
         views.append({
-            **worker, "pid": record.pid, "done": record.done, "ttl": heartbeat_ttl,
-            "heartbeat_age": None if ttl_left is None else max(0.0, heartbeat_ttl - ttl_left),
-            "state": "alive" if ttl_left is not None else "expired"})
-        seen.add(worker["worker_id"])
+            "worker_id": worker.worker_id, "pid": record.pid, "done": record.done,
+            "ttl": heartbeat_ttl, "ttl_left": worker.ttl_left, "last_seen": worker.last_seen,
+            "in_flight": list(worker.in_flight),
+            "heartbeat_age": None if worker.ttl_left is None
+            else max(0.0, heartbeat_ttl - worker.ttl_left),
+            "state": "alive" if worker.alive else "expired"})
+        seen.add(worker.worker_id)
     lost = sorted(((wid, r) for wid, r in ledger.workers.items()
                    if r.lost_at is not None and wid not in seen),
                   key=lambda item: item[1].lost_at or 0, reverse=True)
@@ -202,17 +150,23 @@ def dlq_views(queue: RedisTaskQueue) -> list[dict[str, Any]]:
             for t in queue.dlq_tasks(DLQ_SHOWN)]
 
 
-def dashboard_state(queue: RedisTaskQueue, store: TaskStore, ledger: EventLedger) -> dict[str, Any]:
-    """Everything the main page draws, except the events themselves (they stream)."""
+def dashboard_state(queue: RedisTaskQueue, ledger: EventLedger) -> dict[str, Any]:
+    """Everything the main page draws, except the events themselves (they stream).
+
+    ``get_stats`` is one Lua call that reads each state's count (``LLEN``,
+    ``ZCARD``, ``SCARD``, one per registered worker): its cost does not grow
+    with the number of tasks.
+    """
     ledger.refresh()
-    counts, registered = counts_and_workers(queue)
-    priorities, source = pending_by_priority(queue, store)
+    stats = queue.get_stats()
+    counts = {name: stats[name] for name in ("pending", "processing", "delayed", "completed",
+                                             "dead_lettered", "cancelled", "total")}
     return {
-        "counts": counts, "pending_by_priority": priorities, "priority_source": source,
-        "workers": worker_views(registered, ledger, queue.settings.heartbeat_ttl),
-        "dlq": dlq_views(queue), "paused": is_paused(queue),
+        "counts": counts,
+        "pending_by_priority": {p: stats[f"pending_{p}"] for p in ("high", "normal", "low")},
+        "workers": worker_views(queue.workers(), ledger, queue.settings.heartbeat_ttl),
+        "dlq": dlq_views(queue), "paused": bool(stats["paused"]),
         "throughput": ledger.throughput(), "throughput_seconds": THROUGHPUT_SECONDS,
-        "features": {name: supports(name) for name in ("pause", "cancel", "priority")},
         "server_time": time.time(),
     }
 
@@ -246,7 +200,3 @@ class TaskHistory:
 def task_history(events: list[Event], task_id: str) -> list[Event]:
     history = TaskHistory(task_id)
     return [event for event in events if history.accepts(event)]
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value

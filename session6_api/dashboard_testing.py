@@ -20,7 +20,7 @@ import shutil
 import time
 import uuid
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from .store import TaskStore, fingerprint
 from .workers import RedisTaskQueue
@@ -50,8 +50,13 @@ def launch_args() -> list[str]:
 
 
 def image_bytes(width: int, height: int, fmt: str = "PNG") -> bytes:
-    """A smooth gradient (small to store, real work to filter)."""
+    """A gradient with a few shapes: small to store, real work to filter, edges to find."""
     image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    w, h = width, height
+    draw.ellipse((w * 0.1, h * 0.15, w * 0.45, h * 0.6), fill=(220, 60, 40))
+    draw.rectangle((w * 0.55, h * 0.2, w * 0.9, h * 0.5), fill=(40, 90, 200))
+    draw.polygon([(w * 0.2, h * 0.9), (w * 0.5, h * 0.65), (w * 0.8, h * 0.9)], fill=(250, 200, 0))
     buffer = io.BytesIO()
     image.save(buffer, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return buffer.getvalue()

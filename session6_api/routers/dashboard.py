@@ -53,7 +53,7 @@ def ledger_for(request: Request) -> EventLedger:
 
 
 def page_state(state: Backends, ledger: EventLedger) -> dict[str, Any]:
-    return {**dashboard_state(state.queue, state.store, ledger),
+    return {**dashboard_state(state.queue, ledger),
             "token_required": state.config.api_token is not None,
             "samples": state.images.samples()}
 

@@ -8,7 +8,6 @@ const $ = (id) => document.getElementById(id);
 const TASKS_PAGE = 20;
 const FEED_KEPT = 40;
 
-let features = {};
 let paused = false;
 let lastEventId = "0-0";
 // The tasks table pages through GET /tasks with its cursor; "Newer" goes back up the stack.
@@ -35,9 +34,6 @@ function drawCounts(state) {
   for (const [priority, value] of Object.entries(state.pending_by_priority)) {
     $(`count-pending-${priority}`).textContent = value.toLocaleString("en");
   }
-  $("priority-note").textContent = state.priority_source === "queue" ? "" :
-    "Pending by priority comes from the database here: this copy of the queue keeps one " +
-    "pending list and claims in arrival order.";
 }
 
 function drawPause(state) {
@@ -45,9 +41,7 @@ function drawPause(state) {
   $("paused-badge").hidden = !paused;
   const button = $("pause-button");
   button.textContent = paused ? "Resume the queue" : "Pause the queue";
-  button.disabled = !features.pause;
-  $("pause-note").textContent = features.pause ? "" :
-    "pause and resume need the queue's second version (session 5); this copy has neither";
+  $("pause-note").textContent = paused ? "workers finish what they hold and claim nothing" : "";
 }
 
 function heartbeat(worker) {
@@ -109,7 +103,6 @@ function drawDlq(dlq, count) {
 }
 
 function drawState(state) {
-  features = state.features;
   drawCounts(state);
   drawPause(state);
   drawWorkers(state.workers);
@@ -133,7 +126,7 @@ function showEvent(event) {
   $("feed").prepend(item);
   while ($("feed").children.length > FEED_KEPT) $("feed").lastElementChild.remove();
   Dash.eventShown(event.ms);
-  if (["enqueued", "claimed", "completed", "dead_lettered", "requeued", "cancelled"]
+  if (["enqueued", "claimed", "completed", "dead_lettered", "requeued", "replayed", "cancelled"]
       .includes(event.event)) {
     tasksChanged(event);
   }
@@ -164,8 +157,6 @@ function tasksChanged(event) {
 function taskAction(task) {
   if (task.status !== "pending") return "";
   return el("button", { type: "button", "aria-label": `Cancel task ${task.id}`,
-                        disabled: !features.cancel,
-                        title: features.cancel ? null : "cancel needs the queue's second version",
                         onclick: () => cancelTask(task.id) }, "Cancel");
 }
 

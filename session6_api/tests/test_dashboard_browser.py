@@ -33,10 +33,10 @@ from session6_api.dashboard_testing import (
     launch_args,
 )
 from session6_api.livetest import LiveServer
-from session6_api.queue_ops import supports
 from session6_api.services import open_queue, open_store
 from session6_api.workers import WorkerFleet
 from workshop.paths import OUTPUT_DIR
+from workshop.waiting import wait_until
 
 # A scenario waits for several things in turn, each up to WAIT_MS: more than the suite's
 # default per-test limit.
@@ -267,7 +267,7 @@ def test_a_poison_task_lands_in_the_dlq_the_replay_button_brings_it_back(
         expect(count(page, "pending")).to_have_text("1")
         expect(count(page, "dead_lettered")).to_have_text("1")
         expect(page.locator(f'#dlq tr[data-task="{replayed}"]')).to_have_count(0)
-        expect(page.locator("#feed li[data-event=requeued]")).to_contain_text(
+        expect(page.locator("#feed li[data-event=replayed]")).to_contain_text(
             "replayed from the DLQ")
         expect(page.locator(f'#tasks tr[data-task="{replayed}"] .status')).to_have_text("pending")
 
@@ -287,8 +287,6 @@ def test_a_poison_task_lands_in_the_dlq_the_replay_button_brings_it_back(
             "completed")
 
 
-@pytest.mark.skipif(not supports("pause"), reason="the carried-forward queue has no pause/resume "
-                    "yet (session 5, second version); the page shows the button disabled")
 def test_pause_stops_claims_and_resume_restarts_them(page, expect, config, fleet):
     with live(config, workers=0) as server, httpx.Client(base_url=server.url, timeout=60) as api:
         (worker,) = fleet.start(1)
@@ -296,36 +294,37 @@ def test_pause_stops_claims_and_resume_restarts_them(page, expect, config, fleet
         expect(worker_row(page, worker).locator(".state")).to_have_text("alive")
         page.get_by_role("button", name="Pause the queue").click()
         expect(page.locator("#paused-badge")).to_be_visible()
-        for _ in range(2):
-            api.post("/tasks", json={"image": SAMPLE})
+        ids = [api.post("/tasks", json={"image": SAMPLE, "priority": priority}).json()["id"]
+               for priority in ("low", "high", "normal")]
+        expect(count(page, "pending")).to_have_text("3")
+        expect(page.locator("#count-pending-high")).to_have_text("1")
+        expect(page.locator("#count-pending-low")).to_have_text("1")
+        # A pending task can be cancelled from its row.
+        page.get_by_role("button", name=f"Cancel task {ids[0]}").click()
+        expect(count(page, "cancelled")).to_have_text("1")
         expect(count(page, "pending")).to_have_text("2")
+        expect(page.locator(f'#tasks tr[data-task="{ids[0]}"] .status')).to_have_text("cancelled")
         # The worker is alive and asking for work (its heartbeat keeps beating) yet claims
-        # nothing: watch a few beats go by, then the counts must not have moved.
+        # nothing: let a few heartbeats go by, then the counts must not have moved.
         queue = open_queue(config)
         try:
-            beats = [queue.client.pttl(queue.keys.heartbeat(worker))]
-            from workshop.waiting import wait_until
-
             for _ in range(3):
-                wait_until(lambda: queue.client.pttl(queue.keys.heartbeat(worker)) > beats[-1],
-                           60, "the paused worker's next heartbeat")
-                beats.append(queue.client.pttl(queue.keys.heartbeat(worker)))
+                before = queue.client.pttl(queue.keys.heartbeat(worker))
+                wait_until(lambda before=before: queue.client.pttl(
+                    queue.keys.heartbeat(worker)) > before, 60, "the paused worker's heartbeat")
         finally:
             queue.close()
         expect(count(page, "pending")).to_have_text("2")
         expect(count(page, "processing")).to_have_text("0")
+        expect(count(page, "completed")).to_have_text("0")
         page.get_by_role("button", name="Resume the queue").click()
         expect(page.locator("#paused-badge")).to_be_hidden()
         expect(count(page, "completed")).to_have_text("2")
-
-
-def test_pause_button_says_why_it_is_disabled_without_queue_support(page, expect, config):
-    if supports("pause"):
-        pytest.skip("this queue can pause: test_pause_stops_claims_and_resume_restarts_them runs")
-    with live(config, workers=0) as server:
-        page.goto(server.url + "/")
-        expect(page.get_by_role("button", name="Pause the queue")).to_be_disabled()
-        expect(page.locator("#pause-note")).to_contain_text("second version")
+        expect(count(page, "pending")).to_have_text("0")
+        # The high-priority task went first, though it was submitted after the low one.
+        claims = page.locator("#feed li[data-event=claimed]")
+        expect(claims).to_have_count(2)
+        expect(claims.last.locator("a")).to_have_attribute("title", ids[1])
 
 
 def test_a_submitted_image_s_task_page_shows_its_output_image(page, expect, config, tmp_path):
@@ -379,9 +378,11 @@ def test_readable_at_phone_width_and_labelled_for_screen_readers(browser, expect
             # One column, nothing wider than the screen (tables scroll inside their panel).
             width = phone.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 390, f"the page is {width} px wide on a 390 px screen"
-            for button in phone.get_by_role("button").all():
-                name = button.get_attribute("aria-label") or button.inner_text()
-                assert name.strip(), f"a button without a name: {button.evaluate('b => b.outerHTML')}"
+            # What a screen reader announces for each button is its accessible name.
+            buttons = phone.get_by_role("button").all()
+            assert len(buttons) >= 5
+            for button in buttons:
+                expect(button).to_have_accessible_name(re.compile(r"\w"))
             assert phone.locator("th:not([scope])").count() == 0, "every header cell has a scope"
             screenshot(phone, "dashboard_phone.png", full_page=True)
     finally:
