@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from .sync import STATUS_OF_EVENT
 from .workers import Event, RedisTaskQueue, WorkerInfo
 from .workers.timeline import describe
 
-FEED_LENGTH = 40  # events shown in the feed
+FEED_LENGTH = 40  # events a freshly opened page starts its feed with
 THROUGHPUT_SECONDS = 180  # the chart: completions per second over the last three minutes
 DLQ_SHOWN = 20  # the newest dead-lettered tasks on the page (the count is the full count)
 LOST_SHOWN = 10  # lost workers kept on the page after the reaper removed them
@@ -73,7 +73,6 @@ class EventLedger:
         self.position = "0-0"
         self.workers: dict[str, WorkerRecord] = {}
         self.completions: Counter[int] = Counter()  # whole second -> completions in it
-        self.feed: deque[dict[str, Any]] = deque(maxlen=FEED_LENGTH)
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -92,7 +91,6 @@ class EventLedger:
                 del self.completions[second]
 
     def _learn(self, event: Event) -> None:
-        self.feed.append(event_view(event))
         worker = event.worker_id
         record = self.workers.setdefault(worker, WorkerRecord()) if worker else None
         if event.name == "worker_started" and record is not None:
@@ -113,10 +111,6 @@ class EventLedger:
         end = int(now if now is not None else time.time())
         with self._lock:
             return [self.completions.get(s, 0) for s in range(end - THROUGHPUT_SECONDS + 1, end + 1)]
-
-    def recent(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.feed)
 
 
 def worker_views(registered: list[WorkerInfo], ledger: EventLedger,

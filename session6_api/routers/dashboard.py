@@ -8,7 +8,8 @@
   away, then after new events and at least once a second, because a
   heartbeat's age changes although nothing is written to the stream) and one
   ``queue`` message per event of the queue, with its sentence.
-  ``?task=ID``: only that task's history, then its live events.
+  A new connection starts with the latest events (the feed is not empty on
+  load); ``?task=ID``: only that task's whole history, then its live events.
 - ``GET /dashboard/tasks/{id}/input``: the image the task was given.
 
 The page changes the queue only through the API's own routes (``POST /tasks``,
@@ -30,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from ..backends import Backends
-from ..dashboard import EventLedger, TaskHistory, dashboard_state, event_view
+from ..dashboard import FEED_LENGTH, EventLedger, TaskHistory, dashboard_state, event_view
 from ..sse import KEEP_ALIVE_SECONDS, SSE_HEADERS, valid_last_event_id
 from ..static import INDEX_HTML, TASK_HTML
 from ..sync import event_from_entry
@@ -108,8 +109,9 @@ async def dashboard_stream(request: Request, task_id: str | None,
         if only is not None:
             position = "0-0"  # a task's page starts with the task's whole history
         else:
-            last = await client.xrevrange(key, count=1)
-            position = last[0][0] if last else "0-0"
+            # A fresh page starts with the latest FEED_LENGTH events, then goes live.
+            latest = await client.xrevrange(key, count=FEED_LENGTH + 1)
+            position = latest[-1][0] if len(latest) > FEED_LENGTH else "0-0"
     last_state, owed = 0.0, True  # owed: events arrived since the last state message
     while not getattr(request.app.state, "shutting_down", False):  # set by Ctrl-C (cli.py)
         since = time.monotonic() - last_state

@@ -103,6 +103,7 @@ const Dash = (() => {
   // how long after Redis wrote it (the stream id's milliseconds) it was on the screen.
   const metrics = { firstState: null, eventDelays: [] };
   function eventShown(streamMs) {
+    if (streamMs < performance.timeOrigin) return; // history sent on connect: not a delay
     requestAnimationFrame(() => {
       metrics.eventDelays.push(Date.now() - streamMs);
       if (metrics.eventDelays.length > 2000) metrics.eventDelays.shift();
