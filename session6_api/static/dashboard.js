@@ -140,7 +140,7 @@ let refreshAfter = [];
 // event updates its row on the screen at once; the table is then reloaded at most once a
 // second during a burst, and twice after the last event (the database has caught up).
 function tasksChanged(event) {
-  const row = document.querySelector(`#tasks tr[data-task="${event.task}"]`);
+  const row = event.task && document.querySelector(`#tasks tr[data-task="${CSS.escape(event.task)}"]`);
   if (row && event.status) {
     row.className = event.status;
     row.querySelector(".status").textContent = event.status;
