@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SESSION ?=
 
-.PHONY: help install demo test check doctor bench notebooks redis lint clean
+.PHONY: help install demo test check doctor bench notebooks redis serve lint clean
 
 help:
 	@echo "make demo       run the flagship demo (creates .venv on first use)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench      queue throughput table (saved to notebooks/figures/bench.json)"
 	@echo "make notebooks  run the notebooks fully and save their figures"
 	@echo "make redis      start a local Redis server if one is installed"
+	@echo "make serve      session 6: the API, two workers and the relay (Ctrl-C stops all)"
 
 # Session packages are listed too: the editable install maps the packages that exist when it
 # runs, so a new session folder (after a git pull) triggers a reinstall.
@@ -50,6 +51,9 @@ notebooks: $(STAMP)
 
 redis: $(STAMP)
 	$(PY) -m workshop redis
+
+serve: $(STAMP)
+	$(PY) -m session6_api serve
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .backends import Backends, build_backends
 from .config import ApiConfig
+from .limits import BodySizeLimit
 from .routers import dashboard, events, images, in_request, operations, tasks
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -59,4 +60,6 @@ def create_app(config: ApiConfig | None = None, *, backends: Backends | None = N
     if config.in_request_route:
         app.include_router(in_request.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # An upload may be max_upload_bytes; a little more for the multipart framing.
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + 64 * 1024)
     return app

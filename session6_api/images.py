@@ -66,10 +66,13 @@ class ImageLibrary:
                 kind = image.format or ""
         except ImageRejected:
             raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-                Image.DecompressionBombError) as error:
+        except UnidentifiedImageError:
+            raise ImageRejected(415, "the upload does not decode as an image (Pillow does not "
+                                     "recognise its format); send a JPEG, PNG, GIF, BMP, WebP "
+                                     "or TIFF file") from None
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
             raise ImageRejected(415, f"the upload does not decode as an image ({error}); send "
-                                     f"a JPEG, PNG, GIF, BMP, WebP or TIFF file") from None
+                                     f"a complete JPEG, PNG, GIF, BMP, WebP or TIFF file") from None
         if kind not in FORMATS:
             raise ImageRejected(415, f"image format {kind or 'unknown'} is not accepted; "
                                      f"send one of {', '.join(FORMATS)}")

@@ -70,6 +70,7 @@ def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow
                202: {"description": "accepted; follow Location",
                      "headers": {"Location": {"schema": {"type": "string"}},
                                  "Retry-After": {"schema": {"type": "integer"}}}},
+               413: error("the body is over the size limit"),
                **INVALID, **UNPARSABLE, **UNAUTHORIZED},
     dependencies=[Depends(require_token)])
 async def create_task(

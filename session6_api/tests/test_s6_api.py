@@ -114,6 +114,14 @@ def test_missing_image_message_lists_the_samples(api):
     assert SAMPLE in detail["msg"]
 
 
+def test_a_huge_body_is_413_before_it_is_read(api):
+    huge = b'{"image": "' + b"x" * (api.config.max_upload_bytes + 100_000) + b'"}'
+    response = api.client.post("/tasks", content=huge,
+                               headers={"Content-Type": "application/json"})
+    assert response.status_code == 413, response.text[:300]
+    assert "larger than" in response.json()["detail"]
+
+
 def test_a_body_that_is_not_json_is_422(api):
     response = api.client.post("/tasks", content=b"{not json",
                                headers={"Content-Type": "application/json"})

@@ -80,6 +80,36 @@ def test_events_stream_is_live_and_resumes_after_last_event_id(config):
         assert all(e["id"] > event["id"] for e in resumed)
 
 
+def test_a_task_stream_is_live_and_ends_at_the_terminal_event(config):
+    with live(config, workers=1) as server, httpx.Client(base_url=server.url,
+                                                         timeout=30) as client:
+        client.post("/queue/pause")
+        task_id = client.post("/tasks", json={"image": SAMPLE}).json()["id"]
+        wait_until(lambda: client.get("/stats").json()["queue"]["pending"] == 1, 30,
+                   "the relay to push the task")
+        with client.stream("GET", f"/tasks/{task_id}/events") as stream:
+            client.post("/queue/resume")
+            names = [e["event"] for e in read_events(stream, 10)]  # ends before 10: stream closes
+        assert names == ["enqueued", "claimed", "completed"], names
+
+
+def test_wait_answers_200_with_the_finished_task_or_202_in_time(config):
+    with live(config, workers=1) as server, httpx.Client(base_url=server.url,
+                                                         timeout=60) as client:
+        done = client.post("/tasks", params={"wait": 30}, json={"image": SAMPLE})
+        assert done.status_code == 200, done.text
+        assert done.json()["status"] == "completed" and done.json()["attempts"] == 1
+        client.post("/queue/pause")
+        try:
+            waited = client.post("/tasks", params={"wait": 0.5}, json={"image": SAMPLE})
+        finally:
+            client.post("/queue/resume")
+        assert waited.status_code == 202, waited.text
+        assert waited.headers["Location"] == f"/tasks/{waited.json()['id']}"
+        assert client.post("/tasks", params={"wait": 31},
+                           json={"image": SAMPLE}).status_code == 422
+
+
 def test_ctrl_c_stops_the_api_and_every_worker(config):
     server = live(config, workers=2).start()
     queue = open_queue(config)
@@ -141,6 +171,11 @@ def test_kill_9_of_a_worker_loses_and_doubles_nothing(config):
             taken_back = [e for e in queue.events(None) if e.name in ("requeued", "dead_lettered")
                           and e.worker_id == victim]
             assert taken_back, "the killed worker's task was never taken back by the reaper"
+            if any(e.name == "requeued" for e in taken_back):
+                metrics = client.get("/metrics").text
+                count = next(line for line in metrics.splitlines()
+                             if line.startswith("workshop_recovery_latency_seconds_count"))
+                assert float(count.split()[-1]) >= 1, count
         finally:
             queue.clear()
             queue.close()
