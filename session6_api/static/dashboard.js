@@ -195,7 +195,8 @@ function filterSpecs(form) {
   if (form.brightness.checked) specs.push(`brightness:factor=${form.brightness_factor.value}`);
   if (form.edges.checked) specs.push("edges");
   if (form.grayscale.checked) specs.push("grayscale");
-  return specs;
+  const times = Math.max(1, Number(form.repeat.value) || 1);
+  return Array.from({ length: times }, () => specs).flat();
 }
 
 async function submitTask(event) {

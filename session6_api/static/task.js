@@ -38,7 +38,9 @@ async function loadRow(tries = 1) {
   } catch (error) {
     $("task-missing").hidden = false;
     $("task-missing").textContent = error instanceof Dash.ApiError && error.status === 404 ?
-      `There is no task ${taskId}: ${error.detail}` : String(error);
+      `The database has no task ${taskId} (${error.detail}). If it went to Redis without the ` +
+      "API (session 5's command line), its events from the queue are still shown below." :
+      String(error);
   }
 }
 

@@ -333,13 +333,15 @@ def test_a_submitted_image_s_task_page_shows_its_output_image(page, expect, conf
     with live(config, workers=1) as server:
         page.goto(server.url + "/")
         page.check("input[name=edges]")
+        page.fill("input[name=repeat]", "2")
         page.select_option("#submit-priority", "high")
         task_id = submit_on_page(page, upload=upload)
         page.locator("#submit-result a").click()
         expect(page).to_have_url(re.compile(f"/ui/tasks/{task_id}$"))
         expect(page.locator("#task-status")).to_have_text("completed")
         expect(page.locator("#task-priority")).to_have_text("high")
-        expect(page.locator("#task-filters")).to_have_text("blur:radius=2, edges, grayscale")
+        expect(page.locator("#task-filters")).to_have_text(", ".join(["blur:radius=2", "edges",
+                                                                      "grayscale"] * 2))
         for image in ("#input-image", "#output-image"):
             expect(page.locator(image)).to_be_visible()
             # Decoded, not a broken-image icon: the browser knows its real size.
@@ -349,6 +351,8 @@ def test_a_submitted_image_s_task_page_shows_its_output_image(page, expect, conf
         expect(history.locator("tr[data-event=claimed]")).to_contain_text("attempt 1")
         expect(history.locator("tr[data-event=completed]")).to_have_count(1)
         screenshot(page, "task_page.png", full_page=True)
+        page.goto(f"{server.url}/ui/tasks/no-such-task")
+        expect(page.get_by_role("alert")).to_contain_text("The database has no task no-such-task")
 
 
 def test_with_api_token_set_the_page_asks_for_it(page, expect, config):
