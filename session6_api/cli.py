@@ -21,14 +21,13 @@ from workshop.redis_connection import RedisUnavailableError, resolve_redis
 from .config import ApiConfig
 from .workers import WorkerFleet
 
-# Ctrl-C lets requests finish, but an open event stream (a dashboard tab, GET /events)
-# never finishes by itself: without a limit uvicorn would wait for it forever.
-SHUTDOWN_GRACE_SECONDS = 3
+SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C
 
 
 def stopping_server(app, config):
     """A uvicorn server that also flags Ctrl-C on the app (``app.state.shutting_down``), so
-    its streams end by themselves within the grace period instead of being cancelled."""
+    a stream that looks at the flag (the dashboard's) ends by itself within the grace
+    period instead of being cancelled in the middle of a write."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -87,9 +86,11 @@ def serve(args: argparse.Namespace) -> int:
               f"queue {config.queue_name!r} on {target.source}, {args.workers} workers, "
               f"database {database}. Ctrl-C stops everything.", flush=True)
         try:
-            stopping_server(app, uvicorn.Config(
-                app, host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)).run()
+            # An open SSE stream never ends by itself: give streams a few seconds on
+            # Ctrl-C, then close them, or shutdown would wait for the last browser.
+            stopping_server(app, uvicorn.Config(app, host=args.host, port=args.port,
+                                                log_level="warning",
+                                                timeout_graceful_shutdown=SHUTDOWN_GRACE)).run()
         except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
             pass
     finally:

@@ -97,7 +97,9 @@ class QueueStats(BaseModel):
 class WorkerView(BaseModel):
     worker_id: str
     alive: bool
-    ttl_left: float | None
+    ttl_left: float | None = Field(description="seconds until its heartbeat expires; "
+                                               "null: expired (lost)")
+    heartbeat_ttl: float = Field(description="the full TTL, to draw ttl_left against")
     last_seen: float
     in_flight: list[str]
 

@@ -36,9 +36,11 @@ def stats(request: Request) -> QueueStats:
 @router.get("/workers", response_model=list[WorkerView])
 def workers(request: Request) -> list[WorkerView]:
     """Registered workers: alive or lost, heartbeat time left, tasks in flight."""
+    queue = backends(request).queue
     return [WorkerView(worker_id=w.worker_id, alive=w.alive, ttl_left=w.ttl_left,
-                       last_seen=w.last_seen, in_flight=list(w.in_flight))
-            for w in backends(request).queue.workers()]
+                       heartbeat_ttl=queue.settings.heartbeat_ttl, last_seen=w.last_seen,
+                       in_flight=list(w.in_flight))
+            for w in queue.workers()]
 
 
 @router.get("/dlq", response_model=list[DlqItem], responses={**INVALID})

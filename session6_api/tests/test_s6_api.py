@@ -344,6 +344,7 @@ def test_workers_lists_registered_workers(api):
     api.backends.queue.register_worker("worker-8")
     workers = api.client.get("/workers").json()
     assert [w["worker_id"] for w in workers] == ["worker-8"] and workers[0]["alive"]
+    assert 0 < workers[0]["ttl_left"] <= workers[0]["heartbeat_ttl"]
 
 
 def test_pause_stops_claims_and_resume_restarts_them(api):

@@ -110,7 +110,7 @@ def test_wait_answers_200_with_the_finished_task_or_202_in_time(config):
                            json={"image": SAMPLE}).status_code == 422
 
 
-def test_ctrl_c_stops_the_api_and_every_worker(config):
+def test_ctrl_c_stops_the_api_and_every_worker_even_with_a_stream_open(config):
     server = live(config, workers=2).start()
     queue = open_queue(config)
     try:
@@ -118,7 +118,10 @@ def test_ctrl_c_stops_the_api_and_every_worker(config):
                           "both workers to register")
     finally:
         queue.close()
-    assert server.stop() == 0, server.log()[-2000:]
+    with httpx.Client(base_url=server.url, timeout=30) as client, \
+            client.stream("GET", "/events") as stream:
+        next(stream.iter_lines())  # connected: a stream that would never end by itself
+        assert server.stop() == 0, server.log()[-2000:]
 
     def gone(pid: int) -> bool:
         try:
