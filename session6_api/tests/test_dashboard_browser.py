@@ -401,8 +401,11 @@ def test_readable_at_phone_width_and_labelled_for_screen_readers(browser, expect
 SCALE = 100_000
 
 
-def timed_get(client: httpx.Client, url: str, runs: int = 5) -> tuple[float, httpx.Response]:
-    """The median wall time of ``runs`` GETs, in milliseconds, and the last response."""
+def timed_get(client: httpx.Client, url: str, runs: int = 9) -> tuple[dict, httpx.Response]:
+    """The median and the fastest of ``runs`` GETs, in milliseconds, and the last response.
+
+    The fastest says what the request costs; the median adds what the shared machine did
+    meanwhile."""
     import time
 
     times = []
@@ -411,7 +414,8 @@ def timed_get(client: httpx.Client, url: str, runs: int = 5) -> tuple[float, htt
         response = client.get(url)
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
-    return round(statistics.median(times), 1), response
+    return {"median": round(statistics.median(times), 1), "fastest": round(min(times), 1)}, \
+        response
 
 
 def test_the_page_stays_fast_with_100000_completed_tasks(browser, expect, config, capsys):
@@ -434,7 +438,7 @@ def test_the_page_stays_fast_with_100000_completed_tasks(browser, expect, config
                 cursor = api.get(f"/tasks?limit=20&cursor={cursor}").json()["next_cursor"]
             deep_ms, deep = timed_get(api, f"/tasks?limit=20&cursor={cursor}")
             assert len(deep.json()["items"]) == 20
-            stats_ms, _ = timed_get(api, "/stats", runs=3)
+            stats_ms, _ = timed_get(api, "/stats")
 
             page = new_page(browser)
             try:
