@@ -34,6 +34,7 @@ from workshop.bench import (
     measure_raw_redis,
     measure_reference,
     measure_session4,
+    paired,
     rate,
     ratios,
     timed,
@@ -52,9 +53,13 @@ def _drain_seconds(ctx: BenchContext, queue_name: str, prefetch: int) -> float:
     return float(counts["seconds"])
 
 
-def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
-                     ) -> list[Measurement]:
-    """Session 5's RedisTaskQueue: bulk enqueue, and one worker process per prefetch size."""
+def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10), *,
+                     with_reference: bool = True) -> list[Measurement]:
+    """Session 5's RedisTaskQueue: bulk enqueue, and one worker process per prefetch size.
+
+    ``with_reference``: also measure the reference queue just before and after each
+    run, for ratios that a change of load on the machine does not distort.
+    """
     from session5_recovery.workers import RedisTaskQueue
 
     assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
@@ -65,6 +70,10 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                                     note=f"claim script ({size} per call) + fenced complete; "
                                          f"heartbeats and events on")
                   for size in prefetch_sizes}
+    versus = {size: Measurement("session 5", processing_name(size).replace(
+                  "processing, 1 worker process", "processing") + " / reference (paired)",
+                  unit="ratio", note="the reference measured just before and after")
+              for size in prefetch_sizes}
     n = ctx.tasks
     noop = {"type": "noop"}
     try:
@@ -74,16 +83,26 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                 seconds = timed(lambda: queue.add_tasks([noop] * n))
                 if size == prefetch_sizes[0]:
                     bulk.samples.append(rate(n, seconds))
-                worker_seconds = _drain_seconds(ctx, queue.queue_name, size)
-                stats = queue.get_stats()
-                if stats["completed"] != n or not queue.conservation().holds:
-                    raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
-                measurement.samples.append(rate(n, worker_seconds))
+
+                def drain(size: int = size) -> float:
+                    worker_seconds = _drain_seconds(ctx, queue.queue_name, size)
+                    stats = queue.get_stats()
+                    if stats["completed"] != n or not queue.conservation().holds:
+                        raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
+                    return rate(n, worker_seconds)
+
+                if with_reference:
+                    ours, ratio = paired(ctx, drain)
+                    versus[size].samples.append(ratio)
+                else:
+                    ours = drain()
+                measurement.samples.append(ours)
             ctx.advance()
     finally:
         queue.clear()
         queue.close()
-    return [bulk, *processing.values()]
+    ratios = [m for m in versus.values() if m.samples]
+    return [bulk, *processing.values(), *ratios]
 
 
 def processing_name(prefetch: int) -> str:

@@ -23,12 +23,20 @@ SAMPLE = "photo_grace_hopper.jpg"
 
 @pytest.fixture
 def config(tmp_path, redis_url, queue_name, database_url, table_prefix):
+    """On SQLite and on PostgreSQL: for the tests about what reaches the database."""
     config = ApiConfig(redis_url=redis_url, database_url=database_url, queue_name=queue_name,
                        data_dir=tmp_path / "data", table_prefix=table_prefix, background=False)
     yield config
     store = open_store(config)
     store.drop_schema()
     store.close()
+
+
+@pytest.fixture
+def sqlite_config(tmp_path, redis_url, queue_name):
+    """SQLite only: for the tests about streams and processes, where the database is a bystander."""
+    return ApiConfig(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'live.db'}",
+                     queue_name=queue_name, data_dir=tmp_path / "data", background=False)
 
 
 def live(config: ApiConfig, workers: int) -> LiveServer:
@@ -62,8 +70,8 @@ def worker_pids(queue) -> dict[str, int]:
             if e.name == "worker_started"}
 
 
-def test_events_stream_is_live_and_resumes_after_last_event_id(config):
-    with live(config, workers=0) as server, httpx.Client(base_url=server.url,
+def test_events_stream_is_live_and_resumes_after_last_event_id(sqlite_config):
+    with live(sqlite_config, workers=0) as server, httpx.Client(base_url=server.url,
                                                          timeout=30) as client:
         with client.stream("GET", "/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
@@ -80,8 +88,8 @@ def test_events_stream_is_live_and_resumes_after_last_event_id(config):
         assert all(e["id"] > event["id"] for e in resumed)
 
 
-def test_a_task_stream_is_live_and_ends_at_the_terminal_event(config):
-    with live(config, workers=1) as server, httpx.Client(base_url=server.url,
+def test_a_task_stream_is_live_and_ends_at_the_terminal_event(sqlite_config):
+    with live(sqlite_config, workers=1) as server, httpx.Client(base_url=server.url,
                                                          timeout=30) as client:
         client.post("/queue/pause")
         task_id = client.post("/tasks", json={"image": SAMPLE}).json()["id"]
@@ -110,9 +118,9 @@ def test_wait_answers_200_with_the_finished_task_or_202_in_time(config):
                            json={"image": SAMPLE}).status_code == 422
 
 
-def test_ctrl_c_stops_the_api_and_every_worker_even_with_a_stream_open(config):
-    server = live(config, workers=2).start()
-    queue = open_queue(config)
+def test_ctrl_c_stops_the_api_and_every_worker_even_with_a_stream_open(sqlite_config):
+    server = live(sqlite_config, workers=2).start()
+    queue = open_queue(sqlite_config)
     try:
         pids = wait_until(lambda: (p := worker_pids(queue)) and len(p) == 2 and p, 30,
                           "both workers to register")

@@ -139,3 +139,33 @@ def test_the_event_follower_reading_twice_changes_nothing(config, queue_name):
     finally:
         store.close()
         queue.close()
+
+
+def test_the_relay_command_pushes_unsent_rows_and_stops_on_sigterm(config, tmp_path):
+    """``python -m session6_api relay``: the relay alone, as the demo and a deployment run it."""
+    import os
+    import subprocess
+    import sys
+
+    from workshop.waiting import wait_until
+
+    store, queue = open_store(config), open_queue(config)
+    try:
+        task_id = make_row(store)
+        env = {**os.environ, "REDIS_URL": config.redis_url, "DATABASE_URL": config.database_url,
+               "QUEUE_NAME": config.queue_name, "SESSION6_TABLE_PREFIX": config.table_prefix,
+               "SESSION6_DATA_DIR": str(config.data_dir)}
+        relay = subprocess.Popen([sys.executable, "-m", "session6_api", "relay"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_until(lambda: queue.get_task_info(task_id) is not None, 60,
+                       "the relay to push the row")
+            wait_until(lambda: store.unsent() == [], 30, "the relay to mark the row sent")
+        finally:
+            relay.send_signal(signal.SIGTERM)
+            output, _ = relay.communicate(timeout=30)
+        assert relay.returncode == 0, output
+        assert "relay: outbox of" in output
+    finally:
+        store.close()
+        queue.close()

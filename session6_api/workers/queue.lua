@@ -86,9 +86,18 @@ end
 
 -- Wake-up tokens: one per id made claimable, never more tokens than pending ids, so
 -- a blocked worker wakes for work of any priority and an idle one does not spin.
+local function trim_wake()
+    local waiting = pending_count()
+    if waiting == 0 then
+        redis.call("DEL", WAKE)  -- (LTRIM to 0 .. -1 would keep everything)
+    else
+        redis.call("LTRIM", WAKE, 0, waiting - 1)
+    end
+end
+
 local function wake(n)
     for _ = 1, n do redis.call("LPUSH", WAKE, "1") end
-    redis.call("LTRIM", WAKE, 0, pending_count() - 1)
+    trim_wake()
 end
 
 -- Make a task claimable again at the head of its priority's line (RPUSH: the end
@@ -174,9 +183,14 @@ local function claim_batch(worker, max_tasks, ttl_ms)
         local ids = redis.call("LRANGE", list, -want, -1)  -- the oldest `want`, newest first
         for i = #ids, 1, -1 do
             local id = ids[i]
-            local kind = plausible_id(id) and redis.call("TYPE", task_key(id))["ok"] or "bad"
-            local fields = kind == "hash" and redis.call("HMGET", task_key(id), "type", "data",
-                                                          "attempts", "max_attempts") or nil
+            local fields = nil
+            if plausible_id(id) then
+                -- pcall: a key of the wrong type is an error reply here, not a failed script
+                fields = redis.pcall("HMGET", task_key(id), "type", "data", "attempts",
+                                     "max_attempts", "id")
+                if fields.err or not (fields[1] or fields[2] or fields[3] or fields[4] or fields[5])
+                then fields = nil end  -- a key of the wrong type, or no task at all
+            end
             picked[#picked + 1] = {id = id, list = list, fields = fields}
         end
     end
@@ -192,7 +206,6 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
             redis.call("HSET", task_key(p.id), "status", "processing", "worker_id", worker,
                        "started_at", now, "attempts", attempt)
-            redis.call("HDEL", task_key(p.id), "due_at")
             emit("claimed", {"task", p.id, "worker", worker, "attempt", attempt})
             for _, v in ipairs({p.id, p.fields[1] or "image", p.fields[2] or "", attempt,
                                 p.fields[4] or "0"}) do
@@ -200,7 +213,7 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             end
         end
     end
-    redis.call("LTRIM", WAKE, 0, pending_count() - 1)
+    if redis.call("LLEN", WAKE) > 0 then trim_wake() end
     if #picked == 0 then
         return {"empty"}
     end
@@ -498,7 +511,7 @@ elseif command == "cancel" then
     redis.call("LREM", list, 1, id)
     redis.call("HSET", key, "status", "cancelled", "finished_at", now)
     redis.call("LPUSH", CANCELLED, id)
-    redis.call("LTRIM", WAKE, 0, pending_count() - 1)
+    trim_wake()
     emit("cancelled", {"task", id})
     return {"cancelled"}
 
