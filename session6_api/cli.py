@@ -24,6 +24,20 @@ from .workers import WorkerFleet
 SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C
 
 
+def stopping_server(app, config):
+    """A uvicorn server that also flags Ctrl-C on the app (``app.state.shutting_down``), so
+    a stream that looks at the flag (the dashboard's) ends by itself within the grace
+    period instead of being cancelled in the middle of a write."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            app.state.shutting_down = True
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m session6_api",
                                      description="Session 6: the queue behind a web API")
@@ -74,9 +88,9 @@ def serve(args: argparse.Namespace) -> int:
         try:
             # An open SSE stream never ends by itself: give streams a few seconds on
             # Ctrl-C, then close them, or shutdown would wait for the last browser.
-            uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
-                                          log_level="warning",
-                                          timeout_graceful_shutdown=SHUTDOWN_GRACE)).run()
+            stopping_server(app, uvicorn.Config(app, host=args.host, port=args.port,
+                                                log_level="warning",
+                                                timeout_graceful_shutdown=SHUTDOWN_GRACE)).run()
         except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
             pass
     finally:

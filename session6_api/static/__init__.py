@@ -3,3 +3,4 @@
 from pathlib import Path
 
 INDEX_HTML = Path(__file__).with_name("index.html")
+TASK_HTML = Path(__file__).with_name("task.html")
