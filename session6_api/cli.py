@@ -19,7 +19,7 @@ import sys
 from workshop.redis_connection import RedisUnavailableError, resolve_redis
 
 from .config import ApiConfig
-from .workers import WorkerFleet
+from .tools import WorkerFleet
 
 SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C
 

@@ -14,7 +14,7 @@ entries), so "tasks done" counts the completions the stream still held when
 the ledger first read it, plus every one since.
 
 The words of the event feed are session 5's timeline wording
-(``workers.timeline.describe``), so the page, the monitor and the demos say the
+(``tools.timeline.describe``), so the page, the monitor and the demos say the
 same thing about the same event.
 """
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .sync import STATUS_OF_EVENT
+from .tools.timeline import describe
 from .workers import Event, RedisTaskQueue, WorkerInfo
-from .workers.timeline import describe
 
 FEED_LENGTH = 40  # events a freshly opened page starts its feed with
 THROUGHPUT_SECONDS = 180  # the chart: completions per second over the last three minutes

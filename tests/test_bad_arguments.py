@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
+from session5_recovery.tools.cli import main
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, RedisWorker
-from session5_recovery.workers.cli import main
 from workshop.paths import REPO_ROOT
 
 DEEP_TASK = "[" * 10_000 + "]" * 10_000

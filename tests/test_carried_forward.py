@@ -29,6 +29,7 @@ CARRIED_FORWARD: list[tuple[str, str]] = [
     ("session6_api/filters", "session2_pipeline/filters"),
     ("session6_api/core", "session2_pipeline/core"),
     ("session6_api/workers", "session5_recovery/workers"),
+    ("session6_api/tools", "session5_recovery/tools"),
     ("session6_api/workers/queue.lua", "session5_recovery/workers/queue.lua"),
     ("session7_engines/filters", "session2_pipeline/filters"),
     ("session7_engines/core", "session2_pipeline/core"),

@@ -41,7 +41,8 @@ from _chaos_helpers import (
 )
 from PIL import Image
 
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
+from session5_recovery.tools import WorkerFleet
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 from workshop.images import generated_image
 from workshop.waiting import wait_until
 

@@ -76,7 +76,7 @@ def test_a_second_live_process_with_the_same_worker_id_is_refused(make_queue):
 
 def test_the_cli_refuses_a_second_worker_with_the_same_id_in_one_line(make_queue, redis_url,
                                                                       capsys):
-    from session5_recovery.workers.cli import main
+    from session5_recovery.tools.cli import main
 
     queue = make_queue()
     first = RedisWorker("same", None, queue, log=None)

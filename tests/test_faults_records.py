@@ -15,8 +15,8 @@ import uuid
 import pytest
 from _chaos_helpers import record_figures
 
+from session5_recovery.tools.cli import main
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, RedisWorker, TaskStatus
-from session5_recovery.workers.cli import main
 
 pytestmark = pytest.mark.redis
 

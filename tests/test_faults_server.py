@@ -17,10 +17,10 @@ import redis
 from _chaos_helpers import ThrowawayRedis, record_figures, redis_server_binary
 from rich.console import Console
 
+from session5_recovery.tools.cli import main
+from session5_recovery.tools.monitor import run_monitor
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, RedisWorker
-from session5_recovery.workers.cli import main
 from session5_recovery.workers.handlers import default_handlers
-from session5_recovery.workers.monitor import run_monitor
 from session5_recovery.workers.server_checks import EvictingServerError
 from workshop.waiting import wait_until
 

@@ -16,8 +16,8 @@ import sys
 import time
 
 from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
-from session5_recovery.workers.timeline import format_timeline
+from session5_recovery.tools import WorkerFleet, format_timeline
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
 QUEUE_NAME = "demo_auto_recovery"
 

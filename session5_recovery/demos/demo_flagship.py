@@ -36,15 +36,9 @@ from rich.panel import Panel
 from rich.text import Text
 
 from session5_recovery.demos.support import redis_for_processes
-from session5_recovery.workers import (
-    Event,
-    RecoverySettings,
-    RedisTaskQueue,
-    TaskStatus,
-    WorkerFleet,
-)
-from session5_recovery.workers.monitor import Snapshot, render, take_snapshot
-from session5_recovery.workers.timeline import format_timeline
+from session5_recovery.tools import WorkerFleet, format_timeline
+from session5_recovery.tools.monitor import Snapshot, render, take_snapshot
+from session5_recovery.workers import Event, RecoverySettings, RedisTaskQueue, TaskStatus
 from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR
 

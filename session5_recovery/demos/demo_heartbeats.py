@@ -21,8 +21,8 @@ import sys
 import time
 
 from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
-from session5_recovery.workers.timeline import format_timeline
+from session5_recovery.tools import WorkerFleet, format_timeline
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
 QUEUE_NAME = "demo_heartbeats"
 SETTINGS = RecoverySettings(heartbeat_interval=0.5, heartbeat_ttl=2.5, reap_interval=0.5)

@@ -21,8 +21,8 @@ import shutil
 import sys
 
 from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, TaskStatus, WorkerFleet
-from session5_recovery.workers.timeline import format_timeline
+from session5_recovery.tools import WorkerFleet, format_timeline
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue, TaskStatus
 from workshop.images import sample_photo
 from workshop.paths import OUTPUT_DIR
 

@@ -100,7 +100,7 @@ def test_the_flagship_demo_tells_the_whole_story(redis_url, queue_name, monkeypa
 
 
 def test_dlq_options_before_or_after_the_action():
-    from session5_recovery.workers.cli import build_parser
+    from session5_recovery.tools.cli import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["dlq", "--queue", "a", "list"]).queue == "a"

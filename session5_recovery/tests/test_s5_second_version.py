@@ -230,7 +230,7 @@ class TestDefect5ImportsOnWindows:
     def test_the_package_imports_without_sigkill(self):
         """Windows has no signal.SIGKILL; a default argument that used it broke the import."""
         code = ("import signal; del signal.SIGKILL; "
-                "import session5_recovery.workers as w; print(w.WorkerFleet.__name__)")
+                "import session5_recovery.tools as t; print(t.WorkerFleet.__name__)")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               cwd=REPO, timeout=60)
         assert done.returncode == 0, done.stderr

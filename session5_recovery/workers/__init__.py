@@ -8,17 +8,20 @@
   errors, shuts down gracefully on SIGINT/SIGTERM;
 - ``Heartbeat`` (heartbeat.py): the thread that keeps a worker alive and reaps the dead;
 - handlers.py: the task types (image, noop, sleep, fail, crash) and permanent errors;
-- ``run_worker_process``: the entry point for a worker in a child process, and
-  ``WorkerFleet``: start, kill and replace worker processes (demos and tests);
-- monitor.py (the live view) and timeline.py (the event stream as readable lines);
+- ``run_worker_process`` (process_entry.py): the entry point for a worker in a child
+  process;
 - guards against faults of the server and of identity: server_checks.py (an evicting
   maxmemory-policy), epoch.py (a server that lost the queue's data), instance.py (one
   live process per worker id), grace.py (no reaping right after a restart or a late
   round) and limits.py (per-task time limits, handlers' child processes);
-- ``python -m session5_recovery.workers``: worker, enqueue, stats, monitor, dlq, reap, events.
+- keys.py (every Redis key of a queue) and task.py (a task, its states and moves).
+
+The tools that drive the queue (the command line, the monitor, the timeline and
+``WorkerFleet``) are in ``../tools/``; they import from here, never the other way.
+``python -m session5_recovery.workers`` still runs the command line: ``__main__.py``
+is an entry script that nothing imports.
 """
 
-from .fleet import WorkerFleet
 from .handlers import (
     BadPayloadError,
     HandlerRegistry,
@@ -78,7 +81,6 @@ __all__ = [
     "TransientTaskError",
     "UnknownTaskTypeError",
     "WorkerCounts",
-    "WorkerFleet",
     "WorkerInfo",
     "backoff_delay",
     "default_handlers",

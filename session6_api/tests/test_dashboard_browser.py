@@ -34,7 +34,7 @@ from session6_api.dashboard_testing import (
 )
 from session6_api.livetest import LiveServer
 from session6_api.services import open_queue, open_store
-from session6_api.workers import WorkerFleet
+from session6_api.tools import WorkerFleet
 from workshop.paths import OUTPUT_DIR
 from workshop.waiting import wait_until
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .redis_task_queue import Event
+from ..workers.redis_task_queue import Event
 
 # Rich colours per event, used by the monitor and the demos.
 STYLES = {

@@ -32,13 +32,13 @@ from workshop.paths import OUTPUT_DIR
 from workshop.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 
 from ..core import FilterFactory, PipelineInputError, default_pipeline
-from .epoch import data_lost_note
-from .instance import WorkerIdInUseError
-from .keys import QueueKeys
-from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
-from .server_checks import EvictingServerError, check_eviction_policy
-from .settings import SECONDS_ALLOWED, RecoverySettings
-from .task import parse_json_text
+from ..workers.epoch import data_lost_note
+from ..workers.instance import WorkerIdInUseError
+from ..workers.keys import QueueKeys
+from ..workers.redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
+from ..workers.server_checks import EvictingServerError, check_eviction_policy
+from ..workers.settings import SECONDS_ALLOWED, RecoverySettings
+from ..workers.task import parse_json_text
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SAMPLES_DIR = OUTPUT_DIR / "session5" / "samples"
@@ -223,7 +223,7 @@ def open_queue(args: argparse.Namespace, settings: RecoverySettings | None = Non
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .redis_worker import RedisWorker
+    from ..workers.redis_worker import RedisWorker
 
     try:
         settings = RecoverySettings(heartbeat_interval=args.heartbeat_interval,

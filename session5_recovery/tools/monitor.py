@@ -18,9 +18,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .epoch import DATA_LOST_MESSAGE, QueueEpoch, data_lost_note
-from .grace import ReapGrace
-from .redis_task_queue import Conservation, Event, Recovery, RedisTaskQueue, WorkerInfo
+from ..workers.epoch import DATA_LOST_MESSAGE, QueueEpoch, data_lost_note
+from ..workers.grace import ReapGrace
+from ..workers.redis_task_queue import Conservation, Event, Recovery, RedisTaskQueue, WorkerInfo
 from .timeline import STYLES, describe
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .process_entry import run_worker_process
-from .settings import RecoverySettings
+from ..workers.process_entry import run_worker_process
+from ..workers.settings import RecoverySettings
 
 
 @dataclass
@@ -82,7 +82,7 @@ class WorkerFleet:
 
         The default is looked up here, not in the signature: Windows has no
         ``signal.SIGKILL``, and a default argument is evaluated when the module is
-        imported, so ``import session5_recovery.workers`` failed there. Without
+        imported, so importing this module failed there. Without
         SIGKILL, ``Process.kill()`` (TerminateProcess on Windows) is the same blow.
         """
         process = self.processes[worker_id]
