@@ -14,8 +14,9 @@ and nobody notices a dead worker. This session adds what real task queues
 - graceful shutdown on SIGINT/SIGTERM; an event stream and a live monitor.
 
 Start with ``python session5_recovery/demos/demo_heartbeats.py``; the flagship is
-``python -m workshop demo``. The code is in ``workers/``; ``filters/`` and
-``core/`` are session 2's, copied unchanged.
+``python -m workshop demo``. The queue is in ``workers/``, the tools that drive
+and watch it (command line, monitor, timeline, ``WorkerFleet``) in ``tools/``;
+``filters/`` and ``core/`` are session 2's, copied unchanged.
 """
 
 from .workers import (
