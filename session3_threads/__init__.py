@@ -14,6 +14,9 @@ fixed with a ``Lock``.
 sessions 1 and 2, so this session is self-contained.
 """
 
+# The built-in filters add themselves to core's registry when imported (core never
+# imports filters), so every use of this session finds them.
+from . import filters as _filters  # noqa: F401
 from .task import Task, TaskStatus
 from .task_queue import TaskQueue
 from .workers import Worker, WorkerPool, WorkerStats
