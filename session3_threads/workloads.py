@@ -157,7 +157,7 @@ def is_quick() -> bool:
 
 def workload_dir() -> Path:
     """Where the generated benchmark images live (under the git-ignored output folder)."""
-    from workshop.paths import OUTPUT_DIR
+    from .core.samples import OUTPUT_DIR
 
     return OUTPUT_DIR / "session3" / "workload_images"
 
@@ -165,7 +165,7 @@ def workload_dir() -> Path:
 def make_pillow_inputs(count: int, size: tuple[int, int] = PILLOW_SIZE,
                        folder: str | Path | None = None) -> list[str]:
     """Paths of ``count`` generated JPEGs of ``size``, written once and then reused."""
-    from workshop.images import generated_image
+    from .core.samples import generated_image
 
     folder = Path(folder) if folder is not None else workload_dir()
     folder.mkdir(parents=True, exist_ok=True)

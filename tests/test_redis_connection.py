@@ -8,7 +8,8 @@ import uuid
 import pytest
 import redis
 
-from workshop import redis_connection
+# The module itself, not workshop's re-export: the fixture below patches its LOCAL_URL.
+from session4_redis.workers import redis_connection
 from workshop.redis_connection import (
     RedisUnavailableError,
     redact,

@@ -6,6 +6,9 @@ What one task costs, measured with no-op tasks so that only the queue is timed:
 - pipelining: the same LPUSHes sent one round trip each, then all in one pipeline;
 - session 4's ``RedisTaskQueue``: one ``add_task`` per task, one ``add_tasks``
   for all, and one worker *process* draining ``{"type": "noop"}`` tasks;
+- session 5's ``RedisTaskQueue`` the same way, with everything recovery adds
+  switched on (heartbeats and reaping, the claim script, fenced completion,
+  events): what recovery costs per task;
 - session 1's in-memory ``TaskQueue`` for comparison (no network at all).
 
 Each measurement is repeated (in rounds that interleave the groups) and the
@@ -194,10 +197,41 @@ def measure_session1(ctx: BenchContext) -> list[Measurement]:
 
 
 def measure_session5(ctx: BenchContext) -> list[Measurement]:
-    """Session 5's queue, heartbeats, events and fencing on (measured with the session's code)."""
-    from session5_recovery.benchmark import measure_session5 as measure
+    """Session 5's RedisTaskQueue: bulk enqueue, and one worker process draining no-op tasks."""
+    from session5_recovery.workers import RedisTaskQueue, run_worker_process
 
-    return measure(ctx)
+    assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}")
+    bulk = Measurement("session 5", "enqueue, add_tasks (1 pipeline)", unit="tasks/s",
+                       note="one Lua enqueue per task: hash, registry, list, event")
+    processing = Measurement("session 5", "processing, 1 worker process", unit="tasks/s",
+                             note="LMOVE + claim script + fenced complete; heartbeats, events on")
+    n = ctx.tasks
+    noop = {"type": "noop"}
+    ctx_mp = multiprocessing.get_context("spawn")  # as on macOS and Windows
+    try:
+        for _ in range(ctx.repeat):
+            queue.clear()
+            bulk.samples.append(rate(n, timed(lambda: queue.add_tasks([noop] * n))))
+            ready = ctx_mp.Barrier(2)
+            worker = ctx_mp.Process(target=run_worker_process,
+                                    args=("bench-worker", ctx.target.url, queue.queue_name,
+                                          True, ready))
+            worker.start()
+            ready.wait()
+            started = time.perf_counter()
+            worker.join()
+            seconds = time.perf_counter() - started
+            stats = queue.get_stats()
+            if worker.exitcode != 0 or stats["completed"] != n or not queue.conservation().holds:
+                raise RuntimeError(f"the bench worker did not drain the queue: exit code "
+                                   f"{worker.exitcode}, stats {stats}")
+            processing.samples.append(rate(n, seconds))
+            ctx.advance()
+    finally:
+        queue.clear()
+        queue.close()
+    return [bulk, processing]
 
 
 # (label, function): a later session appends its own group here.

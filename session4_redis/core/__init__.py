@@ -10,6 +10,7 @@
 - ``factory``: ``FilterFactory`` (builds from the registry; specs such as
   "blur:radius=2") and ``default_pipeline``.
 - ``batch``: ``BatchProcessor``, a folder of images with progress and a report.
+- ``samples``: sample images to work on, and ``OUTPUT_DIR`` where runs write.
 """
 
 from .batch import BatchProcessor, BatchReport, ImageOutcome

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import redis
 
-from workshop.paths import OUTPUT_DIR
-from workshop.redis_connection import RedisUnavailableError, resolve_redis
-
 from ..core import FilterFactory, PipelineInputError, default_pipeline
+from ..core.samples import OUTPUT_DIR
+from .redis_connection import RedisUnavailableError, resolve_redis
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -127,7 +126,7 @@ def image_tasks(inputs: Sequence[Path], output_dir: Path, filters: str | None) -
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from workshop.images import make_sample_images
+    from ..core.samples import make_sample_images
 
     if (args.folder is None) == (args.count is None):
         raise SystemExit("enqueue: give either a FOLDER of images or --count N (not both)")

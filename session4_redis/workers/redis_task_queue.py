@@ -29,10 +29,9 @@ from typing import Any
 
 import redis
 
-from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
-
 from ..task import InvalidTransitionError, Task, TaskStatus, as_json_object
 from .keys import STATES, QueueKeys
+from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 
 DEFAULT_QUEUE_NAME = "image_processing"
 

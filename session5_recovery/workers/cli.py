@@ -27,10 +27,9 @@ from typing import Any
 
 import redis
 
-from workshop.paths import OUTPUT_DIR
-from workshop.redis_connection import RedisUnavailableError, resolve_redis
-
 from ..core import FilterFactory, PipelineInputError, default_pipeline
+from ..core.samples import OUTPUT_DIR
+from .redis_connection import RedisUnavailableError, resolve_redis
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 from .settings import RecoverySettings
 
@@ -194,7 +193,7 @@ def json_tasks(texts: Sequence[str], repeat: int) -> list[dict]:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from workshop.images import make_sample_images
+    from ..core.samples import make_sample_images
 
     sources = sum(x is not None for x in (args.folder, args.count, args.task))
     if sources != 1:

@@ -39,9 +39,8 @@ from typing import Any
 
 import redis
 
-from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
-
 from .keys import QueueKeys
+from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 from .settings import RecoverySettings, backoff_delay
 from .task import Task, TaskStatus, json_object
 

@@ -31,9 +31,8 @@ from typing import Any, TypeVar
 
 import redis
 
-from workshop.paths import OUTPUT_DIR
-
 from ..core import FilterPipeline, default_pipeline
+from ..core.samples import OUTPUT_DIR
 from .handlers import (
     HandlerRegistry,
     TaskContext,
