@@ -82,3 +82,13 @@ def test_command_line_help_lists_every_command():
     assert result.returncode == 0
     for command in ("demo", "doctor", "check", "redis", "bench", "notebooks"):
         assert command in result.stdout
+
+
+def test_notebook_amdahl_speaks_the_exercises_language():
+    # Same name and argument order as session 3's exercise 3: serial fraction first.
+    from workshop import nbhelpers
+
+    assert nbhelpers.amdahl_speedup(0.1, 4) == pytest.approx(1 / (0.1 + 0.9 / 4))
+    assert nbhelpers.amdahl_speedup(0.1, 8, cores=4) == nbhelpers.amdahl_speedup(0.1, 4)
+    assert nbhelpers.serial_fraction(nbhelpers.amdahl_speedup(0.25, 4), 4) == pytest.approx(0.25)
+    assert nbhelpers.serial_fraction(5.0, 4) == 0.0  # a speedup above n is clipped

@@ -21,7 +21,8 @@ What is here (the workloads and workers themselves come from the session package
 - ``claim_and_complete``, ``pipelined_pings``: the loops notebook 02 times;
 - ``time_worker_processes``: start worker processes together, time until all exit;
 - ``wait_until``, ``sampling``: wait for a condition; record something in the background;
-- ``amdahl``, ``amdahl_fraction``: Amdahl's law and its fitted parallel fraction;
+- ``amdahl_speedup``, ``serial_fraction``: Amdahl's law and its fitted serial fraction
+  (the names and arguments of session 3's exercise 3);
 - ``print_table``, ``save_figure``: plain output, and PNGs with the machine in the caption.
 """
 
@@ -263,27 +264,27 @@ def error_bars(spreads: Sequence[Spread]) -> list[list[float]]:
     return [[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]]
 
 
-def amdahl(workers: int, parallel_fraction: float, cores: int | None = None) -> float:
-    """Amdahl's law: the speedup of ``workers`` when ``parallel_fraction`` of the work can be shared.
+def amdahl_speedup(serial_fraction: float, workers: int, cores: int | None = None) -> float:
+    """Amdahl's law: the best speedup of ``workers`` when ``serial_fraction`` cannot be split.
 
-    ``S(n) = 1 / ((1 - p) + p / n)``. With ``cores``, workers beyond the core count add
-    nothing (they take turns on the same cores), so ``n`` is capped at ``cores``.
+    ``S(n) = 1 / (s + (1 - s) / n)``, the same name and arguments as session 3's
+    exercise 3. With ``cores``, workers beyond the core count add nothing (they take
+    turns on the same cores), so ``n`` is capped at ``cores``.
     """
     n = min(workers, cores) if cores else workers
-    p = parallel_fraction
-    return 1.0 / ((1.0 - p) + p / n)
+    return 1.0 / (serial_fraction + (1.0 - serial_fraction) / n)
 
 
-def amdahl_fraction(speedup: float, workers: int) -> float:
-    """The parallel fraction ``p`` for which Amdahl's law predicts ``speedup`` with ``workers``.
+def serial_fraction(measured_speedup: float, workers: int) -> float:
+    """The serial fraction ``s`` for which Amdahl's law predicts ``measured_speedup``.
 
-    Solving ``S = 1 / ((1 - p) + p / n)`` for ``p`` gives ``(1 - 1/S) / (1 - 1/n)``;
+    Solving ``S = 1 / (s + (1 - s) / n)`` for ``s`` gives ``(n / S - 1) / (n - 1)``;
     clipped to 0..1 (a measured speedup can be a little above n or below 1).
     """
     if workers <= 1:
-        return 0.0
-    p = (1.0 - 1.0 / speedup) / (1.0 - 1.0 / workers)
-    return min(1.0, max(0.0, p))
+        return 1.0
+    s = (workers / measured_speedup - 1.0) / (workers - 1.0)
+    return min(1.0, max(0.0, s))
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

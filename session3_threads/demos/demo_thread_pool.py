@@ -96,16 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     table.add_column("failed", justify="right")
     table.add_column("busy s", justify="right")
     table.add_column("share", justify="right")
-    total = sum(stats.processed for stats in pool.stats())
-    for stats in pool.stats():
-        table.add_row(stats.worker_id, str(stats.completed), str(stats.failed),
-                      f"{stats.busy_seconds:.2f}", f"{stats.processed / total:.0%}")
+    total = sum(counts.processed for counts in pool.counts())
+    for counts in pool.counts():
+        table.add_row(counts.worker_id, str(counts.completed), str(counts.failed),
+                      f"{counts.busy_seconds:.2f}", f"{counts.processed / total:.0%}")
     console.print(table)
     console.print("No worker is assigned tasks: each claims the next one when it is free, so "
                   "faster workers simply take more.\n")
 
     console.print(f"queue stats: {queue.get_stats()}")
-    for task_id in [t for stats in pool.stats() for t in stats.task_ids]:
+    for task_id in [t for counts in pool.counts() for t in counts.task_ids]:
         info = queue.get_task_info(task_id)
         if info.error:
             console.print(f"[red]failed[/red] {Path(info.data['image_path']).name} on "

@@ -225,7 +225,7 @@ class TestRetries:
     def test_permanent_errors_skip_the_retries(self, queue):
         task_id = queue.add_task({"image_path": "x"})
         queue.get_task("w1", timeout=0)
-        assert queue.mark_failed(task_id, "BadPayloadError: no output_path", permanent=True) == "failed"
+        assert queue.mark_failed(task_id, "InvalidTaskError: no output_path", permanent=True) == "failed"
         info = queue.get_task_info(task_id)
         assert info.attempts == 1 and info.reason.startswith("permanent error, not retried")
         assert info.history[0]["permanent"] is True

@@ -82,7 +82,7 @@ def test_a_task_that_always_fails_ends_in_the_dlq(queue, tmp_path):
 
 
 @pytest.mark.parametrize(("data", "words"), [
-    ({"image_path": "x.jpg"}, "BadPayloadError: an image task needs"),
+    ({"image_path": "x.jpg"}, "InvalidTaskError: an image task needs"),
     ({"type": "teleport"}, "UnknownTaskTypeError: unknown task type 'teleport'"),
     ({"image_path": "IMG", "output_path": "OUT/o.png", "filters": ["blurr"]}, "UnknownFilterError"),
     ({"image_path": "IMG", "output_path": "OUT/o.png", "filters": ["blur:radius=99"]},
@@ -90,8 +90,8 @@ def test_a_task_that_always_fails_ends_in_the_dlq(queue, tmp_path):
     ({"image_path": "TXT", "output_path": "OUT/o.png"}, "InvalidImageError"),
     ({"image_path": "IMG", "output_path": "/etc/passwd.png"}, "UnsafePathError"),
     ({"image_path": "../../../../etc/hosts", "output_path": "OUT/o.png"}, "UnsafePathError"),
-    ({"type": "sleep", "seconds": -1}, "BadPayloadError"),
-    ({"type": "fail", "times": "two"}, "BadPayloadError"),
+    ({"type": "sleep", "seconds": -1}, "InvalidTaskError"),
+    ({"type": "fail", "times": "two"}, "InvalidTaskError"),
 ], ids=["missing-field", "unknown-type", "unknown-filter", "bad-parameter", "not-an-image",
         "absolute-path-outside", "traversal", "bad-seconds", "bad-times"])
 def test_permanent_errors_go_straight_to_the_dlq(queue, tmp_path, images, data, words):

@@ -16,8 +16,8 @@
 
 from .fleet import WorkerFleet
 from .handlers import (
-    BadPayloadError,
     HandlerRegistry,
+    InvalidTaskError,
     PermanentTaskError,
     TaskContext,
     TransientTaskError,
@@ -43,7 +43,7 @@ from .task import Task, TaskStatus
 
 __all__ = [
     "DEFAULT_QUEUE_NAME",
-    "BadPayloadError",
+    "InvalidTaskError",
     "Conservation",
     "Event",
     "HandlerRegistry",

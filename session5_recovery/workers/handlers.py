@@ -50,7 +50,7 @@ class PermanentTaskError(Exception):
     """Retrying cannot fix this task: send it to the dead-letter queue at once."""
 
 
-class BadPayloadError(PermanentTaskError, ValueError):
+class InvalidTaskError(PermanentTaskError, ValueError):
     """The task's data does not describe work a handler can do (a field is missing or wrong)."""
 
 
@@ -119,7 +119,7 @@ def task_type(data: dict[str, Any]) -> str:
     """The type a task's data asks for; ``"image"`` by default."""
     kind = data.get("type", "image")
     if not isinstance(kind, str) or not kind:
-        raise BadPayloadError(f"'type' must be a task type name such as 'image', got {kind!r}")
+        raise InvalidTaskError(f"'type' must be a task type name such as 'image', got {kind!r}")
     return kind
 
 
@@ -131,7 +131,7 @@ def handle_image(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     bad = [name for name in ("image_path", "output_path")
            if not isinstance(data.get(name), str) or not data.get(name)]
     if bad:
-        raise BadPayloadError(
+        raise InvalidTaskError(
             f"an image task needs the text fields 'image_path' and 'output_path'; missing or "
             f"not text: {bad}; the task has the fields {sorted(data)}")
     source = allowed_path(data["image_path"], context.allowed_dirs)
@@ -166,7 +166,7 @@ def pipeline_for(specs: Any, context: TaskContext) -> FilterPipeline:
     if isinstance(specs, str):
         specs = specs.split("|")
     if not (isinstance(specs, (list, tuple)) and all(isinstance(s, str) for s in specs)):
-        raise BadPayloadError(f"'filters' must be a list of specs such as "
+        raise InvalidTaskError(f"'filters' must be a list of specs such as "
                               f"['blur:radius=2', 'grayscale'], got {specs!r}")
     key = tuple(specs)
     if key not in context.pipelines:
@@ -183,7 +183,7 @@ def handle_noop(data: dict[str, Any], context: TaskContext) -> None:
 def _number(data: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
     value = data.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise BadPayloadError(f"'{name}' must be a number between {low:g} and {high:g}, "
+        raise InvalidTaskError(f"'{name}' must be a number between {low:g} and {high:g}, "
                               f"got {value!r}")
     return value
 
@@ -209,7 +209,7 @@ def handle_fail(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     """Fail the first ``times`` attempts (all of them without ``times``), then succeed."""
     times = data.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
-        raise BadPayloadError(f"'times' must be a whole number >= 0, got {times!r}")
+        raise InvalidTaskError(f"'times' must be a whole number >= 0, got {times!r}")
     if times is None or context.attempt <= times:
         of = "every attempt" if times is None else f"{times} attempt(s)"
         raise TransientTaskError(f"flaky failure on attempt {context.attempt} (this task fails {of})")
@@ -224,7 +224,7 @@ def handle_crash(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     """
     times = data.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
-        raise BadPayloadError(f"'times' must be a whole number >= 0, got {times!r}")
+        raise InvalidTaskError(f"'times' must be a whole number >= 0, got {times!r}")
     if times is None or context.attempt <= times:
         os._exit(CRASH_EXIT_CODE)
     return {"survived_on_attempt": context.attempt}

@@ -42,7 +42,7 @@ import redis
 from .keys import QueueKeys
 from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 from .settings import RecoverySettings, backoff_delay
-from .task import Task, TaskStatus, json_object
+from .task import Task, TaskStatus, as_json_object
 
 DEFAULT_QUEUE_NAME = "image_processing"
 # A task is a small JSON document; large inputs belong in files, referenced by path.
@@ -271,7 +271,7 @@ class RedisTaskQueue:
     @staticmethod
     def _prepare(data: Any, index: int) -> tuple[str, str, str]:
         what = "task data" if index == 0 else f"task data (item {index})"
-        data = json_object(data, what)  # TypeError with a clear message if not JSON
+        data = as_json_object(data, what)  # TypeError with a clear message if not JSON
         kind = data.get("type", "image")
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"{what}: 'type' must be a task type name such as 'image', got {kind!r}")
@@ -418,7 +418,7 @@ class RedisTaskQueue:
         harmless.
         """
         if result is not None:
-            result = json_object(result, "result")
+            result = as_json_object(result, "result")
         worker, _ = self._owner(task_id, worker_id)
         pairs: list[str] = []
         for key, value in (result or {}).items():

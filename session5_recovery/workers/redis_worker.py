@@ -42,7 +42,7 @@ from .handlers import (
 )
 from .heartbeat import Heartbeat
 from .redis_task_queue import RedisTaskQueue
-from .task import Task, json_object
+from .task import Task, as_json_object
 
 T = TypeVar("T")
 
@@ -238,7 +238,7 @@ class RedisWorker:
         self._in_task = True
         try:
             result = self.handle(task)
-            result = None if result is None else json_object(
+            result = None if result is None else as_json_object(
                 result if isinstance(result, dict) else {"value": result}, "the handler's result")
             self._in_task = False
         except StopNow:

@@ -108,7 +108,7 @@ class Task:
         )
 
 
-def json_object(value: Any, what: str = "task data") -> dict[str, Any]:
+def as_json_object(value: Any, what: str = "task data") -> dict[str, Any]:
     """``value`` as it will look after a trip through JSON (a new copy), or a clear TypeError.
 
     Tasks are JSON so that any process, machine or language can read them;
