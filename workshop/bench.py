@@ -28,10 +28,13 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import redis
 
 from .paths import FIGURES_DIR
 from .redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
@@ -78,17 +81,27 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+@contextmanager
+def scratch_list(ctx: BenchContext, label: str) -> Iterator[tuple[redis.Redis, str]]:
+    """A client and a key of its own for raw commands; the key is deleted afterwards."""
+    client = ctx.target.client()
+    key = f"bench-{uuid.uuid4().hex[:8]}:{label}"
+    try:
+        yield client, key
+    finally:
+        client.delete(key)
+        client.close()
+
+
 # --- the measurements ---------------------------------------------------------
 
 
 def measure_raw_redis(ctx: BenchContext) -> list[Measurement]:
     """The yardstick: how many single-command round trips one redis-py client makes per second."""
-    client = ctx.target.client()
-    key = f"bench-{uuid.uuid4().hex[:8]}:raw"
     ping = Measurement("redis-py", "PING round trip", unit="round trips/s")
     pair = Measurement("redis-py", "LPUSH + RPOP round trips", unit="round trips/s")
     n = ctx.round_trips
-    try:
+    with scratch_list(ctx, "raw") as (client, key):
         for _ in range(ctx.repeat):
             ping.samples.append(rate(n, timed(lambda: [client.ping() for _ in range(n)])))
 
@@ -99,20 +112,15 @@ def measure_raw_redis(ctx: BenchContext) -> list[Measurement]:
 
             pair.samples.append(rate(2 * (n // 2), timed(push_pop)))
             ctx.advance()
-    finally:
-        client.delete(key)
-        client.close()
     return [ping, pair]
 
 
 def measure_pipelining(ctx: BenchContext) -> list[Measurement]:
     """The same LPUSHes, one round trip each and then all in one pipeline."""
-    client = ctx.target.client()
-    key = f"bench-{uuid.uuid4().hex[:8]}:pipe"
     single = Measurement("pipelining", "LPUSH, one round trip each", unit="commands/s")
     piped = Measurement("pipelining", "LPUSH, all in one pipeline", unit="commands/s")
     n = ctx.round_trips
-    try:
+    with scratch_list(ctx, "pipe") as (client, key):
         for _ in range(ctx.repeat):
             single.samples.append(rate(n, timed(lambda: [client.lpush(key, i) for i in range(n)])))
             client.delete(key)
@@ -126,9 +134,6 @@ def measure_pipelining(ctx: BenchContext) -> list[Measurement]:
             piped.samples.append(rate(n, timed(pipelined)))
             client.delete(key)
             ctx.advance()
-    finally:
-        client.delete(key)
-        client.close()
     return [single, piped]
 
 

@@ -47,13 +47,13 @@ def generated_image(width: int, height: int, seed: int = 0) -> Image.Image:
     return image
 
 
-def make_sample_images(folder: str | Path, count: int = 12, *,
-                       include_photo: bool = True) -> list[Path]:
+def make_sample_images(folder: str | Path, count: int = 12, *, include_photo: bool = True,
+                       sizes: tuple[tuple[int, int], ...] = SAMPLE_SIZES) -> list[Path]:
     """Write ``count`` JPEGs into ``folder`` (created if needed) and return their paths.
 
     The first is the real photo when ``include_photo`` is true; the others are
-    generated in the sizes of ``SAMPLE_SIZES``. Existing files are reused, so
-    calling this twice is cheap.
+    generated in ``sizes`` (cycled through; ``SAMPLE_SIZES`` unless told). Existing
+    files are reused, so calling this twice is cheap.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def make_sample_images(folder: str | Path, count: int = 12, *,
             if not path.exists():
                 Image.open(sample_photo()).convert("RGB").save(path, quality=90)
         else:
-            width, height = SAMPLE_SIZES[index % len(SAMPLE_SIZES)]
+            width, height = sizes[index % len(sizes)]
             path = folder / f"sample_{index:02d}_{width}x{height}.jpg"
             if not path.exists():
                 generated_image(width, height, seed=index).save(path, quality=90)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 
-from session5_recovery.demos.support import redis_for_processes, wait_for
+from session5_recovery.demos.support import redis_for_processes, tidy_up, wait_for
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
@@ -75,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
               "after max_attempts (see demo_retries_dlq.py)")
         return 0 if c.holds else 1
     finally:
-        fleet.stop()
-        if not keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, keep)
 
 
 if __name__ == "__main__":

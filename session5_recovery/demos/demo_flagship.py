@@ -35,7 +35,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from session5_recovery.demos.support import redis_for_processes
+from session5_recovery.demos.support import redis_for_processes, tidy_up
 from session5_recovery.workers import (
     Event,
     RecoverySettings,
@@ -123,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("\ninterrupted: stopping the workers")
         return 130
     finally:
-        fleet.stop()
-        if not args.keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, args.keep)
 
 
 def run_show(console: Console, queue: RedisTaskQueue, fleet: WorkerFleet, plan: Plan,

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from session5_recovery.demos.support import redis_for_processes, wait_for
+from session5_recovery.demos.support import redis_for_processes, tidy_up, wait_for
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
@@ -87,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
               f"the busy worker never was, though its task outlived the TTL")
         return 0
     finally:
-        fleet.stop()
-        if not keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, keep)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from session5_recovery.demos.support import redis_for_processes, wait_for
+from session5_recovery.demos.support import redis_for_processes, tidy_up, wait_for
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, TaskStatus, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 from workshop.images import sample_photo
@@ -85,10 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninvariant: {c}")
         return 0 if c.holds else 1
     finally:
-        fleet.stop()
-        if not keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, keep)
 
 
 if __name__ == "__main__":

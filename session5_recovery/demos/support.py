@@ -1,13 +1,17 @@
-"""What every session-5 demo needs: a Redis that worker processes can share, and patient waiting."""
+"""What every session-5 demo needs: a Redis that worker processes can share, patient waiting,
+and tidying up."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from workshop.redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
 from workshop.waiting import wait_until
+
+if TYPE_CHECKING:
+    from session5_recovery.workers import RedisTaskQueue, WorkerFleet
 
 T = TypeVar("T")
 
@@ -35,3 +39,11 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str,
         return wait_until(condition, timeout, what, every=every)
     except TimeoutError as error:
         raise SystemExit(str(error)) from None
+
+
+def tidy_up(fleet: WorkerFleet, queue: RedisTaskQueue, keep: bool) -> None:
+    """Stop the demo's workers, then delete its keys unless ``--keep`` asked to look at them."""
+    fleet.stop()
+    if not keep:
+        queue.clear()
+    queue.close()
