@@ -73,7 +73,7 @@ class CorpusTarget:
         self.raw.lpush(self.key("pending"), raw_id)
 
     def cleanup(self) -> None:
-        keys = list(self.raw.scan_iter(match=self.queue_name.encode() + b"*", count=1000))
+        keys = list(self.raw.scan_iter(match=self.key(b"*"), count=1000))
         if keys:
             self.raw.delete(*keys)
         self.queue.close()
@@ -141,6 +141,11 @@ class Session5(CorpusTarget):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.allowed: list[str] = []  # the folders image tasks may use (set by the fixture)
+
+    def key(self, suffix: str | bytes) -> bytes:
+        """Session 5's keys carry the queue name as a hash tag: ``{name}:suffix``."""
+        suffix = suffix.encode() if isinstance(suffix, str) else suffix
+        return b"{" + self.queue_name.encode() + b"}:" + suffix
 
     def make_queue(self) -> Any:
         from session5_recovery.workers import RecoverySettings, RedisTaskQueue

@@ -144,7 +144,7 @@ def test_a_task_that_crashes_every_worker_ends_in_the_dlq(queue, workers):
                 replacements += 1
                 assert replacements <= 5, "the poison task keeps killing workers: no DLQ limit?"
                 running[index] = workers(f"w{replacements + 2}")
-        return queue.get_task_info(poison).status is TaskStatus.FAILED and all(
+        return queue.get_task_info(poison).status is TaskStatus.DEAD_LETTERED and all(
             queue.get_task_info(i).status is TaskStatus.COMPLETED for i in good)
 
     wait_for(supervise, "the poison task in the DLQ and the good tasks completed")

@@ -76,7 +76,7 @@ def test_a_task_that_always_fails_ends_in_the_dlq(queue, tmp_path):
     task_id = queue.add_task({"type": "fail"}, max_attempts=2)
     run(queue, tmp_path)
     info = queue.get_task_info(task_id)
-    assert info.status is TaskStatus.FAILED and info.attempts == 2
+    assert info.status is TaskStatus.DEAD_LETTERED and info.attempts == 2
     assert info.reason.startswith("failed 2 of 2 attempts; last error: TransientTaskError")
     assert len(info.history) == 2
 
@@ -104,11 +104,11 @@ def test_permanent_errors_go_straight_to_the_dlq(queue, tmp_path, images, data, 
     bad = queue.add_task(data)
     counts = run(queue, tmp_path)
     info = queue.get_task_info(bad)
-    assert info.status is TaskStatus.FAILED, f"{data} ended {info.status}"
+    assert info.status is TaskStatus.DEAD_LETTERED, f"{data} ended {info.status}"
     assert info.attempts == 1, "a permanent error is not retried"
     assert info.reason.startswith("permanent error, not retried: ") and words in info.reason, info.reason
     assert queue.get_task_info(good).status is TaskStatus.COMPLETED, "the worker keeps going"
-    assert counts.failed == 1
+    assert counts.dead_lettered == 1
 
 
 def test_custom_handlers_and_results(queue, tmp_path):

@@ -31,18 +31,24 @@ from .process_entry import run_worker_process
 from .redis_task_queue import (
     DEFAULT_QUEUE_NAME,
     Conservation,
+    DuplicateTaskError,
     Event,
     Recovery,
     RedisTaskQueue,
+    ResultTooLargeError,
     TaskNotFoundError,
     WorkerInfo,
 )
 from .redis_worker import RedisWorker, StopNow, WorkerCounts
 from .settings import RecoverySettings, backoff_delay
-from .task import Task, TaskStatus
+from .task import ALLOWED_TRANSITIONS, COMMAND_MOVES, Task, TaskStatus
 
 __all__ = [
+    "ALLOWED_TRANSITIONS",
+    "COMMAND_MOVES",
     "DEFAULT_QUEUE_NAME",
+    "DuplicateTaskError",
+    "ResultTooLargeError",
     "InvalidTaskError",
     "Conservation",
     "Event",

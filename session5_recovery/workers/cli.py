@@ -1,13 +1,13 @@
 """The command line: ``python -m session5_recovery.workers <command>``.
 
-    worker   [--id NAME] [--burst] [--filters SPECS] [--allow DIR]
+    worker   [--id NAME] [--burst] [--filters SPECS] [--allow DIR] [--prefetch N]
              [--heartbeat-interval S] [--heartbeat-ttl S]      process tasks
     enqueue  [FOLDER] [--count N] [--task JSON] [--repeat N] [--max-attempts N]
-                                                               queue image (or any JSON) tasks
+             [--priority high|normal|low]                      queue image (or any JSON) tasks
     stats    [--json]                                          counts per state + the invariant
     monitor  [--interval S] [--once] [--duration S] [--no-reap]    live view; runs the reaper
     dlq      list [--json] | replay ID... | replay --all | purge --yes
-    reap                                                       recover dead workers' tasks now
+    reap     [--sweep]                                         recover dead workers' tasks now
     events   [--count N]                                       the event stream as a timeline
 
 Every command takes ``--redis-url`` (default: $REDIS_URL, else the local server)
@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"seconds between heartbeats (default {defaults.heartbeat_interval:g})")
     worker.add_argument("--heartbeat-ttl", type=float, default=defaults.heartbeat_ttl,
                         help=f"a worker silent this long is dead (default {defaults.heartbeat_ttl:g})")
+    worker.add_argument("--prefetch", type=int, default=1, metavar="N",
+                        help="claim up to N tasks per call (default 1; see README, 'Prefetch')")
     worker.add_argument("--quiet", action="store_true", help="no line per task")
 
     enqueue = commands.add_parser("enqueue", parents=[common],
@@ -91,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.add_argument("--repeat", type=int, default=1, help="queue each --task N times")
     enqueue.add_argument("--max-attempts", type=int, default=None,
                          help=f"attempts before the DLQ (default {defaults.max_attempts})")
+    enqueue.add_argument("--priority", choices=("high", "normal", "low"), default="normal",
+                         help="claimed before (high) or after (low) normal tasks")
 
     stats = commands.add_parser("stats", parents=[common], help="counts per state")
     stats.add_argument("--json", action="store_true", help="print JSON only (for scripts)")
@@ -115,8 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     purge = dlq_commands.add_parser("purge", parents=[nested], help="delete every dead-lettered task")
     purge.add_argument("--yes", action="store_true", help="really delete them")
 
-    commands.add_parser("reap", parents=[common],
-                        help="requeue the tasks of dead workers and promote due retries, once")
+    reap = commands.add_parser("reap", parents=[common],
+                               help="requeue the tasks of dead workers and promote due retries, once")
+    reap.add_argument("--sweep", action="store_true",
+                      help="also SCAN the whole keyspace for processing lists outside the worker "
+                           "registry (slow on a big database; only after editing keys by hand)")
     events = commands.add_parser("events", parents=[common], help="the event stream as a timeline")
     events.add_argument("--count", type=int, default=40, help="the last N events (default 40)")
     return parser
@@ -138,18 +145,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         settings = RecoverySettings(heartbeat_interval=args.heartbeat_interval,
                                     heartbeat_ttl=args.heartbeat_ttl)
+        if args.prefetch < 1:
+            raise ValueError(f"--prefetch must be at least 1, got {args.prefetch}")
     except ValueError as error:
         raise SystemExit(f"worker: {error}") from None
     pipeline = FilterFactory.pipeline(args.filters) if args.filters else default_pipeline()
     with open_queue(args, settings) as queue:
         worker_id = args.id or f"worker-{os.getpid()}"
-        print(f"{worker_id}: queue {queue.queue_name!r}, pipeline {pipeline!r}, heartbeat every "
-              f"{settings.heartbeat_interval:g} s (dead after {settings.heartbeat_ttl:g} s)")
+        print(f"{worker_id} (pid {os.getpid()}): queue {queue.queue_name!r}, pipeline "
+              f"{pipeline!r}, heartbeat every {settings.heartbeat_interval:g} s (dead after "
+              f"{settings.heartbeat_ttl:g} s), prefetch {args.prefetch}", flush=True)
         worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=args.allow,
-                             log=None if args.quiet else print)
+                             log=None if args.quiet else print, prefetch=args.prefetch)
         counts = worker.start(burst=args.burst)
         print(f"{worker_id}: {counts.completed} completed, {counts.retried} retried, "
-              f"{counts.failed} dead-lettered, {counts.refused} refused, {counts.requeued} requeued")
+              f"{counts.dead_lettered} dead-lettered, {counts.refused} refused, "
+              f"{counts.requeued} requeued")
     return 0
 
 
@@ -211,14 +222,15 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         tasks = image_tasks(inputs, args.output, args.filters)
     with open_queue(args) as queue:
         try:
-            ids = queue.add_tasks(tasks, max_attempts=args.max_attempts)
+            ids = queue.add_tasks(tasks, max_attempts=args.max_attempts, priority=args.priority)
         except (TypeError, ValueError) as error:
             raise SystemExit(f"enqueue: {error}") from None
         stats = queue.get_stats()
     print(f"queued {len(ids)} task(s) on {args.queue!r}; pending now: {stats['pending']}")
     if not args.task:
         print(f"outputs will go to {args.output.resolve()}")
-    print("start a worker:  python -m session5_recovery.workers worker")
+    queue_flag = "" if args.queue == DEFAULT_QUEUE_NAME else f" --queue {args.queue}"
+    print(f"start a worker:  python -m session5_recovery.workers worker{queue_flag}")
     return 0
 
 
@@ -280,7 +292,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 def cmd_reap(args: argparse.Namespace) -> int:
     with open_queue(args) as queue:
-        recovered, promoted = queue.maintain()
+        recovered = queue.sweep() if args.sweep else queue.reap()
+        promoted = queue.promote_due()
     for r in recovered:
         print(f"worker {r.worker_id} is dead: task {r.task_id} "
               f"{'requeued' if r.outcome == 'requeued' else 'moved to the DLQ'}")

@@ -90,6 +90,9 @@ class Heartbeat:
             recovered, promoted = self.queue.maintain()
         except (redis.ConnectionError, redis.TimeoutError):
             return  # beat_once reports the outage
+        except redis.ResponseError as error:  # the next round tries again; the thread lives on
+            self._say(f"reaper: Redis replied {error}")
+            return
         for item in recovered:
             what = "requeued" if item.outcome == "requeued" else "moved to the DLQ"
             self._say(f"reaper: worker {item.worker_id} is dead; its task {item.task_id[:8]} {what}")

@@ -65,9 +65,12 @@ def render(queue_name: str, current: Snapshot, previous: Snapshot | None = None,
     counts.add_column("tasks", justify="right")
     for label, value, style in (("pending", c.pending, "yellow"), ("in flight", c.processing, "cyan"),
                                 ("delayed", c.delayed, "magenta"), ("completed", c.completed, "green"),
-                                ("failed (DLQ)", c.failed, "red")):
+                                ("dead_lettered (DLQ)", c.dead_lettered, "red"),
+                                ("cancelled", c.cancelled, "dim")):
         counts.add_row(f"[{style}]{label}[/]", str(value))
     counts.add_row("enqueued", str(c.enqueued), end_section=True)
+    if c.paused:
+        counts.add_row("[bold yellow]PAUSED[/]", "no claims")
     counts.add_row("invariant", "[green]holds[/]" if c.holds
                    else f"[bold red]BROKEN: {c.accounted} != {c.enqueued}[/]")
     rate = throughput(previous, current)

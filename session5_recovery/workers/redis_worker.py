@@ -15,11 +15,19 @@ Session 4's loop (claim, run, record, repeat) with four additions:
    caught: that is what the heartbeat and the reaper are for.
 
 If Redis goes away, the worker waits and reconnects with backoff, and finishes
-recording what it was doing when the server comes back.
+recording what it was doing when the server comes back. An error Redis itself
+returns for one task (a hash of the wrong type written by hand, say) is logged,
+and the worker goes on with the next task.
+
+``prefetch=N`` claims up to N tasks in one call (``get_tasks``) and runs them one
+after the other: fewer round trips, at the price of fairness (a task waits in
+this worker's list while another worker may be idle) and of a bigger batch for
+the reaper to send back if this worker dies. The README compares the two.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -41,8 +49,8 @@ from .handlers import (
     is_permanent,
 )
 from .heartbeat import Heartbeat
-from .redis_task_queue import RedisTaskQueue
-from .task import Task, as_json_object
+from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
+from .task import Task
 
 T = TypeVar("T")
 
@@ -61,14 +69,14 @@ class WorkerCounts:
 
     completed: int = 0
     retried: int = 0  # attempts that failed and were scheduled for a retry
-    failed: int = 0  # tasks this worker sent to the DLQ
+    dead_lettered: int = 0  # tasks this worker sent to the DLQ
     refused: int = 0  # results refused because the task was no longer ours
     requeued: int = 0  # tasks handed back unfinished at shutdown
     seconds: float = 0.0
 
     @property
     def processed(self) -> int:
-        return self.completed + self.retried + self.failed + self.refused
+        return self.completed + self.retried + self.dead_lettered + self.refused
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +92,8 @@ class RedisWorker:
 
     ``handlers`` maps task types to functions (default: image, noop, sleep, fail,
     crash). ``allowed_dirs`` are the folders image tasks may touch. ``log``
-    receives one line per event (None for silence). Every interval and TTL comes
+    receives one line per event (None for silence). ``prefetch`` is how many
+    tasks one claim may take (1: one at a time). Every interval and TTL comes
     from ``queue.settings``.
     """
 
@@ -97,8 +106,12 @@ class RedisWorker:
         handlers: HandlerRegistry | None = None,
         allowed_dirs: Sequence[str | Path] | None = None,
         log: Callable[[str], None] | None = print,
+        prefetch: int = 1,
     ) -> None:
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
+            raise ValueError(f"prefetch must be an integer >= 1 (tasks per claim), got {prefetch!r}")
         self.worker_id = worker_id
+        self.prefetch = prefetch
         self.pipeline = pipeline if pipeline is not None else default_pipeline()
         self.queue = queue
         self.settings = queue.settings
@@ -136,7 +149,9 @@ class RedisWorker:
             if on_registered is not None:
                 on_registered()
             mode = "burst: until the queue is drained" if burst else "waiting for tasks"
-            self._say(f"started ({mode}; Ctrl+C once: finish the task and stop, twice: requeue it)")
+            batch = f", prefetch {self.prefetch}" if self.prefetch > 1 else ""
+            self._say(f"started, pid {os.getpid()} ({mode}{batch}; Ctrl+C once: finish the task "
+                      f"and stop, twice: requeue it)")
             with self._signal_handlers(handle_signals):
                 self._loop(burst, max_tasks)
             crashed = False
@@ -153,7 +168,7 @@ class RedisWorker:
                 self._leave()
             self.counts.seconds += time.perf_counter() - started
         c = self.counts
-        self._say(f"stopped: {c.completed} completed, {c.retried} retried, {c.failed} to the DLQ, "
+        self._say(f"stopped: {c.completed} completed, {c.retried} retried, {c.dead_lettered} to the DLQ, "
                   f"{c.refused} refused, {c.requeued} requeued in {c.seconds:.2f} s")
         return self.counts
 
@@ -165,32 +180,44 @@ class RedisWorker:
         wait = not burst
         outage = 0  # claims in a row that failed because Redis was unreachable
         while not self._stopping.is_set():
+            size = self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
             try:
-                task = self.queue.get_task(self.worker_id,
-                                           timeout=self.settings.claim_timeout if wait else 0)
+                batch = self.queue.get_tasks(self.worker_id, size,
+                                             timeout=self.settings.claim_timeout if wait else 0)
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 outage += 1
                 self._wait_for_redis(error, attempt=outage)
                 continue
+            except redis.ResponseError as error:
+                # Redis refused the claim itself (a key of the wrong type, by hand?). Say so,
+                # wait a little so as not to spin, and go on: nothing was written.
+                self._say(f"claim failed: Redis replied {error}; trying again")
+                self._stopping.wait(self.settings.claim_timeout)
+                continue
             if outage:
                 self._say("Redis is back")
                 outage = 0
-            if task is None:
+            if not batch:
                 self._retrying(self._release_strays)
                 if burst and self._retrying(self.queue.is_drained):
                     return
                 wait = True
                 continue
             wait = not burst
-            if self._stopping.is_set():
-                # The stop signal came while we waited for this claim: hand it straight back.
-                self._give_back(task, "worker stopping: claimed after the stop signal")
-                return
-            try:
-                self.process(task)
-            except StopNow:
-                return
-            done += 1
+            for index, task in enumerate(batch):
+                if self._stopping.is_set():
+                    # The stop signal came while we waited for this claim, or during the
+                    # batch: hand the rest straight back.
+                    for unrun in batch[index:]:
+                        self._give_back(unrun, "worker stopping: claimed, not started")
+                    return
+                try:
+                    self.process(task)
+                except StopNow:
+                    for unrun in batch[index + 1:]:
+                        self._give_back(unrun, "second stop signal: claimed, not started")
+                    return
+                done += 1
             if max_tasks is not None and done >= max_tasks:
                 return
 
@@ -198,14 +225,19 @@ class RedisWorker:
         """Hand back ids in our own list that we never received.
 
         We claimed nothing just now, so our list should be empty. An id in it got
-        there when the connection dropped after Redis had run our BLMOVE but before
+        there when the connection dropped after Redis had run our claim but before
         the reply arrived (a Redis restart, a network cut; redis-py even retries the
-        command on a new connection). We never saw it, and the reaper leaves a live
-        worker's list alone: without this it would wait there for as long as we live.
-        One LLEN, only when there is nothing to do.
+        command on a new connection), or when Redis refused to record a task's
+        outcome (its key was broken by hand). We never finished it, and the reaper
+        leaves a live worker's list alone: without this it would wait there for as
+        long as we live. One LLEN, only when there is nothing to do.
         """
         if self.queue.client.llen(self.queue.keys.processing(self.worker_id)):
-            released = self.queue.release_all(self.worker_id, "claim reply lost: connection dropped")
+            try:
+                released = self.queue.release_all(self.worker_id, "not received, or not recorded")
+            except redis.ResponseError as error:
+                self._say(f"could not hand back my stray tasks: Redis replied {error}")
+                return
             if released:
                 self._say(f"requeued {released} task(s) found in my list that I never received "
                           f"(a claim reply was lost)")
@@ -231,37 +263,62 @@ class RedisWorker:
     def process(self, task: Task) -> str:
         """Run one claimed task and record its outcome.
 
-        Returns "completed", "retry", "failed" (DLQ) or "refused" (no longer ours).
+        Returns "completed", "retry", "dead_lettered" (DLQ), "refused" (no longer
+        ours) or "error" (Redis refused to record it; logged, the worker goes on).
         Raises StopNow (after requeueing the task) if a second stop signal came.
         """
         started = time.perf_counter()
         self._in_task = True
         try:
             result = self.handle(task)
-            result = None if result is None else as_json_object(
-                result if isinstance(result, dict) else {"value": result}, "the handler's result")
-            self._in_task = False
         except StopNow:
             self._in_task = False
             self._give_back(task, "second stop signal: requeued unfinished")
             raise
         except Exception as error:  # any error in one task must not stop the worker
             self._in_task = False
-            return self._record_failure(task, error)
+            failure = error
+            return self._guarded(task, lambda: self._record_failure(task, failure))
         finally:
             self._in_task = False
+        if result is not None and not isinstance(result, dict):
+            result = {"value": result}
+        try:
+            # Validated and encoded once, here. A result that is not JSON or is too big
+            # will be the same on every attempt: a permanent failure.
+            encoded = self.queue.encode_result(result)
+        except (TypeError, ResultTooLargeError) as error:
+            bad = error
+            return self._guarded(task, lambda: self._record_failure(task, bad, permanent=True))
+        return self._guarded(task, lambda: self._record_success(task, encoded, started))
+
+    def _record_success(self, task: Task, encoded: str, started: float) -> str:
         recorded = self._retrying(lambda: self.queue.mark_completed(
-            task.id, result, worker_id=self.worker_id))
-        seconds = time.perf_counter() - started
+            task.id, worker_id=self.worker_id, encoded=encoded))
         if not recorded:
             self.counts.refused += 1
             self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
                       f"for dead and it went to another worker); nothing overwritten")
             return "refused"
         self.counts.completed += 1
-        self._say(f"completed {task.id[:8]} ({_label(task)}) in {seconds:.2f} s, "
-                  f"attempt {task.attempts}")
+        if self._log is not None:  # the line is built only when someone reads it
+            self._say(f"completed {task.id[:8]} ({_label(task)}) in "
+                      f"{time.perf_counter() - started:.2f} s, attempt {task.attempts}")
         return "completed"
+
+    def _guarded(self, task: Task, record: Callable[[], str]) -> str:
+        """``record()``, surviving an error Redis returns for this one task.
+
+        The scripts check before they write, so such an error has changed nothing:
+        the task stays in our list, and once we are idle ``_release_strays`` hands
+        it back (the claim then dead-letters what is not a task).
+        """
+        try:
+            return record()
+        except redis.ResponseError as error:
+            self._say(f"could not record the outcome of {task.id[:8]}: Redis replied {error}; "
+                      f"it stays in my list and goes back to the queue when I am idle")
+            return "error"
 
     def handle(self, task: Task) -> dict[str, Any] | None:
         """Run the handler registered for the task's type and return its result."""
@@ -271,16 +328,17 @@ class RedisWorker:
                               pipelines=self._pipelines)
         return handler(task.data, context)
 
-    def _record_failure(self, task: Task, error: Exception) -> str:
-        permanent = is_permanent(error)
+    def _record_failure(self, task: Task, error: Exception, *, permanent: bool = False) -> str:
+        permanent = permanent or is_permanent(error)
         reason = describe_error(error)
         outcome = self._retrying(lambda: self.queue.mark_failed(
             task.id, reason, permanent=permanent, worker_id=self.worker_id))
         if outcome == "retry":
             self.counts.retried += 1
-            self._say(f"attempt {task.attempts} of {task.id[:8]} failed ({reason}); retry scheduled")
-        elif outcome == "failed":
-            self.counts.failed += 1
+            self._say(f"task {task.id[:8]}: attempt {task.attempts} of {task.max_attempts} "
+                      f"failed ({reason}); retry scheduled")
+        elif outcome == "dead_lettered":
+            self.counts.dead_lettered += 1
             why = "permanent error" if permanent else f"attempt {task.attempts} of {task.max_attempts}"
             self._say(f"FAILED {task.id[:8]} ({why}): {reason}; moved to the DLQ")
         else:

@@ -1,16 +1,24 @@
 """A task as session 5 stores it: session 4's task plus what recovery needs.
 
-Session 4's ``Task`` had four states. Recovery adds one, and gives "failed" a
-sharper meaning::
+Session 4's ``Task`` had four states, the last one called ``failed``. Recovery
+adds delayed and cancelled, and calls the last state by what it is:
+``dead_lettered`` (session 4's ``failed`` list is the same place, the DLQ).
+``failed`` remains only the name of the *event* "an attempt raised"::
 
     pending --claim--> processing --success--> completed
-      ^  ^                |  |  |
-      |  |                |  |  +--error, attempts left--> delayed --due--+
-      |  +--worker lost---+  |                                            |
-      |     or requeued      +--permanent error, or no attempts left--> failed (the DLQ)
-      |                                                                   |
+      ^  ^  |             |  |  |
+      |  |  |             |  |  +--error, attempts left--> delayed --due--+
+      |  |  |             |  |                                            |
+      |  +--+-------------+  +--permanent error, or no attempts left--> dead_lettered
+      |     |  worker lost       (the DLQ)                                |
+      |     |  or requeued                                                |
+      |     +--cancel--> cancelled                                        |
       +--------------------------------------------------------------------+
-                      (delayed: when due)        (failed: only when a person replays it)
+                 (delayed: when due)     (dead_lettered: only when a person replays it)
+
+``ALLOWED_TRANSITIONS`` is that picture as a table, and ``COMMAND_MOVES`` says
+which moves each command of queue.lua makes; a test runs every command and
+checks both against what really happened in Redis.
 
 ``attempts`` is counted at the claim, as in sessions 1 and 4: a worker that
 dies mid-task has still used an attempt, so the reaper only has to compare
@@ -34,11 +42,40 @@ class TaskStatus(str, Enum):
     PENDING = "pending"  # in {q}:pending, waiting for a worker
     PROCESSING = "processing"  # in one worker's {q}:processing:{worker_id}
     DELAYED = "delayed"  # in {q}:delayed, waiting for its retry time
-    COMPLETED = "completed"  # in {q}:completed; the result is in {q}:result:{id}
-    FAILED = "failed"  # in {q}:dlq: dead-lettered, waiting for a person
+    COMPLETED = "completed"  # in {q}:completed; the result is the hash's "result" field
+    DEAD_LETTERED = "dead_lettered"  # in {q}:dlq, waiting for a person
+    CANCELLED = "cancelled"  # in {q}:cancelled: taken out of the line before it ran
 
     def __str__(self) -> str:
         return self.value
+
+
+# Which status may follow which (None: the task does not exist, before enqueue / after purge).
+ALLOWED_TRANSITIONS: dict[TaskStatus | None, frozenset[TaskStatus | None]] = {
+    None: frozenset({TaskStatus.PENDING}),
+    TaskStatus.PENDING: frozenset({TaskStatus.PROCESSING, TaskStatus.CANCELLED}),
+    TaskStatus.PROCESSING: frozenset({TaskStatus.COMPLETED, TaskStatus.DELAYED,
+                                      TaskStatus.DEAD_LETTERED, TaskStatus.PENDING}),
+    TaskStatus.DELAYED: frozenset({TaskStatus.PENDING}),
+    TaskStatus.DEAD_LETTERED: frozenset({TaskStatus.PENDING, None}),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+# The status moves each command of queue.lua makes (its "Status:" header line says the same).
+_P, _R, _D = TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.DELAYED
+COMMAND_MOVES: dict[str, frozenset[tuple[TaskStatus | None, TaskStatus | None]]] = {
+    "enqueue": frozenset({(None, _P)}),
+    "claim": frozenset({(_P, _R)}),
+    "complete": frozenset({(_R, TaskStatus.COMPLETED)}),
+    "fail": frozenset({(_R, _D), (_R, TaskStatus.DEAD_LETTERED)}),
+    "requeue": frozenset({(_R, _P)}),
+    "reap": frozenset({(_R, _P), (_R, TaskStatus.DEAD_LETTERED)}),
+    "promote": frozenset({(_D, _P)}),
+    "replay": frozenset({(TaskStatus.DEAD_LETTERED, _P)}),
+    "cancel": frozenset({(_P, TaskStatus.CANCELLED)}),
+    "purge": frozenset({(TaskStatus.DEAD_LETTERED, None)}),
+}
 
 
 def _float(value: str | None) -> float | None:
@@ -61,6 +98,7 @@ class Task:
     due_at: float | None = None  # when a delayed retry becomes pending again
     worker_id: str | None = None  # who has it, or had it last
     result: dict[str, Any] | None = None
+    priority: str = "normal"  # "high", "normal" or "low"
     error: str | None = None  # the last error
     reason: str | None = None  # why it is in the DLQ
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per failed attempt
@@ -100,12 +138,21 @@ class Task:
             finished_at=_float(fields.get("finished_at")),
             due_at=_float(fields.get("due_at")),
             worker_id=fields.get("worker_id") or None,
-            result=result,
+            result=result if result is not None else decode_result(fields.get("result")),
             error=fields.get("error") or None,
             reason=fields.get("reason") or None,
             history=history,
             replays=int(fields.get("replays", 0) or 0),
+            priority=fields.get("priority") or "normal",
         )
+
+
+def decode_result(text: str | None) -> dict[str, Any] | None:
+    """A stored result (one JSON field on the task hash); None if there is none."""
+    if not text:
+        return None
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def as_json_object(value: Any, what: str = "task data") -> dict[str, Any]:
