@@ -121,7 +121,7 @@ def test_custom_handlers_and_results(queue, tmp_path):
     task_id = queue.add_task({"type": "add", "a": 2, "b": 3})
     run(queue, tmp_path, handlers=handlers)
     assert queue.get_result(task_id) == {"sum": 5, "attempt": 1}
-    assert "add" in handlers and "image" in handlers.names()
+    assert "add" in handlers.names() and "image" in handlers.names()
 
 
 def test_a_result_that_is_not_json_fails_the_task(queue, tmp_path):

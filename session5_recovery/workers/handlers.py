@@ -111,17 +111,6 @@ class HandlerRegistry:
     def names(self) -> list[str]:
         return sorted(self._handlers)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._handlers
-
-
-def task_type(data: dict[str, Any]) -> str:
-    """The type a task's data asks for; ``"image"`` by default."""
-    kind = data.get("type", "image")
-    if not isinstance(kind, str) or not kind:
-        raise InvalidTaskError(f"'type' must be a task type name such as 'image', got {kind!r}")
-    return kind
-
 
 # --- the handlers --------------------------------------------------------------
 

@@ -97,9 +97,15 @@ def connection_help(url: str | None, error: BaseException) -> RedisUnavailableEr
     return RedisUnavailableError(f"Cannot connect to Redis at {where}: {error}\n{HOW_TO_GET_REDIS}")
 
 
+# Our clients read replies as text. Bytes that are not UTF-8 (written by hand with
+# redis-cli?) become escape characters instead of an error that would sink a whole
+# batch claim, and are written back as the same bytes; the task then fails as bad data.
+TEXT_REPLIES = {"decode_responses": True, "encoding_errors": "surrogateescape"}
+
+
 def _text(value: Any) -> Any:
     """Redis replies are bytes unless the client has decode_responses=True; accept both."""
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
 def _refuse_fakeredis_without_lua(client: Any) -> None:
@@ -223,14 +229,13 @@ class RedisTaskQueue:
         self._url = url
         self._owns_client = client is None
         if client is None:
-            client = (redis.Redis.from_url(url, decode_responses=True) if url
-                      else redis.Redis(host=host, port=port, db=db, decode_responses=True))
+            client = (redis.Redis.from_url(url, **TEXT_REPLIES) if url
+                      else redis.Redis(host=host, port=port, db=db, **TEXT_REPLIES))
         self.client = client
         _refuse_fakeredis_without_lua(client)
         # redis-py sends the script by its SHA1 (EVALSHA) and loads it on first use.
         self._script = client.register_script(QUEUE_LUA)
         self._fixed_keys = self.keys.fixed()
-        self._raw: redis.Redis | None = None  # a bytes client for claims (see _raw_client)
         # task id -> (worker id, attempt) for the tasks this object claimed and has not
         # finished, so mark_completed(task_id, result) needs no worker id, as in session 4.
         self._claimed: dict[str, tuple[str, int]] = {}
@@ -240,7 +245,7 @@ class RedisTaskQueue:
                 settings: RecoverySettings | None = None, **client_kwargs: Any) -> RedisTaskQueue:
         """A queue on ``url`` whose connection is checked now (RedisUnavailableError if down)."""
         url = url or "redis://localhost:6379/0"
-        client = redis.Redis.from_url(url, decode_responses=True, **client_kwargs)
+        client = redis.Redis.from_url(url, **{**TEXT_REPLIES, **client_kwargs})
         queue = cls(client=client, queue_name=queue_name, settings=settings)
         queue._url, queue._owns_client = url, True
         queue.check_connection()
@@ -258,10 +263,7 @@ class RedisTaskQueue:
             raise connection_help(self._url, error) from None
 
     def close(self) -> None:
-        """Close the connection, if this queue opened it (and the bytes client, if any)."""
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
+        """Close the connection, if this queue opened it."""
         if self._owns_client:
             self.client.close()
 
@@ -271,29 +273,11 @@ class RedisTaskQueue:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, command: str, *args: Any, keys: Sequence[str] = (), client: Any = None) -> Any:
+    def _call(self, command: str, *args: Any, keys: Sequence[str] = ()) -> Any:
         """Run one command of queue.lua: the queue's 12 keys plus ``keys``, then the arguments."""
         argv = [command, repr(self.settings.clock()), self.settings.events_maxlen,
                 self.keys.prefix, *args]
-        return self._script(keys=[*self._fixed_keys, *keys], args=argv, client=client)
-
-    def _raw_client(self) -> Any:
-        """A client on the same server that keeps bytes.
-
-        A claim returns the tasks' data, and a task written by hand may hold bytes
-        that are not UTF-8 text: a text client would fail on the whole reply (and
-        with it on the other tasks of a batch). This one reads it; we decode each
-        field ourselves and dead-letter what does not decode.
-        """
-        if self._raw is None:
-            try:
-                pool = self.client.connection_pool
-                self._raw = redis.Redis(connection_pool=redis.ConnectionPool(
-                    connection_class=pool.connection_class,
-                    **{**pool.connection_kwargs, "decode_responses": False}))
-            except (AttributeError, TypeError):  # not a redis-py client: use it as it is
-                return self.client
-        return self._raw
+        return self._script(keys=[*self._fixed_keys, *keys], args=argv)
 
     # --- producers ---------------------------------------------------------
 
@@ -390,7 +374,7 @@ class RedisTaskQueue:
         keys = [self.keys.processing(worker_id), self.keys.heartbeat(worker_id)]
         while True:
             reply = self._call("claim", worker_id, max_tasks, self.settings.heartbeat_ttl_ms,
-                               keys=keys, client=self._raw_client())
+                               keys=keys)
             outcome = _text(reply[0])
             if outcome == "claimed":
                 tasks = self._tasks_from(worker_id, reply)
@@ -417,15 +401,7 @@ class RedisTaskQueue:
             kind, data_bytes, attempt, max_attempts = reply[i + 1:i + 5]
             attempt = int(attempt)
             self._claimed[task_id] = (worker_id, attempt)
-            try:
-                kind = kind.decode() if isinstance(kind, bytes) else kind
-                text = data_bytes.decode() if isinstance(data_bytes, bytes) else data_bytes
-            except UnicodeDecodeError as error:
-                self.mark_failed(task_id, f"the task hash {self.keys.task(task_id)} holds bytes "
-                                          f"that are not UTF-8 text ({error.reason} at byte "
-                                          f"{error.start}); add tasks with add_task(), not with "
-                                          f"redis-cli", permanent=True, worker_id=worker_id)
-                continue
+            kind, text = _text(kind), _text(data_bytes)
             try:
                 if not text:
                     raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
