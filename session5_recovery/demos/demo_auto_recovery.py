@@ -15,21 +15,20 @@ from __future__ import annotations
 import sys
 import time
 
-from session5_recovery.demos.support import redis_for_processes, tidy_up, wait_for
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
+from session5_recovery.demos.support import fresh_queue, tidy_up, wait_for, wants_keep
+from session5_recovery.workers import RecoverySettings, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
 QUEUE_NAME = "demo_auto_recovery"
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = "--keep" in (argv if argv is not None else sys.argv[1:])
-    target = redis_for_processes()
-    if target is None:
-        return 1
+    keep = wants_keep(argv)
     settings = RecoverySettings()  # the defaults: heartbeat 1 s, TTL 5 s, reaper every 1 s
-    queue = RedisTaskQueue(url=target.url, queue_name=QUEUE_NAME, settings=settings)
-    queue.clear()
+    opened = fresh_queue(QUEUE_NAME, settings)
+    if opened is None:
+        return 1
+    target, queue = opened
     labels = dict(zip(queue.add_tasks([{"type": "sleep", "seconds": 2} for _ in range(3)]),
                       ["job-A (2 s)", "job-B (2 s)", "job-C (2 s)"], strict=True))
     print(f"\nqueued 3 jobs of 2 s each; settings: heartbeat every {settings.heartbeat_interval:g} s, "

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from session5_recovery.demos.support import redis_for_processes, tidy_up, wait_for
+from session5_recovery.demos.support import fresh_queue, tidy_up, wait_for, wants_keep
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
@@ -46,12 +46,11 @@ def watch(queue: RedisTaskQueue, seconds: float, note: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = "--keep" in (argv if argv is not None else sys.argv[1:])
-    target = redis_for_processes()
-    if target is None:
+    keep = wants_keep(argv)
+    opened = fresh_queue(QUEUE_NAME, SETTINGS)
+    if opened is None:
         return 1
-    queue = RedisTaskQueue(url=target.url, queue_name=QUEUE_NAME, settings=SETTINGS)
-    queue.clear()
+    target, queue = opened
     print(f"\nheartbeat every {SETTINGS.heartbeat_interval:g} s into "
           f"{queue.keys.heartbeat('<worker>')} with a TTL of {SETTINGS.heartbeat_ttl:g} s, and the "
           f"registry {queue.keys.workers} (worker -> last seen)\n")

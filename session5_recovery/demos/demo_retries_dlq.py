@@ -20,8 +20,8 @@ from __future__ import annotations
 import shutil
 import sys
 
-from session5_recovery.demos.support import redis_for_processes, tidy_up, wait_for
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, TaskStatus, WorkerFleet
+from session5_recovery.demos.support import fresh_queue, tidy_up, wait_for, wants_keep
+from session5_recovery.workers import RecoverySettings, TaskStatus, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 from workshop.images import sample_photo
 from workshop.paths import OUTPUT_DIR
@@ -33,12 +33,11 @@ FOLDER = OUTPUT_DIR / "session5" / "retries_dlq"
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = "--keep" in (argv if argv is not None else sys.argv[1:])
-    target = redis_for_processes()
-    if target is None:
+    keep = wants_keep(argv)
+    opened = fresh_queue(QUEUE_NAME, SETTINGS)
+    if opened is None:
         return 1
-    queue = RedisTaskQueue(url=target.url, queue_name=QUEUE_NAME, settings=SETTINGS)
-    queue.clear()
+    target, queue = opened
     shutil.rmtree(FOLDER, ignore_errors=True)
     FOLDER.mkdir(parents=True)
     missing = FOLDER / "arrives_later.jpg"

@@ -11,7 +11,7 @@ from workshop.redis_connection import RedisTarget, RedisUnavailableError, resolv
 from workshop.waiting import wait_until
 
 if TYPE_CHECKING:
-    from session5_recovery.workers import RedisTaskQueue, WorkerFleet
+    from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 
 T = TypeVar("T")
 
@@ -30,6 +30,24 @@ def redis_for_processes() -> RedisTarget | None:
         print(f"{error}\n\n{NEEDS_A_SERVER}", file=sys.stderr)
         return None
     return target
+
+
+def fresh_queue(queue_name: str, settings: RecoverySettings
+                ) -> tuple[RedisTarget, RedisTaskQueue] | None:
+    """A Redis that worker processes can share and an empty queue on it; None if there is none."""
+    from session5_recovery.workers import RedisTaskQueue
+
+    target = redis_for_processes()
+    if target is None:
+        return None
+    queue = RedisTaskQueue(url=target.url, queue_name=queue_name, settings=settings)
+    queue.clear()
+    return target, queue
+
+
+def wants_keep(argv: list[str] | None) -> bool:
+    """``--keep``: leave the demo's keys in Redis to look at them afterwards."""
+    return "--keep" in (argv if argv is not None else sys.argv[1:])
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str,
