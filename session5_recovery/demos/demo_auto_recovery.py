@@ -25,10 +25,7 @@ QUEUE_NAME = "demo_auto_recovery"
 def main(argv: list[str] | None = None) -> int:
     keep = wants_keep(argv)
     settings = RecoverySettings()  # the defaults: heartbeat 1 s, TTL 5 s, reaper every 1 s
-    opened = fresh_queue(QUEUE_NAME, settings)
-    if opened is None:
-        return 1
-    target, queue = opened
+    target, queue = fresh_queue(QUEUE_NAME, settings)
     labels = dict(zip(queue.add_tasks([{"type": "sleep", "seconds": 2} for _ in range(3)]),
                       ["job-A (2 s)", "job-B (2 s)", "job-C (2 s)"], strict=True))
     print(f"\nqueued 3 jobs of 2 s each; settings: heartbeat every {settings.heartbeat_interval:g} s, "

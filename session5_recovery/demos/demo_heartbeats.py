@@ -47,10 +47,7 @@ def watch(queue: RedisTaskQueue, seconds: float, note: str = "") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     keep = wants_keep(argv)
-    opened = fresh_queue(QUEUE_NAME, SETTINGS)
-    if opened is None:
-        return 1
-    target, queue = opened
+    target, queue = fresh_queue(QUEUE_NAME, SETTINGS)
     print(f"\nheartbeat every {SETTINGS.heartbeat_interval:g} s into "
           f"{queue.keys.heartbeat('<worker>')} with a TTL of {SETTINGS.heartbeat_ttl:g} s, and the "
           f"registry {queue.keys.workers} (worker -> last seen)\n")

@@ -34,10 +34,7 @@ FOLDER = OUTPUT_DIR / "session5" / "retries_dlq"
 
 def main(argv: list[str] | None = None) -> int:
     keep = wants_keep(argv)
-    opened = fresh_queue(QUEUE_NAME, SETTINGS)
-    if opened is None:
-        return 1
-    target, queue = opened
+    target, queue = fresh_queue(QUEUE_NAME, SETTINGS)
     shutil.rmtree(FOLDER, ignore_errors=True)
     FOLDER.mkdir(parents=True)
     missing = FOLDER / "arrives_later.jpg"

@@ -32,14 +32,16 @@ def redis_for_processes() -> RedisTarget | None:
     return target
 
 
-def fresh_queue(queue_name: str, settings: RecoverySettings
-                ) -> tuple[RedisTarget, RedisTaskQueue] | None:
-    """A Redis that worker processes can share and an empty queue on it; None if there is none."""
+def fresh_queue(queue_name: str, settings: RecoverySettings) -> tuple[RedisTarget, RedisTaskQueue]:
+    """A Redis that worker processes can share and an empty queue on it.
+
+    Without such a Redis the demo ends here (exit code 1), after saying how to get one.
+    """
     from session5_recovery.workers import RedisTaskQueue
 
     target = redis_for_processes()
     if target is None:
-        return None
+        raise SystemExit(1)
     queue = RedisTaskQueue(url=target.url, queue_name=queue_name, settings=settings)
     queue.clear()
     return target, queue
