@@ -126,8 +126,7 @@ class QueueKeys:
         return processing_key.removeprefix(f"{self.prefix}processing:")
 
     def fixed(self) -> list[str]:
-        """The keys whose names do not depend on a worker or a task, in the order queue.lua
-        expects them as KEYS[1..12]."""
+        """The keys whose names do not depend on a worker or a task."""
         return [self.pending_high, self.pending, self.pending_low, self.wake, self.paused,
                 self.delayed, self.completed, self.dlq, self.cancelled, self.tasks,
                 self.workers, self.events]

@@ -12,38 +12,37 @@
 -- The Python side (redis_task_queue.py) loads this file once and calls it with a
 -- command name:
 --
---   EVALSHA <sha> <numkeys> <the 12 queue keys> <extra keys...> <command> <now> <events_maxlen> <args...>
+--   EVALSHA <sha> <numkeys> <the keys the command touches> <command> <now> <events_maxlen> <prefix> <args...>
 --
 --   now            the caller's clock (seconds, a float): written into timestamps,
 --                  events and the delayed ZSET. Tests pass a fake clock here.
 --   events_maxlen  the event stream is trimmed to about this many entries
+--   prefix         "{q}:", what every key of the queue starts with
 --
 -- Keys. Every key of queue q starts with the hash tag {q}, so they all live in the
--- same Redis Cluster slot. KEYS[1..12] are always the queue's own keys, in this order:
+-- same Redis Cluster slot. Each command receives in KEYS the keys it touches (the
+-- list per command is COMMAND_KEYS in redis_task_queue.py), and finds them by name:
 --
---   1 {q}:pending:high   LIST   ids waiting, high priority (LPUSH in, taken at the right: FIFO)
---   2 {q}:pending        LIST   ids waiting, normal priority
---   3 {q}:pending:low    LIST   ids waiting, low priority
---   4 {q}:wake           LIST   wake-up tokens: an idle worker blocks on it (BLPOP)
---   5 {q}:paused         STRING exists while the queue is paused
---   6 {q}:delayed        ZSET   id -> time its retry is due
---   7 {q}:completed      LIST   ids of completed tasks (oldest at the left)
---   8 {q}:dlq            LIST   ids of dead-lettered tasks (newest at the left)
---   9 {q}:cancelled      LIST   ids of cancelled tasks
---  10 {q}:tasks          SET    every id the queue holds (the "enqueued" registry)
---  11 {q}:workers        ZSET   worker id -> last time it said it was alive (the registry)
---  12 {q}:events         STREAM what happened, one entry per event
+--   {q}:pending:high     LIST   ids waiting, high priority (LPUSH in, taken at the right: FIFO)
+--   {q}:pending          LIST   ids waiting, normal priority
+--   {q}:pending:low      LIST   ids waiting, low priority
+--   {q}:wake             LIST   wake-up tokens: an idle worker blocks on it (BLPOP)
+--   {q}:paused           STRING exists while the queue is paused
+--   {q}:delayed          ZSET   id -> time its retry is due
+--   {q}:completed        LIST   ids of completed tasks (oldest at the left)
+--   {q}:dlq              LIST   ids of dead-lettered tasks (newest at the left)
+--   {q}:cancelled        LIST   ids of cancelled tasks
+--   {q}:tasks            SET    every id the queue holds (the "enqueued" registry)
+--   {q}:workers          ZSET   worker id -> last time it said it was alive (the registry)
+--   {q}:events           STREAM what happened, one entry per event
+--   {q}:processing:<w>   LIST   ids worker <w> has claimed: its in-flight tasks
+--   {q}:worker:<w>       STRING worker <w>'s heartbeat; it expires unless refreshed (PX ttl)
+--   {q}:task:<id>        HASH   the task: data, status, attempts, timestamps, result (one
+--                               JSON field), error history
 --
--- then the keys of the one worker or task the command is about (see each header):
---
---      {q}:processing:<w>  LIST   ids worker <w> has claimed: its in-flight tasks
---      {q}:worker:<w>      STRING worker <w>'s heartbeat; it expires unless refreshed (PX ttl)
---      {q}:task:<id>       HASH   the task: data, status, attempts, timestamps, result (one
---                                 JSON field), error history
---
--- Commands that discover ids themselves (claim, reap, promote, purge) build those
--- ids' task keys from the same {q} prefix (ARGV: it is the queue's prefix, nothing
--- else), so every key stays in the queue's slot.
+-- Commands that discover ids themselves (claim, reap, promote, purge, counts) build
+-- those ids' task keys (and the registered workers' list and heartbeat keys) from
+-- the same {q} prefix, so every key stays in the queue's slot.
 --
 -- Invariant kept by every command: each id in {q}:tasks is in exactly one of the
 -- three pending lists, one processing list, delayed, completed, dlq or cancelled.
@@ -53,13 +52,23 @@
 -- status move ("Status: a -> b"); a test checks those moves against the table in
 -- task.py, so the table and this script cannot disagree.
 
-local PENDING_HIGH, PENDING, PENDING_LOW, WAKE, PAUSED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local DELAYED, COMPLETED, DLQ, CANCELLED = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local TASKS, WORKERS, EVENTS = KEYS[10], KEYS[11], KEYS[12]
+local command, now, events_maxlen, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+-- The keys by name: K["pending:high"], K.events, ...; the one worker's list and
+-- heartbeat as MINE and BEAT; the task keys, in order, as TASK_KEYS.
+local K, TASK_KEYS, MINE, BEAT = {}, {}, nil, nil
+for _, key in ipairs(KEYS) do
+    local name = string.sub(key, #prefix + 1)
+    if string.sub(name, 1, 5) == "task:" then TASK_KEYS[#TASK_KEYS + 1] = key
+    elseif string.sub(name, 1, 11) == "processing:" then MINE = key
+    elseif string.sub(name, 1, 7) == "worker:" then BEAT = key
+    else K[name] = key end
+end
+local PENDING_HIGH, PENDING, PENDING_LOW = K["pending:high"], K.pending, K["pending:low"]
+local WAKE, PAUSED, DELAYED, COMPLETED = K.wake, K.paused, K.delayed, K.completed
+local DLQ, CANCELLED, TASKS, WORKERS, EVENTS = K.dlq, K.cancelled, K.tasks, K.workers, K.events
 local PENDING_LISTS = {PENDING_HIGH, PENDING, PENDING_LOW}  -- claimed in this order
 local PRIORITY_LIST = {high = PENDING_HIGH, normal = PENDING, low = PENDING_LOW}
-
-local command, now, events_maxlen, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local function task_key(id) return prefix .. "task:" .. id end
 local function processing_key(w) return prefix .. "processing:" .. w end
 local function heartbeat_key(w) return prefix .. "worker:" .. w end
@@ -150,44 +159,10 @@ local function history_fields(history, entry)
 end
 
 
-if command == "enqueue" then
-    -- Add tasks, all or none. ARGS: count, then per task: id, type, data (JSON text),
-    -- max_attempts, priority. KEYS after the 12: the task keys, in the same order.
-    -- REPLY: {"enqueued", n} | {"duplicate", id}
-    -- Status: none -> pending
-    local count = tonumber(ARGV[5])
-    for i = 1, count do  -- checks first: one id already held refuses the whole batch
-        local id = ARGV[6 + (i - 1) * 5]
-        if redis.call("SISMEMBER", TASKS, id) == 1 or redis.call("EXISTS", KEYS[12 + i]) == 1 then
-            return {"duplicate", id}
-        end
-    end
-    for i = 1, count do
-        local base = 6 + (i - 1) * 5
-        local id, kind, data, max_attempts, priority =
-            ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
-        redis.call("SADD", TASKS, id)
-        redis.call("HSET", KEYS[12 + i], "id", id, "type", kind, "data", data,
-                   "status", "pending", "attempts", 0, "max_attempts", max_attempts,
-                   "priority", priority, "created_at", now, "history", 0)
-        redis.call("LPUSH", PRIORITY_LIST[priority], id)
-        emit("enqueued", {"task", id, "type", kind, "priority", priority})
-    end
-    wake(count)
-    return {"enqueued", count}
-
-
-elseif command == "claim" then
-    -- Claim up to max_tasks for worker w: the oldest of the highest non-empty
-    -- priority first. The move (LMOVE into w's own list), the attempt count, the
-    -- owner, the heartbeat and the read of each task are one step: an id is never in
-    -- a worker's list without its claim recorded, and a claim is never recorded for
-    -- an id that is not in that worker's list (the fence).
-    -- ARGS: worker, max_tasks, heartbeat_ttl_ms. KEYS after the 12: processing:<w>, worker:<w>
-    -- REPLY: {"claimed", id, type, data, attempt, max_attempts, ...} | {"empty"} | {"paused"}
-    -- Status: pending -> processing
-    local worker, max_tasks, ttl_ms = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-    local mine, beat = KEYS[13], KEYS[14]
+-- Claim up to max_tasks for `worker` into MINE (see the "claim" command): the reads
+-- first, then the moves. Used by "claim", and by "complete" to hand out the next task.
+local function claim_batch(worker, max_tasks, ttl_ms)
+    local mine, beat = MINE, BEAT
     if redis.call("EXISTS", PAUSED) == 1 then
         return {"paused"}
     end
@@ -230,32 +205,82 @@ elseif command == "claim" then
         return {"empty"}
     end
     return reply
+end
+
+
+if command == "enqueue" then
+    -- Add tasks, all or none. ARGS: count, then per task: id, type, data (JSON text),
+    -- max_attempts, priority. KEYS: the task keys, in the same order.
+    -- REPLY: {"enqueued", n} | {"duplicate", id}
+    -- Status: none -> pending
+    local count = tonumber(ARGV[5])
+    for i = 1, count do  -- checks first: one id already held refuses the whole batch
+        local id = ARGV[6 + (i - 1) * 5]
+        if redis.call("SISMEMBER", TASKS, id) == 1 or redis.call("EXISTS", TASK_KEYS[i]) == 1 then
+            return {"duplicate", id}
+        end
+    end
+    for i = 1, count do
+        local base = 6 + (i - 1) * 5
+        local id, kind, data, max_attempts, priority =
+            ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
+        redis.call("SADD", TASKS, id)
+        redis.call("HSET", TASK_KEYS[i], "id", id, "type", kind, "data", data,
+                   "status", "pending", "attempts", 0, "max_attempts", max_attempts,
+                   "priority", priority, "created_at", now, "history", 0)
+        redis.call("LPUSH", PRIORITY_LIST[priority], id)
+        emit("enqueued", {"task", id, "type", kind, "priority", priority})
+    end
+    wake(count)
+    return {"enqueued", count}
+
+
+elseif command == "claim" then
+    -- Claim up to max_tasks for worker w: the oldest of the highest non-empty
+    -- priority first. The move (LMOVE into w's own list), the attempt count, the
+    -- owner, the heartbeat and the read of each task are one step: an id is never in
+    -- a worker's list without its claim recorded, and a claim is never recorded for
+    -- an id that is not in that worker's list (the fence).
+    -- ARGS: worker, max_tasks, heartbeat_ttl_ms. KEYS: processing:<w>, worker:<w>
+    -- REPLY: {"claimed", id, type, data, attempt, max_attempts, ...} | {"empty"} | {"paused"}
+    -- Status: pending -> processing
+    return claim_batch(ARGV[5], tonumber(ARGV[6]), ARGV[7])
 
 
 elseif command == "complete" then
     -- Record a success, fenced: only if the id is still in THIS worker's list and
     -- this is the attempt it claimed. Safe to resend after a lost reply ("already").
-    -- ARGS: worker, id, attempt, result (JSON text, size-checked by the caller; "" for none)
-    -- KEYS after the 12: processing:<w>, task:<id>
-    -- REPLY: {"completed"} | {"already", "completed"} | {"refused"}
+    -- With next_max > 0 it then claims up to that many more tasks for the same worker,
+    -- like "claim" (one round trip per task for a busy worker: finish one, get the next).
+    -- ARGS: worker, id, attempt, result (JSON text, size-checked by the caller; "" for
+    -- none), next_max (0: claim nothing), heartbeat_ttl_ms
+    -- KEYS: processing:<w>, task:<id>, worker:<w>
+    -- REPLY: {"completed", <the claim's reply>} | {"already", "completed"} | {"refused"}
     -- Status: processing -> completed
+    -- (and, with next_max > 0, the claim's own move for what it claims)
     local worker, id, attempt, result = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-    local mine, key = KEYS[13], KEYS[14]
-    local t = read_task(key)
-    local status, owner, attempts, finished_by = t[1], t[2], t[3], t[7]
-    if redis.call("LPOS", mine, id) == false or attempts ~= attempt then
+    local next_max, ttl_ms = tonumber(ARGV[9]) or 0, ARGV[10]
+    local mine, key = MINE, TASK_KEYS[1]
+    local t = read_task(key)  -- the read that fails on a broken key, before any write
+    local status, attempts, finished_by = t[1], t[3], t[7]
+    -- The fence: LREM removes the id only if it is in THIS worker's list (a removal
+    -- of nothing writes nothing), and only for the attempt this worker claimed.
+    if attempts ~= attempt or redis.call("LREM", mine, 1, id) == 0 then
         if status == "completed" and finished_by == worker .. "/" .. attempt then
             return {"already", "completed"}  -- our earlier call got through; its reply was lost
         end
         emit("completion_refused", {"task", id, "worker", worker})
         return {"refused"}
     end
-    redis.call("LREM", mine, 1, id)
     redis.call("HSET", key, "status", "completed", "finished_at", now, "worker_id", worker,
                "finished_by", worker .. "/" .. attempt, "result", result)
     redis.call("RPUSH", COMPLETED, id)
     emit("completed", {"task", id, "worker", worker, "attempt", attempt})
-    return {"completed"}
+    local reply = {"completed"}
+    if next_max > 0 then
+        for _, v in ipairs(claim_batch(worker, next_max, ttl_ms)) do reply[#reply + 1] = v end
+    end
+    return reply
 
 
 elseif command == "fail" then
@@ -263,12 +288,12 @@ elseif command == "fail" then
     -- retry in the delayed ZSET or, for a permanent error or the last allowed
     -- attempt, dead-letter the task. Fenced and safe to resend, like "complete".
     -- ARGS: worker, id, attempt, error, permanent ("1"/"0"), retry delay (s), history entry (JSON)
-    -- KEYS after the 12: processing:<w>, task:<id>
+    -- KEYS: processing:<w>, task:<id>
     -- REPLY: {"retry", due} | {"dead_lettered"} | {"already", <first outcome>, due?} | {"refused"}
     -- Status: processing -> delayed | processing -> dead_lettered
     local worker, id, attempt, err, permanent, delay, entry =
         ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-    local mine, key = KEYS[13], KEYS[14]
+    local mine, key = MINE, TASK_KEYS[1]
     local t = read_task(key)
     local status, attempts, max_attempts, history, finished_by = t[1], t[3], t[4], t[5], t[7]
     if redis.call("LPOS", mine, id) == false or attempts ~= attempt then
@@ -309,13 +334,13 @@ elseif command == "requeue" then
     -- A worker gives a task back unfinished (a second Ctrl+C, or a batch it will not
     -- run). Not the task's fault, so the attempt is given back too; the task goes to
     -- the head of its line. Safe to resend.
-    -- ARGS: worker, id, reason. KEYS after the 12: processing:<w>, task:<id>
+    -- ARGS: worker, id, reason. KEYS: processing:<w>, task:<id>
     -- REPLY: {"requeued"} | {"already", "requeued"} | {"refused"}
     -- Status: processing -> pending
     -- (An id whose key is not a task hash is dead-lettered instead: see quarantine.)
     -- REPLY also: {"dead_lettered"}
     local worker, id, reason = ARGV[5], ARGV[6], ARGV[7]
-    local mine, key = KEYS[13], KEYS[14]
+    local mine, key = MINE, TASK_KEYS[1]
     if redis.call("TYPE", key)["ok"] ~= "hash" and redis.call("LPOS", mine, id) ~= false then
         quarantine(id, mine, worker)
         return {"dead_lettered"}
@@ -346,7 +371,7 @@ elseif command == "reap" then
     -- attempt stays counted, and a task that has used up its attempts goes to the
     -- DLQ instead: a task that kills every worker that runs it cannot loop forever.
     -- Cost: one EXISTS per registered worker, plus the work of the dead: O(workers).
-    -- ARGS: extra worker ids. KEYS after the 12: none.
+    -- ARGS: extra worker ids.
     -- REPLY: {"reaped", worker, id, "requeued" | "dead_lettered", ...}
     -- Status: processing -> pending | processing -> dead_lettered
     local seen, candidates = {}, {}
@@ -441,10 +466,10 @@ elseif command == "promote" then
 elseif command == "replay" then
     -- Send a dead-lettered task round again with a fresh set of attempts (after the
     -- cause was fixed). Its error history stays on the hash.
-    -- ARGS: id. KEYS after the 12: task:<id>
+    -- ARGS: id. KEYS: task:<id>
     -- REPLY: {"replayed"} | {"not_dead_lettered"}
     -- Status: dead_lettered -> pending
-    local id, key = ARGV[5], KEYS[13]
+    local id, key = ARGV[5], TASK_KEYS[1]
     local priority = redis.call("HGET", key, "priority")
     if redis.call("LPOS", DLQ, id) == false then
         return {"not_dead_lettered"}
@@ -461,10 +486,10 @@ elseif command == "replay" then
 
 elseif command == "cancel" then
     -- Take a pending task out of the line for good (kept, counted, visible).
-    -- ARGS: id. KEYS after the 12: task:<id>
+    -- ARGS: id. KEYS: task:<id>
     -- REPLY: {"cancelled"} | {"not_pending", status}
     -- Status: pending -> cancelled
-    local id, key = ARGV[5], KEYS[13]
+    local id, key = ARGV[5], TASK_KEYS[1]
     local t = redis.call("HMGET", key, "status", "priority")
     local list = PRIORITY_LIST[t[2]] or PENDING
     if t[1] ~= "pending" or redis.call("LPOS", list, id) == false then
@@ -510,11 +535,11 @@ elseif command == "pause" or command == "resume" then
 
 elseif command == "heartbeat" then
     -- "I am alive": refresh the key's TTL and the registry's last-seen time.
-    -- ARGS: worker, ttl_ms. KEYS after the 12: worker:<w>
+    -- ARGS: worker, ttl_ms. KEYS: worker:<w>
     -- REPLY: {"alive", existed (1/0)}: 0 tells a worker paused past its TTL that the
     -- reaper may have taken its tasks.
     -- Status: none
-    local worker, ttl_ms, beat = ARGV[5], ARGV[6], KEYS[13]
+    local worker, ttl_ms, beat = ARGV[5], ARGV[6], BEAT
     local existed = redis.call("EXISTS", beat)
     redis.call("SET", beat, now, "PX", ttl_ms)
     redis.call("ZADD", WORKERS, now, worker)
@@ -523,10 +548,10 @@ elseif command == "heartbeat" then
 
 elseif command == "register" then
     -- A worker starts: its first heartbeat, plus a worker_started event.
-    -- ARGS: worker, ttl_ms, pid, host. KEYS after the 12: worker:<w>
+    -- ARGS: worker, ttl_ms, pid, host. KEYS: worker:<w>
     -- REPLY: {"registered"}
     -- Status: none
-    local worker, ttl_ms, beat = ARGV[5], ARGV[6], KEYS[13]
+    local worker, ttl_ms, beat = ARGV[5], ARGV[6], BEAT
     redis.call("SET", beat, now, "PX", ttl_ms)
     redis.call("ZADD", WORKERS, now, worker)
     emit("worker_started", {"worker", worker, "pid", ARGV[7], "host", ARGV[8]})
@@ -543,10 +568,10 @@ elseif command == "stopping" then
 elseif command == "deregister" then
     -- A worker leaves politely. Only with an empty processing list: anything still in
     -- it stays visible to the reaper once the heartbeat expires.
-    -- ARGS: worker. KEYS after the 12: processing:<w>, worker:<w>
+    -- ARGS: worker. KEYS: processing:<w>, worker:<w>
     -- REPLY: {"deregistered"} | {"busy", n}
     -- Status: none
-    local worker, mine, beat = ARGV[5], KEYS[13], KEYS[14]
+    local worker, mine, beat = ARGV[5], MINE, BEAT
     local held = redis.call("LLEN", mine)
     if held > 0 then
         return {"busy", held}

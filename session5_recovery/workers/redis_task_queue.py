@@ -63,6 +63,33 @@ QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
 
 log = logging.getLogger(__name__)
 
+_PENDING = ("pending:high", "pending", "pending:low", "wake")
+_RECORD = ("dlq", "tasks", "events")  # what dead-lettering a broken entry writes
+# The queue-wide keys each command of queue.lua touches, by name (the part after "{q}:").
+# The per-worker and per-task keys are added by each call. One place, so that the
+# script receives every key it touches (what Redis Cluster asks of a script).
+COMMAND_KEYS: dict[str, tuple[str, ...]] = {
+    "enqueue": (*_PENDING, "tasks", "events"),
+    "claim": (*_PENDING, "paused", "workers", *_RECORD),
+    "complete": ("completed", "events"),
+    "complete+claim": ("completed", *_PENDING, "paused", "workers", *_RECORD),  # and the next
+    "fail": ("delayed", "dlq", "events"),
+    "requeue": (*_PENDING, *_RECORD),
+    "reap": (*_PENDING, "workers", *_RECORD),
+    "promote": (*_PENDING, "delayed", *_RECORD),
+    "replay": (*_PENDING, "dlq", "events"),
+    "cancel": (*_PENDING, "cancelled", "events"),
+    "purge": _RECORD,
+    "pause": (*_PENDING, "paused", "events"),
+    "resume": (*_PENDING, "paused", "events"),
+    "heartbeat": ("workers",),
+    "register": ("workers", "events"),
+    "stopping": ("events",),
+    "deregister": ("workers", "events"),
+    "counts": (*_PENDING, "paused", "delayed", "completed", "dlq", "cancelled", "tasks",
+               "workers"),
+}
+
 
 class TaskNotFoundError(KeyError):
     """No task with this id is stored under this queue's name."""
@@ -235,7 +262,9 @@ class RedisTaskQueue:
         _refuse_fakeredis_without_lua(client)
         # redis-py sends the script by its SHA1 (EVALSHA) and loads it on first use.
         self._script = client.register_script(QUEUE_LUA)
-        self._fixed_keys = self.keys.fixed()
+        named = {key.removeprefix(self.keys.prefix): key for key in self.keys.fixed()}
+        self._command_keys = {command: [named[name] for name in names]
+                              for command, names in COMMAND_KEYS.items()}
         # task id -> (worker id, attempt) for the tasks this object claimed and has not
         # finished, so mark_completed(task_id, result) needs no worker id, as in session 4.
         self._claimed: dict[str, tuple[str, int]] = {}
@@ -273,11 +302,14 @@ class RedisTaskQueue:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, command: str, *args: Any, keys: Sequence[str] = ()) -> Any:
-        """Run one command of queue.lua: the queue's 12 keys plus ``keys``, then the arguments."""
+    def _call(self, command: str, *args: Any, keys: Sequence[str] = (),
+              key_set: str | None = None) -> Any:
+        """Run one command of queue.lua with the keys it touches: its queue-wide ones
+        (``COMMAND_KEYS``) plus ``keys`` (one worker's, or the tasks')."""
         argv = [command, repr(self.settings.clock()), self.settings.events_maxlen,
                 self.keys.prefix, *args]
-        return self._script(keys=[*self._fixed_keys, *keys], args=argv)
+        fixed = self._command_keys[key_set or command]
+        return self._script(keys=[*fixed, *keys], args=argv)
 
     # --- producers ---------------------------------------------------------
 
@@ -464,17 +496,35 @@ class RedisTaskQueue:
         ``encode_result`` (the worker does that once). ResultTooLargeError, before
         anything is written, if the result is over ``MAX_RESULT_BYTES``.
         """
+        recorded, _ = self.complete_and_claim(task_id, result, worker_id=worker_id,
+                                              encoded=encoded, max_tasks=0)
+        return recorded
+
+    def complete_and_claim(self, task_id: str, result: dict[str, Any] | None = None, *,
+                           worker_id: str | None = None, encoded: str | None = None,
+                           max_tasks: int = 1) -> tuple[bool, list[Task]]:
+        """``mark_completed``, then claim up to ``max_tasks`` more, in ONE round trip.
+
+        What a busy worker does after each task: "this one is done, give me the
+        next". Returns (recorded, the tasks claimed); no tasks if the queue is
+        empty or paused, or if the completion was refused (then call ``get_tasks``).
+        """
         text = self.encode_result(result) if encoded is None else encoded
         worker, attempt = self._owner(task_id, worker_id)
-        reply = self._call("complete", worker, task_id, attempt, text,
-                           keys=[self.keys.processing(worker), self.keys.task(task_id)])
-        if _text(reply[0]) == "refused":
-            if log.isEnabledFor(logging.WARNING):
-                log.warning("queue %s: completion of task %s by %s REFUSED: the task is no "
-                            "longer in that worker's list (it was declared dead and the task "
-                            "was requeued)", self.queue_name, task_id, worker)
-            return False
-        return True
+        keys = [self.keys.processing(worker), self.keys.task(task_id), self.keys.heartbeat(worker)]
+        # Only a completion that also claims needs the claim's keys (fewer to send).
+        reply = self._call("complete", worker, task_id, attempt, text, max_tasks,
+                           self.settings.heartbeat_ttl_ms, keys=keys,
+                           key_set="complete+claim" if max_tasks else "complete")
+        outcome = _text(reply[0])
+        if outcome == "refused":
+            log.warning("queue %s: completion of task %s by %s REFUSED: the task is no longer "
+                        "in that worker's list (it was declared dead and the task was requeued)",
+                        self.queue_name, task_id, worker)
+            return False, []
+        if outcome == "completed" and len(reply) > 1 and _text(reply[1]) == "claimed":
+            return True, self._tasks_from(worker, reply[1:])
+        return True, []
 
     def mark_failed(self, task_id: str, error: str, *, permanent: bool = False,
                     worker_id: str | None = None) -> str:

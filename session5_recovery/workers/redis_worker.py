@@ -31,6 +31,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -124,6 +125,10 @@ class RedisWorker:
         self._stop_now = False
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
+        # Set by the loop for the last task of a batch: its completion also claims this
+        # many more (one round trip per task for a busy worker); what came back.
+        self._fetch_next = 0
+        self._fetched: list[Task] = []
 
     # --- running ---------------------------------------------------------------
 
@@ -179,47 +184,58 @@ class RedisWorker:
         # task), it waits like forever mode does.
         wait = not burst
         outage = 0  # claims in a row that failed because Redis was unreachable
-        while not self._stopping.is_set():
-            size = self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
-            try:
-                batch = self.queue.get_tasks(self.worker_id, size,
-                                             timeout=self.settings.claim_timeout if wait else 0)
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                outage += 1
-                self._wait_for_redis(error, attempt=outage)
-                continue
-            except redis.ResponseError as error:
-                # Redis refused the claim itself (a key of the wrong type, by hand?). Say so,
-                # wait a little so as not to spin, and go on: nothing was written.
-                self._say(f"claim failed: Redis replied {error}; trying again")
-                self._stopping.wait(self.settings.claim_timeout)
-                continue
-            if outage:
-                self._say("Redis is back")
-                outage = 0
-            if not batch:
-                self._retrying(self._release_strays)
-                if burst and self._retrying(self.queue.is_drained):
-                    return
-                wait = True
-                continue
-            wait = not burst
-            for index, task in enumerate(batch):
-                if self._stopping.is_set():
-                    # The stop signal came while we waited for this claim, or during the
-                    # batch: hand the rest straight back.
-                    for unrun in batch[index:]:
-                        self._give_back(unrun, "worker stopping: claimed, not started")
-                    return
+        batch: deque[Task] = deque()  # claimed, not started yet
+        try:
+            while not self._stopping.is_set():
+                if not batch:
+                    try:
+                        claimed = self.queue.get_tasks(
+                            self.worker_id, self._batch_size(max_tasks, done),
+                            timeout=self.settings.claim_timeout if wait else 0)
+                    except (redis.ConnectionError, redis.TimeoutError) as error:
+                        outage += 1
+                        self._wait_for_redis(error, attempt=outage)
+                        continue
+                    except redis.ResponseError as error:
+                        # Redis refused the claim itself (a key of the wrong type, by hand?).
+                        # Nothing was written: say so, wait a little (no spinning), go on.
+                        self._say(f"claim failed: Redis replied {error}; trying again")
+                        self._stopping.wait(self.settings.claim_timeout)
+                        continue
+                    if outage:
+                        self._say("Redis is back")
+                        outage = 0
+                    if not claimed:
+                        self._retrying(self._release_strays)
+                        if burst and self._retrying(self.queue.is_drained):
+                            return
+                        wait = True
+                        continue
+                    wait = not burst
+                    batch.extend(claimed)
+                    continue  # look at the stop flag before starting
+                task = batch.popleft()
+                last = max_tasks is not None and done + 1 >= max_tasks
+                # The last task of a batch asks for the next one with its completion.
+                self._fetch_next = 0 if batch or last else self._batch_size(max_tasks, done + 1)
                 try:
                     self.process(task)
                 except StopNow:
-                    for unrun in batch[index + 1:]:
-                        self._give_back(unrun, "second stop signal: claimed, not started")
                     return
+                finally:
+                    self._fetch_next = 0
                 done += 1
-            if max_tasks is not None and done >= max_tasks:
-                return
+                batch.extend(self._fetched)
+                self._fetched = []
+                if last:
+                    return
+        finally:
+            # Stopped with claimed tasks not started: hand them straight back.
+            for unrun in batch:
+                self._give_back(unrun, "worker stopping: claimed, not started")
+
+    def _batch_size(self, max_tasks: int | None, done: int) -> int:
+        return self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
 
     def _release_strays(self) -> None:
         """Hand back ids in our own list that we never received.
@@ -293,8 +309,9 @@ class RedisWorker:
         return self._guarded(task, lambda: self._record_success(task, encoded, started))
 
     def _record_success(self, task: Task, encoded: str, started: float) -> str:
-        recorded = self._retrying(lambda: self.queue.mark_completed(
-            task.id, worker_id=self.worker_id, encoded=encoded))
+        fetch = 0 if self._stopping.is_set() else self._fetch_next
+        recorded, self._fetched = self._retrying(lambda: self.queue.complete_and_claim(
+            task.id, worker_id=self.worker_id, encoded=encoded, max_tasks=fetch))
         if not recorded:
             self.counts.refused += 1
             self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
