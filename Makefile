@@ -36,8 +36,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Exercises left to do are progress, not an error: make check shows the table and
+# exits 0. `python -m workshop check` itself exits 1 until every exercise passes.
 check: $(STAMP)
-	$(PY) -m workshop check $(SESSION)
+	@$(PY) -m workshop check $(SESSION) || true
 
 doctor: $(STAMP)
 	$(PY) -m workshop doctor

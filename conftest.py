@@ -36,6 +36,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# An exercise test that waits for a learner's loop gets a short limit of its own: a
+# mistake should fail in seconds with a named test, not stall for the suite's 120 s.
+EXERCISE_TIMEOUT = 30
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent.name == "exercises" and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(EXERCISE_TIMEOUT))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Set before test modules are collected, because they load their exercise on import.
     if config.getoption("--solutions"):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import subprocess
 import sys
 
 import pytest
 from PIL import Image
 
-from workshop import doctor, redis_connection
+from workshop import check, doctor, redis_connection
 from workshop.images import make_sample_images, sample_photo
 from workshop.paths import REPO_ROOT, session_dirs
 
@@ -75,6 +77,31 @@ def test_check_shows_progress_and_the_next_hint():
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Progress: 0/" in result.stdout
     assert "Next:" in result.stdout and "Exercise" in result.stdout
+    # Piped, nothing is cut at 80 columns: each row of the table is whole.
+    assert "…" not in result.stdout, f"a name was cut:\n{result.stdout}"
+    # The suggested command, pasted into a shell, runs exactly that test.
+    command = next(line for line in result.stdout.splitlines() if line.startswith("Run it alone: "))
+    words = shlex.split(command.removeprefix("Run it alone: "))
+    assert words[0] == "pytest" and words[-1] == "-x" and len(words) == 3, command
+    assert (REPO_ROOT / words[1].split("::")[0]).is_file(), command
+
+
+def test_the_run_it_alone_command_quotes_what_a_shell_would_read_as_syntax():
+    node = "session1_basics/exercises/test_ex1_transitions.py::TestPart2_CanTransition::test_every_pair[pending->pending]"
+    command = check.run_command_for(node)
+    assert shlex.split(command) == ["pytest", node, "-x"], command
+    if shutil.which("bash"):
+        shown = subprocess.run(["bash", "-c", f"printf '%s\\n' {command.removeprefix('pytest ')}"],
+                               capture_output=True, text=True, cwd=REPO_ROOT)
+        assert shown.stdout.splitlines() == [node, "-x"], shown
+
+
+def test_make_check_exits_0_while_exercises_remain():
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ncheck:", 1)[1].split("\n\n", 1)[0]
+    assert "|| true" in recipe, f"make check must not end with 'Error 1' while exercises remain:{recipe}"
 
 
 def test_command_line_help_lists_every_command():

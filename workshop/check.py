@@ -8,6 +8,7 @@ part: for an untouched stub that is the exercise's own "what to do" message.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -15,9 +16,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from .console import make_console
 from .paths import REPO_ROOT, session_dirs
 
 
@@ -105,8 +106,24 @@ def select_sessions(which: str | None) -> list[Path]:
     return chosen
 
 
+def run_command_for(test_node: str) -> str:
+    """The command that runs one failing test, safe to paste into a shell.
+
+    Node ids hold characters a shell reads as syntax (``test_every_pair[pending->pending]``:
+    ``>`` is a redirection), so the id is quoted.
+    """
+    return f"pytest {shlex.quote(test_node)} -x"
+
+
 def run_check(which: str | None = None) -> int:
-    console = Console()
+    """Print the progress table and the next step.
+
+    Returns 0 when every exercise passes, 1 while some remain to do (or pytest could
+    not run them): ``python -m workshop check`` exits with that code, so a script
+    or CI job can tell "all done" apart. ``make check`` shows the table and ignores
+    the code, because exercises left to do are not an error.
+    """
+    console = make_console()
     results = []
     for session_dir in select_sessions(which):
         with console.status(f"Running the exercise tests of {session_dir.name} ..."):
@@ -114,7 +131,7 @@ def run_check(which: str | None = None) -> int:
 
     table = Table(title="Your exercises")
     for column in ("session", "exercise", "part", "tests passed", "status"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)  # a name cut in two is hard to search for
     next_step: PartResult | None = None
     broken: SessionResult | None = None
     for session in results:
@@ -140,7 +157,7 @@ def run_check(which: str | None = None) -> int:
     if next_step is not None:
         console.print(f"\n[bold]Next:[/] {next_step.exercise}, {next_step.part}")
         console.print(next_step.first_failure or "(no message)", markup=False, soft_wrap=True)
-        console.print(f"Run it alone: pytest {next_step.first_failing_test} -x",
+        console.print(f"Run it alone: {run_command_for(next_step.first_failing_test)}",
                       markup=False, soft_wrap=True)
         return 1
     if total:
