@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 
 import pytest
 import redis
 
 from workshop import redis_connection
+from workshop.paths import REPO_ROOT
 from workshop.redis_connection import (
     RedisUnavailableError,
     redact,
@@ -128,3 +131,24 @@ def test_embedded_server_serves_two_consumer_processes(embedded, mp_context):
         assert client.llen(f"{queue}:processing") == 0
     finally:
         client.delete(f"{queue}:pending", f"{queue}:processing", f"{queue}:done")
+
+
+def test_without_any_redis_the_suite_says_so_once_and_lists_each_skip_reason_once(tmp_path):
+    """No Redis at all: one line at the start saying so, one summary line per skip reason."""
+    (tmp_path / "no_redis_anywhere.py").write_text(
+        "from workshop import redis_connection as r\n"
+        "r.LOCAL_URL = 'redis://127.0.0.1:1/0'\n"
+        "r.start_embedded = lambda: None\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CI")}
+    env["PYTHONPATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no_redis_anywhere", "-p", "no:cacheprovider",
+         "session4_redis/tests/test_s4_queue_redis.py"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:]
+    assert out.count("integration tests: no Redis available") == 1, out
+    skip_lines = [line for line in out.splitlines() if "skipped: no Redis available" in line]
+    assert len(skip_lines) == 1, out
+    assert out.count("Ways to get a Redis") == 2, "once at the start, once at the end"
+    assert len(out.splitlines()) < 60, f"{len(out.splitlines())} lines:\n{out}"
