@@ -6,7 +6,9 @@ the measurements are made, combined and explained correctly.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 
 import pytest
 
@@ -44,9 +46,15 @@ class TestRaceCounters:
         assert counter.value == 4000
 
     def test_unsafe_counter_never_gains(self):
-        counter = UnsafeCounter()
+        # Count the increments independently of the counter, through its pause: then
+        # hammer's "lost" is checked against what really ran, not against itself.
+        ran = itertools.count()
+        counter = UnsafeCounter(pause=lambda: (next(ran), time.sleep(0)))
         lost = hammer(counter, threads=4, increments=200)
-        assert 0 <= lost < 800 and counter.value == 800 - lost
+        increments = next(ran)
+        assert increments == 800, f"hammer ran {increments} increments, expected 4 x 200"
+        assert 0 < counter.value <= 800, f"a counter of 800 increments ended at {counter.value}"
+        assert lost == increments - counter.value, (lost, increments, counter.value)
 
     def test_race_demo_prints_both_counts(self, capsys):
         demo_race_condition.main(["--threads", "2", "--increments", "50"])
