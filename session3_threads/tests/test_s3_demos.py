@@ -7,6 +7,7 @@ the measurements are made, combined and explained correctly.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import threading
 import time
 
@@ -14,6 +15,13 @@ import pytest
 
 from session3_threads.counters import LockedCounter, UnsafeCounter, hammer
 from session3_threads.demos import demo_gil, demo_race_condition, demo_thread_pool
+
+
+# The process runs go through forkserver (spawn where there is none): a plain fork from
+# pytest, which has just joined other threads, is what Python 3.12+ warns about
+# ("multi-threaded, use of fork() may lead to deadlocks"). These tests check the
+# machinery, not fork's speed; the demo itself still uses the platform default.
+SAFE_START = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def forced_switch():
@@ -64,12 +72,15 @@ class TestRaceCounters:
 
 
 class TestGilDemo:
-    @pytest.fixture
-    def results(self, tmp_path, monkeypatch):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def results(cls, tmp_path_factory):
         from session3_threads import workloads
 
-        monkeypatch.setattr(workloads, "workload_dir", lambda: tmp_path)
-        return demo_gil.run_comparison(tasks=2, repeats=2, quick=True)
+        folder = tmp_path_factory.mktemp("gil")
+        with pytest.MonkeyPatch.context() as patch:  # one measured run for the whole class
+            patch.setattr(workloads, "workload_dir", lambda: folder)
+            return demo_gil.run_comparison(tasks=2, repeats=2, quick=True, start_method=SAFE_START)
 
     def test_every_kind_and_mode_is_measured(self, results):
         assert list(results) == ["cpu", "pillow", "io"]
@@ -103,7 +114,7 @@ class TestGilDemo:
         from session3_threads import workloads
 
         monkeypatch.setattr(workloads, "workload_dir", lambda: tmp_path)
-        demo_gil.main(["--quick", "--tasks", "2"])
+        demo_gil.main(["--quick", "--tasks", "2", "--start-method", SAFE_START])
         out = capsys.readouterr().out
         for text in ("CPU cores", "2 threads", "4 processes", "speedup", "efficiency"):
             assert text in out
