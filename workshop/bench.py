@@ -10,7 +10,8 @@ What one task costs, measured with no-op tasks so that only the queue is timed:
 
 Each measurement is repeated (in rounds that interleave the groups) and the
 median kept; the ratios are medians of per-round ratios. The table is printed and
-saved as JSON to ``notebooks/figures/bench.json``. Measurements are a list of
+saved as JSON to ``output/bench.json`` (``--update-figures``: to the committed
+``notebooks/figures/bench.json`` instead). Measurements are a list of
 named groups (``GROUPS``), so a later session adds its own with one function.
 """
 
@@ -30,10 +31,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .paths import FIGURES_DIR
+from .paths import FIGURES_DIR, OUTPUT_DIR
 from .redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
 
-BENCH_JSON = FIGURES_DIR / "bench.json"
+BENCH_JSON = OUTPUT_DIR / "bench.json"  # a learner's run: git-ignored
+COMMITTED_BENCH_JSON = FIGURES_DIR / "bench.json"  # refreshed only with --update-figures
 
 
 @dataclass
@@ -316,8 +318,13 @@ def bench(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="repetitions (median kept)")
     parser.add_argument("--tasks", type=int, default=None, help="tasks per queue measurement")
     parser.add_argument("--redis-url", default=None, help="default: $REDIS_URL, local, embedded")
-    parser.add_argument("--output", default=str(BENCH_JSON), help="where to save the JSON")
+    parser.add_argument("--output", default=None,
+                        help=f"where to save the JSON (default: {BENCH_JSON.relative_to(OUTPUT_DIR.parent)})")
+    parser.add_argument("--update-figures", action="store_true",
+                        help=f"save to the committed {COMMITTED_BENCH_JSON.relative_to(OUTPUT_DIR.parent)}")
     args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = str(COMMITTED_BENCH_JSON if args.update_figures else BENCH_JSON)
     repeat = args.repeat or (2 if args.quick else 5)
     tasks = args.tasks or (300 if args.quick else 3000)
     if repeat < 1 or tasks < 1:

@@ -16,7 +16,6 @@ import pytest
 from session3_threads.counters import LockedCounter, UnsafeCounter, hammer
 from session3_threads.demos import demo_gil, demo_race_condition, demo_thread_pool
 
-
 # The process runs go through forkserver (spawn where there is none): a plain fork from
 # pytest, which has just joined other threads, is what Python 3.12+ warns about
 # ("multi-threaded, use of fork() may lead to deadlocks"). These tests check the
