@@ -136,3 +136,29 @@ def test_the_embedded_redis_of_make_redis_stops_when_its_terminal_closes(tmp_pat
     assert "Stopping." in rest
     assert redis_connection.ping(f"redis://127.0.0.1:{port}/0") is None, \
         f"the embedded server still answers on port {port} after {signame}"
+
+
+def test_piped_output_never_breaks_a_long_line(capsys):
+    from workshop.console import make_console
+
+    console = make_console()  # pytest captures stdout: not a terminal, as in a pipe
+    advice = "Run it alone: pytest " + "session1_basics/exercises/test_ex1_transitions.py::" * 3 + " -x"
+    console.print(advice)
+    assert capsys.readouterr().out == advice + "\n"
+
+
+def test_the_repository_cites_nothing_outside_itself():
+    """What a comment relies on belongs in the repository's own docs (ARCHITECTURE.md, READMEs)."""
+    outside = ("DESIGN" + ".md", "EXAMPLES" + ".md")
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    offenders = []
+    for name in listed.stdout.splitlines():
+        path = REPO_ROOT / name
+        if path.suffix not in (".py", ".md", ".toml", ".txt", ".ipynb", ".lua", ".yml", "") \
+                or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        offenders += [f"{name}: {word}" for word in outside if word in text]
+    assert not offenders, offenders
