@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import signal
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from workshop import check, doctor, redis_connection
+from workshop.exercises import discover_exercises
 from workshop.images import make_sample_images, sample_photo
 from workshop.paths import REPO_ROOT, session_dirs
 
@@ -162,3 +164,19 @@ def test_the_repository_cites_nothing_outside_itself():
         text = path.read_text(encoding="utf-8", errors="replace")
         offenders += [f"{name}: {word}" for word in outside if word in text]
     assert not offenders, offenders
+
+
+def test_the_progress_table_fits_an_80_column_terminal_uncut():
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    check.run_check(console=Console(file=buffer, width=80, force_terminal=True, color_system=None))
+    table = [line for line in buffer.getvalue().splitlines() if line.startswith(("┃", "│"))]
+    assert table, buffer.getvalue()
+    assert all(len(line) <= 80 for line in table), "\n".join(table)
+    assert not any("…" in line for line in table), "\n".join(table)
+    for exercise in discover_exercises():  # every part's name, whole
+        for part in re.findall(r"^class Test(Part\w+)", exercise.test.read_text(), re.M):
+            assert any(f" {part} " in line for line in table), f"{part} is not shown whole"

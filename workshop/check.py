@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Table
 
 from .console import make_console
@@ -95,6 +96,11 @@ def run_session(session_dir: Path) -> SessionResult:
     return result
 
 
+def _number(session: str) -> str:
+    """'1' for 'session1_basics'."""
+    return session.removeprefix("session").split("_", 1)[0]
+
+
 def select_sessions(which: str | None) -> list[Path]:
     sessions = session_dirs()
     if not which:
@@ -115,7 +121,7 @@ def run_command_for(test_node: str) -> str:
     return f"pytest {shlex.quote(test_node)} -x"
 
 
-def run_check(which: str | None = None) -> int:
+def run_check(which: str | None = None, console: Console | None = None) -> int:
     """Print the progress table and the next step.
 
     Returns 0 when every exercise passes, 1 while some remain to do (or pytest could
@@ -123,26 +129,29 @@ def run_check(which: str | None = None) -> int:
     or CI job can tell "all done" apart. ``make check`` shows the table and ignores
     the code, because exercises left to do are not an error.
     """
-    console = make_console()
+    console = console or make_console()
     results = []
     for session_dir in select_sessions(which):
         with console.status(f"Running the exercise tests of {session_dir.name} ..."):
             results.append(run_session(session_dir))
 
+    # Narrow enough for an 80-column terminal with the longest names (the session as its
+    # number), and never wrapped or cut: a part name cut in two is hard to search for.
     table = Table(title="Your exercises")
-    for column in ("session", "exercise", "part", "tests passed", "status"):
-        table.add_column(column, no_wrap=True)  # a name cut in two is hard to search for
+    for column in ("#", "exercise", "part", "passed", "status"):
+        table.add_column(column, no_wrap=True, overflow="ignore")
     next_step: PartResult | None = None
     broken: SessionResult | None = None
     for session in results:
         if session.error and not session.parts:
-            table.add_row(session.session, "-", "-", "-", f"[yellow]{session.error.splitlines()[0]}")
+            table.add_row(_number(session.session), session.session, "-", "-",
+                          f"[yellow]{session.error.splitlines()[0]}")
             if session.error != "no exercises yet":
                 broken = broken or session
             continue
         for part in session.parts:
             status = "[green]done" if part.done else "[red]to do"
-            table.add_row(session.session, part.exercise, part.part,
+            table.add_row(_number(session.session), part.exercise, part.part,
                           f"{part.passed}/{part.passed + part.failed}", status)
             if not part.done and next_step is None:
                 next_step = part
