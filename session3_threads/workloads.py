@@ -26,7 +26,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -133,12 +133,18 @@ def run_processes(fn: Callable[[Any], Any], args: Sequence[Any], workers: int,
 
     The timing includes starting the processes and sending every argument and result
     through pipes (pickled): the price processes pay that threads do not.
+
+    ``multiprocessing.Pool`` rather than ``ProcessPoolExecutor``: the Pool starts all
+    its processes before its helper threads, while the executor forks its workers
+    from a process that already runs its manager thread. Under ``fork`` that is the
+    risk Python 3.12+ warns about ("multi-threaded, use of fork() may lead to
+    deadlocks"): a lock held by another thread at the fork stays locked in the child.
     """
     _check_workers(workers)
     context = get_context(start_method)
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        list(pool.map(fn, args))
+    with context.Pool(processes=workers) as pool:
+        pool.map(fn, args)  # waits for every result and re-raises the first error
     return time.perf_counter() - start
 
 

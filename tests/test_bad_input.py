@@ -110,9 +110,16 @@ class Session4(CorpusTarget):
         return self.raw.lrange(self.key("processing"), 0, -1)
 
     def settled(self, stuck: set[bytes], parked: set[bytes]) -> bool:
-        """Nothing pending; in flight only what dead workers left (nobody recovers it here)."""
-        return (self.raw.llen(self.key("pending")) == 0
-                and set(self.in_flight()) <= stuck | parked)
+        """Nothing pending; in flight only what dead workers left (nobody recovers it here).
+
+        Both lists are read in one MULTI/EXEC, at one instant: two separate reads
+        could see a task in neither list while it moves between them.
+        """
+        pipe = self.raw.pipeline(transaction=True)
+        pipe.llen(self.key("pending"))
+        pipe.lrange(self.key("processing"), 0, -1)
+        pending, in_flight = pipe.execute()
+        return pending == 0 and set(in_flight) <= stuck | parked
 
     def park(self, entry: bytes) -> None:
         self.raw.lrem(self.key("pending"), 0, entry)
@@ -141,6 +148,7 @@ class Session5(CorpusTarget):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.allowed: list[str] = []  # the folders image tasks may use (set by the fixture)
+        self.workers: list[str] = []  # every worker id started, in order
 
     def key(self, suffix: str | bytes) -> bytes:
         """Session 5's keys carry the queue name as a hash tag: ``{name}:suffix``."""
@@ -169,6 +177,7 @@ class Session5(CorpusTarget):
     def start_worker(self, procs: Processes, n: int) -> Any:
         from session5_recovery.workers import run_worker_process
 
+        self.workers.append(f"bad-input-{n}")
         return procs.start(run_worker_process, (f"bad-input-{n}", self.url, self.queue_name, False),
                            kwargs={"settings": self.settings, "allowed_dirs": self.allowed})
 
@@ -180,10 +189,26 @@ class Session5(CorpusTarget):
 
     def settled(self, stuck: set[bytes], parked: set[bytes]) -> bool:
         """Nothing pending, delayed or in flight: ``stuck`` does not count here, because
-        the reaper must bring a dead worker's tasks back."""
-        pending = set(self.raw.lrange(self.key("pending"), 0, -1))
-        delayed = set(self.raw.zrange(self.key("delayed"), 0, -1))
-        return (pending | delayed | set(self.in_flight())) <= parked
+        the reaper must bring a dead worker's tasks back.
+
+        Every list is read in one MULTI/EXEC, at one instant. Separate reads can miss
+        a task that moves between them (read pending, then the reaper moves the task
+        from a processing list to pending, then read processing: seen nowhere). The
+        processing lists are those of every worker started so far, plus any other
+        the key space shows, so a replacement worker's new list is never missed.
+        """
+        processing = {self.key(f"processing:{worker}") for worker in self.workers}
+        processing.update(self.raw.scan_iter(match=self.key("processing:*"), count=1000))
+        pipe = self.raw.pipeline(transaction=True)
+        pipe.lrange(self.key("pending"), 0, -1)
+        pipe.zrange(self.key("delayed"), 0, -1)
+        for key in sorted(processing):
+            pipe.lrange(key, 0, -1)
+        pending, delayed, *in_flight = pipe.execute()
+        seen = set(pending) | set(delayed)
+        for entries in in_flight:
+            seen.update(entries)
+        return seen <= parked
 
     def park(self, entry: bytes) -> None:
         for key in self.raw.scan_iter(match=self.key("processing:*"), count=1000):

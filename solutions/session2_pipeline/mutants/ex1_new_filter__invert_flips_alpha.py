@@ -1,4 +1,8 @@
-"""Mistake: InvertFilter inverts the alpha band too, so opaque pictures become invisible."""
+"""Mistake: InvertFilter inverts the alpha band too, so opaque pictures become invisible.
+
+Rejected by:
+    test_ex1_new_filter.py::TestPart1_Invert::test_alpha_is_kept
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Mistake: SepiaFilter stores strength without declaring it, so bad values are never checked."""
+"""Mistake: SepiaFilter stores strength without declaring it, so bad values are never checked.
+
+Rejected by:
+    test_ex1_new_filter.py::TestPart2_Sepia::test_bad_strength_is_refused_with_a_clear_message
+"""
 
 from __future__ import annotations
 
