@@ -68,8 +68,6 @@ def test_unreachable_redis_url_is_an_error_with_the_ways_out(monkeypatch):
 
 
 def test_without_any_redis_the_message_names_make_redis_and_this_venvs_pip(monkeypatch):
-    from workshop import redis_connection
-
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setattr(redis_connection, "LOCAL_URL", "redis://127.0.0.1:1/0")
     with pytest.raises(RedisUnavailableError) as caught:
@@ -85,8 +83,6 @@ def test_without_any_redis_the_message_names_make_redis_and_this_venvs_pip(monke
 
 
 def test_pip_advice_names_the_pip_of_the_running_python():
-    from workshop import redis_connection
-
     command = redis_connection.pip_command()
     assert command in (".venv/bin/pip", r".venv\Scripts\pip") or command.endswith(" -m pip"), command
 
@@ -137,9 +133,12 @@ def test_embedded_server_serves_two_consumer_processes(embedded, mp_context):
 def test_without_any_redis_the_suite_says_so_once_and_lists_each_skip_reason_once(tmp_path):
     """No Redis at all: one line at the start saying so, one summary line per skip reason."""
     (tmp_path / "no_redis_anywhere.py").write_text(
-        "from workshop import redis_connection as r\n"
-        "r.LOCAL_URL = 'redis://127.0.0.1:1/0'\n"
-        "r.start_embedded = lambda: None\n")
+        # The module that resolves (workshop.redis_connection only re-exports it), and the
+        # names the suite's conftest imported from the re-export before this ran.
+        "from session4_redis.workers import redis_connection as r\n"
+        "from workshop import redis_connection as tools\n"
+        "r.LOCAL_URL = tools.LOCAL_URL = 'redis://127.0.0.1:1/0'\n"
+        "r.start_embedded = tools.start_embedded = lambda: None\n")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CI")}
     env["PYTHONPATH"] = str(tmp_path)
     result = subprocess.run(
