@@ -84,7 +84,8 @@ def test_no_redis_is_one_message_and_exit_1_without_a_traceback():
 
 def test_no_server_at_all_names_make_redis_and_does_not_contradict_itself():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    code = ("import sys; from workshop import redis_connection as r; "
+    # The CLI resolves with the session's own connection module: patch that one.
+    code = ("import sys; from session4_redis.workers import redis_connection as r; "
             "r.LOCAL_URL = 'redis://127.0.0.1:1/0'; "
             "from session4_redis.workers.cli import main; sys.exit(main(['stats']))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
