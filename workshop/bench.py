@@ -122,31 +122,46 @@ def measure_raw_redis(ctx: BenchContext) -> list[Measurement]:
     return [ping, pair]
 
 
-def measure_reference(ctx: BenchContext) -> list[Measurement]:
-    """The reference queue: three round trips per task, nothing else (see reference_queue.py)."""
+def reference_rate(ctx: BenchContext) -> float:
+    """One sample of the reference queue: tasks/s of one worker process draining it."""
     from .reference_queue import ReferenceQueue, run_reference_worker
 
     assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
     client = ctx.target.client(decode_responses=True)
-    queue = ReferenceQueue(client, f"bench-{uuid.uuid4().hex[:8]}:ref")
-    processing = Measurement("reference", "processing, 1 worker process", unit="tasks/s",
-                             note="BLMOVE + HMGET + MULTI(LREM, HSET, LPUSH) per task")
-    n = ctx.tasks
-    ctx_mp = multiprocessing.get_context("spawn")
+    name = f"bench-{uuid.uuid4().hex[:8]}:ref"
+    queue = ReferenceQueue(client, name)
     try:
-        for _ in range(ctx.repeat):
-            queue.clear()
-            queue.add_tasks(['{"type": "noop"}'] * n)
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
-                seconds = pool.submit(run_reference_worker, ctx.target.url,
-                                      queue.pending.removesuffix(":pending"), n).result()
-            if client.llen(queue.completed) != n:
-                raise RuntimeError("the reference worker did not drain its queue")
-            processing.samples.append(rate(n, seconds))
-            ctx.advance()
+        queue.add_tasks(['{"type": "noop"}'] * ctx.tasks)
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds = pool.submit(run_reference_worker, ctx.target.url, name, ctx.tasks).result()
+        if client.llen(queue.completed) != ctx.tasks:
+            raise RuntimeError("the reference worker did not drain its queue")
+        return rate(ctx.tasks, seconds)
     finally:
         queue.clear()
         client.close()
+
+
+def paired(ctx: BenchContext, measure_once: Callable[[], float]) -> tuple[float, float]:
+    """(our rate, our rate / the reference's), the reference measured just before AND after.
+
+    On a shared machine the load changes from one second to the next; a ratio to the
+    mean of two reference runs that surround ours is much steadier than a ratio to
+    one taken a minute earlier.
+    """
+    before = reference_rate(ctx)
+    ours = measure_once()
+    after = reference_rate(ctx)
+    return ours, ours / ((before + after) / 2)
+
+
+def measure_reference(ctx: BenchContext) -> list[Measurement]:
+    """The reference queue: three round trips per task, nothing else (see reference_queue.py)."""
+    processing = Measurement("reference", "processing, 1 worker process", unit="tasks/s",
+                             note="BLMOVE + HMGET + MULTI(LREM, HSET, LPUSH) per task")
+    for _ in range(ctx.repeat):
+        processing.samples.append(reference_rate(ctx))
+        ctx.advance()
     return [processing]
 
 
@@ -183,6 +198,8 @@ def measure_session4(ctx: BenchContext) -> list[Measurement]:
                        unit="tasks/s")
     processing = Measurement("session 4", "processing, 1 worker process",
                              unit="tasks/s", note="claim + read/mark + complete per task")
+    versus = Measurement("session 4", "processing / reference (paired)", unit="ratio",
+                         note="the reference measured just before and after, in the same round")
     n = ctx.tasks
     noop = {"type": "noop"}
     ctx_mp = multiprocessing.get_context("spawn")  # as on macOS and Windows
@@ -194,19 +211,23 @@ def measure_session4(ctx: BenchContext) -> list[Measurement]:
             bulk.samples.append(rate(n, timed(lambda: queue.add_tasks([noop] * n))))
             # One worker process drains the queue and reports its own time, from its
             # first claim to the empty queue: process start-up and exit are not counted.
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
-                counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url,
-                                     queue.queue_name).result()
-            seconds = counts["seconds"]
-            stats = queue.get_stats()
-            if stats["completed"] != n:
-                raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
-            processing.samples.append(rate(n, seconds))
+            def drain() -> float:
+                with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
+                    counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url,
+                                         queue.queue_name).result()
+                stats = queue.get_stats()
+                if stats["completed"] != n:
+                    raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
+                return rate(n, counts["seconds"])
+
+            ours, ratio = paired(ctx, drain)
+            processing.samples.append(ours)
+            versus.samples.append(ratio)
             ctx.advance()
     finally:
         queue.clear()
         queue.close()
-    return [single, bulk, processing]
+    return [single, bulk, processing, versus]
 
 
 def measure_session1(ctx: BenchContext) -> list[Measurement]:
@@ -247,9 +268,13 @@ def _drain_seconds(ctx: BenchContext, queue_name: str, prefetch: int) -> float:
     return float(counts["seconds"])
 
 
-def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
-                     ) -> list[Measurement]:
-    """Session 5's RedisTaskQueue: bulk enqueue, and one worker process per prefetch size."""
+def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10), *,
+                     with_reference: bool = True) -> list[Measurement]:
+    """Session 5's RedisTaskQueue: bulk enqueue, and one worker process per prefetch size.
+
+    ``with_reference``: also measure the reference queue just before and after each
+    run, for ratios that a change of load on the machine does not distort.
+    """
     from session5_recovery.workers import RedisTaskQueue
 
     assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
@@ -260,6 +285,10 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                                     note=f"claim script ({size} per call) + fenced complete; "
                                          f"heartbeats and events on")
                   for size in prefetch_sizes}
+    versus = {size: Measurement("session 5", processing_name(size).replace(
+                  "processing, 1 worker process", "processing") + " / reference (paired)",
+                  unit="ratio", note="the reference measured just before and after")
+              for size in prefetch_sizes}
     n = ctx.tasks
     noop = {"type": "noop"}
     try:
@@ -269,21 +298,32 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                 seconds = timed(lambda: queue.add_tasks([noop] * n))
                 if size == prefetch_sizes[0]:
                     bulk.samples.append(rate(n, seconds))
-                worker_seconds = _drain_seconds(ctx, queue.queue_name, size)
-                stats = queue.get_stats()
-                if stats["completed"] != n or not queue.conservation().holds:
-                    raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
-                measurement.samples.append(rate(n, worker_seconds))
+
+                def drain(size: int = size) -> float:
+                    worker_seconds = _drain_seconds(ctx, queue.queue_name, size)
+                    stats = queue.get_stats()
+                    if stats["completed"] != n or not queue.conservation().holds:
+                        raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
+                    return rate(n, worker_seconds)
+
+                if with_reference:
+                    ours, ratio = paired(ctx, drain)
+                    versus[size].samples.append(ratio)
+                else:
+                    ours = drain()
+                measurement.samples.append(ours)
             ctx.advance()
     finally:
         queue.clear()
         queue.close()
-    return [bulk, *processing.values()]
+    ratios = [m for m in versus.values() if m.samples]
+    return [bulk, *processing.values(), *ratios]
 
 
 def processing_name(prefetch: int) -> str:
     """The measurement's name for one prefetch size (what ``ratios`` looks up)."""
     return "processing, 1 worker process" + ("" if prefetch == 1 else f", prefetch {prefetch}")
+
 
 
 
@@ -321,14 +361,14 @@ def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
     if one_each and piped:
         out["pipelining speedup (LPUSH)"] = piped.median / one_each.median
     five = find(measurements, "session 5", "processing, 1 worker process")
-    five_batch = find(measurements, "session 5", "processing, 1 worker process, prefetch 10")
-    reference = find(measurements, "reference", "processing, 1 worker process")
-    if reference and processing:
-        out["session 4 / reference (target >= 0.85)"] = processing.median / reference.median
-    if reference and five:
-        out["session 5 / reference (target >= 1.0)"] = five.median / reference.median
-    if reference and five_batch:
-        out["session 5 prefetch 10 / reference (target >= 2)"] = five_batch.median / reference.median
+    # Ratios to the reference: paired (measured around ours in the same round) when present.
+    for label, group, name, target in (
+            ("session 4", "session 4", "processing / reference (paired)", 0.85),
+            ("session 5", "session 5", "processing / reference (paired)", 1.0),
+            ("session 5 prefetch 10", "session 5", "processing, prefetch 10 / reference (paired)", 2)):
+        pair = find(measurements, group, name)
+        if pair:
+            out[f"{label} / reference (target >= {target:g})"] = pair.median
     if five and processing:
         out["session 5 / session 4 processing"] = five.median / processing.median
     return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 
-from session5_recovery.demos.support import fresh_queue, tidy_up, wait_for, wants_keep
+from session5_recovery.demos.support import demo_args, fresh_queue, tidy_up, wait_for
 from session5_recovery.workers import RecoverySettings, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
@@ -23,7 +23,7 @@ QUEUE_NAME = "demo_auto_recovery"
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = wants_keep(argv)
+    keep = demo_args(__doc__, argv, "demo_auto_recovery.py").keep
     settings = RecoverySettings()  # the defaults: heartbeat 1 s, TTL 5 s, reaper every 1 s
     target, queue = fresh_queue(QUEUE_NAME, settings)
     labels = dict(zip(queue.add_tasks([{"type": "sleep", "seconds": 2} for _ in range(3)]),

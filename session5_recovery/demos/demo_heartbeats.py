@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from session5_recovery.demos.support import fresh_queue, tidy_up, wait_for, wants_keep
+from session5_recovery.demos.support import demo_args, fresh_queue, tidy_up, wait_for
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
@@ -46,7 +46,7 @@ def watch(queue: RedisTaskQueue, seconds: float, note: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = wants_keep(argv)
+    keep = demo_args(__doc__, argv, "demo_heartbeats.py").keep
     target, queue = fresh_queue(QUEUE_NAME, SETTINGS)
     print(f"\nheartbeat every {SETTINGS.heartbeat_interval:g} s into "
           f"{queue.keys.heartbeat('<worker>')} with a TTL of {SETTINGS.heartbeat_ttl:g} s, and the "

@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from session5_recovery.demos.support import fresh_queue, tidy_up, wait_for, wants_keep
+from session5_recovery.demos.support import demo_args, fresh_queue, tidy_up, wait_for
 from session5_recovery.workers import RecoverySettings, TaskStatus, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 from workshop.images import sample_photo
@@ -33,7 +33,7 @@ FOLDER = OUTPUT_DIR / "session5" / "retries_dlq"
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = wants_keep(argv)
+    keep = demo_args(__doc__, argv, "demo_retries_dlq.py").keep
     target, queue = fresh_queue(QUEUE_NAME, SETTINGS)
     shutil.rmtree(FOLDER, ignore_errors=True)
     FOLDER.mkdir(parents=True)

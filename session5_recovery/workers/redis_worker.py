@@ -129,6 +129,9 @@ class RedisWorker:
         # many more (one round trip per task for a busy worker); what came back.
         self._fetch_next = 0
         self._fetched: list[Task] = []
+        # With prefetch > 1: successes of the current batch not sent yet (task, encoded
+        # result, start time). The batch's outcomes go in one round trip at its end.
+        self._unsent: list[tuple[Task, str, float]] = []
 
     # --- running ---------------------------------------------------------------
 
@@ -216,8 +219,10 @@ class RedisWorker:
                     continue  # look at the stop flag before starting
                 task = batch.popleft()
                 last = max_tasks is not None and done + 1 >= max_tasks
-                # The last task of a batch asks for the next one with its completion.
-                self._fetch_next = 0 if batch or last else self._batch_size(max_tasks, done + 1)
+                # The last task of a batch asks for the next one with its completion; the
+                # others of a prefetched batch wait to be sent with it (-1: do not send yet).
+                self._fetch_next = (-1 if batch and not last else
+                                    0 if last else self._batch_size(max_tasks, done + 1))
                 try:
                     self.process(task)
                 except StopNow:
@@ -230,7 +235,8 @@ class RedisWorker:
                 if last:
                     return
         finally:
-            # Stopped with claimed tasks not started: hand them straight back.
+            # Leaving: first record what is done, then hand back what was not started.
+            self._send_unsent(fetch=0)
             for unrun in batch:
                 self._give_back(unrun, "worker stopping: claimed, not started")
 
@@ -309,9 +315,35 @@ class RedisWorker:
         return self._guarded(task, lambda: self._record_success(task, encoded, started))
 
     def _record_success(self, task: Task, encoded: str, started: float) -> str:
+        if self._fetch_next < 0 and not self._stopping.is_set():
+            self._unsent.append((task, encoded, started))  # sent with the batch's last one
+            return "completed"
         fetch = 0 if self._stopping.is_set() else self._fetch_next
+        if self._unsent:
+            self._unsent.append((task, encoded, started))
+            self._send_unsent(fetch)
+            return "completed"
         recorded, self._fetched = self._retrying(lambda: self.queue.complete_and_claim(
             task.id, worker_id=self.worker_id, encoded=encoded, max_tasks=fetch))
+        return self._count_success(task, recorded, started)
+
+    def _send_unsent(self, fetch: int) -> None:
+        """Send the batch's held successes in one round trip (and claim ``fetch`` more)."""
+        if not self._unsent:
+            return
+        unsent, self._unsent = self._unsent, []
+        done = [(task.id, encoded) for task, encoded, _ in unsent]
+        try:
+            recorded, self._fetched = self._retrying(lambda: self.queue.complete_many(
+                self.worker_id, done, max_tasks=max(0, fetch)))
+        except redis.ResponseError as error:
+            self._say(f"could not record {len(done)} completions: Redis replied {error}; they stay "
+                      f"in my list and go back to the queue when I am idle")
+            return
+        for (task, _, started), ok in zip(unsent, recorded, strict=True):
+            self._count_success(task, ok, started)
+
+    def _count_success(self, task: Task, recorded: bool, started: float) -> str:
         if not recorded:
             self.counts.refused += 1
             self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
