@@ -141,7 +141,8 @@ def test_random_sigkills_lose_nothing_and_complete_each_task_once(chaos_queue, r
     rng = random.Random(seed)
     inputs = []
     for n in range(8):
-        path = tmp_path / f"in{n}.jpg"
+        path = tmp_path / "in" / f"img{n}.jpg"
+        path.parent.mkdir(exist_ok=True)
         generated_image(160, 120, seed=n).save(path, quality=85)
         inputs.append(path)
     tasks: list[dict[str, Any]] = []

@@ -124,10 +124,11 @@ def run_command_for(test_node: str) -> str:
 def run_check(which: str | None = None, console: Console | None = None) -> int:
     """Print the progress table and the next step.
 
-    Returns 0 when every exercise passes, 1 while some remain to do (or pytest could
-    not run them): ``python -m workshop check`` exits with that code, so a script
-    or CI job can tell "all done" apart. ``make check`` shows the table and ignores
-    the code, because exercises left to do are not an error.
+    Returns 0 when every exercise passes, 1 while some remain to do, 2 when pytest
+    could not even run a session's exercises (a syntax error in a file, say):
+    ``python -m workshop check`` exits with that code, so a script or CI job can
+    tell "all done" apart. ``make check`` exits 0 for 1 too, because exercises left
+    to do are progress, not an error.
     """
     console = console or make_console()
     results = []
@@ -162,7 +163,7 @@ def run_check(which: str | None = None, console: Console | None = None) -> int:
     if broken is not None:
         console.print(f"\n[bold red]pytest could not run {broken.session}'s exercises:[/]")
         console.print(broken.error, markup=False)
-        return 1
+        return 2
     if next_step is not None:
         console.print(f"\n[bold]Next:[/] {next_step.exercise}, {next_step.part}")
         console.print(next_step.first_failure or "(no message)", markup=False, soft_wrap=True)

@@ -68,9 +68,10 @@ class Story:
     def tell(self, text: str) -> None:
         self.lines.append(f"+{time.monotonic() - self.started:5.1f} s  {text}")
 
-    def panel(self) -> Panel:
-        return Panel(Text("\n".join(self.lines[-8:])), title="what the demo is doing",
-                     title_align="left")
+    def panel(self, whole: bool = False) -> Panel:
+        """The last 8 lines, or ``whole``: every line (piped output shows only the final panel)."""
+        return Panel(Text("\n".join(self.lines if whole else self.lines[-8:])),
+                     title="what the demo is doing", title_align="left")
 
 
 @dataclass
@@ -165,11 +166,11 @@ def run_show(console: Console, queue: RedisTaskQueue, fleet: WorkerFleet, plan: 
             for r in current.recovered:
                 story.tell(f"monitor's reaper: {r.worker_id} is dead; task {r.task_id[:8]} "
                            f"({ids.get(r.task_id, '?')}) {r.outcome if r.outcome == 'requeued' else 'dead-lettered'}")
-            live.update(view(queue, current, previous, story))
+            live.update(view(queue, current, previous, story, not console.is_terminal))
             previous = current
             if not waves and troublemakers_sent and killed and queue.is_drained():
                 story.tell("queue drained")
-                live.update(view(queue, current, previous, story))
+                live.update(view(queue, current, previous, story, not console.is_terminal))
                 return True
             time.sleep(max(0.05, 0.5 - (time.monotonic() - tick)))
     story.tell(f"gave up after {TIME_LIMIT:.0f} s")
@@ -181,9 +182,10 @@ def interesting(event: Event) -> bool:
     return not (event.name == "enqueued" or (event.name == "claimed" and event.attempt == 1))
 
 
-def view(queue: RedisTaskQueue, current: Snapshot, previous: Snapshot | None, story: Story) -> Group:
+def view(queue: RedisTaskQueue, current: Snapshot, previous: Snapshot | None, story: Story,
+         whole_story: bool = False) -> Group:
     return Group(render(queue.queue_name, current, previous, show=interesting,
-                        heartbeat_interval=SETTINGS.heartbeat_interval), story.panel())
+                        heartbeat_interval=SETTINGS.heartbeat_interval), story.panel(whole_story))
 
 
 def kill_the_slow_worker(queue: RedisTaskQueue, fleet: WorkerFleet, slow_id: str,
