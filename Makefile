@@ -19,7 +19,7 @@ help:
 	@echo "make test       run the whole test suite"
 	@echo "make check      check your own exercises (SESSION=1..5 for one session)"
 	@echo "make doctor     preflight: Python, packages, Redis, multiprocessing, output dir"
-	@echo "make bench      queue throughput table (saved to output/bench.json)"
+	@echo "make bench      queue throughput table, ratios to a reference queue (saved to output/bench.json)"
 	@echo "make notebooks  run the notebooks fully; figures go to output/notebooks/figures/"
 	@echo "                (FIGURES=refresh: bench and notebooks rewrite notebooks/figures/)"
 	@echo "make lab        JupyterLab on notebooks/ (outputs are stripped when you save)"

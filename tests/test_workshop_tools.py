@@ -203,3 +203,31 @@ def test_notebook_amdahl_speaks_the_exercises_language():
     assert nbhelpers.amdahl_speedup(0.1, 8, cores=4) == nbhelpers.amdahl_speedup(0.1, 4)
     assert nbhelpers.serial_fraction(nbhelpers.amdahl_speedup(0.25, 4), 4) == pytest.approx(0.25)
     assert nbhelpers.serial_fraction(5.0, 4) == 0.0  # a speedup above n is clipped
+
+
+def test_bench_writes_under_output_unless_asked_to_refresh_the_committed_figures(monkeypatch):
+    """A learner's `make bench` must not modify a tracked file."""
+    from workshop import bench
+    from workshop.paths import FIGURES_DIR, OUTPUT_DIR
+
+    saved = []
+    monkeypatch.setattr(bench, "resolve_redis", lambda url: object())
+    monkeypatch.setattr(bench, "machine", lambda target: {"load_average": None})
+    monkeypatch.setattr(bench, "run", lambda ctx_args, target: ([], {}))
+    monkeypatch.setattr(bench, "render", lambda *args: None)
+    monkeypatch.setattr(bench.json, "dump", lambda report, handle, indent: saved.append(handle.name))
+    monkeypatch.setattr("builtins.open", lambda path, mode, encoding: _Sink(path))
+    assert bench.bench(["--quick"]) == 0
+    assert bench.bench(["--quick", "--update-figures"]) == 0
+    assert saved[0].startswith(str(OUTPUT_DIR)) and saved[1].startswith(str(FIGURES_DIR))
+
+
+class _Sink:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass

@@ -433,8 +433,9 @@ def render(measurements: Sequence[Measurement], figures: dict[str, float], info:
     table.add_column("unit")
     table.add_column("min .. max", justify="right")
     for m in measurements:
-        table.add_row(m.group, m.name, f"{m.median:,.0f}", m.unit,
-                      f"{min(m.samples):,.0f} .. {max(m.samples):,.0f}")
+        digits = 2 if m.unit == "ratio" else 0
+        table.add_row(m.group, m.name, f"{m.median:,.{digits}f}", m.unit,
+                      f"{min(m.samples):,.{digits}f} .. {max(m.samples):,.{digits}f}")
     console.print(table)
     for name, value in figures.items():
         console.print(f"  {name}: [bold]{value:.2f}[/]")

@@ -329,6 +329,14 @@ class TestPriorities:
         assert not waiter.is_alive(), "the blocked worker did not wake up"
         assert claimed[0] is not None and claimed[0].id == task_id
 
+    def test_wake_up_tokens_never_outnumber_the_pending_tasks(self, queue):
+        queue.add_tasks([{"type": "noop"}] * 3)
+        assert queue.client.llen(queue.keys.wake) == 3
+        queue.get_tasks("w1", 2, timeout=0)
+        assert queue.client.llen(queue.keys.wake) == 1
+        queue.get_tasks("w1", 2, timeout=0)
+        assert queue.client.llen(queue.keys.wake) == 0, "no stale token to wake an idle worker"
+
     def test_an_unknown_priority_is_refused(self, queue):
         with pytest.raises(ValueError, match="high, normal, low"):
             queue.add_task({"type": "noop"}, priority="urgent")

@@ -86,9 +86,18 @@ end
 
 -- Wake-up tokens: one per id made claimable, never more tokens than pending ids, so
 -- a blocked worker wakes for work of any priority and an idle one does not spin.
+local function trim_wake()
+    local waiting = pending_count()
+    if waiting == 0 then
+        redis.call("DEL", WAKE)  -- (LTRIM to 0 .. -1 would keep everything)
+    else
+        redis.call("LTRIM", WAKE, 0, waiting - 1)
+    end
+end
+
 local function wake(n)
     for _ = 1, n do redis.call("LPUSH", WAKE, "1") end
-    redis.call("LTRIM", WAKE, 0, pending_count() - 1)
+    trim_wake()
 end
 
 -- Make a task claimable again at the head of its priority's line (RPUSH: the end
@@ -204,7 +213,7 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             end
         end
     end
-    if redis.call("LLEN", WAKE) > 0 then redis.call("LTRIM", WAKE, 0, pending_count() - 1) end
+    if redis.call("LLEN", WAKE) > 0 then trim_wake() end
     if #picked == 0 then
         return {"empty"}
     end
@@ -502,7 +511,7 @@ elseif command == "cancel" then
     redis.call("LREM", list, 1, id)
     redis.call("HSET", key, "status", "cancelled", "finished_at", now)
     redis.call("LPUSH", CANCELLED, id)
-    redis.call("LTRIM", WAKE, 0, pending_count() - 1)
+    trim_wake()
     emit("cancelled", {"task", id})
     return {"cancelled"}
 
