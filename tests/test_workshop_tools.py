@@ -205,6 +205,29 @@ def test_notebook_amdahl_speaks_the_exercises_language():
     assert nbhelpers.serial_fraction(5.0, 4) == 0.0  # a speedup above n is clipped
 
 
+@pytest.mark.redis
+@pytest.mark.parametrize("policy, status", [("allkeys-lru", "FAIL"), ("volatile-lru", "FAIL"),
+                                            ("noeviction", "OK")])
+def test_doctor_names_an_evicting_maxmemory_policy(policy, status, monkeypatch):
+    """A server that deletes keys when full loses tasks silently: doctor says so, and how to fix it."""
+    from _chaos_helpers import ThrowawayRedis, redis_server_binary
+
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary to start a private server with that policy")
+    with ThrowawayRedis(maxmemory=50_000_000, policy=policy) as server:
+        monkeypatch.setenv("REDIS_URL", server.url)
+        check = doctor.check_eviction_policy()
+    assert check.status == status, check
+    assert policy in check.detail
+    if status == "FAIL":
+        assert "noeviction" in check.fix and "vanish" in check.detail
+
+
+def test_a_redis_url_with_the_wrong_scheme_says_so(monkeypatch):
+    with pytest.raises(redis_connection.RedisUnavailableError, match=r"wrong scheme \(http://\)"):
+        redis_connection.resolve_redis("http://localhost:6379/0", announce=False)
+
+
 def test_bench_writes_under_output_unless_asked_to_refresh_the_committed_figures(monkeypatch):
     """A learner's `make bench` must not modify a tracked file."""
     from workshop import bench

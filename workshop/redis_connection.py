@@ -7,13 +7,18 @@ from here so that they do not depend on which session is the newest.
 """
 
 from session4_redis.workers.redis_connection import (
+    EVICTING_POLICIES,
     HOW_TO_GET_REDIS,
     LOCAL_URL,
+    REDIS_SCHEMES,
     RedisTarget,
     RedisUnavailableError,
+    check_url_scheme,
     dead_url_help,
+    eviction_warning,
     fake_target,
     how_to_get_redis,
+    maxmemory_policy,
     ping,
     pip_command,
     redact,
@@ -23,13 +28,18 @@ from session4_redis.workers.redis_connection import (
 )
 
 __all__ = [
+    "EVICTING_POLICIES",
     "HOW_TO_GET_REDIS",
     "LOCAL_URL",
+    "REDIS_SCHEMES",
     "RedisTarget",
     "RedisUnavailableError",
+    "check_url_scheme",
     "dead_url_help",
+    "eviction_warning",
     "fake_target",
     "how_to_get_redis",
+    "maxmemory_policy",
     "ping",
     "pip_command",
     "redact",

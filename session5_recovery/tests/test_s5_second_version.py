@@ -480,6 +480,10 @@ class TestOneTableForEveryCommand:
         queue.get_tasks("w2", 10, timeout=0)
         queue.mark_failed("t2", "bad again", permanent=True, worker_id="w2")
         run("purge", ids, queue.purge_dlq)
+        run("enqueue", ["t8"], lambda: queue.add_task({"type": "noop"}, task_id="t8"))
+        run("claim", ["t8"], lambda: (  # a hash edited by hand: dead-lettered by the claim
+            queue.client.hset(queue.keys.task("t8"), "attempts", "abc"),
+            queue.get_tasks("w3", 1, timeout=0)))
         for command, moves in COMMAND_MOVES.items():
             assert seen[command] == set(moves), f"{command}: saw {seen[command]}, table {moves}"
 

@@ -125,12 +125,28 @@ class QueueKeys:
         """The worker id in a processing list's key name."""
         return processing_key.removeprefix(f"{self.prefix}processing:")
 
+    # Keys that guard against faults of the server and of identity (epoch.py, instance.py).
+
+    @property
+    def epoch(self) -> str:
+        """STRING: a random id written when the queue is first used; gone = the data was lost."""
+        return f"{self.prefix}epoch"
+
+    @property
+    def data_lost(self) -> str:
+        """HASH: written when a worker or the monitor found the epoch gone (what, when)."""
+        return f"{self.prefix}data_lost"
+
+    def instance(self, worker_id: str) -> str:
+        """STRING: the token of the one live process using ``worker_id`` (expires like a heartbeat)."""
+        return f"{self.prefix}instance:{worker_id}"
+
     def fixed(self) -> list[str]:
         """The keys whose names do not depend on a worker or a task."""
         return [self.pending_high, self.pending, self.pending_low, self.wake, self.paused,
                 self.delayed, self.completed, self.dlq, self.cancelled, self.tasks,
-                self.workers, self.events]
+                self.workers, self.events, self.epoch, self.data_lost]
 
     def patterns(self) -> list[str]:
         """SCAN patterns of the per-worker and per-task keys (for ``clear``)."""
-        return [f"{self.prefix}{kind}:*" for kind in ("processing", "worker", "task")]
+        return [f"{self.prefix}{kind}:*" for kind in ("processing", "worker", "task", "instance")]

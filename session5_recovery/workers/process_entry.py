@@ -53,7 +53,7 @@ def run_worker_process(
         pipeline = FilterFactory.pipeline(filters) if filters else default_pipeline()
         log = (lambda line: print(line, flush=True)) if verbose else None
         worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log,
-                             prefetch=prefetch)
+                             prefetch=prefetch, kill_children=True)
 
         def registered() -> None:
             if ready is not None:

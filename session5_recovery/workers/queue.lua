@@ -123,6 +123,29 @@ local function to_hex(s)
     return (string.gsub(s, ".", function(c) return string.format("%02x", string.byte(c)) end))
 end
 
+-- Did the server delete keys on its own to make room? (INFO is readable from a script,
+-- CONFIG GET is not.) Then a task record that vanished was evicted, not forgotten.
+local function eviction_note()
+    local policy = string.match(redis.call("INFO", "memory"), "maxmemory_policy:([%w%-]+)") or "?"
+    local evicted = tonumber(string.match(redis.call("INFO", "stats"), "evicted_keys:(%d+)")) or 0
+    if evicted > 0 or (policy ~= "noeviction" and policy ~= "?") then
+        return "LOST TO EVICTION: the server's maxmemory-policy is " .. policy .. " and it has " ..
+               "evicted " .. evicted .. " key(s) to make room; a queue needs noeviction"
+    end
+    return nil
+end
+
+-- Fields a script counts with: a hash edited by hand may hold "abc" there. The first
+-- one that is not a whole number, and its value; nil if all are fine (or absent).
+local COUNTED_FIELDS = {{"attempts", 3}, {"max_attempts", 4}, {"history", 6}, {"replays", 8}}
+local function malformed_field(fields)
+    for _, f in ipairs(COUNTED_FIELDS) do
+        local v = fields[f[2]]
+        if v and not string.match(v, "^%d+$") then return f[1], v end
+    end
+    return nil
+end
+
 -- An entry with no task behind it (pushed into a pending list by hand?), or a task
 -- key holding something other than a hash: move it out of `source` (a list, or the
 -- delayed ZSET) into the DLQ with
@@ -150,8 +173,8 @@ local function quarantine(entry, source, worker)
              "the task key " .. task_key(id) .. " holds a " .. kind .. ", not a hash"})
         return
     else
-        reason = "no task record " .. task_key(id) .. " for this id (was it pushed into " ..
-                 PENDING .. " by hand?)"
+        reason = "no task record " .. task_key(id) .. " for this id (" .. (eviction_note() or
+                 ("was it pushed into " .. PENDING .. " by hand?")) .. ")"
     end
     redis.call("SADD", TASKS, id)
     redis.call("HSET", task_key(id), "id", id, "type", "unknown", "data", data, "status",
@@ -187,11 +210,19 @@ local function claim_batch(worker, max_tasks, ttl_ms)
             if plausible_id(id) then
                 -- pcall: a key of the wrong type is an error reply here, not a failed script
                 fields = redis.pcall("HMGET", task_key(id), "type", "data", "attempts",
-                                     "max_attempts", "id")
+                                     "max_attempts", "id", "history", "status", "replays")
                 if fields.err or not (fields[1] or fields[2] or fields[3] or fields[4] or fields[5])
                 then fields = nil end  -- a key of the wrong type, or no task at all
             end
-            picked[#picked + 1] = {id = id, list = list, fields = fields}
+            local p = {id = id, list = list, fields = fields}
+            if fields then
+                -- finished already (its id pushed into pending again): refused, not run twice
+                if fields[7] == "completed" or fields[7] == "dead_lettered" or fields[7] == "cancelled" then
+                    p.finished = fields[7]
+                end
+                p.bad_field, p.bad_value = malformed_field(fields)
+            end
+            picked[#picked + 1] = p
         end
     end
     -- Writes.
@@ -201,6 +232,21 @@ local function claim_batch(worker, max_tasks, ttl_ms)
     for _, p in ipairs(picked) do
         if p.fields == nil then
             quarantine(p.id, p.list, worker)
+        elseif p.finished then
+            redis.call("LREM", p.list, -1, p.id)  -- the stray copy; the task stays where it is
+            emit("claim_refused", {"task", p.id, "worker", worker, "status", p.finished,
+                                   "reason", "already " .. p.finished .. "; its id was pushed into pending again"})
+        elseif p.bad_field then
+            -- Counters reset to numbers so later commands can read them; the bad value is kept.
+            local reason = "malformed task record: field '" .. p.bad_field .. "' is " ..
+                           string.format("%q", string.sub(p.bad_value, 1, 40)) ..
+                           ", not a whole number (was the hash edited by hand?)"
+            redis.call("LREM", p.list, -1, p.id)
+            redis.call("HSET", task_key(p.id), "attempts", 0, "max_attempts", 0, "history", 0,
+                       "replays", 0, "bad_" .. p.bad_field, p.bad_value, "status", "dead_lettered",
+                       "reason", reason, "finished_at", now, "dead_at", now)
+            redis.call("LPUSH", DLQ, p.id)
+            emit("dead_lettered", {"task", p.id, "worker", worker, "attempt", 0, "reason", reason})
         else
             redis.call("LMOVE", p.list, mine, "RIGHT", "LEFT")
             local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
@@ -256,7 +302,9 @@ elseif command == "claim" then
     -- an id that is not in that worker's list (the fence).
     -- ARGS: worker, max_tasks, heartbeat_ttl_ms. KEYS: processing:<w>, worker:<w>
     -- REPLY: {"claimed", id, type, data, attempt, max_attempts, ...} | {"empty"} | {"paused"}
-    -- Status: pending -> processing
+    -- (An id that is already finished is dropped from pending, event claim_refused; a
+    -- record whose counters are not whole numbers is dead-lettered, naming the field.)
+    -- Status: pending -> processing | pending -> dead_lettered
     return claim_batch(ARGV[5], tonumber(ARGV[6]), ARGV[7])
 
 

@@ -48,7 +48,7 @@ import redis
 from .keys import PRIORITIES, QueueKeys
 from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 from .settings import RecoverySettings, backoff_delay
-from .task import Task, TaskStatus, as_json_object, decode_result
+from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
 
 DEFAULT_QUEUE_NAME = "image_processing"
 # A task is a small JSON document; large inputs belong in files, referenced by path.
@@ -437,13 +437,13 @@ class RedisTaskQueue:
             try:
                 if not text:
                     raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
-                data = json.loads(text)
+                data = parse_json_text(text, "the task's data")
                 if not isinstance(data, dict):
                     raise ValueError(f"expected a JSON object, found {type(data).__name__}")
-            except ValueError as error:
-                self.mark_failed(task_id, f"the task's data is not a JSON object ({error}); add "
-                                          f"tasks with add_task(), not with redis-cli",
-                                 permanent=True, worker_id=worker_id)
+            except (ValueError, RecursionError) as error:
+                self.mark_failed(task_id, f"malformed task record: field 'data' is not a JSON "
+                                          f"object ({error}); add tasks with add_task(), not "
+                                          f"with redis-cli", permanent=True, worker_id=worker_id)
                 continue
             tasks.append(Task(data=data, id=task_id, type=kind, status=TaskStatus.PROCESSING,
                               attempts=attempt, max_attempts=int(max_attempts or 0),
@@ -711,7 +711,19 @@ class RedisTaskQueue:
 
     def dlq_tasks(self, limit: int | None = None) -> list[Task]:
         """The dead-lettered tasks, newest first, with their reasons and error history."""
-        return [task for task in (self.get_task_info(i) for i in self.dlq_ids(limit)) if task]
+        return [task for task in (self._readable_task(i) for i in self.dlq_ids(limit)) if task]
+
+    def _readable_task(self, task_id: str) -> Task | None:
+        """``get_task_info``, but a record that cannot be read becomes a Task saying why.
+
+        One hash edited by hand must not make the whole DLQ unlistable.
+        """
+        try:
+            return self.get_task_info(task_id)
+        except (ValueError, RecursionError, UnicodeDecodeError) as error:
+            return Task(data={}, id=task_id, type="unknown", status=TaskStatus.DEAD_LETTERED,
+                        reason=f"unreadable task record {self.keys.task(task_id)}: "
+                               f"{type(error).__name__}: {str(error)[:200]}")
 
     def replay(self, task_id: str) -> bool:
         """Send one dead-lettered task back to pending with fresh attempts; False if not in the DLQ."""

@@ -42,15 +42,20 @@ import redis
 
 from ..core import FilterPipeline, default_pipeline
 from ..core.samples import OUTPUT_DIR
+from .epoch import QueueEpoch
 from .handlers import (
     HandlerRegistry,
     TaskContext,
     default_handlers,
     describe_error,
     is_permanent,
+    printable,
 )
 from .heartbeat import Heartbeat
+from .instance import InstanceToken
+from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
 from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
+from .server_checks import check_eviction_policy
 from .task import Task
 
 T = TypeVar("T")
@@ -95,7 +100,16 @@ class RedisWorker:
     crash). ``allowed_dirs`` are the folders image tasks may touch. ``log``
     receives one line per event (None for silence). ``prefetch`` is how many
     tasks one claim may take (1: one at a time). Every interval and TTL comes
-    from ``queue.settings``.
+    from ``queue.settings``, and so does the default time limit of one attempt
+    (``task_time_limit``; a type may set its own in ``handlers``).
+
+    ``kill_children``: this worker owns its process (the CLI, a worker process), so
+    child processes its handlers started are killed when a handler runs out of time
+    and when the worker stops. Off for a worker in a thread of a bigger program,
+    whose other children are not the worker's to kill.
+
+    ``allow_eviction``: start even if the server's maxmemory-policy evicts keys
+    (it refuses to otherwise; see server_checks.py).
     """
 
     def __init__(
@@ -108,9 +122,15 @@ class RedisWorker:
         allowed_dirs: Sequence[str | Path] | None = None,
         log: Callable[[str], None] | None = print,
         prefetch: int = 1,
+        kill_children: bool = False,
+        allow_eviction: bool = False,
     ) -> None:
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be an integer >= 1 (tasks per claim), got {prefetch!r}")
+        # Checked before anything is registered: the id becomes part of key names.
+        if not isinstance(worker_id, str) or not worker_id or any(c in worker_id for c in " *?[]"):
+            raise ValueError(f"worker_id must be a non-empty name without spaces or glob "
+                             f"characters, e.g. 'worker-1'; got {worker_id!r}")
         self.worker_id = worker_id
         self.prefetch = prefetch
         self.pipeline = pipeline if pipeline is not None else default_pipeline()
@@ -125,6 +145,15 @@ class RedisWorker:
         self._stop_now = False
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
+        self.kill_children = kill_children
+        self.instance = InstanceToken(queue.client, queue.keys.instance(worker_id), worker_id,
+                                      self.settings.heartbeat_ttl_ms)
+        self.heartbeat.instance = self.instance
+        self.heartbeat.epoch = self.epoch = QueueEpoch(queue, worker_id)
+        self._outage_seen = False  # a call failed to reach Redis: look for stray claims
+        self._next_stray_check = 0.0  # time.monotonic() of the next look, even when busy
+        self.allow_eviction = allow_eviction  # see server_checks.py
+        self._children_before: set[int] = set()  # processes that were there before us
         # Set by the loop for the last task of a batch: its completion also claims this
         # many more (one round trip per task for a busy worker); what came back.
         self._fetch_next = 0
@@ -149,8 +178,19 @@ class RedisWorker:
         """
         self._stopping.clear()
         self._stop_now = False
+        if self.kill_children:
+            self._children_before = set(descendant_pids())
         started = time.perf_counter()
+        warning = self._retrying(lambda: check_eviction_policy(  # EvictingServerError: refuse
+            self.queue.client, allow_eviction=self.allow_eviction))
+        if warning:
+            self._say(warning)
+        # WorkerIdInUseError if another live process has this id (waits one TTL: a dead
+        # holder's token expires by then).
+        self._retrying(lambda: self.instance.acquire(
+            wait=self.settings.heartbeat_ttl + self.settings.heartbeat_interval))
         self._retrying(lambda: self.queue.register_worker(self.worker_id))
+        self._retrying(self.epoch.check)
         crashed = True  # until the loop returns normally
         try:
             self.heartbeat.start()
@@ -165,6 +205,7 @@ class RedisWorker:
             crashed = False
         finally:
             self.heartbeat.stop()
+            self._kill_handler_children("worker stopping")
             if crashed:
                 # An error escaped the loop, most likely because of the task in hand.
                 # Handing it back would refund its attempt, and a task that kills every
@@ -190,6 +231,16 @@ class RedisWorker:
         batch: deque[Task] = deque()  # claimed, not started yet
         try:
             while not self._stopping.is_set():
+                if self._outage_seen or time.monotonic() >= self._next_stray_check:
+                    # A claim whose reply was lost (an outage; or a dropped connection that
+                    # redis-py retried without telling us) leaves ids in our list that we
+                    # never received. Our list should hold exactly the batch in hand: after
+                    # an outage, and once per reap_interval even while busy, hand back
+                    # anything else instead of waiting until we are idle.
+                    self._outage_seen = False
+                    self._next_stray_check = time.monotonic() + self.settings.reap_interval
+                    holding = {t.id for t in batch}
+                    self._retrying(lambda held=holding: self._release_strays(held))
                 if not batch:
                     try:
                         claimed = self.queue.get_tasks(
@@ -198,6 +249,12 @@ class RedisWorker:
                     except (redis.ConnectionError, redis.TimeoutError) as error:
                         outage += 1
                         self._wait_for_redis(error, attempt=outage)
+                        continue
+                    except redis.exceptions.OutOfMemoryError as error:
+                        # A full server (maxmemory, noeviction) refuses the claim's writes:
+                        # nothing was claimed. Wait, longer each time, until there is room.
+                        outage += 1
+                        self._wait_for_room(error, outage, "not claiming")
                         continue
                     except redis.ResponseError as error:
                         # Redis refused the claim itself (a key of the wrong type, by hand?).
@@ -243,26 +300,37 @@ class RedisWorker:
     def _batch_size(self, max_tasks: int | None, done: int) -> int:
         return self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
 
-    def _release_strays(self) -> None:
+    def _release_strays(self, holding: set[str] | None = None) -> None:
         """Hand back ids in our own list that we never received.
 
-        We claimed nothing just now, so our list should be empty. An id in it got
-        there when the connection dropped after Redis had run our claim but before
-        the reply arrived (a Redis restart, a network cut; redis-py even retries the
-        command on a new connection), or when Redis refused to record a task's
-        outcome (its key was broken by hand). We never finished it, and the reaper
-        leaves a live worker's list alone: without this it would wait there for as
-        long as we live. One LLEN, only when there is nothing to do.
+        ``holding`` is what we claimed and have not started (our list should hold
+        exactly that; nothing when idle). Any other id got there when the connection
+        dropped after Redis had run our claim but before the reply arrived (a Redis
+        restart, a network cut; redis-py even retries the command on a new
+        connection), or when Redis refused to record a task's outcome (its key was
+        broken by hand). We never finished it, and the reaper leaves a live worker's
+        list alone: without this it would wait there for as long as we live. One
+        LRANGE of a short list: when idle, after an outage, and once per
+        reap_interval while busy.
         """
-        if self.queue.client.llen(self.queue.keys.processing(self.worker_id)):
-            try:
+        mine = self.queue.keys.processing(self.worker_id)
+        strays = [i for i in self.queue.client.lrange(mine, 0, -1)
+                  if (i.decode() if isinstance(i, bytes) else i) not in (holding or set())]
+        if not strays:
+            return
+        try:
+            if not holding:
                 released = self.queue.release_all(self.worker_id, "not received, or not recorded")
-            except redis.ResponseError as error:
-                self._say(f"could not hand back my stray tasks: Redis replied {error}")
-                return
-            if released:
-                self._say(f"requeued {released} task(s) found in my list that I never received "
-                          f"(a claim reply was lost)")
+            else:
+                released = sum(bool(self.queue.requeue(
+                    i.decode() if isinstance(i, bytes) else i, worker_id=self.worker_id,
+                    reason="not received, or not recorded")) for i in strays)
+        except redis.ResponseError as error:
+            self._say(f"could not hand back my stray tasks: Redis replied {error}")
+            return
+        if released:
+            self._say(f"requeued {released} task(s) found in my list that I never received "
+                      f"(a claim reply was lost)")
 
     def stop(self) -> None:
         """Stop after the current task (safe from any thread; what the first signal does)."""
@@ -270,10 +338,16 @@ class RedisWorker:
 
     def _leave(self) -> None:
         """On the way out: hand back anything still in our list, then leave the registry."""
+        if self.heartbeat.id_clash is not None:
+            # The list and the heartbeat under our id are another process's now.
+            self._say(f"leaving without handing back or deregistering: worker id "
+                      f"{self.worker_id!r} is used by {self.heartbeat.id_clash}")
+            return
         try:
             released = self.queue.release_all(self.worker_id, "worker stopped")
             self.counts.requeued += released
             self.queue.deregister_worker(self.worker_id)
+            self.instance.release()
         except (redis.ConnectionError, redis.TimeoutError) as error:
             # Nothing is lost: our list stays in Redis and the reaper requeues it once
             # our heartbeat expires.
@@ -346,8 +420,14 @@ class RedisWorker:
     def _count_success(self, task: Task, recorded: bool, started: float) -> str:
         if not recorded:
             self.counts.refused += 1
-            self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
-                      f"for dead and it went to another worker); nothing overwritten")
+            # Refused because we were taken for dead, or because the server forgot
+            # everything? One look at the epoch tells (only on this rare path).
+            if self.heartbeat.data_lost or self.heartbeat.check_data_lost():
+                self._say(f"REFUSED completion of {task.id[:8]}: the server lost the queue's "
+                          f"data while I ran it (restarted empty?); its result is not recorded")
+            else:
+                self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was "
+                          f"taken for dead and it went to another worker); nothing overwritten")
             return "refused"
         self.counts.completed += 1
         if self._log is not None:  # the line is built only when someone reads it
@@ -375,7 +455,22 @@ class RedisWorker:
         context = TaskContext(task_id=task.id, attempt=task.attempts, worker_id=self.worker_id,
                               pipeline=self.pipeline, allowed_dirs=self.allowed_dirs,
                               pipelines=self._pipelines)
-        return handler(task.data, context)
+        limit = self.handlers.time_limit(task.type, self.settings.task_time_limit)
+        try:
+            with time_limit(limit, f"attempt {task.attempts} of task {task.id[:8]} ({task.type})"):
+                return handler(task.data, context)
+        except TaskTimeLimitExceeded:
+            self._kill_handler_children("its handler ran out of time")
+            raise
+
+    def _kill_handler_children(self, why: str) -> None:
+        """Kill processes our handlers started (only in a worker that owns its process)."""
+        if not self.kill_children:
+            return
+        killed = kill_processes(set(descendant_pids()) - self._children_before)
+        if killed:
+            self._say(f"killed {len(killed)} child process(es) a handler had started ({why}): "
+                      f"pids {killed}")
 
     def _record_failure(self, task: Task, error: Exception, *, permanent: bool = False) -> str:
         permanent = permanent or is_permanent(error)
@@ -417,8 +512,26 @@ class RedisWorker:
                 if self._stop_now:
                     raise StopNow() from error  # told twice to stop: the reaper will requeue
                 self._wait_for_redis(error, attempt)
+            except redis.exceptions.OutOfMemoryError as error:
+                # Full server: the script refused its first write, so nothing changed. We
+                # keep the task (the heartbeat keeps our claim alive) and try again, rather
+                # than hand back work that is done and have it run a second time.
+                attempt += 1
+                if self._stop_now:
+                    raise StopNow() from error
+                self._wait_for_room(error, attempt, "cannot record what I did yet")
+
+    def _wait_for_room(self, error: Exception, attempt: int, doing: str) -> None:
+        delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
+        if attempt in (1, 5) or attempt % 20 == 0:
+            self._say(f"Redis is full (maxmemory reached, it refuses writes: {error}); {doing}, "
+                      f"retrying in {delay:.1f} s. Make room (delete old results, purge the "
+                      f"DLQ) or raise maxmemory")
+        if not self._stop_now:
+            self._stopping.wait(delay)
 
     def _wait_for_redis(self, error: Exception, attempt: int) -> None:
+        self._outage_seen = True
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
         if attempt in (1, 5) or attempt % 20 == 0:
             self._say(f"cannot reach Redis ({error}); retrying in {delay:.1f} s")
@@ -458,7 +571,8 @@ class RedisWorker:
 
     def _say(self, message: str) -> None:
         if self._log is not None:
-            self._log(f"[{self.worker_id}] {message}")
+            # printable: a task's path may hold a lone surrogate, which print() cannot encode.
+            self._log(printable(f"[{self.worker_id}] {message}"))
 
 
 def _label(task: Task) -> str:

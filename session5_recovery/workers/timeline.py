@@ -60,6 +60,10 @@ def describe(event: Event) -> str:
         return "cancelled before it ran"
     if name in ("paused", "resumed"):
         return f"queue {name}"
+    if name == "claim_refused":
+        return f"claim by {worker} REFUSED: {f.get('reason', 'already finished')}"
+    if name == "data_lost":
+        return f"DATA LOST: {worker} found the queue's epoch gone (the server lost its data)"
     if name == "dlq_purged":
         return f"DLQ purged ({f.get('tasks', '?')} tasks deleted)"
     return f"{name} {f}"
