@@ -26,6 +26,8 @@ CARRIED_FORWARD: list[tuple[str, str]] = [
     ("session5_recovery/filters", "session2_pipeline/filters"),
     ("session5_recovery/core", "session2_pipeline/core"),
     ("session5_recovery/workers/redis_connection.py", "session4_redis/workers/redis_connection.py"),
+    ("session7_engines/filters", "session2_pipeline/filters"),
+    ("session7_engines/core", "session2_pipeline/core"),
 ]
 
 
