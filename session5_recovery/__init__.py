@@ -18,6 +18,9 @@ Start with ``python session5_recovery/demos/demo_heartbeats.py``; the flagship i
 ``core/`` are session 2's, copied unchanged.
 """
 
+# The built-in filters add themselves to core's registry when imported (core never
+# imports filters), so every use of this session finds them.
+from . import filters as _filters  # noqa: F401
 from .workers import (
     RecoverySettings,
     RedisTaskQueue,

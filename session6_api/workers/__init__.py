@@ -20,8 +20,8 @@
 
 from .fleet import WorkerFleet
 from .handlers import (
-    BadPayloadError,
     HandlerRegistry,
+    InvalidTaskError,
     PermanentTaskError,
     TaskContext,
     TransientTaskError,
@@ -59,7 +59,7 @@ __all__ = [
     "DEFAULT_QUEUE_NAME",
     "DuplicateTaskError",
     "ResultTooLargeError",
-    "BadPayloadError",
+    "InvalidTaskError",
     "Conservation",
     "Event",
     "HandlerRegistry",
