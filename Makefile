@@ -10,7 +10,7 @@ SESSION ?=
 # make bench / make notebooks write under output/; FIGURES=refresh rewrites the
 # committed notebooks/figures/ instead (on purpose, to update what the READMEs show).
 FIGURES ?=
-FIGURE_FLAG := $(if $(filter refresh,$(FIGURES)),--update-figures,)
+REFRESH := $(filter refresh,$(FIGURES))
 
 .PHONY: help install demo test check doctor bench notebooks lab redis lint clean
 
@@ -19,7 +19,7 @@ help:
 	@echo "make test       run the whole test suite"
 	@echo "make check      check your own exercises (SESSION=1..5 for one session)"
 	@echo "make doctor     preflight: Python, packages, Redis, multiprocessing, output dir"
-	@echo "make bench      queue throughput table (saved to output/bench.json)"
+	@echo "make bench      queue throughput table, ratios to a reference queue (saved to output/bench.json)"
 	@echo "make notebooks  run the notebooks fully; figures go to output/notebooks/figures/"
 	@echo "                (FIGURES=refresh: bench and notebooks rewrite notebooks/figures/)"
 	@echo "make lab        JupyterLab on notebooks/ (outputs are stripped when you save)"
@@ -52,10 +52,10 @@ doctor: $(STAMP)
 	$(PY) -m workshop doctor
 
 bench: $(STAMP)
-	$(PY) -m workshop bench $(FIGURE_FLAG)
+	$(PY) -m workshop bench $(if $(REFRESH),--save-figures,)
 
 notebooks: $(STAMP)
-	$(PY) -m workshop notebooks $(FIGURE_FLAG)
+	$(PY) -m workshop notebooks $(if $(REFRESH),--update-figures,)
 
 # Saving a workshop notebook strips its outputs (workshop/jupyter_hooks.py), so a run
 # in Jupyter never changes the tracked file; the figures go to output/.

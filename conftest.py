@@ -154,7 +154,9 @@ def queue_name(redis_client) -> Iterator[str]:
     """A queue name no other test uses; its keys are deleted afterwards."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
-    keys = list(redis_client.scan_iter(match=f"{name}*", count=1000))
+    # Session 5 names its keys {name}:... (a Redis Cluster hash tag), the others name:...
+    keys = [key for pattern in (f"{name}*", f"{{{name}}}*")
+            for key in redis_client.scan_iter(match=pattern, count=1000)]
     if keys:
         redis_client.delete(*keys)
 

@@ -106,10 +106,18 @@ class ThrowawayRedis:
     queue as it was. ``password`` turns on ``requirepass``. ``stop()`` is a clean
     SHUTDOWN (or SIGKILL with ``kill=True``); ``start()`` again reuses the port and
     the dir. Always use it as a context manager: the server and its dir go away.
+
+    ``maxmemory`` (bytes) and ``policy`` (a ``maxmemory-policy`` such as
+    ``noeviction`` or ``allkeys-lru``) make a server that fills up; ``config``
+    adds any other ``--name value`` pairs. Without ``appendonly`` a restart comes
+    back empty, like a server that lost its memory. ``pause(seconds)`` freezes it
+    (SIGSTOP) and ``resume()`` wakes it. These are the server-side faults, and they
+    only ever happen to this private server, never to the shared one.
     """
 
     def __init__(self, *, appendonly: bool = False, password: str | None = None,
-                 tls: bool = False) -> None:
+                 tls: bool = False, maxmemory: int | None = None, policy: str | None = None,
+                 config: dict[str, str] | None = None) -> None:
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError("no redis-server binary on PATH")
@@ -119,6 +127,9 @@ class ThrowawayRedis:
         self.appendonly = appendonly
         self.password = password
         self.tls = tls
+        self.maxmemory = maxmemory
+        self.policy = policy
+        self.config = dict(config or {})
         self.process: subprocess.Popen | None = None
         if tls:
             self._make_certificate()
@@ -160,6 +171,12 @@ class ThrowawayRedis:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.maxmemory is not None:
+            args += ["--maxmemory", str(self.maxmemory)]
+        if self.policy is not None:
+            args += ["--maxmemory-policy", self.policy]
+        for name, value in self.config.items():
+            args += [f"--{name}", value]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=0.5)
         try:
@@ -188,11 +205,31 @@ class ThrowawayRedis:
                 self.process.wait(5)
         self.process = None
 
+    def restart_empty(self) -> None:
+        """Kill the server and start it again on the same port: without AOF it comes back empty."""
+        self.stop(kill=True)
+        self.start()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): clients connect, send, and hear nothing back."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        """A text client for this server (the caller closes it)."""
+        return redis.Redis.from_url(self.url, decode_responses=True, **kwargs)
+
     def __enter__(self) -> ThrowawayRedis:
         self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server cannot die otherwise
         self.stop(kill=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 

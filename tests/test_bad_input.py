@@ -145,8 +145,9 @@ class Session5:
         self.workers: list[str] = []  # every worker id started, in order
 
     def key(self, suffix: str | bytes) -> bytes:
+        """Session 5's keys carry the queue name as a hash tag: ``{name}:suffix``."""
         suffix = suffix.encode() if isinstance(suffix, str) else suffix
-        return self.queue_name.encode() + b":" + suffix
+        return b"{" + self.queue_name.encode() + b"}:" + suffix
 
     def expect(self, case: Case):
         return case.s5
@@ -254,7 +255,7 @@ class Session5:
         return {"dlq": "dlq", "completed": "completed"}.get(places[0], f"still {places[0]}"), reason
 
     def cleanup(self) -> None:
-        keys = list(self.raw.scan_iter(match=self.queue_name.encode() + b"*", count=1000))
+        keys = list(self.raw.scan_iter(match=self.key(b"*"), count=1000))
         if keys:
             self.raw.delete(*keys)
         self.queue.close()

@@ -26,6 +26,8 @@ CARRIED_FORWARD: list[tuple[str, str]] = [
     ("session4_redis/core", "session2_pipeline/core"),
     ("session5_recovery/filters", "session2_pipeline/filters"),
     ("session5_recovery/core", "session2_pipeline/core"),
+    ("session7_engines/filters", "session2_pipeline/filters"),
+    ("session7_engines/core", "session2_pipeline/core"),
 ]
 
 # copy path -> why it differs from its original

@@ -99,7 +99,7 @@ def assert_each_completed_once(queue: RedisTaskQueue, ids: list[str]) -> None:
 def assert_nothing_lost(queue: RedisTaskQueue, total: int, *, failed: int = 0) -> None:
     c = queue.conservation()
     assert c.holds, f"conservation broken: {c}"
-    assert (c.enqueued, c.pending, c.processing, c.delayed, c.failed) == (total, 0, 0, 0, failed), \
+    assert (c.enqueued, c.pending, c.processing, c.delayed, c.dead_lettered) == (total, 0, 0, 0, failed), \
         f"expected {total} tasks, none left anywhere but completed/DLQ ({failed} in the DLQ): {c}"
     leftovers = [k for k in queue.client.scan_iter(match=queue.keys.processing_pattern)
                  if queue.client.llen(k)]
@@ -333,7 +333,7 @@ def test_a_poison_task_ends_in_the_dlq_after_max_attempts(chaos_queue, redis_tar
                "seconds": round(drained, 2), "reason": info.reason}
     record_figures(f"poison_{poison['type']}", figures, tmp_path)
 
-    assert queue.locate(bad) == ["failed"], f"the poison task is in {queue.locate(bad)}"
+    assert queue.locate(bad) == ["dead_lettered"], f"the poison task is in {queue.locate(bad)}"
     assert info.attempts == 3 and "3 of 3" in (info.reason or ""), (info.attempts, info.reason)
     assert deaths == [exit_code] * 3, f"each attempt should kill one worker: exit codes {deaths}"
     assert late_deaths == [], f"workers died after the poison was dead-lettered: {late_deaths}"

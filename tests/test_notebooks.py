@@ -27,6 +27,7 @@ EXPECTED = [
     "02_queue_throughput.ipynb",
     "03_scaling_workers.ipynb",
     "04_recovery_timeline.ipynb",
+    "05_engines.ipynb",
 ]
 CELL_TIMEOUT = 90  # seconds per cell in quick mode; a hang fails instead of stalling
 PICKLE_IMPORT = re.compile(

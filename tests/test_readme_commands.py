@@ -6,7 +6,7 @@ Each fenced ```bash (or sh, shell, console) block of every Markdown file is chec
   ``<placeholder>`` outside a comment is a syntax error or a redirect once pasted;
 - each command is checked as far as is cheap and safe:
   - ``python file.py ...`` and ``python -m module ...``: the file or module exists,
-    and every ``--flag`` used appears in its ``--help``;
+    and every ``--flag`` used appears in its ``--help``; ``python -c "..."`` compiles;
   - ``pytest ...``: ``pytest --collect-only`` accepts the same arguments (paths,
     markers, options) and finds tests;
   - ``make target``: the Makefile has the target; ``cd folder``: the folder exists;
@@ -142,6 +142,9 @@ def test_the_block_parses_as_bash(block: Block):
 def _python_target(words: list[str], block: Block) -> tuple[list[str], Path] | None:
     """(the command that prints the help, the folder to run it in) for a python command."""
     args = words[1:]
+    if args[:1] == ["-c"]:
+        compile(args[1], f"{block.where} (python -c)", "exec")  # a SyntaxError fails the test
+        return None
     if args[:1] == ["-m"]:
         module, rest = args[1], args[2:]
         if module == "workshop" and rest and rest[0] in PASSED_ON:

@@ -32,7 +32,13 @@ PASSWORD = "s3cret/pa:ss@word%-" + uuid.uuid4().hex[:6]
 SESSIONS = ["session4_redis", "session5_recovery"]
 # The least-privilege user that README.md "Production notes" recommends, for the queue
 # called {queue}: its own keys only, no dangerous commands except INFO (see below).
-ACL_RULES = ["on", f">{PASSWORD}", "~{queue}:*", "+@all", "-@dangerous", "+info"]
+# Session 4's keys are q:..., session 5's {q}:... (a Redis Cluster hash tag): allow both.
+ACL_RULES = ["on", f">{PASSWORD}", "~{queue}:*", "~{{{queue}}}:*", "+@all", "-@dangerous", "+info"]
+
+
+def key_pattern(session: str, queue_name: str) -> str:
+    """Every key of one queue, as a SCAN pattern (session 5 puts the name in braces)."""
+    return f"{{{queue_name}}}:*" if session == "session5_recovery" else f"{queue_name}:*"
 
 
 def leaks(text: str, password: str = PASSWORD) -> list[str]:
@@ -89,7 +95,7 @@ def _drain_with_a_worker_process(session: str, url: str, queue_name: str | None 
         stats = queue.get_stats()
         assert (stats["completed"], stats["pending"]) == (len(ids), 0), stats
     finally:
-        keys = list(queue.client.scan_iter(match=f"{queue_name}*"))
+        keys = list(queue.client.scan_iter(match=key_pattern(session, queue_name)))
         if keys:
             queue.client.delete(*keys)
         queue.close()
@@ -260,14 +266,17 @@ def test_everything_a_queue_stores_is_text_never_pickle(redis_target, session, t
         kwargs = {"allowed_dirs": [tmp_path]} if session == "session5_recovery" else {}
         worker = workers.RedisWorker("text-worker", None, queue, log=None, **kwargs)
         worker.start(burst=True, **({"handle_signals": False} if kwargs else {}))
-        values = _every_value(raw, f"{queue_name}*")
+        values = _every_value(raw, key_pattern(session, queue_name))
         assert len(values) > 20, f"the run stored too little to judge: {len(values)} values"
         for key, value in values:
             assert not value.startswith(b"\x80"), f"{key!r} holds a pickle: {value[:20]!r}"
             value.decode("utf-8")  # UnicodeDecodeError: not text
-        for key in raw.scan_iter(match=f"{queue_name}:task:*"):
+        prefix = key_pattern(session, queue_name)[:-1]
+        for key in raw.scan_iter(match=f"{prefix}task:*"):
             json.loads(raw.hget(key, "data"))
-        for key in raw.scan_iter(match=f"{queue_name}:result:*"):
+            if raw.hget(key, "result"):  # session 5: the result is one JSON field of the task
+                json.loads(raw.hget(key, "result"))
+        for key in raw.scan_iter(match=f"{prefix}result:*"):  # session 4: a hash of JSON values
             for value in raw.hvals(key):
                 json.loads(value)
     finally:

@@ -191,3 +191,54 @@ def test_the_progress_table_fits_an_80_column_terminal_uncut():
     for exercise in discover_exercises():  # every part's name, whole
         for part in re.findall(r"^class Test(Part\w+)", exercise.test.read_text(), re.M):
             assert any(f" {part} " in line for line in table), f"{part} is not shown whole"
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("policy, status", [("allkeys-lru", "FAIL"), ("volatile-lru", "FAIL"),
+                                            ("noeviction", "OK")])
+def test_doctor_names_an_evicting_maxmemory_policy(policy, status, monkeypatch):
+    """A server that deletes keys when full loses tasks silently: doctor says so, and how to fix it."""
+    from _chaos_helpers import ThrowawayRedis, redis_server_binary
+
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary to start a private server with that policy")
+    with ThrowawayRedis(maxmemory=50_000_000, policy=policy) as server:
+        monkeypatch.setenv("REDIS_URL", server.url)
+        check = doctor.check_eviction_policy()
+    assert check.status == status, check
+    assert policy in check.detail
+    if status == "FAIL":
+        assert "noeviction" in check.fix and "vanish" in check.detail
+
+
+def test_a_redis_url_with_the_wrong_scheme_says_so(monkeypatch):
+    with pytest.raises(redis_connection.RedisUnavailableError, match=r"wrong scheme \(http://\)"):
+        redis_connection.resolve_redis("http://localhost:6379/0", announce=False)
+
+
+def test_bench_writes_under_output_unless_asked_to_refresh_the_committed_figures(monkeypatch):
+    """A learner's `make bench` must not modify a tracked file."""
+    from workshop import bench
+    from workshop.paths import FIGURES_DIR, OUTPUT_DIR
+
+    saved = []
+    monkeypatch.setattr(bench, "resolve_redis", lambda url: object())
+    monkeypatch.setattr(bench, "machine", lambda target: {"load_average": None})
+    monkeypatch.setattr(bench, "run", lambda ctx_args, target: ([], {}))
+    monkeypatch.setattr(bench, "render", lambda *args: None)
+    monkeypatch.setattr(bench.json, "dump", lambda report, handle, indent: saved.append(handle.name))
+    monkeypatch.setattr("builtins.open", lambda path, mode, encoding: _Sink(path))
+    assert bench.bench(["--quick"]) == 0
+    assert bench.bench(["--quick", "--save-figures"]) == 0
+    assert saved[0].startswith(str(OUTPUT_DIR)) and saved[1].startswith(str(FIGURES_DIR))
+
+
+class _Sink:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass

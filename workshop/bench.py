@@ -2,17 +2,23 @@
 
 What one task costs, measured with no-op tasks so that only the queue is timed:
 
-- the raw redis-py round trip (PING, and an LPUSH + RPOP pair), the yardstick;
+- the raw redis-py round trip (PING, and an LPUSH + RPOP pair);
+- the *reference queue* (``reference_queue.py``): the smallest correct redis-py
+  queue (BLMOVE claim, HMGET read, one MULTI to finish), drained by one worker
+  process: every queue below is printed as a ratio to it, measured in the same round;
 - pipelining: the same LPUSHes sent one round trip each, then all in one pipeline;
 - session 4's ``RedisTaskQueue``: one ``add_task`` per task, one ``add_tasks``
   for all, and one worker *process* draining ``{"type": "noop"}`` tasks;
+- session 5's, one task per claim and ten per claim (prefetch);
 - session 1's in-memory ``TaskQueue`` for comparison (no network at all).
 
 Each measurement is repeated (in rounds that interleave the groups) and the
-median kept; the ratios are medians of per-round ratios. The table is printed and
-saved as JSON to ``output/bench.json`` (``--update-figures``: to the committed
-``notebooks/figures/bench.json`` instead). Measurements are a list of
-named groups (``GROUPS``), so a later session adds its own with one function.
+median kept; the ratios are medians of per-round ratios. Every worker is timed
+the same way: the seconds of its own run inside the child process, without
+process start-up and exit. The table is printed and saved as JSON to
+``output/bench.json`` (``--save-figures`` writes the committed
+``notebooks/figures/bench.json`` instead). Measurements are a list of named
+groups (``GROUPS``), so a later session adds its own with one function.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ from typing import Any
 from .paths import FIGURES_DIR, OUTPUT_DIR
 from .redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
 
-BENCH_JSON = OUTPUT_DIR / "bench.json"  # a learner's run: git-ignored
-COMMITTED_BENCH_JSON = FIGURES_DIR / "bench.json"  # refreshed only with --update-figures
+BENCH_JSON = OUTPUT_DIR / "bench.json"  # a learner's run: never a tracked file
+COMMITTED_BENCH_JSON = FIGURES_DIR / "bench.json"  # the figures the docs quote
 
 
 @dataclass
@@ -104,6 +110,49 @@ def measure_raw_redis(ctx: BenchContext) -> list[Measurement]:
     return [ping, pair]
 
 
+def reference_rate(ctx: BenchContext) -> float:
+    """One sample of the reference queue: tasks/s of one worker process draining it."""
+    from .reference_queue import ReferenceQueue, run_reference_worker
+
+    assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
+    client = ctx.target.client(decode_responses=True)
+    name = f"bench-{uuid.uuid4().hex[:8]}:ref"
+    queue = ReferenceQueue(client, name)
+    try:
+        queue.add_tasks(['{"type": "noop"}'] * ctx.tasks)
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds = pool.submit(run_reference_worker, ctx.target.url, name, ctx.tasks).result()
+        if client.llen(queue.completed) != ctx.tasks:
+            raise RuntimeError("the reference worker did not drain its queue")
+        return rate(ctx.tasks, seconds)
+    finally:
+        queue.clear()
+        client.close()
+
+
+def paired(ctx: BenchContext, measure_once: Callable[[], float]) -> tuple[float, float]:
+    """(our rate, our rate / the reference's), the reference measured just before AND after.
+
+    On a shared machine the load changes from one second to the next; a ratio to the
+    mean of two reference runs that surround ours is much steadier than a ratio to
+    one taken a minute earlier.
+    """
+    before = reference_rate(ctx)
+    ours = measure_once()
+    after = reference_rate(ctx)
+    return ours, ours / ((before + after) / 2)
+
+
+def measure_reference(ctx: BenchContext) -> list[Measurement]:
+    """The reference queue: three round trips per task, nothing else (see reference_queue.py)."""
+    processing = Measurement("reference", "processing, 1 worker process", unit="tasks/s",
+                             note="BLMOVE + HMGET + MULTI(LREM, HSET, LPUSH) per task")
+    for _ in range(ctx.repeat):
+        processing.samples.append(reference_rate(ctx))
+        ctx.advance()
+    return [processing]
+
+
 def measure_pipelining(ctx: BenchContext) -> list[Measurement]:
     """The same LPUSHes, one round trip each and then all in one pipeline."""
     client = ctx.target.client()
@@ -142,6 +191,8 @@ def measure_session4(ctx: BenchContext) -> list[Measurement]:
                        unit="tasks/s")
     processing = Measurement("session 4", "processing, 1 worker process",
                              unit="tasks/s", note="claim + read/mark + complete per task")
+    versus = Measurement("session 4", "processing / reference (paired)", unit="ratio",
+                         note="the reference measured just before and after, in the same round")
     n = ctx.tasks
     noop = {"type": "noop"}
     ctx_mp = multiprocessing.get_context("spawn")  # as on macOS and Windows
@@ -153,19 +204,23 @@ def measure_session4(ctx: BenchContext) -> list[Measurement]:
             bulk.samples.append(rate(n, timed(lambda: queue.add_tasks([noop] * n))))
             # One worker process drains the queue and reports its own time, from its
             # first claim to the empty queue: process start-up and exit are not counted.
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
-                counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url,
-                                     queue.queue_name).result()
-            seconds = counts["seconds"]
-            stats = queue.get_stats()
-            if stats["completed"] != n:
-                raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
-            processing.samples.append(rate(n, seconds))
+            def drain() -> float:
+                with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
+                    counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url,
+                                         queue.queue_name).result()
+                stats = queue.get_stats()
+                if stats["completed"] != n:
+                    raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
+                return rate(n, counts["seconds"])
+
+            ours, ratio = paired(ctx, drain)
+            processing.samples.append(ours)
+            versus.samples.append(ratio)
             ctx.advance()
     finally:
         queue.clear()
         queue.close()
-    return [single, bulk, processing]
+    return [single, bulk, processing, versus]
 
 
 def measure_session1(ctx: BenchContext) -> list[Measurement]:
@@ -205,6 +260,7 @@ def measure_session5(ctx: BenchContext) -> list[Measurement]:
 # (label, function): a later session appends its own group here.
 GROUPS: list[tuple[str, Callable[[BenchContext], list[Measurement]]]] = [
     ("raw redis-py", measure_raw_redis),
+    ("reference", measure_reference),
     ("pipelining", measure_pipelining),
     ("session 4", measure_session4),
     ("session 5", measure_session5),
@@ -235,10 +291,16 @@ def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
     if one_each and piped:
         out["pipelining speedup (LPUSH)"] = piped.median / one_each.median
     five = find(measurements, "session 5", "processing, 1 worker process")
+    # Ratios to the reference: paired (measured around ours in the same round) when present.
+    for label, group, name, target in (
+            ("session 4", "session 4", "processing / reference (paired)", 0.85),
+            ("session 5", "session 5", "processing / reference (paired)", 1.0),
+            ("session 5 prefetch 10", "session 5", "processing, prefetch 10 / reference (paired)", 2)):
+        pair = find(measurements, group, name)
+        if pair:
+            out[f"{label} / reference (target >= {target:g})"] = pair.median
     if five and processing:
-        out["session 5 / session 4 processing (target >= 0.6)"] = five.median / processing.median
-    if five and ping:
-        out["session 5 processing / PING rate"] = five.median / ping.median
+        out["session 5 / session 4 processing"] = five.median / processing.median
     return out
 
 
@@ -301,8 +363,9 @@ def render(measurements: Sequence[Measurement], figures: dict[str, float], info:
     table.add_column("unit")
     table.add_column("min .. max", justify="right")
     for m in measurements:
-        table.add_row(m.group, m.name, f"{m.median:,.0f}", m.unit,
-                      f"{min(m.samples):,.0f} .. {max(m.samples):,.0f}")
+        digits = 2 if m.unit == "ratio" else 0
+        table.add_row(m.group, m.name, f"{m.median:,.{digits}f}", m.unit,
+                      f"{min(m.samples):,.{digits}f} .. {max(m.samples):,.{digits}f}")
     console.print(table)
     for name, value in figures.items():
         console.print(f"  {name}: [bold]{value:.2f}[/]")
@@ -319,12 +382,14 @@ def bench(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=None, help="tasks per queue measurement")
     parser.add_argument("--redis-url", default=None, help="default: $REDIS_URL, local, embedded")
     parser.add_argument("--output", default=None,
-                        help=f"where to save the JSON (default: {BENCH_JSON.relative_to(OUTPUT_DIR.parent)})")
-    parser.add_argument("--update-figures", action="store_true",
-                        help=f"save to the committed {COMMITTED_BENCH_JSON.relative_to(OUTPUT_DIR.parent)}")
+                        help=f"where to save the JSON (default {BENCH_JSON.relative_to(OUTPUT_DIR.parent)})")
+    parser.add_argument("--save-figures", action="store_true",
+                        help=f"refresh the committed {COMMITTED_BENCH_JSON.relative_to(OUTPUT_DIR.parent)} "
+                             f"(for a maintainer updating the docs' figures)")
     args = parser.parse_args(argv)
-    if args.output is None:
-        args.output = str(COMMITTED_BENCH_JSON if args.update_figures else BENCH_JSON)
+    if args.output and args.save_figures:
+        parser.error("give --output or --save-figures, not both")
+    output_path = args.output or (COMMITTED_BENCH_JSON if args.save_figures else BENCH_JSON)
     repeat = args.repeat or (2 if args.quick else 5)
     tasks = args.tasks or (300 if args.quick else 3000)
     if repeat < 1 or tasks < 1:
@@ -341,7 +406,7 @@ def bench(argv: Sequence[str] | None = None) -> int:
     report = {"machine": info, "config": ctx_args,
               "measurements": [m.as_dict() for m in measurements], "ratios": figures,
               "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    output = os.path.abspath(args.output)
+    output = os.path.abspath(output_path)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)

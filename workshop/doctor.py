@@ -14,10 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 
+import redis
+
 from .paths import OUTPUT_DIR
 from .redis_connection import (
     LOCAL_URL,
+    eviction_warning,
     how_to_get_redis,
+    maxmemory_policy,
     ping,
     pip_command,
     redact,
@@ -100,6 +104,31 @@ def check_redis() -> Check:
                  how_to_get_redis().replace("\n", "\n      "))
 
 
+def check_eviction_policy() -> Check:
+    """Does the server the demos use delete keys when it is full? A queue must not live there."""
+    url = os.environ.get("REDIS_URL") or (LOCAL_URL if ping(LOCAL_URL) else None)
+    if url is None:
+        return Check("Eviction policy", "OK", "no server to check (an embedded one never evicts)")
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            policy = maxmemory_policy(client)
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as error:
+        return Check("Eviction policy", "WARN", f"could not read it from {redact(url)}: {error}")
+    if policy is None:
+        return Check("Eviction policy", "WARN",
+                     f"{redact(url)} does not say (CONFIG GET is not allowed for this user)",
+                     "ask whoever runs the server: the queue needs maxmemory-policy noeviction")
+    warning = eviction_warning(policy)
+    if warning:
+        return Check("Eviction policy", "FAIL", f"{redact(url)}: {warning}",
+                     "redis-cli CONFIG SET maxmemory-policy noeviction   (on your own server)")
+    return Check("Eviction policy", "OK", f"{policy}: a full server refuses writes, it "
+                 f"never deletes tasks")
+
+
 def check_start_method() -> Check:
     method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_context().get_start_method()
     detail = f"default start method: {method}"
@@ -120,7 +149,7 @@ def check_output_dir() -> Check:
 
 
 CHECKS = (check_python, check_packages, check_workshop_import, check_redis,
-          check_start_method, check_output_dir)
+          check_eviction_policy, check_start_method, check_output_dir)
 
 
 def run_doctor() -> int:

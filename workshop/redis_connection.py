@@ -107,6 +107,55 @@ class RedisUnavailableError(RuntimeError):
         self.explicit = explicit
 
 
+# The URL schemes redis-py understands; anything else (http://, a bare host) is a typo.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+# Policies under which a full server deletes keys on its own to make room. A queue
+# stored in Redis then loses tasks (and, with volatile-*, heartbeats) without a sound.
+EVICTING_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random",
+                     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
+
+
+def check_url_scheme(url: str, what: str = "--redis-url") -> None:
+    """ValueError naming ``what`` if ``url`` is not a redis://, rediss:// or unix:// URL.
+
+    Without this, ``http://localhost:6379`` fails later as "cannot connect", which
+    sends the learner looking for a server that is in fact running.
+    """
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme.lower() not in REDIS_SCHEMES:
+        shown = f"{scheme}://" if separator else "no scheme"
+        raise ValueError(f"{what} {redact(url)!r} has the wrong scheme ({shown}); a Redis URL "
+                         f"starts with redis://, rediss:// (TLS) or unix://, e.g. "
+                         f"redis://localhost:6379/0")
+
+
+def maxmemory_policy(client: redis.Redis) -> str | None:
+    """The server's ``maxmemory-policy``, or None if it may not tell us (ACL, managed Redis).
+
+    Read with CONFIG GET, which changes nothing.
+    """
+    try:
+        reply = client.config_get("maxmemory-policy")
+    except redis.ResponseError:
+        return None
+    value = reply.get("maxmemory-policy") if isinstance(reply, dict) else None
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value or None
+
+
+def eviction_warning(policy: str | None) -> str | None:
+    """A sentence saying why ``policy`` loses tasks, or None if it does not evict."""
+    if policy not in EVICTING_POLICIES:
+        return None
+    victims = "heartbeats and retry timers (keys with a TTL)" if policy.startswith("volatile") \
+        else "any key: task records, lists, heartbeats"
+    return (f"maxmemory-policy is {policy}: when the server is full it deletes {victims} "
+            f"to make room, so accepted tasks vanish and live workers look dead; a queue "
+            f"needs noeviction (CONFIG SET maxmemory-policy noeviction, or in redis.conf)")
+
+
 @dataclass
 class RedisTarget:
     """The Redis this process will use, and where it came from."""
@@ -265,6 +314,10 @@ def resolve_redis(
     """
     explicit = url or os.environ.get("REDIS_URL")
     if explicit:
+        try:
+            check_url_scheme(explicit, "--redis-url" if url else "REDIS_URL")
+        except ValueError as error:
+            raise RedisUnavailableError(str(error)) from None
         version = ping(explicit, timeout=2)
         if version is None:
             raise RedisUnavailableError(dead_url_help(explicit, "--redis-url" if url else "REDIS_URL"),

@@ -62,6 +62,20 @@ def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _result_fields(result: Any) -> dict[str, str]:
+    """A result as the hash fields it is stored in: each value as JSON, encoded once.
+
+    The common case (a dict with text keys and JSON values) costs one ``json.dumps``
+    per value; anything else goes through ``as_json_object`` for its clear error.
+    """
+    if isinstance(result, dict) and all(isinstance(key, str) for key in result):
+        try:
+            return {key: json.dumps(value, allow_nan=False) for key, value in result.items()}
+        except (TypeError, ValueError):
+            pass  # as_json_object explains what is wrong
+    return {key: json.dumps(value) for key, value in as_json_object(result, "result").items()}
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else float(_text(value))
 
@@ -235,14 +249,16 @@ class RedisTaskQueue:
         key = self.keys.task(task_id)
         # No MULTI needed: the atomic claim made this worker the only writer of
         # this hash until it finishes the task. A plain pipeline is one round trip.
+        started = self._clock()
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(key, mapping={"status": TaskStatus.PROCESSING.value, "worker_id": worker_id,
-                                "started_at": repr(self._clock())})
+                                "started_at": repr(started)})
         pipe.hincrby(key, "attempts", 1)  # counted at the claim, as in session 1
-        pipe.hgetall(key)
+        # Only what we do not know already: we just wrote status, worker and start time.
+        pipe.hmget(key, "data", "id", "created_at")
         self._claimed.add(task_id)
         try:
-            fields = pipe.execute()[-1]
+            _, attempts, (data, stored_id, created_at) = pipe.execute()
         except UnicodeDecodeError as error:
             # The hash holds bytes that are not text (written by hand?): we cannot read it.
             self.mark_failed(task_id, f"unreadable task stored at {key}: it holds bytes that are "
@@ -250,7 +266,12 @@ class RedisTaskQueue:
                                       f"add tasks with add_task(), not by writing them by hand")
             return None
         try:
-            return self._task_from_fields(task_id, fields)
+            if data is None:
+                raise KeyError("data")
+            return Task(data=json.loads(_text(data)), id=_text(stored_id) or task_id,
+                        status=TaskStatus.PROCESSING, attempts=int(attempts),
+                        created_at=_float(_text(created_at)), started_at=started,
+                        worker_id=worker_id)
         except (KeyError, ValueError, TypeError) as error:
             # An id without a readable task, e.g. pushed by hand with redis-cli:
             # record why, so it is visible in the failed list, and move on.
@@ -295,17 +316,15 @@ class RedisTaskQueue:
         JSON (so ``HGETALL`` in redis-cli shows it readably). An empty result
         stores nothing.
         """
-        if result is not None:
-            result = as_json_object(result, "result")
+        fields = None if result is None else _result_fields(result)
         self._check_processing(task_id, TaskStatus.COMPLETED)
         pipe = self.client.pipeline()
         pipe.lrem(self.keys.processing, 1, task_id)
         pipe.lpush(self.keys.completed, task_id)
         pipe.hset(self.keys.task(task_id), mapping={
             "status": TaskStatus.COMPLETED.value, "finished_at": repr(self._clock())})
-        if result:
-            pipe.hset(self.keys.result(task_id),
-                      mapping={key: json.dumps(value) for key, value in result.items()})
+        if fields:
+            pipe.hset(self.keys.result(task_id), mapping=fields)
         pipe.execute()
         self._claimed.discard(task_id)
 

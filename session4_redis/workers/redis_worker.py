@@ -131,8 +131,9 @@ class RedisWorker:
             return False
         self.queue.mark_completed(task.id, result)
         self.counts.completed += 1
-        self._say(f"completed {task.id[:8]} ({_label(task.data)}) "
-                  f"in {time.perf_counter() - started:.2f} s")
+        if self._log is not None:  # build the line only if someone reads it
+            self._say(f"completed {task.id[:8]} ({_label(task.data)}) "
+                      f"in {time.perf_counter() - started:.2f} s")
         return True
 
     # --- what a task means ------------------------------------------------------

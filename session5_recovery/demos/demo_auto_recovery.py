@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 
-from session5_recovery.demos.support import redis_for_processes, wait_for
+from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
@@ -23,7 +23,7 @@ QUEUE_NAME = "demo_auto_recovery"
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = "--keep" in (argv if argv is not None else sys.argv[1:])
+    keep = demo_args(__doc__, argv, "demo_auto_recovery.py").keep
     target = redis_for_processes()
     if target is None:
         return 1

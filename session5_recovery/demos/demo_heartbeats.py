@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from session5_recovery.demos.support import redis_for_processes, wait_for
+from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 
@@ -46,7 +46,7 @@ def watch(queue: RedisTaskQueue, seconds: float, note: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = "--keep" in (argv if argv is not None else sys.argv[1:])
+    keep = demo_args(__doc__, argv, "demo_heartbeats.py").keep
     target = redis_for_processes()
     if target is None:
         return 1

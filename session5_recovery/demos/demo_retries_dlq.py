@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from session5_recovery.demos.support import redis_for_processes, wait_for
+from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, TaskStatus, WorkerFleet
 from session5_recovery.workers.timeline import format_timeline
 from workshop.images import sample_photo
@@ -33,7 +33,7 @@ FOLDER = OUTPUT_DIR / "session5" / "retries_dlq"
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep = "--keep" in (argv if argv is not None else sys.argv[1:])
+    keep = demo_args(__doc__, argv, "demo_retries_dlq.py").keep
     target = redis_for_processes()
     if target is None:
         return 1

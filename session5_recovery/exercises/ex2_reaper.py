@@ -75,7 +75,7 @@ def recover_task(r: Any, queue: str, worker_id: str, task_id: str) -> str:
     """Move one task out of dead ``worker_id``'s list: requeue it, or dead-letter it."""
     # TODO (part 2): read attempts and max_attempts from task_key(queue, task_id).
     # LREM the id from processing_key(queue, worker_id). If attempts >= max_attempts:
-    # set status "failed" and a "reason", LPUSH the id onto f"{queue}:dlq" and return
+    # set status "dead_lettered" and a "reason", LPUSH the id onto f"{queue}:dlq" and return
     # "dead_lettered". Otherwise: status "pending", RPUSH the id onto f"{queue}:pending"
     # (the end claim() takes from) and return "requeued". Do not change attempts.
     raise NotImplementedError("Exercise 2, part 2: requeue the task or dead-letter it "

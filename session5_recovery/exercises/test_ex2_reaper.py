@@ -104,7 +104,7 @@ class TestPart2_recover_task:
             f"expected 'dead_lettered'")
         assert where(r, "t1") == ["dlq"], f"t1 is in {where(r, 't1')}; expected only ['dlq']"
         fields = r.hgetall(f"{Q}:task:t1")
-        assert fields.get("status") == "failed", f"status is {fields.get('status')!r}; expected 'failed'"
+        assert fields.get("status") == "dead_lettered", f"status is {fields.get('status')!r}; expected 'dead_lettered'"
         assert fields.get("reason"), "a dead-lettered task needs a 'reason' saying why it is there"
 
 

@@ -11,6 +11,10 @@
 - ``run_worker_process``: the entry point for a worker in a child process, and
   ``WorkerFleet``: start, kill and replace worker processes (demos and tests);
 - monitor.py (the live view) and timeline.py (the event stream as readable lines);
+- guards against faults of the server and of identity: server_checks.py (an evicting
+  maxmemory-policy), epoch.py (a server that lost the queue's data), instance.py (one
+  live process per worker id), grace.py (no reaping right after a restart or a late
+  round) and limits.py (per-task time limits, handlers' child processes);
 - ``python -m session5_recovery.workers``: worker, enqueue, stats, monitor, dlq, reap, events.
 """
 
@@ -26,23 +30,35 @@ from .handlers import (
     is_permanent,
 )
 from .heartbeat import Heartbeat
+from .instance import WorkerIdInUseError
 from .keys import QueueKeys
+from .limits import TaskTimeLimitExceeded
 from .process_entry import run_worker_process
 from .redis_task_queue import (
     DEFAULT_QUEUE_NAME,
     Conservation,
+    DuplicateTaskError,
     Event,
     Recovery,
     RedisTaskQueue,
+    ResultTooLargeError,
     TaskNotFoundError,
     WorkerInfo,
 )
 from .redis_worker import RedisWorker, StopNow, WorkerCounts
+from .server_checks import EvictingServerError
 from .settings import RecoverySettings, backoff_delay
-from .task import Task, TaskStatus
+from .task import ALLOWED_TRANSITIONS, COMMAND_MOVES, Task, TaskStatus
 
 __all__ = [
+    "EvictingServerError",
+    "TaskTimeLimitExceeded",
+    "WorkerIdInUseError",
+    "ALLOWED_TRANSITIONS",
+    "COMMAND_MOVES",
     "DEFAULT_QUEUE_NAME",
+    "DuplicateTaskError",
+    "ResultTooLargeError",
     "BadPayloadError",
     "Conservation",
     "Event",

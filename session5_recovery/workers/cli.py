@@ -1,13 +1,13 @@
 """The command line: ``python -m session5_recovery.workers <command>``.
 
-    worker   [--id NAME] [--burst] [--filters SPECS] [--allow DIR]
+    worker   [--id NAME] [--burst] [--filters SPECS] [--allow DIR] [--prefetch N]
              [--heartbeat-interval S] [--heartbeat-ttl S]      process tasks
     enqueue  [FOLDER] [--count N] [--task JSON] [--repeat N] [--max-attempts N]
-                                                               queue image (or any JSON) tasks
+             [--priority high|normal|low]                      queue image (or any JSON) tasks
     stats    [--json]                                          counts per state + the invariant
     monitor  [--interval S] [--once] [--duration S] [--no-reap]    live view; runs the reaper
     dlq      list [--json] | replay ID... | replay --all | purge --yes
-    reap                                                       recover dead workers' tasks now
+    reap     [--sweep]                                         recover dead workers' tasks now
     events   [--count N]                                       the event stream as a timeline
 
 Every command takes ``--redis-url`` (default: $REDIS_URL, else the local server)
@@ -19,20 +19,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 
 from workshop.paths import OUTPUT_DIR
-from workshop.redis_connection import RedisUnavailableError, resolve_redis
+from workshop.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 
 from ..core import FilterFactory, PipelineInputError, default_pipeline
+from .epoch import data_lost_note
+from .instance import WorkerIdInUseError
+from .keys import QueueKeys
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
-from .settings import RecoverySettings
+from .server_checks import EvictingServerError, check_eviction_policy
+from .settings import SECONDS_ALLOWED, RecoverySettings
+from .task import parse_json_text
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SAMPLES_DIR = OUTPUT_DIR / "session5" / "samples"
@@ -45,27 +51,89 @@ SERVER_NOTE = ("The command line needs a Redis server that keeps running between
                "vanish when `enqueue` ends). Start one in another terminal: make redis")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (what was wrong, what is allowed), no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# Argument types: each raises ArgumentTypeError with what is allowed, and argparse
+# adds the argument's name ("argument --interval: ...").
+
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # also refuses nan; inf is above any high
+            raise argparse.ArgumentTypeError(
+                f"must be a number of seconds from {low:g} to {high:g}, got {text!r}")
+        return value
+    return parse
+
+
+def whole_number(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {text!r}")
+        return value
+    return parse
+
+
+def key_name(what: str) -> Callable[[str], str]:
+    """A queue or worker name: it becomes part of Redis key names, so no spaces or globs."""
+    def parse(text: str) -> str:
+        try:
+            QueueKeys(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what} {text!r} is not allowed: use letters, digits, '-', '_', ':' or '.', "
+                f"no spaces or glob characters (* ? [ ]), e.g. 'worker-1'") from None
+        return text
+    return parse
+
+
+def redis_url(text: str) -> str:
+    try:
+        check_url_scheme(text, "")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).strip()) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--redis-url", default=None,
+    common = OneLineParser(add_help=False)
+    common.add_argument("--redis-url", default=None, type=redis_url,
                         help="redis://host:port/db (default: $REDIS_URL, else redis://localhost:6379/0)")
-    common.add_argument("--queue", default=DEFAULT_QUEUE_NAME,
+    common.add_argument("--queue", default=DEFAULT_QUEUE_NAME, type=key_name("queue name"),
                         help=f"queue name, the prefix of every key (default: {DEFAULT_QUEUE_NAME})")
+    common.add_argument("--allow-eviction", action="store_true",
+                        help="work even if the server's maxmemory-policy deletes keys when full "
+                             "(tasks may vanish; without this, worker and enqueue refuse)")
 
     # The dlq actions accept the same options after the action (`dlq list --queue q`);
     # SUPPRESS keeps a value given before it (`dlq --queue q list`) from being reset.
-    nested = argparse.ArgumentParser(add_help=False)
-    nested.add_argument("--redis-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    nested.add_argument("--queue", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    nested = OneLineParser(add_help=False)
+    nested.add_argument("--redis-url", default=argparse.SUPPRESS, type=redis_url,
+                        help=argparse.SUPPRESS)
+    nested.add_argument("--queue", default=argparse.SUPPRESS, type=key_name("queue name"),
+                        help=argparse.SUPPRESS)
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m session5_recovery.workers",
         description="Workers that survive crashes: heartbeats, a reaper, retries and a DLQ.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = RecoverySettings()
 
     worker = commands.add_parser("worker", parents=[common], help="process tasks from the queue")
-    worker.add_argument("--id", default=None, help="worker name (default: worker-<pid>)")
+    worker.add_argument("--id", default=None, type=key_name("worker id"),
+                        help="worker name (default: worker-<pid>)")
     worker.add_argument("--burst", action="store_true",
                         help="stop when the queue is drained (default: wait for tasks until Ctrl+C)")
     worker.add_argument("--filters", default=None,
@@ -73,16 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--allow", action="append", type=Path, default=None, metavar="DIR",
                         help="a folder image tasks may read and write (repeatable; default: the "
                              "current folder and the workshop's output/)")
-    worker.add_argument("--heartbeat-interval", type=float, default=defaults.heartbeat_interval,
+    worker.add_argument("--heartbeat-interval", type=seconds(*SECONDS_ALLOWED["heartbeat_interval"]), default=defaults.heartbeat_interval,
                         help=f"seconds between heartbeats (default {defaults.heartbeat_interval:g})")
-    worker.add_argument("--heartbeat-ttl", type=float, default=defaults.heartbeat_ttl,
+    worker.add_argument("--heartbeat-ttl", type=seconds(*SECONDS_ALLOWED["heartbeat_ttl"]), default=defaults.heartbeat_ttl,
                         help=f"a worker silent this long is dead (default {defaults.heartbeat_ttl:g})")
+    worker.add_argument("--time-limit", type=seconds(0, 7 * 86_400),
+                        default=defaults.task_time_limit,
+                        help=f"seconds one attempt may run before it is interrupted and counted "
+                             f"as failed; 0: no limit (default {defaults.task_time_limit:g})")
+    worker.add_argument("--prefetch", type=int, default=1, metavar="N",
+                        help="claim up to N tasks per call (default 1; see README, 'Prefetch')")
     worker.add_argument("--quiet", action="store_true", help="no line per task")
 
     enqueue = commands.add_parser("enqueue", parents=[common],
                                   help="queue one image task per image, or JSON tasks")
     enqueue.add_argument("folder", nargs="?", type=Path, help="a folder of images")
-    enqueue.add_argument("--count", type=int, default=None,
+    enqueue.add_argument("--count", type=whole_number(1), default=None,
                          help=f"queue N generated sample images instead (made in {SAMPLES_DIR})")
     enqueue.add_argument("--filters", default=None,
                          help='filters for these tasks, e.g. "blur:radius=2|grayscale"')
@@ -90,18 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"folder for the processed images (default: {DEFAULT_OUTPUT_DIR})")
     enqueue.add_argument("--task", action="append", default=None, metavar="JSON",
                          help='a task as JSON, e.g. \'{"type": "fail", "times": 2}\' (repeatable)')
-    enqueue.add_argument("--repeat", type=int, default=1, help="queue each --task N times")
-    enqueue.add_argument("--max-attempts", type=int, default=None,
+    enqueue.add_argument("--repeat", type=whole_number(1), default=1, help="queue each --task N times")
+    enqueue.add_argument("--max-attempts", type=whole_number(1), default=None,
                          help=f"attempts before the DLQ (default {defaults.max_attempts})")
+    enqueue.add_argument("--priority", choices=("high", "normal", "low"), default="normal",
+                         help="claimed before (high) or after (low) normal tasks")
 
     stats = commands.add_parser("stats", parents=[common], help="counts per state")
     stats.add_argument("--json", action="store_true", help="print JSON only (for scripts)")
 
     monitor = commands.add_parser("monitor", parents=[common],
                                   help="a live view: counts, workers, events (Ctrl+C to stop)")
-    monitor.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    monitor.add_argument("--interval", type=seconds(0.05, 3600), default=1.0, help="seconds between refreshes")
     monitor.add_argument("--once", action="store_true", help="print one view and exit")
-    monitor.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    monitor.add_argument("--duration", type=seconds(0, 86_400), default=None, help="stop after S seconds")
     monitor.add_argument("--no-reap", action="store_true",
                          help="only watch: do not run the reaper or promote retries")
 
@@ -109,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     listing = dlq_commands.add_parser("list", parents=[nested], help="dead-lettered tasks, newest first")
     listing.add_argument("--json", action="store_true", help="print JSON only")
-    listing.add_argument("--limit", type=int, default=None, help="at most N tasks")
+    listing.add_argument("--limit", type=whole_number(1), default=None, help="at most N tasks")
     replay = dlq_commands.add_parser("replay", parents=[nested],
                                      help="send tasks back to pending with fresh attempts")
     replay.add_argument("ids", nargs="*", help="task ids (from dlq list)")
@@ -117,10 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     purge = dlq_commands.add_parser("purge", parents=[nested], help="delete every dead-lettered task")
     purge.add_argument("--yes", action="store_true", help="really delete them")
 
-    commands.add_parser("reap", parents=[common],
-                        help="requeue the tasks of dead workers and promote due retries, once")
+    reap = commands.add_parser("reap", parents=[common],
+                               help="requeue the tasks of dead workers and promote due retries, once")
+    reap.add_argument("--sweep", action="store_true",
+                      help="also SCAN the whole keyspace for processing lists outside the worker "
+                           "registry (slow on a big database; only after editing keys by hand)")
     events = commands.add_parser("events", parents=[common], help="the event stream as a timeline")
-    events.add_argument("--count", type=int, default=40, help="the last N events (default 40)")
+    events.add_argument("--count", type=whole_number(1), default=40, help="the last N events (default 40)")
     return parser
 
 
@@ -131,6 +210,16 @@ def open_queue(args: argparse.Namespace, settings: RecoverySettings | None = Non
     assert target.url is not None
     queue = RedisTaskQueue(url=target.url, queue_name=args.queue, settings=settings)
     queue.check_connection()
+    # Commands that write tasks refuse an evicting server; the others only warn.
+    refuse = args.command in ("worker", "enqueue") and not getattr(args, "allow_eviction", False)
+    try:
+        warning = check_eviction_policy(queue.client, allow_eviction=not refuse,
+                                        flag="--allow-eviction")
+    except EvictingServerError:
+        queue.close()
+        raise
+    if warning:
+        print(warning, file=sys.stderr)
     return queue
 
 
@@ -139,19 +228,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     try:
         settings = RecoverySettings(heartbeat_interval=args.heartbeat_interval,
-                                    heartbeat_ttl=args.heartbeat_ttl)
+                                    heartbeat_ttl=args.heartbeat_ttl,
+                                    task_time_limit=args.time_limit or None)
+        if args.prefetch < 1:
+            raise ValueError(f"--prefetch must be at least 1, got {args.prefetch}")
     except ValueError as error:
         raise SystemExit(f"worker: {error}") from None
     pipeline = FilterFactory.pipeline(args.filters) if args.filters else default_pipeline()
     with open_queue(args, settings) as queue:
         worker_id = args.id or f"worker-{os.getpid()}"
-        print(f"{worker_id}: queue {queue.queue_name!r}, pipeline {pipeline!r}, heartbeat every "
-              f"{settings.heartbeat_interval:g} s (dead after {settings.heartbeat_ttl:g} s)")
+        print(f"{worker_id} (pid {os.getpid()}): queue {queue.queue_name!r}, pipeline "
+              f"{pipeline!r}, heartbeat every {settings.heartbeat_interval:g} s (dead after "
+              f"{settings.heartbeat_ttl:g} s), prefetch {args.prefetch}", flush=True)
         worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=args.allow,
-                             log=None if args.quiet else print)
+                             log=None if args.quiet else print, prefetch=args.prefetch,
+                             kill_children=True, allow_eviction=args.allow_eviction)
         counts = worker.start(burst=args.burst)
         print(f"{worker_id}: {counts.completed} completed, {counts.retried} retried, "
-              f"{counts.failed} dead-lettered, {counts.refused} refused, {counts.requeued} requeued")
+              f"{counts.dead_lettered} dead-lettered, {counts.refused} refused, "
+              f"{counts.requeued} requeued")
     return 0
 
 
@@ -184,10 +279,12 @@ def json_tasks(texts: Sequence[str], repeat: int) -> list[dict]:
     tasks = []
     for text in texts:
         try:
-            task = json.loads(text)
+            task = parse_json_text(text, "--task")
         except json.JSONDecodeError as error:
             raise SystemExit(f"enqueue: --task {text!r} is not JSON ({error}); for example "
                              f"--task '{{\"type\": \"sleep\", \"seconds\": 2}}'") from None
+        except ValueError as error:  # nested too deep
+            raise SystemExit(f"enqueue: {error}") from None
         if not isinstance(task, dict):
             raise SystemExit(f"enqueue: --task must be a JSON object, got {text!r}")
         tasks.extend(dict(task) for _ in range(repeat))
@@ -213,14 +310,19 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         tasks = image_tasks(inputs, args.output, args.filters)
     with open_queue(args) as queue:
         try:
-            ids = queue.add_tasks(tasks, max_attempts=args.max_attempts)
+            ids = queue.add_tasks(tasks, max_attempts=args.max_attempts, priority=args.priority)
         except (TypeError, ValueError) as error:
             raise SystemExit(f"enqueue: {error}") from None
+        except redis.exceptions.OutOfMemoryError:
+            raise SystemExit(f"enqueue: Redis is full (maxmemory reached, it refuses writes): "
+                             f"none of the {len(tasks)} task(s) was queued (a batch is all or "
+                             f"nothing); make room or raise maxmemory, then run this again") from None
         stats = queue.get_stats()
     print(f"queued {len(ids)} task(s) on {args.queue!r}; pending now: {stats['pending']}")
     if not args.task:
         print(f"outputs will go to {args.output.resolve()}")
-    print("start a worker:  python -m session5_recovery.workers worker")
+    queue_flag = "" if args.queue == DEFAULT_QUEUE_NAME else f" --queue {args.queue}"
+    print(f"start a worker:  python -m session5_recovery.workers worker{queue_flag}")
     return 0
 
 
@@ -228,12 +330,17 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with open_queue(args) as queue:
         stats = queue.get_stats()
         conservation = queue.conservation()
+        # "0 == enqueued 0" proves nothing if the server lost everything: say so.
+        lost = data_lost_note(queue.client, queue.keys)
     if args.json:
-        print(json.dumps({"queue": args.queue, **stats, "conservation_holds": conservation.holds}))
+        print(json.dumps({"queue": args.queue, **stats, "conservation_holds": conservation.holds,
+                          "data_lost": lost}))
     else:
         print(f"queue {args.queue!r}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
         print(f"invariant: {conservation}")
-    return 0 if conservation.holds else 3
+        if lost:
+            print(lost)
+    return 0 if conservation.holds and not lost else 3
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -282,7 +389,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 def cmd_reap(args: argparse.Namespace) -> int:
     with open_queue(args) as queue:
-        recovered, promoted = queue.maintain()
+        recovered = queue.sweep() if args.sweep else queue.reap()
+        promoted = queue.promote_due()
     for r in recovered:
         print(f"worker {r.worker_id} is dead: task {r.task_id} "
               f"{'requeued' if r.outcome == 'requeued' else 'moved to the DLQ'}")
@@ -308,6 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except (EvictingServerError, WorkerIdInUseError) as error:
+        print(f"{args.command}: {error}", file=sys.stderr)
+        return 1
     except RedisUnavailableError as error:
         # A learner-facing error: the message says what to do; a traceback would hide it.
         print(f"error: {error}" + ("" if error.explicit else f"\n{SERVER_NOTE}"), file=sys.stderr)

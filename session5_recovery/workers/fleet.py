@@ -77,11 +77,23 @@ class WorkerFleet:
     def alive(self) -> list[str]:
         return [w for w, p in self.processes.items() if p.is_alive()]
 
-    def kill(self, worker_id: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` (default SIGKILL: no handler, no cleanup) to one worker."""
-        os.kill(self.processes[worker_id].pid, sig)
+    def kill(self, worker_id: str, sig: int | None = None) -> None:
+        """Send ``sig`` (default SIGKILL: no handler, no cleanup) to one worker.
+
+        The default is looked up here, not in the signature: Windows has no
+        ``signal.SIGKILL``, and a default argument is evaluated when the module is
+        imported, so ``import session5_recovery.workers`` failed there. Without
+        SIGKILL, ``Process.kill()`` (TerminateProcess on Windows) is the same blow.
+        """
+        process = self.processes[worker_id]
+        if sig is None and not hasattr(signal, "SIGKILL"):
+            process.kill()
+            process.join(5)
+            return
+        sig = signal.SIGKILL if sig is None else sig
+        os.kill(process.pid, sig)
         if sig == signal.SIGKILL:
-            self.processes[worker_id].join(5)
+            process.join(5)
 
     def replace_dead(self) -> list[Replacement]:
         """Start a new worker for every one that has died since the last call."""

@@ -26,6 +26,7 @@ Errors come in two kinds, and the worker treats them differently:
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,18 @@ def is_permanent(error: BaseException) -> bool:
 
 def describe_error(error: BaseException) -> str:
     """The text stored on a failed attempt: the error's kind and its message."""
-    return f"{type(error).__name__}: {error}"
+    return printable(f"{type(error).__name__}: {error}")
+
+
+def printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode (a lone surrogate such as ``\\udc80``) escaped.
+
+    A path from a task may hold a lone surrogate (valid in JSON, invalid in UTF-8).
+    An error message that quotes it cannot be sent to Redis or printed, and
+    failing to report the failure used to kill the worker; escaped, the real
+    reason survives.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass
@@ -92,13 +104,28 @@ class HandlerRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._time_limits: dict[str, float | None] = {}
 
-    def register(self, name: str) -> Callable[[Handler], Handler]:
-        """Decorator: ``@registry.register("resize")`` above ``def resize(data, context)``."""
+    def register(self, name: str, *, time_limit: float | None = None) -> Callable[[Handler], Handler]:
+        """Decorator: ``@registry.register("resize")`` above ``def resize(data, context)``.
+
+        ``time_limit`` (seconds) replaces the worker's default for this type only.
+        """
+        if time_limit is not None and not (isinstance(time_limit, (int, float))
+                                           and 0 < time_limit < float("inf")):
+            raise ValueError(f"time_limit for {name!r} must be a positive number of seconds "
+                             f"or None, got {time_limit!r}")
+
         def add(handler: Handler) -> Handler:
             self._handlers[name] = handler
+            if time_limit is not None:
+                self._time_limits[name] = time_limit
             return handler
         return add
+
+    def time_limit(self, name: str, default: float | None) -> float | None:
+        """How long one attempt of type ``name`` may run: its own limit, else ``default``."""
+        return self._time_limits.get(name, default)
 
     def get(self, name: str) -> Handler:
         try:
@@ -136,6 +163,11 @@ def handle_image(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
             f"not text: {bad}; the task has the fields {sorted(data)}")
     source = allowed_path(data["image_path"], context.allowed_dirs)
     target = allowed_path(data["output_path"], context.allowed_dirs)
+    if source == target:
+        raise BadPayloadError(
+            f"'output_path' is the same file as 'image_path' ({printable(str(source))!r}); "
+            f"that would overwrite the input: write the result to another file")
+    refuse_special_file(source)
     specs = data.get("filters")
     pipeline = context.pipeline if specs is None else pipeline_for(specs, context)
     return pipeline.process_file(source, target)
@@ -159,6 +191,26 @@ def allowed_path(path: str, roots: Sequence[Path]) -> Path:
     raise UnsafePathError(
         f"refusing path {path!r}: it is outside the folders this worker may use ({folders}); "
         f"move the file into one of them, or start the worker with --allow FOLDER")
+
+
+def refuse_special_file(path: Path) -> None:
+    """BadPayloadError if ``path`` exists but is not a regular file (a FIFO, a socket, a device).
+
+    Opening a FIFO blocks until someone writes to it, and a device may never end:
+    say what it is instead of trying, or of reporting "found nothing".
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing or unreadable: the loader says so
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return  # a folder: the loader's "is a folder" message is already clear
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "a socket" if stat.S_ISSOCK(mode) else
+            "a character device" if stat.S_ISCHR(mode) else
+            "a block device" if stat.S_ISBLK(mode) else "not a regular file")
+    raise BadPayloadError(f"'image_path' {printable(str(path))!r} is {kind}, not an image file; "
+                          f"give the path of a regular image file")
 
 
 def pipeline_for(specs: Any, context: TaskContext) -> FilterPipeline:
@@ -201,7 +253,11 @@ def handle_sleep(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         while time.perf_counter() < deadline:
             spins += 1
         return {"spun": seconds, "loops": spins}
-    time.sleep(seconds)
+    # In short slices: a time limit enforced from another thread lands between two
+    # Python steps, and one long sleep would be a single step.
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.05))
     return {"slept": seconds}
 
 

@@ -21,6 +21,9 @@ from collections.abc import Callable
 
 import redis
 
+from .epoch import DATA_LOST_MESSAGE, QueueEpoch
+from .grace import ReapGrace
+from .instance import InstanceToken
 from .redis_task_queue import RedisTaskQueue
 
 
@@ -44,10 +47,18 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redis_down = False
+        self._server_full = False
         # Set by the worker on a stop signal. A signal handler must not talk to Redis
         # (it may interrupt a Redis call in progress), so this thread announces it.
         self._stopping = stopping
         self._announced = False
+        # Set by the worker (see instance.py, epoch.py); the reaper's grace (grace.py).
+        self.instance: InstanceToken | None = None
+        self.epoch: QueueEpoch | None = None
+        self.grace = ReapGrace(queue.client, self.settings.heartbeat_ttl, self.settings.reap_interval)
+        self.id_clash: str | None = None  # the other process's token, if one took our id
+        self.data_lost = False  # the server lost the queue's data while we ran
+        self._holding_off = False
 
     def start(self) -> Heartbeat:
         self._stop.clear()
@@ -71,10 +82,22 @@ class Heartbeat:
                 self._say(f"heartbeat: cannot reach Redis ({error}); retrying")
             self._redis_down = True
             return False
+        except redis.exceptions.OutOfMemoryError:
+            return self._beat_on_a_full_server()
         if self._redis_down:
             self._say("heartbeat: Redis is back")
             self._redis_down = False
-        if not existed and self.beats > 0:
+        if self._server_full:
+            self._say("heartbeat: Redis has room again")
+            self._server_full = False
+        if self.instance is not None:
+            self._check_instance()
+        # Every beat also compares the queue's epoch (one small script): after a server
+        # came back empty, a claim may rewrite our heartbeat key before we look, so a
+        # missing key alone would not tell.
+        if self.check_data_lost():
+            pass  # said in plain words by check_data_lost
+        elif not existed and self.beats > 0:
             # Paused (SIGSTOP, a debugger, a swapping machine) or cut off for longer
             # than the TTL: the reaper may have given our task to someone else. Our
             # completion of it will then be refused, which is exactly right.
@@ -84,12 +107,75 @@ class Heartbeat:
         self.beats += 1
         return True
 
+    def _check_instance(self) -> None:
+        """Is the id still ours? If another process took it, stop, touching nothing of it."""
+        assert self.instance is not None
+        try:
+            holder = self.instance.refresh()
+        except redis.RedisError:
+            return  # unreachable or full: the next beat tries again
+        if holder is not None and self.id_clash is None:
+            self.id_clash = holder
+            self._say(f"heartbeat: another live process now uses my worker id ({holder}); "
+                      f"stopping without touching its tasks or its heartbeat")
+            if self._stopping is not None:
+                self._stopping.set()
+
+    def check_data_lost(self) -> bool:
+        """Our key was gone: was it only us (taken for dead), or did the server lose everything?"""
+        if self.epoch is None:
+            return False
+        try:
+            verdict = self.epoch.check()
+        except redis.RedisError:
+            return False
+        if verdict in ("lost", "changed"):
+            self.data_lost = True
+            self._say(f"heartbeat: {DATA_LOST_MESSAGE}")
+            return True
+        return False
+
+    def _beat_on_a_full_server(self) -> bool:
+        """A full server (noeviction) refuses the heartbeat script: keep the key alive anyway.
+
+        PEXPIRE on an existing key needs no memory, so Redis allows it when full:
+        the worker stays alive and keeps its tasks until there is room again.
+        """
+        try:
+            kept = bool(self.queue.client.pexpire(self.queue.keys.heartbeat(self.worker_id),
+                                                  self.settings.heartbeat_ttl_ms))
+        except (redis.ConnectionError, redis.TimeoutError):
+            kept = False
+        if not self._server_full:
+            self._say("heartbeat: Redis is full (maxmemory reached); "
+                      + ("my heartbeat is kept alive with PEXPIRE until there is room"
+                         if kept else "my heartbeat key is gone and cannot be written"))
+        self._server_full = True
+        if kept:
+            self.beats += 1
+            if self.instance is not None:
+                self._check_instance()
+        return kept
+
     def maintain_once(self) -> None:
         """Reap dead workers and promote due retries, reporting what happened."""
         try:
-            recovered, promoted = self.queue.maintain()
+            if self.grace.hold_off():
+                if not self._holding_off:
+                    self._say(f"reaper: holding off for {self.settings.heartbeat_ttl:g} s before "
+                              f"declaring anyone dead: {self.grace.reason}")
+                self._holding_off = True
+                recovered, promoted = [], self.queue.promote_due()
+            else:
+                self._holding_off = False
+                recovered, promoted = self.queue.maintain()
         except (redis.ConnectionError, redis.TimeoutError):
             return  # beat_once reports the outage
+        except redis.exceptions.OutOfMemoryError:
+            return  # full: nothing can be moved now; beat_once says so, the next round retries
+        except redis.ResponseError as error:  # the next round tries again; the thread lives on
+            self._say(f"reaper: Redis replied {error}")
+            return
         for item in recovered:
             what = "requeued" if item.outcome == "requeued" else "moved to the DLQ"
             self._say(f"reaper: worker {item.worker_id} is dead; its task {item.task_id[:8]} {what}")

@@ -1,28 +1,40 @@
 """The names of every Redis key a queue uses, in one place.
 
+Every key of the queue ``q`` starts with the *hash tag* ``{q}`` (real braces:
+``{image_processing}:pending``). Redis Cluster places a key by the part between
+the first braces only, so all of a queue's keys share one slot and one script
+may touch them together. On a single server the braces are just characters.
+
 Session 4's keys, with one change and a few additions (marked +)::
 
-    {q}:pending               LIST   task ids waiting (LPUSH in, BLMOVE out at the right: FIFO)
+    {q}:pending               LIST   task ids waiting, normal priority (LPUSH in, taken at the right)
+  + {q}:pending:high          LIST   the same, high priority (claimed first)
+  + {q}:pending:low           LIST   the same, low priority (claimed last)
+  + {q}:wake                  LIST   wake-up tokens an idle worker blocks on (BLPOP)
+  + {q}:paused                STRING exists while the queue is paused
   + {q}:processing:{worker}   LIST   the ids ONE worker has claimed (was: one shared list)
   + {q}:worker:{worker}       STRING that worker's heartbeat; expires unless refreshed
   + {q}:workers               ZSET   worker id -> last time it was seen (the registry)
   + {q}:delayed               ZSET   task id -> time its retry is due
     {q}:completed             LIST   ids of completed tasks
   + {q}:dlq                   LIST   ids of dead-lettered tasks, newest first (was: {q}:failed)
-    {q}:task:{id}             HASH   the task: data, status, attempts, timestamps, error history
-    {q}:result:{id}           HASH   a completed task's result, one field per key (JSON values)
+  + {q}:cancelled             LIST   ids of cancelled tasks
+    {q}:task:{id}             HASH   the task: data, status, attempts, timestamps, error
+                                     history, and its result as one JSON field
   + {q}:tasks                 SET    every task id the queue holds: the "enqueued" count
   + {q}:events                STREAM what happened, in order (capped)
 
-Why a processing list per worker: the claim (``BLMOVE pending ->
-processing:{worker}``) then records *who* has the task in the same atomic step,
-so "the tasks of a dead worker" is exactly one list, and "may this worker still
-complete this task?" is one ``LREM`` on its own list.
+Why a processing list per worker: the claim moves the id into the claiming
+worker's own list in the same atomic step that records the claim, so "the
+tasks of a dead worker" is exactly one list, and "may this worker still
+complete this task?" is one ``LPOS`` on its own list.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+PRIORITIES = ("high", "normal", "low")  # claimed in this order; FIFO within each
 
 
 @dataclass(frozen=True)
@@ -32,66 +44,109 @@ class QueueKeys:
     name: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or any(c in self.name for c in " *?[]"):
+        if not isinstance(self.name, str) or not self.name or any(c in self.name for c in " *?[]{}"):
             raise ValueError(
-                f"queue name must be a non-empty string without spaces or glob characters "
-                f"(* ? [ ]), got {self.name!r}; for example 'image_processing'"
+                f"queue name must be a non-empty string without spaces, braces or glob "
+                f"characters (* ? [ ] {{ }}), got {self.name!r}; for example 'image_processing'"
             )
 
     @property
+    def prefix(self) -> str:
+        """``{q}:``, what every key of this queue starts with (the braces are the hash tag)."""
+        return f"{{{self.name}}}:"
+
+    @property
     def pending(self) -> str:
-        return f"{self.name}:pending"
+        return f"{self.prefix}pending"
+
+    @property
+    def pending_high(self) -> str:
+        return f"{self.prefix}pending:high"
+
+    @property
+    def pending_low(self) -> str:
+        return f"{self.prefix}pending:low"
+
+    def pending_list(self, priority: str) -> str:
+        """The pending list of one priority ("high", "normal" or "low")."""
+        return {"high": self.pending_high, "normal": self.pending, "low": self.pending_low}[priority]
+
+    @property
+    def wake(self) -> str:
+        return f"{self.prefix}wake"
+
+    @property
+    def paused(self) -> str:
+        return f"{self.prefix}paused"
 
     @property
     def delayed(self) -> str:
-        return f"{self.name}:delayed"
+        return f"{self.prefix}delayed"
 
     @property
     def completed(self) -> str:
-        return f"{self.name}:completed"
+        return f"{self.prefix}completed"
 
     @property
     def dlq(self) -> str:
-        return f"{self.name}:dlq"
+        return f"{self.prefix}dlq"
+
+    @property
+    def cancelled(self) -> str:
+        return f"{self.prefix}cancelled"
 
     @property
     def tasks(self) -> str:
-        return f"{self.name}:tasks"
+        return f"{self.prefix}tasks"
 
     @property
     def workers(self) -> str:
-        return f"{self.name}:workers"
+        return f"{self.prefix}workers"
 
     @property
     def events(self) -> str:
-        return f"{self.name}:events"
+        return f"{self.prefix}events"
 
     def processing(self, worker_id: str) -> str:
-        return f"{self.name}:processing:{worker_id}"
+        return f"{self.prefix}processing:{worker_id}"
 
     def heartbeat(self, worker_id: str) -> str:
-        return f"{self.name}:worker:{worker_id}"
+        return f"{self.prefix}worker:{worker_id}"
 
     def task(self, task_id: str) -> str:
-        return f"{self.name}:task:{task_id}"
-
-    def result(self, task_id: str) -> str:
-        return f"{self.name}:result:{task_id}"
+        return f"{self.prefix}task:{task_id}"
 
     @property
     def processing_pattern(self) -> str:
-        """SCAN pattern of every worker's processing list."""
-        return f"{self.name}:processing:*"
+        """SCAN pattern of every worker's processing list (``{`` is not special in a pattern)."""
+        return f"{self.prefix}processing:*"
 
     def worker_of(self, processing_key: str) -> str:
         """The worker id in a processing list's key name."""
-        return processing_key.removeprefix(f"{self.name}:processing:")
+        return processing_key.removeprefix(f"{self.prefix}processing:")
+
+    # Keys that guard against faults of the server and of identity (epoch.py, instance.py).
+
+    @property
+    def epoch(self) -> str:
+        """STRING: a random id written when the queue is first used; gone = the data was lost."""
+        return f"{self.prefix}epoch"
+
+    @property
+    def data_lost(self) -> str:
+        """HASH: written when a worker or the monitor found the epoch gone (what, when)."""
+        return f"{self.prefix}data_lost"
+
+    def instance(self, worker_id: str) -> str:
+        """STRING: the token of the one live process using ``worker_id`` (expires like a heartbeat)."""
+        return f"{self.prefix}instance:{worker_id}"
 
     def fixed(self) -> list[str]:
         """The keys whose names do not depend on a worker or a task."""
-        return [self.pending, self.delayed, self.completed, self.dlq, self.tasks,
-                self.workers, self.events]
+        return [self.pending_high, self.pending, self.pending_low, self.wake, self.paused,
+                self.delayed, self.completed, self.dlq, self.cancelled, self.tasks,
+                self.workers, self.events, self.epoch, self.data_lost]
 
     def patterns(self) -> list[str]:
         """SCAN patterns of the per-worker and per-task keys (for ``clear``)."""
-        return [f"{self.name}:{kind}:*" for kind in ("processing", "worker", "task", "result")]
+        return [f"{self.prefix}{kind}:*" for kind in ("processing", "worker", "task", "instance")]

@@ -18,6 +18,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .epoch import DATA_LOST_MESSAGE, QueueEpoch, data_lost_note
+from .grace import ReapGrace
 from .redis_task_queue import Conservation, Event, Recovery, RedisTaskQueue, WorkerInfo
 from .timeline import STYLES, describe
 
@@ -32,15 +34,28 @@ class Snapshot:
     workers: list[WorkerInfo]
     events: list[Event]
     recovered: list[Recovery] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # data lost, reaper holding off
 
 
 def take_snapshot(queue: RedisTaskQueue, *, reap: bool = True, events: int = 60,
-                  clock: Callable[[], float] = time.monotonic) -> Snapshot:
+                  clock: Callable[[], float] = time.monotonic, epoch: QueueEpoch | None = None,
+                  grace: ReapGrace | None = None) -> Snapshot:
+    """One refresh. ``epoch`` (remembered across refreshes) notices a server that lost
+    the queue's data; ``grace`` holds the reaper off after a restart or a late round."""
     recovered: list[Recovery] = []
-    if reap:
+    warnings: list[str] = []
+    if epoch is not None and epoch.check() in ("lost", "changed"):
+        warnings.append(f"DATA LOST: {DATA_LOST_MESSAGE}")
+    elif (note := data_lost_note(queue.client, queue.keys)) is not None:
+        warnings.append(note)
+    if reap and grace is not None and grace.hold_off():
+        warnings.append(f"reaper holding off for {queue.settings.heartbeat_ttl:g} s: {grace.reason}")
+        queue.promote_due()
+    elif reap:
         recovered, _ = queue.maintain()
     return Snapshot(at=clock(), now=queue.settings.clock(), counts=queue.conservation(),
-                    workers=queue.workers(), events=queue.events(events), recovered=recovered)
+                    workers=queue.workers(), events=queue.events(events), recovered=recovered,
+                    warnings=warnings)
 
 
 def throughput(previous: Snapshot | None, current: Snapshot) -> float | None:
@@ -65,9 +80,12 @@ def render(queue_name: str, current: Snapshot, previous: Snapshot | None = None,
     counts.add_column("tasks", justify="right")
     for label, value, style in (("pending", c.pending, "yellow"), ("in flight", c.processing, "cyan"),
                                 ("delayed", c.delayed, "magenta"), ("completed", c.completed, "green"),
-                                ("failed (DLQ)", c.failed, "red")):
+                                ("dead_lettered (DLQ)", c.dead_lettered, "red"),
+                                ("cancelled", c.cancelled, "dim")):
         counts.add_row(f"[{style}]{label}[/]", str(value))
     counts.add_row("enqueued", str(c.enqueued), end_section=True)
+    if c.paused:
+        counts.add_row("[bold yellow]PAUSED[/]", "no claims")
     counts.add_row("invariant", "[green]holds[/]" if c.holds
                    else f"[bold red]BROKEN: {c.accounted} != {c.enqueued}[/]")
     rate = throughput(previous, current)
@@ -100,7 +118,7 @@ def render(queue_name: str, current: Snapshot, previous: Snapshot | None = None,
                        Text(describe(e), style=STYLES.get(e.name, "")))
     top = Table.grid(padding=(0, 2))
     top.add_row(counts, workers)
-    parts: list = [top, events]
+    parts: list = [Text(w, style="bold red") for w in current.warnings] + [top, events]
     for r in current.recovered:
         parts.append(Text(f"reaper: worker {r.worker_id} was dead; task {r.task_id[:8]} "
                           f"{'requeued' if r.outcome == 'requeued' else 'dead-lettered'}",
@@ -123,7 +141,9 @@ def run_monitor(
     ``once`` prints a single view (no live redraw): handy in scripts and tests.
     """
     console = console or Console()
-    current = take_snapshot(queue, reap=reap)
+    epoch = QueueEpoch(queue, "monitor")
+    grace = ReapGrace(queue.client, queue.settings.heartbeat_ttl, interval)
+    current = take_snapshot(queue, reap=reap, epoch=epoch, grace=grace)
     if once:
         console.print(render(queue.queue_name, current,
                              heartbeat_interval=queue.settings.heartbeat_interval))
@@ -137,7 +157,8 @@ def run_monitor(
                   transient=False) as live:
             while (deadline is None or time.monotonic() < deadline) and not (stop and stop()):
                 time.sleep(interval)
-                previous, current = current, take_snapshot(queue, reap=reap)
+                previous, current = current, take_snapshot(queue, reap=reap, epoch=epoch,
+                                                           grace=grace)
                 live.update(render(queue.queue_name, current, previous,
                                    heartbeat_interval=interval_hb))
     except KeyboardInterrupt:

@@ -35,6 +35,7 @@ def run_worker_process(
     settings: dict[str, Any] | None = None,
     allowed_dirs: list[str] | None = None,
     ready: Any = None,
+    prefetch: int = 1,
 ) -> dict[str, Any]:
     """Connect to ``redis_url``, work on ``queue_name`` and return the worker's counts.
 
@@ -42,7 +43,8 @@ def run_worker_process(
     Event or Barrier) is waited on before the first claim, so a parent can start
     several workers at one moment; ``ready`` (an Event) is set once the worker is
     registered, so a parent can wait for its workers instead of sleeping.
-    ``settings`` is ``RecoverySettings.to_dict()``, or part of it.
+    ``settings`` is ``RecoverySettings.to_dict()``, or part of it; ``prefetch``
+    is how many tasks one claim may take.
     """
     queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
                            settings=RecoverySettings.from_dict(settings or {}))
@@ -50,7 +52,8 @@ def run_worker_process(
         queue.check_connection()
         pipeline = FilterFactory.pipeline(filters) if filters else default_pipeline()
         log = (lambda line: print(line, flush=True)) if verbose else None
-        worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log)
+        worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log,
+                             prefetch=prefetch, kill_children=True)
 
         def registered() -> None:
             if ready is not None:

@@ -4,16 +4,19 @@ The methods a learner knows stay (``add_task``, ``get_task``, ``mark_completed``
 ``mark_failed``, ``get_stats``, ``get_task_info``, ``join``, ``clear``); what
 changed underneath:
 
+- every state change is one command of the Lua script ``queue.lua``, run
+  atomically by Redis: enqueue, claim, complete, fail (retry or dead-letter),
+  requeue, reap, promote, replay, cancel... Python only decides *what* to do;
+  the script checks everything first and then makes it happen;
 - a claim moves the id into the claiming worker's *own* list,
-  ``{q}:processing:{worker_id}`` (``BLMOVE``, atomic), so the queue always knows
-  who has which task;
-- every other state change is one command of the Lua script ``queue.lua``, run
-  atomically by Redis: complete, fail (retry or dead-letter), requeue, reap,
-  promote, replay... Python only decides *what* to do; the script makes it
-  happen all at once or not at all;
+  ``{q}:processing:{worker_id}``, inside the claim script (``LMOVE``), so the
+  queue always knows who has which task; ``get_tasks`` claims a batch in one call;
+  only an empty queue makes a worker wait (``BLPOP`` on a wake-up list);
 - completion is fenced: ``mark_completed`` records the result only if the id
   was still in this worker's list. A worker that was declared dead (and whose
-  task went to someone else) is refused and cannot overwrite anything;
+  task went to someone else) is refused and cannot overwrite anything. Every
+  finishing command may be resent by the same worker after a lost reply;
+- three priorities (high, normal, low), pause/resume and cancel;
 - failures retry later (``{q}:delayed``, exponential backoff with full jitter)
   or go to the dead-letter queue ``{q}:dlq``;
 - a worker that stops sending heartbeats is reaped: ``reap()`` hands its tasks
@@ -22,6 +25,8 @@ changed underneath:
 
 Counts come from the keys themselves (like RQ's registries): there is no
 counter to drift, and ``conservation()`` checks that every task is somewhere.
+Periodic work (reap, counts, "drained?") costs O(workers): it reads the worker
+registry, never the whole keyspace; ``sweep()`` is the explicit full scan.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,18 +47,49 @@ import redis
 
 from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 
-from .keys import QueueKeys
+from .keys import PRIORITIES, QueueKeys
 from .settings import RecoverySettings, backoff_delay
-from .task import Task, TaskStatus, json_object
+from .task import Task, TaskStatus, decode_result, json_object, parse_json_text
 
 DEFAULT_QUEUE_NAME = "image_processing"
 # A task is a small JSON document; large inputs belong in files, referenced by path.
 MAX_TASK_BYTES = 1_000_000
+# A result is stored as one JSON field on the task: large outputs belong in files too.
+MAX_RESULT_BYTES = 1_000_000
 # Error texts are stored on the task; a huge exception message should not bloat Redis.
 MAX_ERROR_CHARS = 2_000
+# Task ids a caller chooses: text a key name, a URL and a log line can all carry.
+TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
 QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
 
 log = logging.getLogger(__name__)
+
+_PENDING = ("pending:high", "pending", "pending:low", "wake")
+_RECORD = ("dlq", "tasks", "events")  # what dead-lettering a broken entry writes
+# The queue-wide keys each command of queue.lua touches, by name (the part after "{q}:").
+# The per-worker and per-task keys are added by each call. One place, so that the
+# script receives every key it touches (what Redis Cluster asks of a script).
+COMMAND_KEYS: dict[str, tuple[str, ...]] = {
+    "enqueue": (*_PENDING, "tasks", "events"),
+    "claim": (*_PENDING, "paused", "workers", *_RECORD),
+    "complete": ("completed", "events"),
+    "complete+claim": ("completed", *_PENDING, "paused", "workers", *_RECORD),  # and the next
+    "fail": ("delayed", "dlq", "events"),
+    "requeue": (*_PENDING, *_RECORD),
+    "reap": (*_PENDING, "workers", *_RECORD),
+    "promote": (*_PENDING, "delayed", *_RECORD),
+    "replay": (*_PENDING, "dlq", "events"),
+    "cancel": (*_PENDING, "cancelled", "events"),
+    "purge": _RECORD,
+    "pause": (*_PENDING, "paused", "events"),
+    "resume": (*_PENDING, "paused", "events"),
+    "heartbeat": ("workers",),
+    "register": ("workers", "events"),
+    "stopping": ("events",),
+    "deregister": ("workers", "events"),
+    "counts": (*_PENDING, "paused", "delayed", "completed", "dlq", "cancelled", "tasks",
+               "workers"),
+}
 
 
 class TaskNotFoundError(KeyError):
@@ -67,6 +104,19 @@ class TaskNotFoundError(KeyError):
         return (f"no task with id {self.task_id!r} in queue {self.queue_name!r}. Use the id "
                 f"that add_task() returned; `python -m session5_recovery.workers dlq list` "
                 f"shows the dead-lettered ones")
+
+
+class DuplicateTaskError(ValueError):
+    """``add_task(task_id=...)`` with an id the queue already holds: nothing was written."""
+
+    def __init__(self, task_id: str, queue_name: str) -> None:
+        super().__init__(f"queue {queue_name!r} already holds a task with id {task_id!r}; "
+                         f"an id is used once. Pick another id, or leave task_id out to get one")
+        self.task_id = task_id
+
+
+class ResultTooLargeError(ValueError):
+    """A handler's result is over ``MAX_RESULT_BYTES`` as JSON: the task fails permanently."""
 
 
 def connection_help(url: str | None, error: BaseException) -> RedisUnavailableError:
@@ -95,7 +145,7 @@ def _refuse_fakeredis_without_lua(client: Any) -> None:
 
 @dataclass(frozen=True)
 class Recovery:
-    """One task the reaper took from a dead worker: ``outcome`` is "requeued" or "failed" (DLQ)."""
+    """One task the reaper took from a dead worker: ``outcome`` is "requeued" or "dead_lettered"."""
 
     worker_id: str
     task_id: str
@@ -143,9 +193,9 @@ class Event:
 class Conservation:
     """Where every task is, counted at one instant; ``holds`` if none is missing or doubled.
 
-    pending + processing (every worker's list) + delayed + completed + failed (the DLQ)
-    must equal the number of tasks the queue holds (``enqueued``): a task is
-    always in exactly one place.
+    pending (all priorities) + processing (every worker's list) + delayed +
+    completed + dead_lettered (the DLQ) + cancelled must equal the number of tasks
+    the queue holds (``enqueued``): a task is always in exactly one place.
     """
 
     enqueued: int
@@ -153,11 +203,15 @@ class Conservation:
     processing: int
     delayed: int
     completed: int
-    failed: int
+    dead_lettered: int
+    cancelled: int = 0
+    pending_by_priority: tuple[int, int, int] = (0, 0, 0)  # high, normal, low
+    paused: bool = False
 
     @property
     def accounted(self) -> int:
-        return self.pending + self.processing + self.delayed + self.completed + self.failed
+        return (self.pending + self.processing + self.delayed + self.completed
+                + self.dead_lettered + self.cancelled)
 
     @property
     def holds(self) -> bool:
@@ -166,12 +220,13 @@ class Conservation:
     def __str__(self) -> str:
         verdict = "==" if self.holds else "!="
         return (f"pending {self.pending} + in flight {self.processing} + delayed {self.delayed} "
-                f"+ completed {self.completed} + failed {self.failed} = {self.accounted} "
+                f"+ completed {self.completed} + dead_lettered {self.dead_lettered} "
+                f"+ cancelled {self.cancelled} = {self.accounted} "
                 f"{verdict} enqueued {self.enqueued}")
 
 
 class RedisTaskQueue:
-    """A FIFO task queue in Redis under ``queue_name``, with recovery, retries and a DLQ.
+    """A task queue in Redis under ``queue_name``, with recovery, retries, a DLQ and priorities.
 
     Give it a ``client`` (a ``redis.Redis``), a ``url`` (``redis://host:port/db``,
     also ``rediss://`` and passwords), or ``host``/``port``/``db``. ``settings``
@@ -202,6 +257,10 @@ class RedisTaskQueue:
         _refuse_fakeredis_without_lua(client)
         # redis-py sends the script by its SHA1 (EVALSHA) and loads it on first use.
         self._script = client.register_script(QUEUE_LUA)
+        named = {key.removeprefix(self.keys.prefix): key for key in self.keys.fixed()}
+        self._command_keys = {command: [named[name] for name in names]
+                              for command, names in COMMAND_KEYS.items()}
+        self._raw: redis.Redis | None = None  # a bytes client for claims (see _raw_client)
         # task id -> (worker id, attempt) for the tasks this object claimed and has not
         # finished, so mark_completed(task_id, result) needs no worker id, as in session 4.
         self._claimed: dict[str, tuple[str, int]] = {}
@@ -229,7 +288,10 @@ class RedisTaskQueue:
             raise connection_help(self._url, error) from None
 
     def close(self) -> None:
-        """Close the connection, if this queue opened it."""
+        """Close the connection, if this queue opened it (and the bytes client, if any)."""
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         if self._owns_client:
             self.client.close()
 
@@ -239,38 +301,77 @@ class RedisTaskQueue:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, command: str, *args: Any, client: Any = None) -> Any:
-        """Run one command of queue.lua with the queue name, the time and the stream cap."""
-        argv = [command, self.queue_name, repr(self.settings.clock()),
-                self.settings.events_maxlen, *args]
-        return self._script(keys=[], args=argv, client=client)
+    def _call(self, command: str, *args: Any, keys: Sequence[str] = (), client: Any = None,
+              key_set: str | None = None) -> Any:
+        """Run one command of queue.lua with the keys it touches: its queue-wide ones
+        (``COMMAND_KEYS``) plus ``keys`` (one worker's, or the tasks')."""
+        argv = [command, repr(self.settings.clock()), self.settings.events_maxlen,
+                self.keys.prefix, *args]
+        fixed = self._command_keys[key_set or command]
+        return self._script(keys=[*fixed, *keys], args=argv, client=client)
+
+    def _raw_client(self) -> Any:
+        """A client on the same server that keeps bytes.
+
+        A claim returns the tasks' data, and a task written by hand may hold bytes
+        that are not UTF-8 text: a text client would fail on the whole reply (and
+        with it on the other tasks of a batch). This one reads it; we decode each
+        field ourselves and dead-letter what does not decode.
+        """
+        if self._raw is None:
+            try:
+                pool = self.client.connection_pool
+                self._raw = redis.Redis(connection_pool=redis.ConnectionPool(
+                    connection_class=pool.connection_class,
+                    **{**pool.connection_kwargs, "decode_responses": False}))
+            except (AttributeError, TypeError):  # not a redis-py client: use it as it is
+                return self.client
+        return self._raw
 
     # --- producers ---------------------------------------------------------
 
-    def add_task(self, data: dict[str, Any], *, max_attempts: int | None = None) -> str:
+    def add_task(self, data: dict[str, Any], *, task_id: str | None = None,
+                 priority: str = "normal", max_attempts: int | None = None) -> str:
         """Queue the work described by ``data`` (a JSON-ready dict) and return its id at once.
 
-        ``data["type"]`` picks the handler (``"image"`` if absent). ``max_attempts``
-        (default: the settings') is stored on the task, so every worker and reaper
-        applies the same limit to it.
+        ``data["type"]`` picks the handler (``"image"`` if absent). ``task_id``
+        (optional) enqueues under that id: if the queue already holds it, nothing
+        is written and DuplicateTaskError is raised (the check is in the script,
+        so two producers racing with one id cannot both win). ``priority`` is
+        "high", "normal" or "low". ``max_attempts`` (default: the settings') is
+        stored on the task, so every worker and reaper applies the same limit.
         """
-        return self.add_tasks([data], max_attempts=max_attempts)[0]
+        return self._enqueue([(data, task_id)], priority, max_attempts)[0]
 
-    def add_tasks(self, items: Iterable[dict[str, Any]], *,
+    def add_tasks(self, items: Iterable[dict[str, Any]], *, priority: str = "normal",
                   max_attempts: int | None = None) -> list[str]:
-        """Queue many tasks in one round trip; return their ids in the same order."""
+        """Queue many tasks in one script call, all or none; return their ids in order."""
+        return self._enqueue([(data, None) for data in items], priority, max_attempts)
+
+    def _enqueue(self, items: list[tuple[Any, str | None]], priority: str,
+                 max_attempts: int | None) -> list[str]:
         limit = self.settings.max_attempts if max_attempts is None else max_attempts
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {limit!r}")
-        prepared = [self._prepare(data, index) for index, data in enumerate(items)]
-        pipe = self.client.pipeline(transaction=False)
-        for task_id, kind, text in prepared:
-            self._call("enqueue", task_id, kind, text, limit, client=pipe)
-        pipe.execute()
-        return [task_id for task_id, _, _ in prepared]
+        if priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
+        if not items:
+            return []
+        ids: list[str] = []
+        args: list[Any] = [len(items)]
+        for index, (data, task_id) in enumerate(items):
+            task_id, kind, text = self._prepare(data, index, task_id)
+            ids.append(task_id)
+            args += [task_id, kind, text, limit, priority]
+        if len(set(ids)) != len(ids):
+            raise ValueError("the same task_id appears twice in one add_tasks() call")
+        reply = self._call("enqueue", *args, keys=[self.keys.task(i) for i in ids])
+        if _text(reply[0]) == "duplicate":
+            raise DuplicateTaskError(_text(reply[1]), self.queue_name)
+        return ids
 
     @staticmethod
-    def _prepare(data: Any, index: int) -> tuple[str, str, str]:
+    def _prepare(data: Any, index: int, task_id: str | None) -> tuple[str, str, str]:
         what = "task data" if index == 0 else f"task data (item {index})"
         data = json_object(data, what)  # TypeError with a clear message if not JSON
         kind = data.get("type", "image")
@@ -281,119 +382,98 @@ class RedisTaskQueue:
             raise ValueError(
                 f"{what} is {len(text.encode()):,} bytes of JSON; the limit is {MAX_TASK_BYTES:,}. "
                 f"Store large inputs in a file and put its path in the task")
-        return uuid.uuid4().hex, kind, text
+        if task_id is None:
+            task_id = uuid.uuid4().hex
+        elif not isinstance(task_id, str) or not TASK_ID_PATTERN.fullmatch(task_id):
+            raise ValueError(f"task_id must be 1-200 letters, digits or - _ . : @, "
+                             f"got {task_id!r}; or leave it out to get a fresh id")
+        return task_id, kind, text
 
     # --- workers: claim and finish -----------------------------------------
 
     def get_task(self, worker_id: str, timeout: float | None = 5.0) -> Task | None:
         """Claim the oldest pending task for ``worker_id``, waiting for one if needed.
 
-        ``timeout`` seconds at most; ``0`` does not wait (``LMOVE``); ``None`` waits
-        as long as it takes. Returns the claimed Task (status PROCESSING, attempts
-        counted) or None if the time ran out. Entries that are not tasks (an id
-        pushed by hand, bytes that are not text) are moved to the DLQ on the way.
+        The oldest task of the highest non-empty priority. ``timeout`` seconds at
+        most; ``0`` does not wait; ``None`` waits as long as it takes. Returns the
+        claimed Task (status PROCESSING, attempts counted) or None if the time ran
+        out. Entries that are not tasks (an id pushed by hand, bytes that are not
+        text) are moved to the DLQ on the way.
         """
-        if not isinstance(worker_id, str) or not worker_id or any(c in worker_id for c in " *?[]"):
-            raise ValueError(f"worker_id must be a non-empty name without spaces or glob "
-                             f"characters, e.g. 'worker-1'; got {worker_id!r}")
+        tasks = self.get_tasks(worker_id, 1, timeout)
+        return tasks[0] if tasks else None
+
+    def get_tasks(self, worker_id: str, max_tasks: int, timeout: float | None = 5.0) -> list[Task]:
+        """Claim up to ``max_tasks`` at once (prefetch); [] if none came within ``timeout``.
+
+        One script call moves them all into the worker's list and records each
+        claim; when the queue is empty the worker waits on the wake-up list
+        (``BLPOP``) and then claims. A worker that dies holding a batch loses none
+        of it: the reaper returns the whole list.
+        """
+        if not isinstance(worker_id, str) or not TASK_ID_PATTERN.fullmatch(worker_id):
+            raise ValueError(f"worker_id must be a name of letters, digits or - _ . : @, "
+                             f"e.g. 'worker-1'; got {worker_id!r}")
+        if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 1:
+            raise ValueError(f"max_tasks must be an integer >= 1, got {max_tasks!r}")
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
             raise ValueError(f"timeout must be a number of seconds >= 0, or None to wait "
                              f"without limit; got {timeout!r}")
         deadline = None if timeout is None else time.monotonic() + timeout
+        keys = [self.keys.processing(worker_id), self.keys.heartbeat(worker_id)]
         while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                task_id = self._claim_id(worker_id, remaining)
-            except UnicodeDecodeError:
-                self._quarantine_undecodable(worker_id)
+            reply = self._call("claim", worker_id, max_tasks, self.settings.heartbeat_ttl_ms,
+                               keys=keys, client=self._raw_client())
+            outcome = _text(reply[0])
+            if outcome == "claimed":
+                tasks = self._tasks_from(worker_id, reply)
+                if tasks:
+                    return tasks
+                continue  # only entries that were not tasks (now in the DLQ): claim again
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return []
+            if outcome == "paused":
+                # Nothing is claimed while paused: look again in a little while.
+                time.sleep(min(self.settings.claim_timeout, remaining or self.settings.claim_timeout))
                 continue
-            if task_id is None:
-                return None
-            task = self._start(worker_id, task_id)
-            if task is not None:
-                return task
-            # Not a task (now in the DLQ): claim the next one with what is left of the timeout.
+            # Empty: wait for a wake-up token (pushed with every id that becomes claimable).
+            # Redis reads a timeout of 0 as "forever", which is what None means here.
+            if self.client.blpop([self.keys.wake], timeout=remaining or 0) is None:
+                return []
 
-    def _claim_id(self, worker_id: str, timeout: float | None) -> str | None:
-        """Atomically move the oldest pending id into this worker's own list."""
-        mine = self.keys.processing(worker_id)
-        if timeout == 0:
-            return _text(self.client.lmove(self.keys.pending, mine, "RIGHT", "LEFT"))
-        # The server parks the connection until an id arrives or the time is up.
-        # Redis reads a timeout of 0 as "forever", which is what None means here.
-        return _text(self.client.blmove(self.keys.pending, mine, timeout or 0, "RIGHT", "LEFT"))
-
-    def _start(self, worker_id: str, task_id: str) -> Task | None:
-        """Record the claim (owner, attempt, event) and build the Task; None if it is no task."""
-        try:
-            reply = [_text(v) for v in self._call("claim", worker_id, task_id,
-                                                   self.settings.heartbeat_ttl_ms)]
-        except UnicodeDecodeError as error:
-            # The claim went through (the id is in our list, the attempt counted), but the
-            # hash holds bytes that are not UTF-8 text (written by hand?), so our client
-            # cannot read the reply. Dead-letter the task, saying so.
-            self.mark_failed(task_id, f"the task hash {self.keys.task(task_id)} holds bytes "
-                                      f"that are not UTF-8 text ({error.reason} at byte "
-                                      f"{error.start}); add tasks with add_task(), not with "
-                                      f"redis-cli", permanent=True, worker_id=worker_id)
-            return None
-        if reply[0] == "quarantined":
-            log.warning("queue %s: id %r has no task record; moved to the DLQ", self.queue_name, task_id)
-            return None
-        _, kind, data_text, attempt, max_attempts = reply
-        attempt = int(attempt)
-        self._claimed[task_id] = (worker_id, attempt)
-        try:
-            if data_text is None:
-                raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
-            data = json.loads(data_text)
-            if not isinstance(data, dict):
-                raise ValueError(f"expected a JSON object, found {type(data).__name__}")
-        except ValueError as error:
-            self.mark_failed(task_id, f"the task's data is not a JSON object ({error}); add tasks "
-                                      f"with add_task(), not with redis-cli", permanent=True)
-            return None
-        return Task(data=data, id=task_id, type=kind, status=TaskStatus.PROCESSING,
-                    attempts=attempt, max_attempts=int(max_attempts or 0), worker_id=worker_id,
-                    started_at=self.settings.clock())
-
-    def _quarantine_undecodable(self, worker_id: str) -> None:
-        """Move entries that are not UTF-8 text out of ``worker_id``'s list into the DLQ.
-
-        Our client decodes replies as text, so such an entry (pushed by hand with
-        redis-cli) cannot even be read; a second connection that keeps bytes moves it.
-        """
-        pool = self.client.connection_pool
-        raw = redis.Redis(connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class,
-            **{**pool.connection_kwargs, "decode_responses": False}))
-        try:
-            mine = self.keys.processing(worker_id)
-            for entry in raw.lrange(mine, 0, -1):
-                try:
-                    entry.decode("utf-8")
-                    continue
-                except UnicodeDecodeError:
-                    pass
-                task_id = uuid.uuid4().hex
-                reason = (f"the pending list held {len(entry)} bytes that are not UTF-8 text "
-                          f"(starting {entry[:20]!r}); pushed by hand? Stored here as task {task_id}")
-                now = repr(self.settings.clock())
-                pipe = raw.pipeline()  # MULTI/EXEC: moved and recorded together
-                pipe.lrem(mine, 1, entry)
-                pipe.sadd(self.keys.tasks, task_id)
-                pipe.hset(self.keys.task(task_id), mapping={
-                    "id": task_id, "type": "unknown", "status": "failed", "attempts": 0,
-                    "max_attempts": 0, "history": 0, "created_at": now, "finished_at": now,
-                    "data": json.dumps({"raw_hex": entry[:200].hex()}), "reason": reason})
-                pipe.lpush(self.keys.dlq, task_id)
-                pipe.xadd(self.keys.events, {"event": "dead_lettered", "ts": now, "task": task_id,
-                                             "worker": worker_id, "attempt": 0, "reason": reason},
-                          maxlen=self.settings.events_maxlen, approximate=True)
-                pipe.execute()
-                log.warning("queue %s: %s", self.queue_name, reason)
-        finally:
-            raw.close()
+    def _tasks_from(self, worker_id: str, reply: list[Any]) -> list[Task]:
+        """Build the claimed Tasks from the claim's reply; dead-letter what cannot be read."""
+        tasks = []
+        for i in range(1, len(reply), 5):
+            task_id = _text(reply[i])
+            kind, data_bytes, attempt, max_attempts = reply[i + 1:i + 5]
+            attempt = int(attempt)
+            self._claimed[task_id] = (worker_id, attempt)
+            try:
+                kind = kind.decode() if isinstance(kind, bytes) else kind
+                text = data_bytes.decode() if isinstance(data_bytes, bytes) else data_bytes
+            except UnicodeDecodeError as error:
+                self.mark_failed(task_id, f"the task hash {self.keys.task(task_id)} holds bytes "
+                                          f"that are not UTF-8 text ({error.reason} at byte "
+                                          f"{error.start}); add tasks with add_task(), not with "
+                                          f"redis-cli", permanent=True, worker_id=worker_id)
+                continue
+            try:
+                if not text:
+                    raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
+                data = parse_json_text(text, "the task's data")
+                if not isinstance(data, dict):
+                    raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+            except (ValueError, RecursionError) as error:
+                self.mark_failed(task_id, f"malformed task record: field 'data' is not a JSON "
+                                          f"object ({error}); add tasks with add_task(), not "
+                                          f"with redis-cli", permanent=True, worker_id=worker_id)
+                continue
+            tasks.append(Task(data=data, id=task_id, type=kind, status=TaskStatus.PROCESSING,
+                              attempts=attempt, max_attempts=int(max_attempts or 0),
+                              worker_id=worker_id, started_at=self.settings.clock()))
+        return tasks
 
     def _owner(self, task_id: str, worker_id: str | None) -> tuple[str, int]:
         """(worker, attempt) for finishing ``task_id``: remembered from our claim, or given."""
@@ -401,7 +481,10 @@ class RedisTaskQueue:
         if worker_id is not None:
             if claimed is not None and claimed[0] == worker_id:
                 return claimed
-            attempts = _text(self.client.hget(self.keys.task(task_id), "attempts"))
+            try:
+                attempts = _text(self.client.hget(self.keys.task(task_id), "attempts"))
+            except redis.ResponseError:  # not a task hash: the script will say so
+                attempts = None
             return worker_id, int(attempts or 0)
         if claimed is None:
             raise ValueError(
@@ -409,36 +492,107 @@ class RedisTaskQueue:
                 f"worker is finishing it: pass worker_id=... (the worker that claimed it)")
         return claimed
 
+    @staticmethod
+    def encode_result(result: dict[str, Any] | None) -> str:
+        """The result as the JSON text that is stored; ResultTooLargeError over the limit.
+
+        Checked here, before the script runs, so a result that is too big never
+        reaches Redis: the script would otherwise have to fail half-way.
+        """
+        if result is None:
+            return ""
+        text = json.dumps(json_object(result, "result"))
+        size = len(text.encode())
+        if size > MAX_RESULT_BYTES:
+            raise ResultTooLargeError(
+                f"the result is {size:,} bytes of JSON; the limit is {MAX_RESULT_BYTES:,}. "
+                f"Write large outputs to a file and return its path")
+        return text
+
     def mark_completed(self, task_id: str, result: dict[str, Any] | None = None, *,
-                       worker_id: str | None = None) -> bool:
+                       worker_id: str | None = None, encoded: str | None = None) -> bool:
         """Record that ``task_id`` succeeded, with an optional JSON-ready result.
 
-        Returns True if recorded. Returns False, writes nothing and logs a warning if
-        the task was no longer this worker's (the reaper gave it to another worker
-        while this one was paused or cut off): the *fence* that makes a stale worker
-        harmless.
+        Returns True if recorded (also when this is a resend of a completion that
+        got through). Returns False, writes nothing and logs a warning if the task
+        was no longer this worker's (the reaper gave it to another worker while
+        this one was paused or cut off): the *fence* that makes a stale worker
+        harmless. ``encoded`` is the result already passed through
+        ``encode_result`` (the worker does that once). ResultTooLargeError, before
+        anything is written, if the result is over ``MAX_RESULT_BYTES``.
         """
-        if result is not None:
-            result = json_object(result, "result")
-        worker, _ = self._owner(task_id, worker_id)
-        pairs: list[str] = []
-        for key, value in (result or {}).items():
-            pairs += [key, json.dumps(value)]
-        outcome = _text(self._call("complete", worker, task_id, *pairs))
+        recorded, _ = self.complete_and_claim(task_id, result, worker_id=worker_id,
+                                              encoded=encoded, max_tasks=0)
+        return recorded
+
+    def complete_and_claim(self, task_id: str, result: dict[str, Any] | None = None, *,
+                           worker_id: str | None = None, encoded: str | None = None,
+                           max_tasks: int = 1) -> tuple[bool, list[Task]]:
+        """``mark_completed``, then claim up to ``max_tasks`` more, in ONE round trip.
+
+        What a busy worker does after each task: "this one is done, give me the
+        next". Returns (recorded, the tasks claimed); no tasks if the queue is
+        empty or paused, or if the completion was refused (then call ``get_tasks``).
+        """
+        text = self.encode_result(result) if encoded is None else encoded
+        worker, attempt = self._owner(task_id, worker_id)
+        keys = [self.keys.processing(worker), self.keys.task(task_id), self.keys.heartbeat(worker)]
+        # Only a completion that also claims needs the claim's keys (fewer to send).
+        reply = self._call("complete", worker, task_id, attempt, text, max_tasks,
+                           self.settings.heartbeat_ttl_ms, keys=keys,
+                           client=self._raw_client() if max_tasks else None,
+                           key_set="complete+claim" if max_tasks else "complete")
+        outcome = _text(reply[0])
         if outcome == "refused":
             log.warning("queue %s: completion of task %s by %s REFUSED: the task is no longer "
                         "in that worker's list (it was declared dead and the task was requeued)",
                         self.queue_name, task_id, worker)
-            return False
-        return True
+            return False, []
+        if outcome == "completed" and len(reply) > 1 and _text(reply[1]) == "claimed":
+            return True, self._tasks_from(worker, reply[1:])
+        return True, []
+
+    def complete_many(self, worker_id: str, done: Sequence[tuple[str, str]], *,
+                      max_tasks: int = 0) -> tuple[list[bool], list[Task]]:
+        """Record several successes of one worker in ONE round trip, then claim ``max_tasks``.
+
+        ``done`` is ``[(task_id, encoded result), ...]`` (results from
+        ``encode_result``). Each completion is its own fenced "complete" command
+        (sent together in a pipeline, not one transaction): one refused task does
+        not affect the others. What a worker with a prefetched batch does at the
+        end of the batch. Returns (recorded or not, per task; the tasks claimed).
+        """
+        if not done:
+            return [], (self.get_tasks(worker_id, max_tasks, 0) if max_tasks else [])
+        pipe = (self._raw_client() if max_tasks else self.client).pipeline(transaction=False)
+        for index, (task_id, text) in enumerate(done):
+            _, attempt = self._owner(task_id, worker_id)
+            claim = max_tasks if index == len(done) - 1 else 0
+            keys = [self.keys.processing(worker_id), self.keys.task(task_id),
+                    self.keys.heartbeat(worker_id)]
+            self._call("complete", worker_id, task_id, attempt, text, claim,
+                       self.settings.heartbeat_ttl_ms, keys=keys, client=pipe,
+                       key_set="complete+claim" if claim else "complete")
+        replies = pipe.execute()
+        recorded = [_text(reply[0]) != "refused" for reply in replies]
+        for ok, (task_id, _) in zip(recorded, done, strict=True):
+            if not ok:
+                log.warning("queue %s: completion of task %s by %s REFUSED: no longer its task",
+                            self.queue_name, task_id, worker_id)
+        last = replies[-1]
+        claimed: list[Task] = []
+        if _text(last[0]) == "completed" and len(last) > 1 and _text(last[1]) == "claimed":
+            claimed = self._tasks_from(worker_id, last[1:])
+        return recorded, claimed
 
     def mark_failed(self, task_id: str, error: str, *, permanent: bool = False,
                     worker_id: str | None = None) -> str:
         """Record a failed attempt; the queue decides what happens next.
 
-        Returns "retry" (scheduled in ``{q}:delayed`` after a backoff), "failed"
-        (dead-lettered: ``permanent`` or no attempts left) or "refused" (the task
-        was no longer this worker's; nothing written).
+        Returns "retry" (scheduled in ``{q}:delayed`` after a backoff),
+        "dead_lettered" (``permanent`` or no attempts left) or "refused" (the task
+        was no longer this worker's; nothing written). Resending after a lost reply
+        returns what the first call did.
         """
         if not isinstance(error, str):
             raise TypeError(f"error must be a message string, e.g. str(exc); got {type(error).__name__}")
@@ -447,9 +601,12 @@ class RedisTaskQueue:
         delay = backoff_delay(max(1, attempt), self.settings)
         entry = json.dumps({"attempt": attempt, "at": self.settings.clock(), "worker": worker,
                             "error": error, "permanent": permanent})
-        reply = self._call("fail", worker, task_id, error, "1" if permanent else "0",
-                           f"{delay:.3f}", entry)
+        reply = self._call("fail", worker, task_id, attempt, error, "1" if permanent else "0",
+                           f"{delay:.3f}", entry,
+                           keys=[self.keys.processing(worker), self.keys.task(task_id)])
         outcome = _text(reply[0])
+        if outcome == "already":
+            outcome = _text(reply[1])
         if outcome == "refused":
             log.warning("queue %s: failure of task %s by %s REFUSED: no longer its task",
                         self.queue_name, task_id, worker)
@@ -459,14 +616,18 @@ class RedisTaskQueue:
                 reason: str = "worker stopped") -> bool:
         """Give a claimed task back unfinished (the attempt is not counted); True if done."""
         worker, _ = self._owner(task_id, worker_id)
-        return bool(self._call("requeue", worker, task_id, reason))
+        reply = self._call("requeue", worker, task_id, reason,
+                           keys=[self.keys.processing(worker), self.keys.task(task_id)])
+        return _text(reply[0]) in ("requeued", "already")
 
     def release_all(self, worker_id: str, reason: str = "worker stopped") -> int:
         """Requeue everything still in ``worker_id``'s list; how many (a clean exit leaves 0)."""
         released = 0
         for task_id in [_text(i) for i in self.client.lrange(self.keys.processing(worker_id), 0, -1)]:
             self._claimed.pop(task_id, None)
-            released += int(self._call("requeue", worker_id, task_id, reason))
+            reply = self._call("requeue", worker_id, task_id, reason,
+                               keys=[self.keys.processing(worker_id), self.keys.task(task_id)])
+            released += _text(reply[0]) in ("requeued", "already")
         return released
 
     # --- heartbeats and recovery ---------------------------------------------
@@ -474,11 +635,13 @@ class RedisTaskQueue:
     def register_worker(self, worker_id: str) -> None:
         """First heartbeat of a worker, plus a ``worker_started`` event."""
         self._call("register", worker_id, self.settings.heartbeat_ttl_ms, os.getpid(),
-                   socket.gethostname())
+                   socket.gethostname(), keys=[self.keys.heartbeat(worker_id)])
 
     def heartbeat(self, worker_id: str) -> bool:
         """Refresh ``worker_id``'s heartbeat; False if it had expired (we were taken for dead)."""
-        return bool(self._call("heartbeat", worker_id, self.settings.heartbeat_ttl_ms))
+        reply = self._call("heartbeat", worker_id, self.settings.heartbeat_ttl_ms,
+                           keys=[self.keys.heartbeat(worker_id)])
+        return bool(int(reply[1]))
 
     def announce_stopping(self, worker_id: str) -> None:
         """Record a ``worker_stopping`` event (the worker finishes its task, then leaves)."""
@@ -486,36 +649,48 @@ class RedisTaskQueue:
 
     def deregister_worker(self, worker_id: str) -> bool:
         """Remove a stopping worker from the registry (only if its list is empty)."""
-        return bool(self._call("deregister", worker_id))
+        reply = self._call("deregister", worker_id,
+                           keys=[self.keys.processing(worker_id), self.keys.heartbeat(worker_id)])
+        return _text(reply[0]) == "deregistered"
 
-    def _unregistered_owners(self) -> list[str]:
-        """Owners of processing lists that are missing from the registry.
+    def unregistered_owners(self) -> list[str]:
+        """Owners of processing lists that are missing from the registry: a full SCAN.
 
-        Normally none: a worker registers before it claims and leaves the registry
-        only with an empty list. The Lua commands read the registry themselves;
-        these extra names cover the rare list left outside it.
+        Normally none: a worker registers in the same script that fills its list,
+        and leaves the registry only with an empty list. Such a list appears only if
+        someone deleted registry entries by hand. This walks the whole keyspace, so
+        only ``sweep()`` and ``conservation(full=True)`` call it, never periodic work.
         """
         registered = {_text(w) for w in self.client.zrange(self.keys.workers, 0, -1)}
         found = {self.keys.worker_of(_text(key))
                  for key in self.client.scan_iter(match=self.keys.processing_pattern, count=1000)}
         return sorted(found - registered)
 
-    def reap(self) -> list[Recovery]:
-        """Hand the tasks of every worker whose heartbeat expired back to the queue.
+    def reap(self, extra_workers: Sequence[str] = ()) -> list[Recovery]:
+        """Hand the tasks of every registered worker whose heartbeat expired back to the queue.
 
-        One atomic Lua call does the work (see queue.lua, "reap"); what it did is
-        returned and also recorded in the event stream (requeued, dead_lettered,
-        worker_lost). Safe to run from any number of processes at once.
+        One atomic Lua call does the work (see queue.lua, "reap"), at a cost of one
+        check per registered worker: no keyspace scan. What it did is returned and
+        also recorded in the event stream (requeued, dead_lettered, worker_lost).
+        Safe to run from any number of processes at once.
         """
-        flat = [_text(v) for v in self._call("reap", *self._unregistered_owners())]
+        flat = [_text(v) for v in self._call("reap", *extra_workers)[1:]]
         return [Recovery(*flat[i:i + 3]) for i in range(0, len(flat), 3)]
+
+    def sweep(self) -> list[Recovery]:
+        """The full sweep: SCAN for processing lists outside the registry, and reap them too.
+
+        O(keys), for a person (``reap --sweep`` on the command line) after someone
+        edited the registry by hand; the periodic ``reap()`` never needs it.
+        """
+        return self.reap(self.unregistered_owners())
 
     def promote_due(self, limit: int = 100) -> int:
         """Move retries whose due time has passed from ``{q}:delayed`` to pending."""
-        return int(self._call("promote", limit))
+        return int(self._call("promote", limit)[1])
 
     def maintain(self) -> tuple[list[Recovery], int]:
-        """The periodic chores: reap dead workers, promote due retries."""
+        """The periodic chores: reap dead workers, promote due retries (both O(workers))."""
         return self.reap(), self.promote_due()
 
     def workers(self) -> list[WorkerInfo]:
@@ -534,6 +709,24 @@ class RedisTaskQueue:
                                     tuple(_text(i) for i in ids)))
         return infos
 
+    # --- pause, resume, cancel ---------------------------------------------------
+
+    def pause(self) -> bool:
+        """Stop claims (tasks in flight finish normally); True if it was running. Event "paused"."""
+        return bool(int(self._call("pause")[1]))
+
+    def resume(self) -> bool:
+        """Let claims happen again and wake the idle workers; True if it was paused."""
+        return bool(int(self._call("resume")[1]))
+
+    def is_paused(self) -> bool:
+        return bool(self.client.exists(self.keys.paused))
+
+    def cancel(self, task_id: str) -> bool:
+        """Cancel a pending task: True if it was pending (now "cancelled", kept and counted)."""
+        reply = self._call("cancel", task_id, keys=[self.keys.task(task_id)])
+        return _text(reply[0]) == "cancelled"
+
     # --- the dead-letter queue -------------------------------------------------
 
     def dlq_ids(self, limit: int | None = None) -> list[str]:
@@ -544,11 +737,23 @@ class RedisTaskQueue:
 
     def dlq_tasks(self, limit: int | None = None) -> list[Task]:
         """The dead-lettered tasks, newest first, with their reasons and error history."""
-        return [task for task in (self.get_task_info(i) for i in self.dlq_ids(limit)) if task]
+        return [task for task in (self._readable_task(i) for i in self.dlq_ids(limit)) if task]
+
+    def _readable_task(self, task_id: str) -> Task | None:
+        """``get_task_info``, but a record that cannot be read becomes a Task saying why.
+
+        One hash edited by hand must not make the whole DLQ unlistable.
+        """
+        try:
+            return self.get_task_info(task_id)
+        except (ValueError, RecursionError, UnicodeDecodeError) as error:
+            return Task(data={}, id=task_id, type="unknown", status=TaskStatus.DEAD_LETTERED,
+                        reason=f"unreadable task record {self.keys.task(task_id)}: "
+                               f"{type(error).__name__}: {str(error)[:200]}")
 
     def replay(self, task_id: str) -> bool:
         """Send one dead-lettered task back to pending with fresh attempts; False if not in the DLQ."""
-        return bool(self._call("replay", task_id))
+        return _text(self._call("replay", task_id, keys=[self.keys.task(task_id)])[0]) == "replayed"
 
     def replay_all(self) -> int:
         """Replay every task in the DLQ; how many."""
@@ -556,49 +761,56 @@ class RedisTaskQueue:
 
     def purge_dlq(self) -> int:
         """Delete every dead-lettered task for good; how many."""
-        return int(self._call("purge"))
+        return int(self._call("purge")[1])
 
     # --- reading ----------------------------------------------------------------
 
-    def conservation(self) -> Conservation:
-        """Every count at one instant (one Lua call): the invariant check."""
-        reply = [_text(v) for v in self._call("counts", *self._unregistered_owners())]
-        enqueued, pending, delayed, completed, failed = (int(n) for n in reply[:5])
-        in_flight = sum(int(n) for n in reply[6::2])
-        return Conservation(enqueued=enqueued, pending=pending, processing=in_flight,
-                            delayed=delayed, completed=completed, failed=failed)
+    def conservation(self, *, full: bool = False) -> Conservation:
+        """Every count at one instant (one Lua call, O(workers)): the invariant check.
+
+        ``full=True`` also counts processing lists outside the registry (a SCAN of
+        the whole keyspace: for a person checking by hand, not for a loop).
+        """
+        extra = self.unregistered_owners() if full else []
+        reply = [_text(v) for v in self._call("counts", *extra)]
+        enqueued, high, normal, low, delayed, completed, dead, cancelled, paused = (
+            int(n) for n in reply[1:10])
+        in_flight = sum(int(n) for n in reply[11::2])
+        return Conservation(enqueued=enqueued, pending=high + normal + low, processing=in_flight,
+                            delayed=delayed, completed=completed, dead_lettered=dead,
+                            cancelled=cancelled, pending_by_priority=(high, normal, low),
+                            paused=bool(paused))
 
     def get_stats(self) -> dict[str, int]:
-        """How many tasks are in each state, from the keys' own counts.
+        """How many tasks are in each state, from the keys' own counts (ints).
 
-        ``failed`` is the DLQ; ``total`` adds the five states up and ``enqueued`` is
-        the number of tasks the queue holds: the two are equal (``conservation``).
+        ``total`` adds the states up and ``enqueued`` is the number of tasks the
+        queue holds: the two are equal (``conservation``). ``paused`` is 0 or 1.
         """
         c = self.conservation()
-        return {"pending": c.pending, "processing": c.processing, "delayed": c.delayed,
-                "completed": c.completed, "failed": c.failed, "total": c.accounted,
-                "enqueued": c.enqueued, "workers": int(self.client.zcard(self.keys.workers))}
+        high, normal, low = c.pending_by_priority
+        return {"pending": c.pending, "pending_high": high, "pending_normal": normal,
+                "pending_low": low, "processing": c.processing, "delayed": c.delayed,
+                "completed": c.completed, "dead_lettered": c.dead_lettered,
+                "cancelled": c.cancelled, "total": c.accounted, "enqueued": c.enqueued,
+                "workers": int(self.client.zcard(self.keys.workers)), "paused": int(c.paused)}
 
     def get_task_info(self, task_id: str) -> Task | None:
-        """The task ``task_id`` as stored now (with its result, if any); None if there is none."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(self.keys.task(task_id))
-        pipe.hgetall(self.keys.result(task_id))
-        fields, result = pipe.execute()
+        """The task ``task_id`` as stored now (with its result, if any); None if there is none.
+
+        None too if its key holds something that is not a task hash (written by hand).
+        """
+        try:
+            fields = self.client.hgetall(self.keys.task(task_id))
+        except redis.ResponseError:
+            return None
         if not fields:
             return None
-        fields = {_text(k): _text(v) for k, v in fields.items()}
-        return Task.from_fields(fields, self._decode_result(result))
+        return Task.from_fields({_text(k): _text(v) for k, v in fields.items()})
 
     def get_result(self, task_id: str) -> dict[str, Any] | None:
         """The result stored by ``mark_completed``; None if there is none (yet)."""
-        return self._decode_result(self.client.hgetall(self.keys.result(task_id)))
-
-    @staticmethod
-    def _decode_result(fields: dict[Any, Any]) -> dict[str, Any] | None:
-        if not fields:
-            return None
-        return {_text(key): json.loads(_text(value)) for key, value in fields.items()}
+        return decode_result(_text(self.client.hget(self.keys.task(task_id), "result")))
 
     def events(self, count: int | None = 100, *, after: str | None = None) -> list[Event]:
         """Events in order: the last ``count`` (None: all kept), or those after stream id ``after``."""
@@ -614,24 +826,28 @@ class RedisTaskQueue:
         return events
 
     def list_ids(self, state: TaskStatus | str, limit: int | None = None) -> list[str]:
-        """Ids in one state: pending and failed newest first (as LRANGE shows them),
-        delayed by due time, completed oldest first, processing for every worker."""
+        """Ids in one state: pending (high, then normal, then low), dead_lettered and
+        cancelled newest first (as LRANGE shows them), delayed by due time, completed
+        oldest first, processing for every registered worker."""
         state = TaskStatus(str(state))
-        end = -1 if limit is None else limit - 1
         if limit == 0:
             return []
+        end = -1 if limit is None else limit - 1
         if state is TaskStatus.DELAYED:
             ids = self.client.zrange(self.keys.delayed, 0, end)
-        elif state is TaskStatus.PROCESSING:
+        elif state in (TaskStatus.PROCESSING, TaskStatus.PENDING):
             ids = []
-            for info in self.workers():
-                ids.extend(info.in_flight)
-            for worker in self._unregistered_owners():
-                ids.extend(self.client.lrange(self.keys.processing(worker), 0, -1))
+            if state is TaskStatus.PROCESSING:
+                for info in self.workers():
+                    ids.extend(info.in_flight)
+            else:
+                for priority in PRIORITIES:
+                    ids.extend(self.client.lrange(self.keys.pending_list(priority), 0, end))
             ids = ids if limit is None else ids[:limit]
         else:
-            key = {TaskStatus.PENDING: self.keys.pending, TaskStatus.COMPLETED: self.keys.completed,
-                   TaskStatus.FAILED: self.keys.dlq}[state]
+            key = {TaskStatus.COMPLETED: self.keys.completed,
+                   TaskStatus.DEAD_LETTERED: self.keys.dlq,
+                   TaskStatus.CANCELLED: self.keys.cancelled}[state]
             ids = self.client.lrange(key, 0, end)
         return [_text(i) for i in ids]
 
@@ -639,23 +855,25 @@ class RedisTaskQueue:
         """Every place ``task_id`` is, e.g. ``["pending"]`` or ``["processing:worker-1"]``.
 
         Exactly one place, always (the conservation invariant, for one task); a
-        list so that a bug that puts a task in two places shows up.
+        list so that a bug that puts a task in two places shows up. Places are
+        pending, pending:high, pending:low, delayed, completed, dead_lettered,
+        cancelled and processing:<worker> (registered workers).
         """
         places: list[str] = []
-        for name, key in (("pending", self.keys.pending), ("completed", self.keys.completed),
-                          ("failed", self.keys.dlq)):
+        for name, key in (("pending:high", self.keys.pending_high), ("pending", self.keys.pending),
+                          ("pending:low", self.keys.pending_low),
+                          ("completed", self.keys.completed), ("dead_lettered", self.keys.dlq),
+                          ("cancelled", self.keys.cancelled)):
             places += [name] * len(self.client.lpos(key, task_id, count=0) or [])
         if self.client.zscore(self.keys.delayed, task_id) is not None:
             places.append("delayed")
-        owners = {_text(w) for w in self.client.zrange(self.keys.workers, 0, -1)}
-        owners.update(self._unregistered_owners())
-        for worker in sorted(owners):
+        for worker in sorted({_text(w) for w in self.client.zrange(self.keys.workers, 0, -1)}):
             found = self.client.lpos(self.keys.processing(worker), task_id, count=0) or []
             places += [f"processing:{worker}"] * len(found)
         return places
 
     def is_drained(self) -> bool:
-        """Nothing pending, in flight or waiting for a retry."""
+        """Nothing pending, in flight or waiting for a retry (O(workers))."""
         c = self.conservation()
         return c.pending + c.processing + c.delayed == 0
 
@@ -669,7 +887,11 @@ class RedisTaskQueue:
         return True
 
     def clear(self) -> int:
-        """Delete this queue's keys (and nobody else's); how many. Never FLUSHDB."""
+        """Delete this queue's keys (and nobody else's); how many. Never FLUSHDB.
+
+        Walks the keyspace (SCAN) for the per-task and per-worker keys: an explicit
+        clean-up for tests and demos, not something a loop runs.
+        """
         keys = list(self.keys.fixed())
         for pattern in self.keys.patterns():
             keys.extend(self.client.scan_iter(match=pattern, count=1000))
@@ -680,8 +902,11 @@ class RedisTaskQueue:
         return deleted
 
     def __len__(self) -> int:
-        """The number of pending tasks."""
-        return int(self.client.llen(self.keys.pending))
+        """The number of pending tasks (all priorities)."""
+        pipe = self.client.pipeline(transaction=False)
+        for priority in PRIORITIES:
+            pipe.llen(self.keys.pending_list(priority))
+        return sum(int(n) for n in pipe.execute())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(queue_name={self.queue_name!r})"

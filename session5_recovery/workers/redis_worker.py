@@ -15,14 +15,23 @@ Session 4's loop (claim, run, record, repeat) with four additions:
    caught: that is what the heartbeat and the reaper are for.
 
 If Redis goes away, the worker waits and reconnects with backoff, and finishes
-recording what it was doing when the server comes back.
+recording what it was doing when the server comes back. An error Redis itself
+returns for one task (a hash of the wrong type written by hand, say) is logged,
+and the worker goes on with the next task.
+
+``prefetch=N`` claims up to N tasks in one call (``get_tasks``) and runs them one
+after the other: fewer round trips, at the price of fairness (a task waits in
+this worker's list while another worker may be idle) and of a bigger batch for
+the reaper to send back if this worker dies. The README compares the two.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -34,16 +43,21 @@ import redis
 from workshop.paths import OUTPUT_DIR
 
 from ..core import FilterPipeline, default_pipeline
+from .epoch import QueueEpoch
 from .handlers import (
     HandlerRegistry,
     TaskContext,
     default_handlers,
     describe_error,
     is_permanent,
+    printable,
 )
 from .heartbeat import Heartbeat
-from .redis_task_queue import RedisTaskQueue
-from .task import Task, json_object
+from .instance import InstanceToken
+from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
+from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
+from .server_checks import check_eviction_policy
+from .task import Task
 
 T = TypeVar("T")
 
@@ -62,14 +76,14 @@ class WorkerCounts:
 
     completed: int = 0
     retried: int = 0  # attempts that failed and were scheduled for a retry
-    failed: int = 0  # tasks this worker sent to the DLQ
+    dead_lettered: int = 0  # tasks this worker sent to the DLQ
     refused: int = 0  # results refused because the task was no longer ours
     requeued: int = 0  # tasks handed back unfinished at shutdown
     seconds: float = 0.0
 
     @property
     def processed(self) -> int:
-        return self.completed + self.retried + self.failed + self.refused
+        return self.completed + self.retried + self.dead_lettered + self.refused
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,8 +99,18 @@ class RedisWorker:
 
     ``handlers`` maps task types to functions (default: image, noop, sleep, fail,
     crash). ``allowed_dirs`` are the folders image tasks may touch. ``log``
-    receives one line per event (None for silence). Every interval and TTL comes
-    from ``queue.settings``.
+    receives one line per event (None for silence). ``prefetch`` is how many
+    tasks one claim may take (1: one at a time). Every interval and TTL comes
+    from ``queue.settings``, and so does the default time limit of one attempt
+    (``task_time_limit``; a type may set its own in ``handlers``).
+
+    ``kill_children``: this worker owns its process (the CLI, a worker process), so
+    child processes its handlers started are killed when a handler runs out of time
+    and when the worker stops. Off for a worker in a thread of a bigger program,
+    whose other children are not the worker's to kill.
+
+    ``allow_eviction``: start even if the server's maxmemory-policy evicts keys
+    (it refuses to otherwise; see server_checks.py).
     """
 
     def __init__(
@@ -98,8 +122,18 @@ class RedisWorker:
         handlers: HandlerRegistry | None = None,
         allowed_dirs: Sequence[str | Path] | None = None,
         log: Callable[[str], None] | None = print,
+        prefetch: int = 1,
+        kill_children: bool = False,
+        allow_eviction: bool = False,
     ) -> None:
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
+            raise ValueError(f"prefetch must be an integer >= 1 (tasks per claim), got {prefetch!r}")
+        # Checked before anything is registered: the id becomes part of key names.
+        if not isinstance(worker_id, str) or not worker_id or any(c in worker_id for c in " *?[]"):
+            raise ValueError(f"worker_id must be a non-empty name without spaces or glob "
+                             f"characters, e.g. 'worker-1'; got {worker_id!r}")
         self.worker_id = worker_id
+        self.prefetch = prefetch
         self.pipeline = pipeline if pipeline is not None else default_pipeline()
         self.queue = queue
         self.settings = queue.settings
@@ -112,6 +146,22 @@ class RedisWorker:
         self._stop_now = False
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
+        self.kill_children = kill_children
+        self.instance = InstanceToken(queue.client, queue.keys.instance(worker_id), worker_id,
+                                      self.settings.heartbeat_ttl_ms)
+        self.heartbeat.instance = self.instance
+        self.heartbeat.epoch = self.epoch = QueueEpoch(queue, worker_id)
+        self._outage_seen = False  # a call failed to reach Redis: look for stray claims
+        self._next_stray_check = 0.0  # time.monotonic() of the next look, even when busy
+        self.allow_eviction = allow_eviction  # see server_checks.py
+        self._children_before: set[int] = set()  # processes that were there before us
+        # Set by the loop for the last task of a batch: its completion also claims this
+        # many more (one round trip per task for a busy worker); what came back.
+        self._fetch_next = 0
+        self._fetched: list[Task] = []
+        # With prefetch > 1: successes of the current batch not sent yet (task, encoded
+        # result, start time). The batch's outcomes go in one round trip at its end.
+        self._unsent: list[tuple[Task, str, float]] = []
 
     # --- running ---------------------------------------------------------------
 
@@ -129,20 +179,34 @@ class RedisWorker:
         """
         self._stopping.clear()
         self._stop_now = False
+        if self.kill_children:
+            self._children_before = set(descendant_pids())
         started = time.perf_counter()
+        warning = self._retrying(lambda: check_eviction_policy(  # EvictingServerError: refuse
+            self.queue.client, allow_eviction=self.allow_eviction))
+        if warning:
+            self._say(warning)
+        # WorkerIdInUseError if another live process has this id (waits one TTL: a dead
+        # holder's token expires by then).
+        self._retrying(lambda: self.instance.acquire(
+            wait=self.settings.heartbeat_ttl + self.settings.heartbeat_interval))
         self._retrying(lambda: self.queue.register_worker(self.worker_id))
+        self._retrying(self.epoch.check)
         crashed = True  # until the loop returns normally
         try:
             self.heartbeat.start()
             if on_registered is not None:
                 on_registered()
             mode = "burst: until the queue is drained" if burst else "waiting for tasks"
-            self._say(f"started ({mode}; Ctrl+C once: finish the task and stop, twice: requeue it)")
+            batch = f", prefetch {self.prefetch}" if self.prefetch > 1 else ""
+            self._say(f"started, pid {os.getpid()} ({mode}{batch}; Ctrl+C once: finish the task "
+                      f"and stop, twice: requeue it)")
             with self._signal_handlers(handle_signals):
                 self._loop(burst, max_tasks)
             crashed = False
         finally:
             self.heartbeat.stop()
+            self._kill_handler_children("worker stopping")
             if crashed:
                 # An error escaped the loop, most likely because of the task in hand.
                 # Handing it back would refund its attempt, and a task that kills every
@@ -154,7 +218,7 @@ class RedisWorker:
                 self._leave()
             self.counts.seconds += time.perf_counter() - started
         c = self.counts
-        self._say(f"stopped: {c.completed} completed, {c.retried} retried, {c.failed} to the DLQ, "
+        self._say(f"stopped: {c.completed} completed, {c.retried} retried, {c.dead_lettered} to the DLQ, "
                   f"{c.refused} refused, {c.requeued} requeued in {c.seconds:.2f} s")
         return self.counts
 
@@ -165,51 +229,109 @@ class RedisWorker:
         # task), it waits like forever mode does.
         wait = not burst
         outage = 0  # claims in a row that failed because Redis was unreachable
-        while not self._stopping.is_set():
-            try:
-                task = self.queue.get_task(self.worker_id,
-                                           timeout=self.settings.claim_timeout if wait else 0)
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                outage += 1
-                self._wait_for_redis(error, attempt=outage)
-                continue
-            if outage:
-                self._say("Redis is back")
-                outage = 0
-            if task is None:
-                self._retrying(self._release_strays)
-                if burst and self._retrying(self.queue.is_drained):
+        batch: deque[Task] = deque()  # claimed, not started yet
+        try:
+            while not self._stopping.is_set():
+                if self._outage_seen or time.monotonic() >= self._next_stray_check:
+                    # A claim whose reply was lost (an outage; or a dropped connection that
+                    # redis-py retried without telling us) leaves ids in our list that we
+                    # never received. Our list should hold exactly the batch in hand: after
+                    # an outage, and once per reap_interval even while busy, hand back
+                    # anything else instead of waiting until we are idle.
+                    self._outage_seen = False
+                    self._next_stray_check = time.monotonic() + self.settings.reap_interval
+                    holding = {t.id for t in batch}
+                    self._retrying(lambda held=holding: self._release_strays(held))
+                if not batch:
+                    try:
+                        claimed = self.queue.get_tasks(
+                            self.worker_id, self._batch_size(max_tasks, done),
+                            timeout=self.settings.claim_timeout if wait else 0)
+                    except (redis.ConnectionError, redis.TimeoutError) as error:
+                        outage += 1
+                        self._wait_for_redis(error, attempt=outage)
+                        continue
+                    except redis.exceptions.OutOfMemoryError as error:
+                        # A full server (maxmemory, noeviction) refuses the claim's writes:
+                        # nothing was claimed. Wait, longer each time, until there is room.
+                        outage += 1
+                        self._wait_for_room(error, outage, "not claiming")
+                        continue
+                    except redis.ResponseError as error:
+                        # Redis refused the claim itself (a key of the wrong type, by hand?).
+                        # Nothing was written: say so, wait a little (no spinning), go on.
+                        self._say(f"claim failed: Redis replied {error}; trying again")
+                        self._stopping.wait(self.settings.claim_timeout)
+                        continue
+                    if outage:
+                        self._say("Redis is back")
+                        outage = 0
+                    if not claimed:
+                        self._retrying(self._release_strays)
+                        if burst and self._retrying(self.queue.is_drained):
+                            return
+                        wait = True
+                        continue
+                    wait = not burst
+                    batch.extend(claimed)
+                    continue  # look at the stop flag before starting
+                task = batch.popleft()
+                last = max_tasks is not None and done + 1 >= max_tasks
+                # The last task of a batch asks for the next one with its completion; the
+                # others of a prefetched batch wait to be sent with it (-1: do not send yet).
+                self._fetch_next = (-1 if batch and not last else
+                                    0 if last else self._batch_size(max_tasks, done + 1))
+                try:
+                    self.process(task)
+                except StopNow:
                     return
-                wait = True
-                continue
-            wait = not burst
-            if self._stopping.is_set():
-                # The stop signal came while we waited for this claim: hand it straight back.
-                self._give_back(task, "worker stopping: claimed after the stop signal")
-                return
-            try:
-                self.process(task)
-            except StopNow:
-                return
-            done += 1
-            if max_tasks is not None and done >= max_tasks:
-                return
+                finally:
+                    self._fetch_next = 0
+                done += 1
+                batch.extend(self._fetched)
+                self._fetched = []
+                if last:
+                    return
+        finally:
+            # Leaving: first record what is done, then hand back what was not started.
+            self._send_unsent(fetch=0)
+            for unrun in batch:
+                self._give_back(unrun, "worker stopping: claimed, not started")
 
-    def _release_strays(self) -> None:
+    def _batch_size(self, max_tasks: int | None, done: int) -> int:
+        return self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
+
+    def _release_strays(self, holding: set[str] | None = None) -> None:
         """Hand back ids in our own list that we never received.
 
-        We claimed nothing just now, so our list should be empty. An id in it got
-        there when the connection dropped after Redis had run our BLMOVE but before
-        the reply arrived (a Redis restart, a network cut; redis-py even retries the
-        command on a new connection). We never saw it, and the reaper leaves a live
-        worker's list alone: without this it would wait there for as long as we live.
-        One LLEN, only when there is nothing to do.
+        ``holding`` is what we claimed and have not started (our list should hold
+        exactly that; nothing when idle). Any other id got there when the connection
+        dropped after Redis had run our claim but before the reply arrived (a Redis
+        restart, a network cut; redis-py even retries the command on a new
+        connection), or when Redis refused to record a task's outcome (its key was
+        broken by hand). We never finished it, and the reaper leaves a live worker's
+        list alone: without this it would wait there for as long as we live. One
+        LRANGE of a short list: when idle, after an outage, and once per
+        reap_interval while busy.
         """
-        if self.queue.client.llen(self.queue.keys.processing(self.worker_id)):
-            released = self.queue.release_all(self.worker_id, "claim reply lost: connection dropped")
-            if released:
-                self._say(f"requeued {released} task(s) found in my list that I never received "
-                          f"(a claim reply was lost)")
+        mine = self.queue.keys.processing(self.worker_id)
+        strays = [i for i in self.queue.client.lrange(mine, 0, -1)
+                  if (i.decode() if isinstance(i, bytes) else i) not in (holding or set())]
+        if not strays:
+            return
+        try:
+            if not holding:
+                released = self.queue.release_all(self.worker_id, "not received, or not recorded")
+            else:
+                released = sum(bool(self.queue.requeue(
+                    i.decode() if isinstance(i, bytes) else i, worker_id=self.worker_id,
+                    reason="not received, or not recorded")) for i in strays)
+        except redis.ResponseError as error:
+            self._say(f"could not hand back my stray tasks: Redis replied {error}")
+            return
+        if released:
+            self._say(f"requeued {released} task(s) found in my list that I never received "
+                      f"(a claim reply was lost)")
 
     def stop(self) -> None:
         """Stop after the current task (safe from any thread; what the first signal does)."""
@@ -217,10 +339,16 @@ class RedisWorker:
 
     def _leave(self) -> None:
         """On the way out: hand back anything still in our list, then leave the registry."""
+        if self.heartbeat.id_clash is not None:
+            # The list and the heartbeat under our id are another process's now.
+            self._say(f"leaving without handing back or deregistering: worker id "
+                      f"{self.worker_id!r} is used by {self.heartbeat.id_clash}")
+            return
         try:
             released = self.queue.release_all(self.worker_id, "worker stopped")
             self.counts.requeued += released
             self.queue.deregister_worker(self.worker_id)
+            self.instance.release()
         except (redis.ConnectionError, redis.TimeoutError) as error:
             # Nothing is lost: our list stays in Redis and the reaper requeues it once
             # our heartbeat expires.
@@ -232,37 +360,95 @@ class RedisWorker:
     def process(self, task: Task) -> str:
         """Run one claimed task and record its outcome.
 
-        Returns "completed", "retry", "failed" (DLQ) or "refused" (no longer ours).
+        Returns "completed", "retry", "dead_lettered" (DLQ), "refused" (no longer
+        ours) or "error" (Redis refused to record it; logged, the worker goes on).
         Raises StopNow (after requeueing the task) if a second stop signal came.
         """
         started = time.perf_counter()
         self._in_task = True
         try:
             result = self.handle(task)
-            result = None if result is None else json_object(
-                result if isinstance(result, dict) else {"value": result}, "the handler's result")
-            self._in_task = False
         except StopNow:
             self._in_task = False
             self._give_back(task, "second stop signal: requeued unfinished")
             raise
         except Exception as error:  # any error in one task must not stop the worker
             self._in_task = False
-            return self._record_failure(task, error)
+            failure = error
+            return self._guarded(task, lambda: self._record_failure(task, failure))
         finally:
             self._in_task = False
-        recorded = self._retrying(lambda: self.queue.mark_completed(
-            task.id, result, worker_id=self.worker_id))
-        seconds = time.perf_counter() - started
+        if result is not None and not isinstance(result, dict):
+            result = {"value": result}
+        try:
+            # Validated and encoded once, here. A result that is not JSON or is too big
+            # will be the same on every attempt: a permanent failure.
+            encoded = self.queue.encode_result(result)
+        except (TypeError, ResultTooLargeError) as error:
+            bad = error
+            return self._guarded(task, lambda: self._record_failure(task, bad, permanent=True))
+        return self._guarded(task, lambda: self._record_success(task, encoded, started))
+
+    def _record_success(self, task: Task, encoded: str, started: float) -> str:
+        if self._fetch_next < 0 and not self._stopping.is_set():
+            self._unsent.append((task, encoded, started))  # sent with the batch's last one
+            return "completed"
+        fetch = 0 if self._stopping.is_set() else self._fetch_next
+        if self._unsent:
+            self._unsent.append((task, encoded, started))
+            self._send_unsent(fetch)
+            return "completed"
+        recorded, self._fetched = self._retrying(lambda: self.queue.complete_and_claim(
+            task.id, worker_id=self.worker_id, encoded=encoded, max_tasks=fetch))
+        return self._count_success(task, recorded, started)
+
+    def _send_unsent(self, fetch: int) -> None:
+        """Send the batch's held successes in one round trip (and claim ``fetch`` more)."""
+        if not self._unsent:
+            return
+        unsent, self._unsent = self._unsent, []
+        done = [(task.id, encoded) for task, encoded, _ in unsent]
+        try:
+            recorded, self._fetched = self._retrying(lambda: self.queue.complete_many(
+                self.worker_id, done, max_tasks=max(0, fetch)))
+        except redis.ResponseError as error:
+            self._say(f"could not record {len(done)} completions: Redis replied {error}; they stay "
+                      f"in my list and go back to the queue when I am idle")
+            return
+        for (task, _, started), ok in zip(unsent, recorded, strict=True):
+            self._count_success(task, ok, started)
+
+    def _count_success(self, task: Task, recorded: bool, started: float) -> str:
         if not recorded:
             self.counts.refused += 1
-            self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was taken "
-                      f"for dead and it went to another worker); nothing overwritten")
+            # Refused because we were taken for dead, or because the server forgot
+            # everything? One look at the epoch tells (only on this rare path).
+            if self.heartbeat.data_lost or self.heartbeat.check_data_lost():
+                self._say(f"REFUSED completion of {task.id[:8]}: the server lost the queue's "
+                          f"data while I ran it (restarted empty?); its result is not recorded")
+            else:
+                self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was "
+                          f"taken for dead and it went to another worker); nothing overwritten")
             return "refused"
         self.counts.completed += 1
-        self._say(f"completed {task.id[:8]} ({_label(task)}) in {seconds:.2f} s, "
-                  f"attempt {task.attempts}")
+        if self._log is not None:  # the line is built only when someone reads it
+            self._say(f"completed {task.id[:8]} ({_label(task)}) in "
+                      f"{time.perf_counter() - started:.2f} s, attempt {task.attempts}")
         return "completed"
+
+    def _guarded(self, task: Task, record: Callable[[], str]) -> str:
+        """``record()``, surviving an error Redis returns for this one task.
+
+        The scripts check before they write, so such an error has changed nothing:
+        the task stays in our list, and once we are idle ``_release_strays`` hands
+        it back (the claim then dead-letters what is not a task).
+        """
+        try:
+            return record()
+        except redis.ResponseError as error:
+            self._say(f"could not record the outcome of {task.id[:8]}: Redis replied {error}; "
+                      f"it stays in my list and goes back to the queue when I am idle")
+            return "error"
 
     def handle(self, task: Task) -> dict[str, Any] | None:
         """Run the handler registered for the task's type and return its result."""
@@ -270,18 +456,34 @@ class RedisWorker:
         context = TaskContext(task_id=task.id, attempt=task.attempts, worker_id=self.worker_id,
                               pipeline=self.pipeline, allowed_dirs=self.allowed_dirs,
                               pipelines=self._pipelines)
-        return handler(task.data, context)
+        limit = self.handlers.time_limit(task.type, self.settings.task_time_limit)
+        try:
+            with time_limit(limit, f"attempt {task.attempts} of task {task.id[:8]} ({task.type})"):
+                return handler(task.data, context)
+        except TaskTimeLimitExceeded:
+            self._kill_handler_children("its handler ran out of time")
+            raise
 
-    def _record_failure(self, task: Task, error: Exception) -> str:
-        permanent = is_permanent(error)
+    def _kill_handler_children(self, why: str) -> None:
+        """Kill processes our handlers started (only in a worker that owns its process)."""
+        if not self.kill_children:
+            return
+        killed = kill_processes(set(descendant_pids()) - self._children_before)
+        if killed:
+            self._say(f"killed {len(killed)} child process(es) a handler had started ({why}): "
+                      f"pids {killed}")
+
+    def _record_failure(self, task: Task, error: Exception, *, permanent: bool = False) -> str:
+        permanent = permanent or is_permanent(error)
         reason = describe_error(error)
         outcome = self._retrying(lambda: self.queue.mark_failed(
             task.id, reason, permanent=permanent, worker_id=self.worker_id))
         if outcome == "retry":
             self.counts.retried += 1
-            self._say(f"attempt {task.attempts} of {task.id[:8]} failed ({reason}); retry scheduled")
-        elif outcome == "failed":
-            self.counts.failed += 1
+            self._say(f"task {task.id[:8]}: attempt {task.attempts} of {task.max_attempts} "
+                      f"failed ({reason}); retry scheduled")
+        elif outcome == "dead_lettered":
+            self.counts.dead_lettered += 1
             why = "permanent error" if permanent else f"attempt {task.attempts} of {task.max_attempts}"
             self._say(f"FAILED {task.id[:8]} ({why}): {reason}; moved to the DLQ")
         else:
@@ -311,8 +513,26 @@ class RedisWorker:
                 if self._stop_now:
                     raise StopNow() from error  # told twice to stop: the reaper will requeue
                 self._wait_for_redis(error, attempt)
+            except redis.exceptions.OutOfMemoryError as error:
+                # Full server: the script refused its first write, so nothing changed. We
+                # keep the task (the heartbeat keeps our claim alive) and try again, rather
+                # than hand back work that is done and have it run a second time.
+                attempt += 1
+                if self._stop_now:
+                    raise StopNow() from error
+                self._wait_for_room(error, attempt, "cannot record what I did yet")
+
+    def _wait_for_room(self, error: Exception, attempt: int, doing: str) -> None:
+        delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
+        if attempt in (1, 5) or attempt % 20 == 0:
+            self._say(f"Redis is full (maxmemory reached, it refuses writes: {error}); {doing}, "
+                      f"retrying in {delay:.1f} s. Make room (delete old results, purge the "
+                      f"DLQ) or raise maxmemory")
+        if not self._stop_now:
+            self._stopping.wait(delay)
 
     def _wait_for_redis(self, error: Exception, attempt: int) -> None:
+        self._outage_seen = True
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
         if attempt in (1, 5) or attempt % 20 == 0:
             self._say(f"cannot reach Redis ({error}); retrying in {delay:.1f} s")
@@ -352,7 +572,8 @@ class RedisWorker:
 
     def _say(self, message: str) -> None:
         if self._log is not None:
-            self._log(f"[{self.worker_id}] {message}")
+            # printable: a task's path may hold a lone surrogate, which print() cannot encode.
+            self._log(printable(f"[{self.worker_id}] {message}"))
 
 
 def _label(task: Task) -> str:

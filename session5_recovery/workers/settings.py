@@ -26,6 +26,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+# Limits that keep a setting workable. Below MIN_SECONDS a heartbeat competes with the
+# scheduler's own jitter (a 0.02 s TTL declared healthy workers dead over a thousand
+# times a minute); above MAX_SECONDS (a day) a dead worker's task waits longer than
+# anyone would; inf and nan are never a duration.
+MIN_SECONDS = 0.01
+MAX_SECONDS = 86_400.0
+SECONDS_ALLOWED = {
+    "heartbeat_interval": (MIN_SECONDS, 3_600.0),
+    "heartbeat_ttl": (0.2, MAX_SECONDS),  # with the check below: at least 2 intervals
+}
+
 
 @dataclass(frozen=True)
 class RecoverySettings:
@@ -42,6 +53,9 @@ class RecoverySettings:
     backoff_cap: float = 30.0  # no retry waits longer than this
     events_maxlen: int = 10_000  # the event stream keeps about this many entries
     reconnect_cap: float = 5.0  # longest pause between attempts to reach a Redis that is down
+    # One attempt may run this long before it is interrupted and counted as failed
+    # (None: no limit). A task type can set its own in the handler registry.
+    task_time_limit: float | None = 600.0
     # Injectable for tests: "now" in seconds, and a uniform random number in [0, 1).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
@@ -49,9 +63,18 @@ class RecoverySettings:
     def __post_init__(self) -> None:
         for name in ("heartbeat_interval", "heartbeat_ttl", "reap_interval", "claim_timeout",
                      "backoff_base", "backoff_cap", "reconnect_cap"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be a positive number of seconds, "
-                                 f"got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            low, high = SECONDS_ALLOWED.get(name, (MIN_SECONDS, MAX_SECONDS))
+            # `not low <= value <= high` is also true for NaN, which compares false to all.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not low <= value <= high:
+                raise ValueError(f"{name} must be a positive number of seconds from {low:g} to "
+                                 f"{high:g}, got {value!r}")
+        limit = self.task_time_limit
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
+                                  or not MIN_SECONDS <= limit <= 7 * MAX_SECONDS):
+            raise ValueError(f"task_time_limit must be None (no limit) or seconds from "
+                             f"{MIN_SECONDS:g} to {7 * MAX_SECONDS:g}, got {limit!r}")
         if self.heartbeat_ttl < 2 * self.heartbeat_interval:
             raise ValueError(
                 f"heartbeat_ttl ({self.heartbeat_ttl} s) must be at least twice "

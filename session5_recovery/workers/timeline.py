@@ -18,6 +18,7 @@ STYLES = {
     "retry_scheduled": "yellow", "requeued": "magenta", "dead_lettered": "bold red",
     "worker_started": "blue", "worker_stopping": "blue", "worker_stopped": "blue",
     "worker_lost": "bold red", "completion_refused": "bold magenta", "dlq_purged": "red",
+    "replayed": "magenta", "cancelled": "dim", "paused": "bold yellow", "resumed": "bold yellow",
 }
 
 
@@ -27,7 +28,9 @@ def describe(event: Event) -> str:
     worker, attempt = f.get("worker", "?"), f.get("attempt", "?")
     name = event.name
     if name == "enqueued":
-        return f"enqueued ({f.get('type', 'image')})"
+        priority = f.get("priority", "normal")
+        extra = "" if priority == "normal" else f", {priority} priority"
+        return f"enqueued ({f.get('type', 'image')}{extra})"
     if name == "claimed":
         return f"claimed by {worker} (attempt {attempt})"
     if name == "completed":
@@ -51,6 +54,16 @@ def describe(event: Event) -> str:
         return f"{worker} got a stop signal: finishing its task"
     if name == "worker_stopped":
         return f"{worker} stopped"
+    if name == "replayed":
+        return "replayed from the DLQ (fresh attempts)"
+    if name == "cancelled":
+        return "cancelled before it ran"
+    if name in ("paused", "resumed"):
+        return f"queue {name}"
+    if name == "claim_refused":
+        return f"claim by {worker} REFUSED: {f.get('reason', 'already finished')}"
+    if name == "data_lost":
+        return f"DATA LOST: {worker} found the queue's epoch gone (the server lost its data)"
     if name == "dlq_purged":
         return f"DLQ purged ({f.get('tasks', '?')} tasks deleted)"
     return f"{name} {f}"

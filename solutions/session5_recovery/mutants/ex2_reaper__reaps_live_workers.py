@@ -84,7 +84,7 @@ def recover_task(r: Any, queue: str, worker_id: str, task_id: str) -> str:
     if attempts >= max_attempts:
         # A task that has killed max_attempts workers is probably what kills them.
         pipe.hset(key, mapping={
-            "status": "failed",
+            "status": "dead_lettered",
             "reason": f"worker {worker_id} was lost during attempt {attempts} of {max_attempts}",
         })
         pipe.lpush(f"{queue}:dlq", task_id)

@@ -1,0 +1,42 @@
+"""kill -9 the process running a task, on one engine, and watch what the engine does.
+
+    python session7_engines/demos/demo_kill_one.py --engine celery
+    python session7_engines/demos/demo_kill_one.py --engine celery --defaults
+
+Starts the engine's own worker command, enqueues a 1 s task, SIGKILLs the process
+running it (the task wrote its pid to the ledger when it started), then follows
+the task for up to 60 s, restarting the worker command if it exited (as systemd
+would). Prints one line: did it come back, after how long, how many runs, where it ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from session7_engines.compare import ENGINES, kill_mid_task, make_runner
+from workshop.redis_connection import resolve_redis
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=[e for e in ENGINES if "+" not in e], default="celery")
+    parser.add_argument("--defaults", action="store_true", help="the engine's own defaults")
+    args = parser.parse_args(argv)
+    target = resolve_redis()
+    if not target.multiprocess:
+        parser.error("this demo needs a real Redis server (make redis, or set REDIS_URL)")
+    profile = "defaults" if args.defaults else "recommended"
+    with tempfile.TemporaryDirectory(prefix="s7-demo-") as tmp, \
+            make_runner(args.engine, target.url, Path(tmp), profile) as runner:
+        print(f"starting {args.engine} ({profile}) ...")
+        runner.start(1)
+        row = kill_mid_task(runner, 60)
+    print(f"{args.engine} ({profile}): came back: {row.get('came_back')}, "
+          f"after {row.get('recovery_s')} s, runs: {row.get('runs')}, ended: {row.get('ended')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

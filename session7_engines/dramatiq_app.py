@@ -1,0 +1,64 @@
+"""Dramatiq on Redis: the broker and the actor that the ``dramatiq`` command imports.
+
+Started by the harness as::
+
+    dramatiq session7_engines.dramatiq_app --processes 2 --threads 1 --queues <queue>
+
+with ``S7_REDIS_URL``, ``S7_NAMESPACE``, ``S7_QUEUE`` and ``S7_PROFILE`` in the
+environment. Where Dramatiq keeps each behaviour (files in the dramatiq package):
+
+- claim and ack: ``brokers/redis/dispatch.lua`` moves up to ``prefetch`` message
+  ids per fetch into a per-process ack set ``{ns}:__acks__.<broker id>.<queue>``;
+- heartbeat and reaper: every command stamps ``{ns}:__heartbeats__``; with a chance
+  of ``maintenance_chance`` in a million, a command re-queues the acks of every
+  process silent for ``heartbeat_timeout`` ms (default 60000);
+- retries: ``middleware/retries.py`` (``max_retries`` 20, backoff from 15 s by
+  default, with jitter); a message past its retries is nacked into ``{queue}.XQ``,
+  the dead-letter queue, kept for ``dead_message_ttl`` (7 days);
+- time limit: ``middleware/time_limit.py`` (600000 ms by default);
+- prefetch: ``dramatiq_queue_prefetch`` (default 2 x threads) in ``worker.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from . import settings
+from .work import ENV_NAMESPACE, ENV_REDIS_URL, perform
+
+ACTOR_NAME = "s7_image_task"
+
+
+def make_broker(url: str, namespace: str, profile: str) -> RedisBroker:
+    """A Redis broker under its own key namespace (``{namespace}:dramatiq:*``)."""
+    options = {}
+    if profile == "recommended":
+        # Notice a dead process after 3 s instead of 60 s, and look often.
+        options = {"heartbeat_timeout": int(settings.DEAD_WORKER_TIMEOUT_S * 1000),
+                   "maintenance_chance": 100_000}
+    return RedisBroker(url=url, namespace=f"{namespace}:dramatiq", **options)
+
+
+def actor_options(profile: str) -> dict:
+    """The reliability options of the actor under each profile."""
+    if profile == "defaults":
+        return {}
+    return {"max_retries": settings.MAX_RETRIES,
+            "min_backoff": int(settings.MIN_BACKOFF_S * 1000),
+            "max_backoff": int(settings.MAX_BACKOFF_S * 1000),
+            "time_limit": settings.TIME_LIMIT_S * 1000}
+
+
+_PROFILE = settings.profile()
+broker = make_broker(os.environ.get(ENV_REDIS_URL, "redis://127.0.0.1:6379/0"),
+                     os.environ.get(ENV_NAMESPACE, "s7"), _PROFILE)
+dramatiq.set_broker(broker)
+
+
+@dramatiq.actor(actor_name=ACTOR_NAME, queue_name=settings.queue(), **actor_options(_PROFILE))
+def image_task(task_id: str, data: dict) -> dict:
+    """Dramatiq retries any exception, with backoff, up to ``max_retries``."""
+    return perform(task_id, data)

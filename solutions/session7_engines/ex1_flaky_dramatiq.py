@@ -1,0 +1,75 @@
+"""Exercise 1: port session 5's flaky task to Dramatiq, with retries and backoff.
+
+Session 5's ``{"type": "fail", "times": 2}`` task fails its first 2 attempts and
+then succeeds; our queue retried it with exponential backoff and full jitter and,
+past ``max_attempts``, parked it in the dead-letter queue. Dramatiq does all of
+that for you, through options on the actor (its ``Retries`` middleware), once you
+say what you want:
+
+- Part 1: ``retry_options(max_retries, min_backoff_ms, max_backoff_ms)``: the actor
+  options as a dict: ``max_retries``, ``min_backoff`` and ``max_backoff`` (Dramatiq
+  counts in milliseconds), and ``throws``: the exception classes that must NOT be
+  retried (``(PermanentTaskError,)``: a bad payload will not get better).
+- Part 2: ``attempt_number()``: inside an actor, which attempt is this (1 for the
+  first run)? Dramatiq keeps the count of retries so far in the message's options
+  (``"retries"``, absent on the first run); the ``CurrentMessage`` middleware gives
+  you the message being processed.
+- Part 3: ``declare_flaky(broker, runs)``: declare the actor ``flaky(task_id, times)``
+  on ``broker`` with ``retry_options(min_backoff_ms=10, max_backoff_ms=50)``. Each run
+  appends ``(task_id, attempt)`` to ``runs``; then it raises ``TransientTaskError``
+  while ``attempt <= times``, raises ``PermanentTaskError`` if ``times`` is negative,
+  and otherwise returns ``{"task_id": task_id, "attempts": attempt}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+
+class TransientTaskError(RuntimeError):
+    """A failure worth a retry."""
+
+
+class PermanentTaskError(Exception):
+    """A failure no retry can fix: dead-letter at once."""
+
+
+# --- Part 1 -------------------------------------------------------------------
+
+
+def retry_options(max_retries: int = 3, min_backoff_ms: int = 100,
+                  max_backoff_ms: int = 2000) -> dict[str, Any]:
+    """The actor options that give session 5's retry policy."""
+    return {"max_retries": max_retries, "min_backoff": min_backoff_ms,
+            "max_backoff": max_backoff_ms, "throws": (PermanentTaskError,)}
+
+
+# --- Part 2 -------------------------------------------------------------------
+
+
+def attempt_number() -> int:
+    """1 on the first run of the current message, 2 on its first retry, ..."""
+    message = CurrentMessage.get_current_message()
+    return message.options.get("retries", 0) + 1
+
+
+# --- Part 3 -------------------------------------------------------------------
+
+
+def declare_flaky(broker: dramatiq.Broker, runs: list) -> dramatiq.Actor:
+    """The flaky task as a Dramatiq actor on ``broker``."""
+
+    def flaky(task_id: str, times: int) -> dict[str, Any]:
+        attempt = attempt_number()
+        runs.append((task_id, attempt))
+        if times < 0:
+            raise PermanentTaskError(f"'times' must be 0 or more, got {times}")
+        if attempt <= times:
+            raise TransientTaskError(f"{task_id}: attempt {attempt} fails on purpose")
+        return {"task_id": task_id, "attempts": attempt}
+
+    return dramatiq.actor(flaky, actor_name="flaky", broker=broker,
+                          **retry_options(min_backoff_ms=10, max_backoff_ms=50))
