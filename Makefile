@@ -10,7 +10,7 @@ SESSION ?=
 # make bench / make notebooks write under output/; FIGURES=refresh rewrites the
 # committed notebooks/figures/ instead (on purpose, to update what the READMEs show).
 FIGURES ?=
-FIGURE_FLAG := $(if $(filter refresh,$(FIGURES)),--update-figures,)
+REFRESH := $(filter refresh,$(FIGURES))
 
 .PHONY: help install demo test check doctor bench notebooks lab redis serve lint clean
 
@@ -53,10 +53,10 @@ doctor: $(STAMP)
 	$(PY) -m workshop doctor
 
 bench: $(STAMP)
-	$(PY) -m workshop bench $(FIGURE_FLAG)
+	$(PY) -m workshop bench $(if $(REFRESH),--update-figures,)
 
 notebooks: $(STAMP)
-	$(PY) -m workshop notebooks $(FIGURE_FLAG)
+	$(PY) -m workshop notebooks $(if $(REFRESH),--update-figures,)
 
 # Saving a workshop notebook strips its outputs (workshop/jupyter_hooks.py), so a run
 # in Jupyter never changes the tracked file; the figures go to output/.

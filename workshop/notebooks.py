@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", choices=("auto", "embedded"), default="auto",
                         help="'embedded' ignores a running Redis, as on a machine without one")
     parser.add_argument("--update-figures", action="store_true",
+                        dest="update_figures",
                         help="write the committed notebooks/figures/ (full mode only)")
     args = parser.parse_args(argv or [])
     if args.update_figures and args.quick:

