@@ -36,6 +36,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# An exercise test that waits for a learner's loop gets a short limit of its own: a
+# mistake should fail in seconds with a named test, not stall for the suite's 120 s.
+EXERCISE_TIMEOUT = 30
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent.name == "exercises" and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(EXERCISE_TIMEOUT))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Set before test modules are collected, because they load their exercise on import.
     if config.getoption("--solutions"):
@@ -47,25 +58,82 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
+# The suite's Redis, chosen once per run: (target, None) or (None, why there is none).
+_suite_redis: tuple[RedisTarget | None, str | None] | None = None
+NO_REDIS_REASON = "no Redis available (how to get one: at the start and the end of this run)"
+
+
+def suite_redis() -> tuple[RedisTarget | None, str | None]:
+    global _suite_redis
+    if _suite_redis is None:
+        if IN_CI:
+            url = os.environ.get("REDIS_URL", LOCAL_URL)
+            version = ping(url, timeout=2)
+            source = "REDIS_URL" if "REDIS_URL" in os.environ else "local server"
+            _suite_redis = ((RedisTarget(url, source, multiprocess=True, version=version), None)
+                            if version else (None, f"CI=true but no Redis answers at {url}"))
+        else:
+            try:
+                _suite_redis = (resolve_redis(announce=False), None)
+            except RuntimeError as error:
+                _suite_redis = (None, str(error))
+    return _suite_redis
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """One line at the start of the run: which Redis the integration tests use.
+
+    Only when a collected test needs Redis: a run of exercise tests alone never
+    looks for one (nor starts an embedded server).
+    """
+    if not any("redis_target" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    target, problem = suite_redis()
+    if target is not None:
+        reporter.write_line(f"integration tests use {target.banner()}")
+    else:
+        reporter.write_line("integration tests: no Redis available; they will be skipped.")
+        for line in problem.splitlines():
+            reporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The skips, one line per reason (pytest's ``-rs`` repeats a reason once per test file line)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ").splitlines()[0]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    terminalreporter.section("skipped, by reason", sep="-")
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{count:4d} skipped: {reason}")
+    target, problem = suite_redis() if _suite_redis is not None else (None, None)
+    if problem and NO_REDIS_REASON in reasons:
+        terminalreporter.write_line(problem)
+
+
 @pytest.fixture(scope="session")
 def redis_target() -> RedisTarget:
     """The Redis the integration tests use.
 
     In CI a real server must answer (REDIS_URL or the local one): the tests fail
     rather than skip. On a learner's machine the embedded server is fine, and
-    with no Redis at all the integration tests are skipped with the reason.
+    with no Redis at all the integration tests are skipped (the header of the run
+    says why and how to get one).
     """
+    target, problem = suite_redis()
+    if target is not None:
+        return target
     if IN_CI:
-        url = os.environ.get("REDIS_URL", LOCAL_URL)
-        version = ping(url, timeout=2)
-        if version is None:
-            pytest.fail(f"CI=true but no Redis answers at {url}: integration tests must run in CI")
-        return RedisTarget(url, "REDIS_URL" if "REDIS_URL" in os.environ else "local server",
-                           multiprocess=True, version=version)
-    try:
-        return resolve_redis(announce=False)
-    except RuntimeError as error:
-        pytest.skip(f"no Redis available: {error}")
+        pytest.fail(f"{problem}: integration tests must run in CI")
+    pytest.skip(NO_REDIS_REASON)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ that the threads of session 3 and the worker processes of session 4 improve on.
     pipeline.process_file("in.jpg", "out.png")
 """
 
+# Importing .filters adds the built-in filters to core's registry (core never imports filters).
 from .core import (
     BatchProcessor,
     BatchReport,
@@ -18,6 +19,7 @@ from .core import (
     ImageOutcome,
     default_pipeline,
     load_image,
+    register_filter,
     save_image_atomic,
 )
 from .filters import BaseFilter, BlurFilter, BrightnessFilter, EdgesFilter, GrayscaleFilter
@@ -35,5 +37,6 @@ __all__ = [
     "ImageOutcome",
     "default_pipeline",
     "load_image",
+    "register_filter",
     "save_image_atomic",
 ]

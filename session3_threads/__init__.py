@@ -14,8 +14,11 @@ fixed with a ``Lock``.
 sessions 1 and 2, so this session is self-contained.
 """
 
+# The built-in filters add themselves to core's registry when imported (core never
+# imports filters), so every use of this session finds them.
+from . import filters as _filters  # noqa: F401
 from .task import Task, TaskStatus
 from .task_queue import TaskQueue
-from .workers import Worker, WorkerPool, WorkerStats
+from .workers import Worker, WorkerCounts, WorkerPool
 
-__all__ = ["Task", "TaskQueue", "TaskStatus", "Worker", "WorkerPool", "WorkerStats"]
+__all__ = ["Task", "TaskQueue", "TaskStatus", "Worker", "WorkerPool", "WorkerCounts"]

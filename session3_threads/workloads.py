@@ -26,7 +26,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -133,12 +133,18 @@ def run_processes(fn: Callable[[Any], Any], args: Sequence[Any], workers: int,
 
     The timing includes starting the processes and sending every argument and result
     through pipes (pickled): the price processes pay that threads do not.
+
+    ``multiprocessing.Pool`` rather than ``ProcessPoolExecutor``: the Pool starts all
+    its processes before its helper threads, while the executor forks its workers
+    from a process that already runs its manager thread. Under ``fork`` that is the
+    risk Python 3.12+ warns about ("multi-threaded, use of fork() may lead to
+    deadlocks"): a lock held by another thread at the fork stays locked in the child.
     """
     _check_workers(workers)
     context = get_context(start_method)
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        list(pool.map(fn, args))
+    with context.Pool(processes=workers) as pool:
+        pool.map(fn, args)  # waits for every result and re-raises the first error
     return time.perf_counter() - start
 
 
@@ -157,7 +163,7 @@ def is_quick() -> bool:
 
 def workload_dir() -> Path:
     """Where the generated benchmark images live (under the git-ignored output folder)."""
-    from workshop.paths import OUTPUT_DIR
+    from .core.samples import OUTPUT_DIR
 
     return OUTPUT_DIR / "session3" / "workload_images"
 
@@ -165,7 +171,7 @@ def workload_dir() -> Path:
 def make_pillow_inputs(count: int, size: tuple[int, int] = PILLOW_SIZE,
                        folder: str | Path | None = None) -> list[str]:
     """Paths of ``count`` generated JPEGs of ``size``, written once and then reused."""
-    from workshop.images import generated_image
+    from .core.samples import generated_image
 
     folder = Path(folder) if folder is not None else workload_dir()
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,9 @@ and watch it (command line, monitor, timeline, ``WorkerFleet``) in ``tools/``;
 ``filters/`` and ``core/`` are session 2's, copied unchanged.
 """
 
+# The built-in filters add themselves to core's registry when imported (core never
+# imports filters), so every use of this session finds them.
+from . import filters as _filters  # noqa: F401
 from .workers import (
     RecoverySettings,
     RedisTaskQueue,

@@ -28,12 +28,10 @@ from pathlib import Path
 
 import httpx
 
-from workshop.paths import OUTPUT_DIR
-from workshop.redis_connection import resolve_redis
-from workshop.waiting import wait_until
-
+from .core.samples import OUTPUT_DIR
 from .livetest import LiveServer
 from .workers import RedisTaskQueue
+from .workers.redis_connection import resolve_redis
 
 BODY = {"image": "sample_01_640x480.jpg", "filters": ["blur:radius=2", "edges", "grayscale"]}
 
@@ -95,8 +93,8 @@ def run(tasks: int, concurrency: int, workers: int = 2) -> dict:
         server.start()
         accepted = asyncio.run(post_many(server.url, "/tasks", tasks, concurrency))
         drain_started = time.perf_counter()
-        wait_until(lambda: httpx.get(server.url + "/stats", timeout=10).json()["database"]
-                   ["completed"] >= tasks, 600, "the workers to finish every task", every=0.2)
+        server.wait_for(lambda: httpx.get(server.url + "/stats", timeout=10).json()["database"]
+                        ["completed"] >= tasks, 600, "the workers to finish every task")
         drained = time.perf_counter() - drain_started
         inline = asyncio.run(post_many(server.url, "/bench/in-request", tasks, concurrency))
     finally:

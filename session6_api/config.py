@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from workshop.paths import OUTPUT_DIR
-
+from .core.samples import OUTPUT_DIR
 from .workers import DEFAULT_QUEUE_NAME
 
 DATA_DIR = OUTPUT_DIR / "session6"

@@ -11,11 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-
-from workshop.waiting import wait_until
 
 
 def free_port() -> int:
@@ -46,16 +46,30 @@ class LiveServer:
         self.process = subprocess.Popen(self.args, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            wait_until(self._ready, timeout, "the server to answer /ready", every=0.2)
+            self.wait_for(self._ready, timeout, "the server to answer /ready")
         except BaseException:
             self.stop()
             raise
         return self
 
+    def wait_for(self, condition: Callable[[], object], timeout: float, what: str) -> None:
+        """Poll ``condition`` every 0.2 s until it is truthy; fail at once if the server died.
+
+        A generic wait would sit out its whole timeout after the server crashed; this
+        one reports the crash and the end of the server's log instead.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode} while "
+                                   f"waiting for {what}:\n{self.log()[-3000:]}")
+            if condition():
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"gave up after {timeout:g} s waiting for {what}")
+            time.sleep(0.2)
+
     def _ready(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"the server exited with {self.process.returncode}:\n"
-                               f"{self.log()[-3000:]}")
         try:
             return httpx.get(self.url + "/ready", timeout=2).status_code == 200
         except httpx.HTTPError:

@@ -13,3 +13,7 @@ does when a worker is killed mid-task: ``python -m session7_engines.compare``.
 - ``runners.py``: start each engine's own worker command, enqueue, ask where a task ended;
 - ``compare.py``: throughput, kill -9 and poison, printed as one table.
 """
+
+# The built-in filters add themselves to core's registry when imported (core never
+# imports filters), so every use of this session finds them.
+from . import filters as _filters  # noqa: F401

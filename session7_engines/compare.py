@@ -58,7 +58,7 @@ def make_runner(engine: str, redis_url: str, workdir: Path, profile: str = "reco
 
 
 def image_tasks(workdir: Path, count: int, tag: str) -> list[tuple[str, dict[str, Any]]]:
-    from workshop.images import generated_image
+    from .core.samples import generated_image
 
     inputs = workdir / "in"
     inputs.mkdir(exist_ok=True)
@@ -274,8 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(engines) - set(ENGINES))
     if unknown:
         parser.error(f"unknown engine(s) {unknown}; choose from {', '.join(ENGINES)}")
-    from workshop.paths import OUTPUT_DIR
-    from workshop.redis_connection import resolve_redis
+    # Session 5 is one of the engines compared; its connection module is the sessions' own.
+    from session5_recovery.workers.redis_connection import resolve_redis
+
+    from .core.samples import OUTPUT_DIR
 
     target = resolve_redis(url=args.redis_url) if args.redis_url else resolve_redis()
     if not target.multiprocess:

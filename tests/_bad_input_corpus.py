@@ -139,10 +139,13 @@ def build_cases(files: Files) -> list[Case]:
         Case("id_without_hash", "raw_id", "made-up-id",
              s5=Expect("dlq", ("no task record", "by hand")),
              s4=Expect("failed", ("unreadable task", "by hand"))),
+        # Both sessions read such bytes as escaped text that writes back as the same
+        # bytes: the data is then checked like any other, and session 4 fails an id that
+        # is not text as one more id without a task (session 5's script quarantines it).
         Case("non_utf8_id", "raw_id", b"\xff\xfe\xfd-not-text",
-             s5=Expect("dlq", ("not UTF-8",)), s4=Expect("failed", ("UTF-8",))),
+             s5=Expect("dlq", ("not UTF-8",)), s4=Expect("failed", ("unreadable task", "by hand"))),
         Case("non_utf8_data", "raw", {"data": b'{"image_path": "\xff\xfe.jpg"}'},
-             s5=Expect("dlq", ("UTF-8",)), s4=Expect("failed", ("UTF-8",))),
+             s5=Expect("dlq", ("output_path",)), s4=Expect("failed", ("output_path",))),
         # --- JSON objects with missing, extra or mistyped fields -------------------
         Case("missing_all_fields", "api", {},
              s5=Expect("dlq", ("image_path", "output_path")),

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import redis
-from _bad_input_corpus import Case, Files, build_cases, good_task, make_files
+from _bad_input_corpus import Case, Expect, Files, build_cases, good_task, make_files
 from _chaos_helpers import Processes, stop_gracefully
 
 pytestmark = [pytest.mark.redis, pytest.mark.multiprocess]
@@ -45,7 +45,42 @@ def _text(value: bytes | str | None) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-class Session4:
+class CorpusTarget:
+    """What both sessions share: a fresh queue, a client that keeps bytes, key names, cleanup."""
+
+    name: str
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.queue_name = f"badinput-{self.name}-{uuid.uuid4().hex[:10]}"
+        self.queue = self.make_queue()
+        self.raw = _raw(url)
+
+    def make_queue(self) -> Any:
+        raise NotImplementedError
+
+    def key(self, suffix: str | bytes) -> bytes:
+        suffix = suffix.encode() if isinstance(suffix, str) else suffix
+        return self.queue_name.encode() + b":" + suffix
+
+    def expect(self, case: Case) -> Expect | None:
+        return getattr(case, self.name)
+
+    def add(self, data: dict[str, Any]) -> str:
+        return self.queue.add_task(data)
+
+    def push_raw_id(self, raw_id: bytes) -> None:
+        self.raw.lpush(self.key("pending"), raw_id)
+
+    def cleanup(self) -> None:
+        keys = list(self.raw.scan_iter(match=self.key(b"*"), count=1000))
+        if keys:
+            self.raw.delete(*keys)
+        self.queue.close()
+        self.raw.close()
+
+
+class Session4(CorpusTarget):
     """How to queue, run and inspect the corpus on session 4's queue."""
 
     name = "s4"
@@ -53,23 +88,10 @@ class Session4:
     outcome_of_list = {"completed": "completed", "failed": "failed"}
     stop_signal = signal.SIGINT  # session 4: finish the current task, then exit
 
-    def __init__(self, url: str) -> None:
+    def make_queue(self) -> Any:
         from session4_redis.workers import RedisTaskQueue
 
-        self.url = url
-        self.queue_name = f"badinput-s4-{uuid.uuid4().hex[:10]}"
-        self.queue = RedisTaskQueue(url=url, queue_name=self.queue_name)
-        self.raw = _raw(url)
-
-    def key(self, suffix: str | bytes) -> bytes:
-        suffix = suffix.encode() if isinstance(suffix, str) else suffix
-        return self.queue_name.encode() + b":" + suffix
-
-    def expect(self, case: Case):
-        return case.s4
-
-    def add(self, data: dict[str, Any]) -> str:
-        return self.queue.add_task(data)
+        return RedisTaskQueue(url=self.url, queue_name=self.queue_name)
 
     def write_raw_task(self, fields: dict[str, Any]) -> str:
         task_id = uuid.uuid4().hex
@@ -78,9 +100,6 @@ class Session4:
         self.raw.hset(self.key(f"task:{task_id}"), mapping=mapping)
         self.raw.lpush(self.key("pending"), task_id)
         return task_id
-
-    def push_raw_id(self, raw_id: bytes) -> None:
-        self.raw.lpush(self.key("pending"), raw_id)
 
     def start_worker(self, procs: Processes, n: int) -> Any:
         from session4_redis.workers import run_worker_process
@@ -91,9 +110,16 @@ class Session4:
         return self.raw.lrange(self.key("processing"), 0, -1)
 
     def settled(self, stuck: set[bytes], parked: set[bytes]) -> bool:
-        """Nothing pending; in flight only what dead workers left (nobody recovers it here)."""
-        return (self.raw.llen(self.key("pending")) == 0
-                and set(self.in_flight()) <= stuck | parked)
+        """Nothing pending; in flight only what dead workers left (nobody recovers it here).
+
+        Both lists are read in one MULTI/EXEC, at one instant: two separate reads
+        could see a task in neither list while it moves between them.
+        """
+        pipe = self.raw.pipeline(transaction=True)
+        pipe.llen(self.key("pending"))
+        pipe.lrange(self.key("processing"), 0, -1)
+        pending, in_flight = pipe.execute()
+        return pending == 0 and set(in_flight) <= stuck | parked
 
     def park(self, entry: bytes) -> None:
         self.raw.lrem(self.key("pending"), 0, entry)
@@ -109,15 +135,8 @@ class Session4:
             return f"in {where or 'no list'}", reason
         return self.outcome_of_list.get(where[0], f"still {where[0]}"), reason
 
-    def cleanup(self) -> None:
-        keys = list(self.raw.scan_iter(match=self.queue_name.encode() + b"*", count=1000))
-        if keys:
-            self.raw.delete(*keys)
-        self.queue.close()
-        self.raw.close()
 
-
-class Session5:
+class Session5(CorpusTarget):
     """How to queue, run and inspect the corpus on session 5's queue (the target)."""
 
     name = "s5"
@@ -127,25 +146,20 @@ class Session5:
     stop_signal = signal.SIGTERM  # finish the current task, leave the registry, exit 0
 
     def __init__(self, url: str) -> None:
-        from session5_recovery.workers import RecoverySettings, RedisTaskQueue
-
-        self.url = url
-        self.queue_name = f"badinput-s5-{uuid.uuid4().hex[:10]}"
-        self.queue = RedisTaskQueue(url=url, queue_name=self.queue_name,
-                                    settings=RecoverySettings.from_dict(self.settings))
-        self.raw = _raw(url)
+        super().__init__(url)
         self.allowed: list[str] = []  # the folders image tasks may use (set by the fixture)
+        self.workers: list[str] = []  # every worker id started, in order
 
     def key(self, suffix: str | bytes) -> bytes:
         """Session 5's keys carry the queue name as a hash tag: ``{name}:suffix``."""
         suffix = suffix.encode() if isinstance(suffix, str) else suffix
         return b"{" + self.queue_name.encode() + b"}:" + suffix
 
-    def expect(self, case: Case):
-        return case.s5
+    def make_queue(self) -> Any:
+        from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
-    def add(self, data: dict[str, Any]) -> str:
-        return self.queue.add_task(data)
+        return RedisTaskQueue(url=self.url, queue_name=self.queue_name,
+                              settings=RecoverySettings.from_dict(self.settings))
 
     def write_raw_task(self, fields: dict[str, Any]) -> str:
         """A task hash in session 5's layout, as a producer in another language would write it."""
@@ -160,12 +174,10 @@ class Session5:
         pipe.execute()
         return task_id
 
-    def push_raw_id(self, raw_id: bytes) -> None:
-        self.raw.lpush(self.key("pending"), raw_id)
-
     def start_worker(self, procs: Processes, n: int) -> Any:
         from session5_recovery.workers import run_worker_process
 
+        self.workers.append(f"bad-input-{n}")
         return procs.start(run_worker_process, (f"bad-input-{n}", self.url, self.queue_name, False),
                            kwargs={"settings": self.settings, "allowed_dirs": self.allowed})
 
@@ -177,10 +189,26 @@ class Session5:
 
     def settled(self, stuck: set[bytes], parked: set[bytes]) -> bool:
         """Nothing pending, delayed or in flight: ``stuck`` does not count here, because
-        the reaper must bring a dead worker's tasks back."""
-        pending = set(self.raw.lrange(self.key("pending"), 0, -1))
-        delayed = set(self.raw.zrange(self.key("delayed"), 0, -1))
-        return (pending | delayed | set(self.in_flight())) <= parked
+        the reaper must bring a dead worker's tasks back.
+
+        Every list is read in one MULTI/EXEC, at one instant. Separate reads can miss
+        a task that moves between them (read pending, then the reaper moves the task
+        from a processing list to pending, then read processing: seen nowhere). The
+        processing lists are those of every worker started so far, plus any other
+        the key space shows, so a replacement worker's new list is never missed.
+        """
+        processing = {self.key(f"processing:{worker}") for worker in self.workers}
+        processing.update(self.raw.scan_iter(match=self.key("processing:*"), count=1000))
+        pipe = self.raw.pipeline(transaction=True)
+        pipe.lrange(self.key("pending"), 0, -1)
+        pipe.zrange(self.key("delayed"), 0, -1)
+        for key in sorted(processing):
+            pipe.lrange(key, 0, -1)
+        pending, delayed, *in_flight = pipe.execute()
+        seen = set(pending) | set(delayed)
+        for entries in in_flight:
+            seen.update(entries)
+        return seen <= parked
 
     def park(self, entry: bytes) -> None:
         for key in self.raw.scan_iter(match=self.key("processing:*"), count=1000):
@@ -228,13 +256,6 @@ class Session5:
         if len(places) != 1:
             return f"in {places or 'no list'}", reason
         return {"dlq": "dlq", "completed": "completed"}.get(places[0], f"still {places[0]}"), reason
-
-    def cleanup(self) -> None:
-        keys = list(self.raw.scan_iter(match=self.key(b"*"), count=1000))
-        if keys:
-            self.raw.delete(*keys)
-        self.queue.close()
-        self.raw.close()
 
 
 SESSIONS = {"s4": Session4, "s5": Session5}

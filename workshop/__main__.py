@@ -43,10 +43,10 @@ def _run_check(args: argparse.Namespace) -> int:
     return run_check(args.session)
 
 
-def _run_redis(_: argparse.Namespace) -> int:
+def _run_redis(args: argparse.Namespace) -> int:
     from .redis_server import run_local_redis
 
-    return run_local_redis()
+    return run_local_redis(args.port)
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="check your exercises")
     check.add_argument("session", nargs="?", help="session number (1-5); all if omitted")
     check.set_defaults(run=_run_check)
-    commands.add_parser("redis", help="start a local Redis server").set_defaults(run=_run_redis)
+    redis_command = commands.add_parser("redis", help="start a local Redis server")
+    redis_command.add_argument("--port", type=int, default=6379, help="port (default 6379)")
+    redis_command.set_defaults(run=_run_redis)
     for name, run in (("bench", _run_bench), ("notebooks", _run_notebooks)):
         sub = commands.add_parser(name, help=f"run the {name}")
         sub.add_argument("extra", nargs=argparse.REMAINDER, help="options passed on")

@@ -9,14 +9,16 @@ What one task costs, measured with no-op tasks so that only the queue is timed:
 - pipelining: the same LPUSHes sent one round trip each, then all in one pipeline;
 - session 4's ``RedisTaskQueue``: one ``add_task`` per task, one ``add_tasks``
   for all, and one worker *process* draining ``{"type": "noop"}`` tasks;
-- session 5's, one task per claim and ten per claim (prefetch);
+- session 5's, one task per claim and ten per claim (prefetch), with everything
+  recovery adds switched on (heartbeats and reaping, the claim script, fenced
+  completion, events): two round trips per task (claim, complete);
 - session 1's in-memory ``TaskQueue`` for comparison (no network at all).
 
 Each measurement is repeated (in rounds that interleave the groups) and the
 median kept; the ratios are medians of per-round ratios. Every worker is timed
 the same way: the seconds of its own run inside the child process, without
 process start-up and exit. The table is printed and saved as JSON to
-``output/bench.json`` (``--save-figures`` writes the committed
+``output/bench.json`` (``--update-figures``: to the committed
 ``notebooks/figures/bench.json`` instead). Measurements are a list of named
 groups (``GROUPS``), so a later session adds its own with one function.
 """
@@ -32,16 +34,19 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import redis
 
 from .paths import FIGURES_DIR, OUTPUT_DIR
 from .redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
 
-BENCH_JSON = OUTPUT_DIR / "bench.json"  # a learner's run: never a tracked file
-COMMITTED_BENCH_JSON = FIGURES_DIR / "bench.json"  # the figures the docs quote
+BENCH_JSON = OUTPUT_DIR / "bench.json"  # a learner's run: git-ignored
+COMMITTED_BENCH_JSON = FIGURES_DIR / "bench.json"  # refreshed only with --update-figures
 
 
 @dataclass
@@ -83,17 +88,27 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+@contextmanager
+def scratch_list(ctx: BenchContext, label: str) -> Iterator[tuple[redis.Redis, str]]:
+    """A client and a key of its own for raw commands; the key is deleted afterwards."""
+    client = ctx.target.client()
+    key = f"bench-{uuid.uuid4().hex[:8]}:{label}"
+    try:
+        yield client, key
+    finally:
+        client.delete(key)
+        client.close()
+
+
 # --- the measurements ---------------------------------------------------------
 
 
 def measure_raw_redis(ctx: BenchContext) -> list[Measurement]:
     """The yardstick: how many single-command round trips one redis-py client makes per second."""
-    client = ctx.target.client()
-    key = f"bench-{uuid.uuid4().hex[:8]}:raw"
     ping = Measurement("redis-py", "PING round trip", unit="round trips/s")
     pair = Measurement("redis-py", "LPUSH + RPOP round trips", unit="round trips/s")
     n = ctx.round_trips
-    try:
+    with scratch_list(ctx, "raw") as (client, key):
         for _ in range(ctx.repeat):
             ping.samples.append(rate(n, timed(lambda: [client.ping() for _ in range(n)])))
 
@@ -104,9 +119,6 @@ def measure_raw_redis(ctx: BenchContext) -> list[Measurement]:
 
             pair.samples.append(rate(2 * (n // 2), timed(push_pop)))
             ctx.advance()
-    finally:
-        client.delete(key)
-        client.close()
     return [ping, pair]
 
 
@@ -155,12 +167,10 @@ def measure_reference(ctx: BenchContext) -> list[Measurement]:
 
 def measure_pipelining(ctx: BenchContext) -> list[Measurement]:
     """The same LPUSHes, one round trip each and then all in one pipeline."""
-    client = ctx.target.client()
-    key = f"bench-{uuid.uuid4().hex[:8]}:pipe"
     single = Measurement("pipelining", "LPUSH, one round trip each", unit="commands/s")
     piped = Measurement("pipelining", "LPUSH, all in one pipeline", unit="commands/s")
     n = ctx.round_trips
-    try:
+    with scratch_list(ctx, "pipe") as (client, key):
         for _ in range(ctx.repeat):
             single.samples.append(rate(n, timed(lambda: [client.lpush(key, i) for i in range(n)])))
             client.delete(key)
@@ -174,9 +184,6 @@ def measure_pipelining(ctx: BenchContext) -> list[Measurement]:
             piped.samples.append(rate(n, timed(pipelined)))
             client.delete(key)
             ctx.advance()
-    finally:
-        client.delete(key)
-        client.close()
     return [single, piped]
 
 
@@ -250,11 +257,74 @@ def measure_session1(ctx: BenchContext) -> list[Measurement]:
     return [enqueue, processing]
 
 
-def measure_session5(ctx: BenchContext) -> list[Measurement]:
-    """Session 5's queue, heartbeats, events and fencing on (measured with the session's code)."""
-    from session5_recovery.benchmark import measure_session5 as measure
+def _drain_seconds(ctx: BenchContext, queue_name: str, prefetch: int) -> float:
+    """One worker process drains the queue; the seconds its ``start()`` took (as session 4)."""
+    from session5_recovery.workers import run_worker_process
 
-    return measure(ctx)
+    ctx_mp = multiprocessing.get_context("spawn")  # as on macOS and Windows
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
+        counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url, queue_name,
+                             True, prefetch=prefetch).result()
+    return float(counts["seconds"])
+
+
+def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10), *,
+                     with_reference: bool = True) -> list[Measurement]:
+    """Session 5's RedisTaskQueue: bulk enqueue, and one worker process per prefetch size.
+
+    ``with_reference``: also measure the reference queue just before and after each
+    run, for ratios that a change of load on the machine does not distort.
+    """
+    from session5_recovery.workers import RedisTaskQueue
+
+    assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}")
+    bulk = Measurement("session 5", "enqueue, add_tasks (1 pipeline)", unit="tasks/s",
+                       note="one enqueue script call for the whole batch")
+    processing = {size: Measurement("session 5", processing_name(size), unit="tasks/s",
+                                    note=f"claim script ({size} per call) + fenced complete; "
+                                         f"heartbeats and events on")
+                  for size in prefetch_sizes}
+    versus = {size: Measurement("session 5", processing_name(size).replace(
+                  "processing, 1 worker process", "processing") + " / reference (paired)",
+                  unit="ratio", note="the reference measured just before and after")
+              for size in prefetch_sizes}
+    n = ctx.tasks
+    noop = {"type": "noop"}
+    try:
+        for _ in range(ctx.repeat):
+            for size, measurement in processing.items():
+                queue.clear()
+                seconds = timed(lambda: queue.add_tasks([noop] * n))
+                if size == prefetch_sizes[0]:
+                    bulk.samples.append(rate(n, seconds))
+
+                def drain(size: int = size) -> float:
+                    worker_seconds = _drain_seconds(ctx, queue.queue_name, size)
+                    stats = queue.get_stats()
+                    if stats["completed"] != n or not queue.conservation().holds:
+                        raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
+                    return rate(n, worker_seconds)
+
+                if with_reference:
+                    ours, ratio = paired(ctx, drain)
+                    versus[size].samples.append(ratio)
+                else:
+                    ours = drain()
+                measurement.samples.append(ours)
+            ctx.advance()
+    finally:
+        queue.clear()
+        queue.close()
+    ratios = [m for m in versus.values() if m.samples]
+    return [bulk, *processing.values(), *ratios]
+
+
+def processing_name(prefetch: int) -> str:
+    """The measurement's name for one prefetch size (what ``ratios`` looks up)."""
+    return "processing, 1 worker process" + ("" if prefetch == 1 else f", prefetch {prefetch}")
+
+
 
 
 # (label, function): a later session appends its own group here.
@@ -382,14 +452,12 @@ def bench(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=None, help="tasks per queue measurement")
     parser.add_argument("--redis-url", default=None, help="default: $REDIS_URL, local, embedded")
     parser.add_argument("--output", default=None,
-                        help=f"where to save the JSON (default {BENCH_JSON.relative_to(OUTPUT_DIR.parent)})")
-    parser.add_argument("--save-figures", action="store_true",
-                        help=f"refresh the committed {COMMITTED_BENCH_JSON.relative_to(OUTPUT_DIR.parent)} "
-                             f"(for a maintainer updating the docs' figures)")
+                        help=f"where to save the JSON (default: {BENCH_JSON.relative_to(OUTPUT_DIR.parent)})")
+    parser.add_argument("--update-figures", action="store_true",
+                        help=f"save to the committed {COMMITTED_BENCH_JSON.relative_to(OUTPUT_DIR.parent)}")
     args = parser.parse_args(argv)
-    if args.output and args.save_figures:
-        parser.error("give --output or --save-figures, not both")
-    output_path = args.output or (COMMITTED_BENCH_JSON if args.save_figures else BENCH_JSON)
+    if args.output is None:
+        args.output = str(COMMITTED_BENCH_JSON if args.update_figures else BENCH_JSON)
     repeat = args.repeat or (2 if args.quick else 5)
     tasks = args.tasks or (300 if args.quick else 3000)
     if repeat < 1 or tasks < 1:
@@ -406,7 +474,7 @@ def bench(argv: Sequence[str] | None = None) -> int:
     report = {"machine": info, "config": ctx_args,
               "measurements": [m.as_dict() for m in measurements], "ratios": figures,
               "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    output = os.path.abspath(output_path)
+    output = os.path.abspath(args.output)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with open(output, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2)

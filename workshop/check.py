@@ -8,6 +8,7 @@ part: for an untouched stub that is the exercise's own "what to do" message.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from .console import make_console
 from .paths import REPO_ROOT, session_dirs
 
 
@@ -94,6 +96,11 @@ def run_session(session_dir: Path) -> SessionResult:
     return result
 
 
+def _number(session: str) -> str:
+    """'1' for 'session1_basics'."""
+    return session.removeprefix("session").split("_", 1)[0]
+
+
 def select_sessions(which: str | None) -> list[Path]:
     sessions = session_dirs()
     if not which:
@@ -105,27 +112,47 @@ def select_sessions(which: str | None) -> list[Path]:
     return chosen
 
 
-def run_check(which: str | None = None) -> int:
-    console = Console()
+def run_command_for(test_node: str) -> str:
+    """The command that runs one failing test, safe to paste into a shell.
+
+    Node ids hold characters a shell reads as syntax (``test_every_pair[pending->pending]``:
+    ``>`` is a redirection), so the id is quoted.
+    """
+    return f"pytest {shlex.quote(test_node)} -x"
+
+
+def run_check(which: str | None = None, console: Console | None = None) -> int:
+    """Print the progress table and the next step.
+
+    Returns 0 when every exercise passes, 1 while some remain to do, 2 when pytest
+    could not even run a session's exercises (a syntax error in a file, say):
+    ``python -m workshop check`` exits with that code, so a script or CI job can
+    tell "all done" apart. ``make check`` exits 0 for 1 too, because exercises left
+    to do are progress, not an error.
+    """
+    console = console or make_console()
     results = []
     for session_dir in select_sessions(which):
         with console.status(f"Running the exercise tests of {session_dir.name} ..."):
             results.append(run_session(session_dir))
 
+    # Narrow enough for an 80-column terminal with the longest names (the session as its
+    # number), and never wrapped or cut: a part name cut in two is hard to search for.
     table = Table(title="Your exercises")
-    for column in ("session", "exercise", "part", "tests passed", "status"):
-        table.add_column(column)
+    for column in ("#", "exercise", "part", "passed", "status"):
+        table.add_column(column, no_wrap=True, overflow="ignore")
     next_step: PartResult | None = None
     broken: SessionResult | None = None
     for session in results:
         if session.error and not session.parts:
-            table.add_row(session.session, "-", "-", "-", f"[yellow]{session.error.splitlines()[0]}")
+            table.add_row(_number(session.session), session.session, "-", "-",
+                          f"[yellow]{session.error.splitlines()[0]}")
             if session.error != "no exercises yet":
                 broken = broken or session
             continue
         for part in session.parts:
             status = "[green]done" if part.done else "[red]to do"
-            table.add_row(session.session, part.exercise, part.part,
+            table.add_row(_number(session.session), part.exercise, part.part,
                           f"{part.passed}/{part.passed + part.failed}", status)
             if not part.done and next_step is None:
                 next_step = part
@@ -136,11 +163,11 @@ def run_check(which: str | None = None) -> int:
     if broken is not None:
         console.print(f"\n[bold red]pytest could not run {broken.session}'s exercises:[/]")
         console.print(broken.error, markup=False)
-        return 1
+        return 2
     if next_step is not None:
         console.print(f"\n[bold]Next:[/] {next_step.exercise}, {next_step.part}")
         console.print(next_step.first_failure or "(no message)", markup=False, soft_wrap=True)
-        console.print(f"Run it alone: pytest {next_step.first_failing_test} -x",
+        console.print(f"Run it alone: {run_command_for(next_step.first_failing_test)}",
                       markup=False, soft_wrap=True)
         return 1
     if total:

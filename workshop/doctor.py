@@ -18,11 +18,12 @@ import redis
 
 from .paths import OUTPUT_DIR
 from .redis_connection import (
-    HOW_TO_GET_REDIS,
     LOCAL_URL,
     eviction_warning,
+    how_to_get_redis,
     maxmemory_policy,
     ping,
+    pip_command,
     redact,
     start_embedded,
 )
@@ -67,7 +68,7 @@ def check_packages() -> Check:
             missing.append(package)
     if missing:
         return Check("Packages", "FAIL", "missing: " + ", ".join(missing),
-                     "pip install -r requirements.txt   (or: make install)")
+                     f"{pip_command()} install -r requirements.txt   (or: make install)")
     return Check("Packages", "OK", ", ".join(versions))
 
 
@@ -75,7 +76,8 @@ def check_workshop_import() -> Check:
     try:
         importlib.import_module("workshop.paths")
     except ImportError as error:
-        return Check("Repository installed", "FAIL", str(error), "pip install -e .")
+        return Check("Repository installed", "FAIL", str(error),
+                     f"{pip_command()} install -r requirements.txt   (or: make install)")
     return Check("Repository installed", "OK", "session packages import from any folder")
 
 
@@ -87,7 +89,8 @@ def check_redis() -> Check:
         if version:
             return Check("Redis", "OK", f"REDIS_URL {redact(url)} answers (version {version})")
         return Check("Redis", "FAIL", f"REDIS_URL={redact(url)} does not answer",
-                     "start that server, fix REDIS_URL, or unset it to use a local/embedded one")
+                     "start that server, fix REDIS_URL, or `unset REDIS_URL` to use the local "
+                     "or an embedded one")
     version = ping(LOCAL_URL)
     if version:
         return Check("Redis", "OK", f"local server at {LOCAL_URL} (version {version})")
@@ -98,7 +101,7 @@ def check_redis() -> Check:
                      f"(tested now: version {embedded.version})",
                      "fine for class; for redis-cli inspection start a server: make redis")
     return Check("Redis", "FAIL", f"no server at {LOCAL_URL} and no embedded server available",
-                 HOW_TO_GET_REDIS.replace("\n", "\n      "))
+                 how_to_get_redis().replace("\n", "\n      "))
 
 
 def check_eviction_policy() -> Check:

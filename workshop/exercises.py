@@ -1,6 +1,6 @@
 """Load the file an exercise test should check: the learner's, a solution, or a mutant.
 
-An exercise lives in three places (DESIGN.md section 6):
+An exercise lives in three places (ARCHITECTURE.md, "Exercises"):
 
 - ``sessionN_x/exercises/exK_name.py``       the stub the learner edits,
 - ``solutions/sessionN_x/exK_name.py``       a reference solution,

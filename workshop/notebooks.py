@@ -3,7 +3,8 @@
 Each notebook in ``notebooks/`` is executed in a fresh kernel of *this* Python (the
 workshop's virtual environment, whatever other kernels are installed), one cell at a
 time with a time limit per cell. The notebooks save their own figures as PNG
-(``workshop.nbhelpers.save_figure``) into ``notebooks/figures/``.
+(``workshop.nbhelpers.save_figure``) into ``output/notebooks/figures/`` (git-ignored);
+``--update-figures`` writes the committed ``notebooks/figures/`` instead, on purpose.
 
 The committed ``.ipynb`` files are never modified: an in-memory copy is executed and
 written, with its outputs, to ``output/notebooks/`` (git-ignored) so you can open it
@@ -13,6 +14,7 @@ diffs readable and the numbers honest: every figure comes from a run on your mac
     python -m workshop notebooks                  # all, full size (about a minute each)
     python -m workshop notebooks 02 --quick       # only "02", small sizes (what the tests run)
     python -m workshop notebooks --quick          # all, small sizes
+    python -m workshop notebooks --update-figures # all, full size, refresh notebooks/figures/
     python -m workshop.notebooks --redis embedded # the embedded server, as on a machine without Redis
 """
 
@@ -27,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paths import FIGURES_DIR, NOTEBOOKS_DIR, OUTPUT_DIR, REPO_ROOT
+from .console import make_console
+from .paths import FIGURES_DIR, LEARNER_FIGURES_DIR, NOTEBOOKS_DIR, OUTPUT_DIR, REPO_ROOT
 
 # Per-cell time limits in seconds. A full-size cell measures for a minute or two at
 # most; anything much longer is a hang (a worker that never exits, a blocked read).
@@ -64,8 +67,12 @@ class NotebookRun:
 
 
 def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The workshop's notebooks in order (``01_...ipynb``, ``02_...``)."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    """The workshop's notebooks in order (``01_...ipynb``, ``02_...``).
+
+    Not what a learner's own run leaves beside them: ``jupyter nbconvert --execute
+    --to notebook`` writes ``01_name.nbconvert.ipynb``, a name with a second dot.
+    """
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if "." not in p.stem)
 
 
 def _shown(path: Path) -> str:
@@ -174,7 +181,7 @@ def _figures_folder(kernel_env: dict[str, str], quick: bool) -> Path:
 
     if kernel_env.get(FIGURES_ENV):
         return Path(kernel_env[FIGURES_ENV])
-    return QUICK_FIGURES_DIR if quick else FIGURES_DIR
+    return QUICK_FIGURES_DIR if quick else LEARNER_FIGURES_DIR
 
 
 def _figure_times(folder: Path) -> dict[Path, float]:
@@ -195,12 +202,11 @@ def _save_copy(notebook, path: Path, save: bool) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks with a progress bar; print the figures written; 1 if any failed."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
     from rich.text import Text
 
-    from .nbhelpers import QUICK_FIGURES_DIR
+    from .nbhelpers import FIGURES_ENV
 
     parser = argparse.ArgumentParser(prog="python -m workshop notebooks",
                                      description="Run the workshop's notebooks and save their figures.")
@@ -209,17 +215,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
     parser.add_argument("--redis", choices=("auto", "embedded"), default="auto",
                         help="'embedded' ignores a running Redis, as on a machine without one")
+    parser.add_argument("--update-figures", action="store_true",
+                        dest="update_figures",
+                        help="write the committed notebooks/figures/ (full mode only)")
     args = parser.parse_args(argv or [])
+    if args.update_figures and args.quick:
+        parser.error("--update-figures needs full mode: quick figures are not the README's")
 
-    console = Console()
+    console = make_console()
     notebooks = [p for p in list_notebooks() if not args.only or any(s in p.name for s in args.only)]
     if not notebooks:
         console.print(f"[red]No notebooks found in {_shown(NOTEBOOKS_DIR)} matching {args.only}")
         return 1
     env = {"WORKSHOP_NOTEBOOK_REDIS": "embedded"} if args.redis == "embedded" else {}
+    if args.update_figures:
+        env[FIGURES_ENV] = str(FIGURES_DIR)
     mode = "quick" if args.quick else "full"
     console.print(f"Running {len(notebooks)} notebook(s), {mode} mode; figures go to "
-                  f"{_shown(QUICK_FIGURES_DIR if args.quick else FIGURES_DIR)}/")
+                  f"{_shown(_figures_folder(env, args.quick))}/")
 
     runs: list[NotebookRun] = []
     failures: list[NotebookCellError] = []

@@ -5,9 +5,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+# The committed figures (the READMEs show them): rewritten only on purpose, with
+# `make notebooks FIGURES=refresh` / `make bench FIGURES=refresh` (--update-figures).
 FIGURES_DIR = NOTEBOOKS_DIR / "figures"
-# Demos write their images here; git ignores it.
+# Demos, benchmarks and notebooks write here; git ignores it, so a learner's runs
+# never change a tracked file (and a later `git pull` never conflicts).
 OUTPUT_DIR = REPO_ROOT / "output"
+LEARNER_FIGURES_DIR = OUTPUT_DIR / "notebooks" / "figures"
 
 
 def session_dirs() -> list[Path]:

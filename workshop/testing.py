@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 
 class FakeClock:
@@ -39,3 +42,34 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         """A ``time.sleep`` replacement that advances the clock and returns at once."""
         self.advance(max(0.0, seconds))
+
+
+class Background(threading.Thread):
+    """Run ``fn`` in a thread and keep its result, its exception and when it returned.
+
+    The thread starts at once. ``outcome()`` waits for it within a bound, so a
+    call that blocks forever fails the test instead of hanging the suite.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(daemon=True)
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.returned_at: float | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn(*self.args, **self.kwargs)
+        except BaseException as error:  # noqa: BLE001 - handed to the test by outcome()
+            self.error = error
+        self.returned_at = time.monotonic()
+
+    def outcome(self, what: str | None = None, bound: float = 5.0) -> Any:
+        """The call's result (or its exception, raised here) once it returns within ``bound`` s."""
+        self.join(bound)
+        assert not self.is_alive(), f"{what or self.fn.__name__} was still blocked after {bound} s"
+        if self.error is not None:
+            raise self.error
+        return self.result

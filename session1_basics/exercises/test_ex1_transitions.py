@@ -111,6 +111,17 @@ class TestPart3_Move:
             f"after move(pending task, 'processing', now=10.0): attempts={task.attempts}, "
             f"started_at={task.started_at}, finished_at={task.finished_at}; expected 1, 10.0, None")
 
+    def test_claim_clears_an_old_finished_at(self):
+        # A pending task can carry the end time of an earlier attempt (put back by code
+        # that set only its status, or loaded from a record written that way). The
+        # claim starts a new attempt, so it must not keep the old end.
+        task = fresh_task(P)
+        task.finished_at = 3.0
+        ex.move(task, R, now=10.0)
+        assert task.finished_at is None, (
+            f"a pending task with finished_at=3.0 from an earlier attempt was claimed at 10.0 "
+            f"and kept finished_at={task.finished_at}: a claim sets finished_at = None")
+
     @pytest.mark.parametrize("end", [C, F], ids=["completed", "failed"])
     def test_finishing_stamps_the_end_and_keeps_the_attempts(self, end):
         task = fresh_task(R)

@@ -13,43 +13,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from workshop.exercises import load_exercise
-from workshop.testing import FakeClock
+from workshop.testing import Background, FakeClock
 
 ex = load_exercise(__file__)  # the learner's file, the solution, or a mutant
 
 BOUND = 2.0  # seconds: more than any step needs; reached only when something is broken
-
-
-class Background(threading.Thread):
-    """Run ``fn`` in a thread; keep its result or exception, and when it returned."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
-        super().__init__(daemon=True)
-        self.fn, self.args = fn, args
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.returned_at: float | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self.result = self.fn(*self.args)
-        except BaseException as error:  # noqa: BLE001 - handed to the test by outcome()
-            self.error = error
-        self.returned_at = time.monotonic()
-
-    def outcome(self, what: str) -> Any:
-        self.join(BOUND + 1)
-        assert not self.is_alive(), f"{what} was still blocked after {BOUND + 1} s"
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 def until_waiting(waiting: threading.Event, getter: Background) -> None:
@@ -57,7 +30,7 @@ def until_waiting(waiting: threading.Event, getter: Background) -> None:
     deadline = time.monotonic() + BOUND
     while not waiting.wait(0.01):
         if not getter.is_alive():
-            got = getter.outcome("get()")  # raises the getter's exception, if any
+            got = getter.outcome("get()", BOUND + 1)  # raises the getter's exception, if any
             raise AssertionError(f"get() on an empty queue returned {got!r} instead of waiting")
         assert time.monotonic() < deadline, "get() on an empty queue never called not_empty.wait()"
 
@@ -182,7 +155,7 @@ class TestPart2_Get:
         until_waiting(waiting, getter)
         put_at = time.monotonic()
         queue.put("photo.jpg")
-        got = getter.outcome(f"get(timeout={BOUND})")
+        got = getter.outcome(f"get(timeout={BOUND})", BOUND + 1)
         assert got == "photo.jpg", (
             f"get() was waiting, another thread put 'photo.jpg', and get() returned {got!r}")
         assert getter.returned_at - put_at < BOUND / 2, (
@@ -194,7 +167,7 @@ class TestPart2_Get:
         getter = Background(queue.get)
         until_waiting(waiting, getter)
         queue.put("x")
-        assert getter.outcome("get()") == "x"
+        assert getter.outcome("get()", BOUND + 1) == "x"
 
     def test_a_notify_without_an_item_does_not_end_the_wait_early(self, monkeypatch):
         queue = ex.BlockingQueue()
@@ -204,7 +177,7 @@ class TestPart2_Get:
         until_waiting(waiting, getter)
         with queue.not_empty:
             queue.not_empty.notify()  # wake the getter, but put nothing
-        got = getter.outcome("get(timeout=0.3)")
+        got = getter.outcome("get(timeout=0.3)", BOUND + 1)
         elapsed = getter.returned_at - start
         assert got is None, f"get(timeout=0.3) woken with nothing to take returned {got!r}; expected None"
         assert elapsed >= 0.29, (

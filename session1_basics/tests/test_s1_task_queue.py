@@ -12,7 +12,6 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,35 +25,9 @@ from session1_basics import (
     TaskStatus,
 )
 from session1_basics import task_queue as task_queue_module
-from workshop.testing import FakeClock
+from workshop.testing import Background, FakeClock
 
 BOUND = 5.0  # seconds: far more than any step needs; reached only when something is broken
-
-
-class Background(threading.Thread):
-    """Run ``fn`` in a thread and keep its result, its exception and when it returned."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__(daemon=True)
-        self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.returned_at: float | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self.result = self.fn(*self.args, **self.kwargs)
-        except BaseException as error:  # noqa: BLE001 - handed to the test by outcome()
-            self.error = error
-        self.returned_at = time.monotonic()
-
-    def outcome(self, bound: float = BOUND) -> Any:
-        self.join(bound)
-        assert not self.is_alive(), f"{self.fn.__name__} was still blocked after {bound} s"
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 class WaitWatcher:

@@ -25,8 +25,15 @@ BAD_FILE_NAME = "sample_05b_not_a_photo.jpg"
 
 
 def prepare_inputs(folder: Path, count: int) -> Path:
-    """``count`` sample images plus one text file that only pretends to be a JPEG."""
-    make_sample_images(folder, count)
+    """``count`` sample images plus one text file that only pretends to be a JPEG.
+
+    Sample images left by an earlier run with a larger ``--count`` are removed, so
+    the batch processes exactly what this run asked for.
+    """
+    wanted = set(make_sample_images(folder, count))
+    for leftover in [*folder.glob("sample_*.jpg"), *folder.glob("photo_*.jpg")]:
+        if leftover not in wanted and leftover.name != BAD_FILE_NAME:
+            leftover.unlink()
     (folder / BAD_FILE_NAME).write_text("Just text. The .jpg extension does not make it a photo.\n")
     return folder
 

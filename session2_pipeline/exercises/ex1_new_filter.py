@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageOps  # noqa: F401  (ImageOps.invert may help)
 
-from session2_pipeline.core import FilterFactory  # noqa: F401
+from session2_pipeline.core import register_filter  # noqa: F401
 from session2_pipeline.filters import BaseFilter, Parameter  # noqa: F401
 
 # The classic sepia matrix: each output channel is a mix of the input R, G, B.
@@ -68,8 +68,8 @@ class SepiaFilter(BaseFilter):
 
 
 def register_filters() -> None:
-    """Make "invert" and "sepia" known to FilterFactory."""
-    # TODO (part 3): register both classes with FilterFactory.
+    """Make "invert" and "sepia" known to the filter registry, so FilterFactory finds them."""
+    # TODO (part 3): register both classes with register_filter.
     raise NotImplementedError(
-        "Exercise 1, part 3: register InvertFilter and SepiaFilter with FilterFactory "
+        "Exercise 1, part 3: register InvertFilter and SepiaFilter with register_filter "
         "(see the hint in README)")

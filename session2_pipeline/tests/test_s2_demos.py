@@ -34,6 +34,14 @@ def test_batch_demo_skips_the_bad_file_and_goes_on(tmp_path, capsys):
     assert len(list((tmp_path / "batch_output").iterdir())) == 4
 
 
+def test_batch_demo_processes_only_the_images_of_this_run(tmp_path, capsys):
+    demo_batch.main(["--output", str(tmp_path), "--count", "5", "--no-progress"])
+    report = demo_batch.main(["--output", str(tmp_path), "--count", "2", "--no-progress"])
+    assert len(report.outcomes) == 3, (
+        f"--count 2 after --count 5 processed {[Path(o.input_path).name for o in report.outcomes]}: "
+        f"expected 2 images and the bad file, not the earlier run's leftovers")
+
+
 def test_demo_runs_from_inside_the_session_folder(tmp_path):
     """`python demos/demo_batch.py`, as a newcomer types it, imports the installed package."""
     result = subprocess.run(

@@ -17,6 +17,8 @@ from session2_pipeline.core import (
     UnknownFilterError,
     default_pipeline,
     parse_spec,
+    register_filter,
+    registry,
 )
 from session2_pipeline.filters import (
     BaseFilter,
@@ -31,7 +33,7 @@ from session2_pipeline.filters import (
 @pytest.fixture
 def private_registry(monkeypatch):
     """Filters registered in a test disappear after it."""
-    monkeypatch.setattr(FilterFactory, "_registry", dict(FilterFactory._registry))
+    monkeypatch.setattr(registry, "_FILTERS", dict(registry._FILTERS))
 
 
 class TestFactory:
@@ -57,7 +59,7 @@ class TestFactory:
             FilterFactory.create("blur", sigma=2)
 
     def test_register_as_decorator(self, private_registry):
-        @FilterFactory.register
+        @register_filter
         class InvertFilter(BaseFilter):
             name = "invert"
 
@@ -70,7 +72,7 @@ class TestFactory:
 
     def test_register_refuses_non_filters_and_bad_names(self, private_registry):
         with pytest.raises(TypeError, match="subclass of BaseFilter"):
-            FilterFactory.register(dict)  # type: ignore[arg-type]
+            register_filter(dict)  # type: ignore[arg-type]
 
         class Nameless(BaseFilter):
             name = "Has Spaces"
@@ -79,7 +81,7 @@ class TestFactory:
                 return image
 
         with pytest.raises(ValueError, match="lowercase word"):
-            FilterFactory.register(Nameless)
+            register_filter(Nameless)
 
     def test_a_name_cannot_be_taken_twice(self, private_registry):
         class OtherBlur(BaseFilter):
@@ -89,7 +91,7 @@ class TestFactory:
                 return image
 
         with pytest.raises(ValueError, match="'blur' is already taken"):
-            FilterFactory.register(OtherBlur)
+            register_filter(OtherBlur)
         assert FilterFactory.create("blur") == BlurFilter()
 
 
@@ -223,7 +225,7 @@ class TestPipeline:
 
 class TestFilterWithParametersDeclared:
     def test_a_new_filter_gets_validation_for_free(self, private_registry):
-        @FilterFactory.register
+        @register_filter
         class ContrastFilter(BaseFilter):
             name = "contrast"
             parameters = (Parameter("amount", 0.0, 5.0),)

@@ -5,14 +5,14 @@
 - ``image_io``: ``load_image`` (refuses non-images and decompression bombs,
   applies EXIF orientation), ``save_image_atomic``, ``resolve_inside``.
 - ``pipeline``: ``FilterPipeline``, filters in order, and ``process_file``.
-- ``factory``: ``FilterFactory`` (the registry; specs such as "blur:radius=2")
-  and ``default_pipeline``.
+- ``registry``: ``register_filter``, the table of filter classes by name that
+  the filters fill (``core`` never imports ``filters``; the session package does).
+- ``factory``: ``FilterFactory`` (builds from the registry; specs such as
+  "blur:radius=2") and ``default_pipeline``.
 - ``batch``: ``BatchProcessor``, a folder of images with progress and a report.
+- ``samples``: sample images to work on, and ``OUTPUT_DIR`` where runs write.
 """
 
-# Importing the filters registers them with FilterFactory, so that
-# FilterFactory.create("blur") works after importing this package alone.
-from .. import filters as _filters  # noqa: F401
 from .batch import BatchProcessor, BatchReport, ImageOutcome
 from .errors import (
     FilterParameterError,
@@ -24,6 +24,7 @@ from .errors import (
 from .factory import DEFAULT_PIPELINE_SPECS, FilterFactory, default_pipeline, parse_spec
 from .image_io import MAX_PIXELS, load_image, resolve_inside, save_image_atomic
 from .pipeline import FilterPipeline
+from .registry import register_filter
 
 __all__ = [
     "DEFAULT_PIPELINE_SPECS",
@@ -41,6 +42,7 @@ __all__ = [
     "default_pipeline",
     "load_image",
     "parse_spec",
+    "register_filter",
     "resolve_inside",
     "save_image_atomic",
 ]

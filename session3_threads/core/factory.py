@@ -7,70 +7,42 @@ A spec is a filter written as text, the form a task carries through a queue::
     "brightness:factor=1.5"
     "blur:radius=2|edges|grayscale"  a whole pipeline, steps separated by "|"
 
-Filters are found by name in one registry. A filter class joins it with the
-``@FilterFactory.register`` decorator; nothing else needs to change.
+Filters are found by name in one registry (``registry.py``). A filter class
+joins it with the ``@register_filter`` decorator; nothing else needs to change.
+The factory only reads the registry, so it never imports the filters.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .errors import FilterParameterError, PipelineInputError, UnknownFilterError
 from .pipeline import FilterPipeline
+from .registry import registered, registered_names
 
-if TYPE_CHECKING:  # only for type hints: ..filters imports this package
+if TYPE_CHECKING:  # type hints only, never imported at run time
     from ..filters.base import BaseFilter
 
 # The workers' pipeline when a task names no filters. Blur, edges and grayscale
 # run in Pillow's C code with the GIL released, so threads can run them in parallel.
 DEFAULT_PIPELINE_SPECS = ("blur:radius=2", "edges", "grayscale")
 
-_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
-
 
 class FilterFactory:
-    """The registry of filter classes by name, and the ways to build from it."""
-
-    _registry: ClassVar[dict[str, type[BaseFilter]]] = {}
-
-    @classmethod
-    def register(cls, filter_class: type[BaseFilter]) -> type[BaseFilter]:
-        """Add a filter class under its ``name``; returns the class, so it works as a decorator."""
-        # Imported here, not at the top: the filters package imports this module
-        # to register its filters, so a top-level import would be circular.
-        from ..filters.base import BaseFilter
-
-        if not (isinstance(filter_class, type) and issubclass(filter_class, BaseFilter)):
-            raise TypeError(
-                f"FilterFactory.register() expects a subclass of BaseFilter, got {filter_class!r}")
-        name = getattr(filter_class, "name", None)
-        if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):
-            raise ValueError(
-                f"{filter_class.__name__}.name must be a lowercase word such as 'sepia' "
-                f"(letters, digits and _), got {name!r}")
-        existing = cls._registry.get(name)
-        # The same class defined again (a reloaded module, a re-run notebook cell)
-        # replaces the old one; a different class may not steal a name.
-        if existing is not None and _qualified(existing) != _qualified(filter_class):
-            raise ValueError(
-                f"the filter name {name!r} is already taken by {_qualified(existing)}; "
-                f"give {filter_class.__name__} another name")
-        cls._registry[name] = filter_class
-        return filter_class
+    """Ways to build filters and pipelines from the registered filter classes."""
 
     @classmethod
     def available(cls) -> list[str]:
         """The registered filter names, sorted."""
-        return sorted(cls._registry)
+        return registered_names()
 
     @classmethod
     def create(cls, name: str, **params: Any) -> BaseFilter:
         """A new filter by name: ``create("blur", radius=2)``."""
-        filter_class = cls._registry.get(name)
+        filter_class = registered(name)
         if filter_class is None:
             raise UnknownFilterError(_unknown_name_message(name, cls.available()))
         # Check the keyword names against the constructor first, so that
@@ -161,10 +133,6 @@ def _unknown_name_message(name: str, valid: list[str]) -> str:
     message = f"unknown filter {name!r}; valid filters: {', '.join(valid)}"
     close = difflib.get_close_matches(name, valid, n=1)
     return message + (f" (did you mean {close[0]!r}?)" if close else "")
-
-
-def _qualified(filter_class: type) -> str:
-    return f"{filter_class.__module__}.{filter_class.__qualname__}"
 
 
 def default_pipeline() -> FilterPipeline:

@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.console import Console
 from rich.table import Table
 
 from session3_threads.workloads import (
@@ -38,6 +37,7 @@ from session3_threads.workloads import (
     run_once,
     task_args,
 )
+from workshop.console import make_console
 
 # Warn when other programs use more than this share of the CPU (all cores together).
 BUSY_WARNING = 0.15
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     tasks = args.tasks or (4 if args.quick else DEFAULT_TASKS)
     start_method = args.start_method or multiprocessing.get_start_method()
 
-    console = Console()
+    console = make_console()
     cores = os.cpu_count() or 1
     console.print(f"[bold]Machine:[/bold] {cores} CPU cores (os.cpu_count()), Python "
                   f"{platform.python_version()} on {platform.system()} {platform.machine()}, "

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
 from session3_threads.counters import LockedCounter, UnsafeCounter, hammer
+from workshop.console import make_console
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--increments", type=int, default=2_000,
                         help="increments per thread (default 2000)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = make_console()
     expected = args.threads * args.increments
     console.print(f"[bold]{args.threads} threads x {args.increments:,} increments "
                   f"= {expected:,} expected[/bold]")

@@ -19,12 +19,12 @@ import statistics
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from session3_threads.core import default_pipeline
 from session3_threads.task_queue import TaskQueue
 from session3_threads.workers import WorkerPool
+from workshop.console import make_console
 from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each pool size; the median time is shown (default 3)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = make_console()
 
     images = make_sample_images(DEMO_DIR / "inputs", count=min(args.images, 12))
     images = (images * (args.images // len(images) + 1))[:args.images]  # repeat to reach --images
@@ -96,16 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     table.add_column("failed", justify="right")
     table.add_column("busy s", justify="right")
     table.add_column("share", justify="right")
-    total = sum(stats.processed for stats in pool.stats())
-    for stats in pool.stats():
-        table.add_row(stats.worker_id, str(stats.completed), str(stats.failed),
-                      f"{stats.busy_seconds:.2f}", f"{stats.processed / total:.0%}")
+    total = sum(counts.processed for counts in pool.counts())
+    for counts in pool.counts():
+        table.add_row(counts.worker_id, str(counts.completed), str(counts.failed),
+                      f"{counts.busy_seconds:.2f}", f"{counts.processed / total:.0%}")
     console.print(table)
     console.print("No worker is assigned tasks: each claims the next one when it is free, so "
                   "faster workers simply take more.\n")
 
     console.print(f"queue stats: {queue.get_stats()}")
-    for task_id in [t for stats in pool.stats() for t in stats.task_ids]:
+    for task_id in [t for counts in pool.counts() for t in counts.task_ids]:
         info = queue.get_task_info(task_id)
         if info.error:
             console.print(f"[red]failed[/red] {Path(info.data['image_path']).name} on "

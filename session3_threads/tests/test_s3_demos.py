@@ -6,12 +6,21 @@ the measurements are made, combined and explained correctly.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import threading
+import time
 
 import pytest
 
 from session3_threads.counters import LockedCounter, UnsafeCounter, hammer
 from session3_threads.demos import demo_gil, demo_race_condition, demo_thread_pool
+
+# The process runs go through forkserver (spawn where there is none): a plain fork from
+# pytest, which has just joined other threads, is what Python 3.12+ warns about
+# ("multi-threaded, use of fork() may lead to deadlocks"). These tests check the
+# machinery, not fork's speed; the demo itself still uses the platform default.
+SAFE_START = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def forced_switch():
@@ -44,9 +53,15 @@ class TestRaceCounters:
         assert counter.value == 4000
 
     def test_unsafe_counter_never_gains(self):
-        counter = UnsafeCounter()
+        # Count the increments independently of the counter, through its pause: then
+        # hammer's "lost" is checked against what really ran, not against itself.
+        ran = itertools.count()
+        counter = UnsafeCounter(pause=lambda: (next(ran), time.sleep(0)))
         lost = hammer(counter, threads=4, increments=200)
-        assert 0 <= lost < 800 and counter.value == 800 - lost
+        increments = next(ran)
+        assert increments == 800, f"hammer ran {increments} increments, expected 4 x 200"
+        assert 0 < counter.value <= 800, f"a counter of 800 increments ended at {counter.value}"
+        assert lost == increments - counter.value, (lost, increments, counter.value)
 
     def test_race_demo_prints_both_counts(self, capsys):
         demo_race_condition.main(["--threads", "2", "--increments", "50"])
@@ -56,12 +71,15 @@ class TestRaceCounters:
 
 
 class TestGilDemo:
-    @pytest.fixture
-    def results(self, tmp_path, monkeypatch):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def results(cls, tmp_path_factory):
         from session3_threads import workloads
 
-        monkeypatch.setattr(workloads, "workload_dir", lambda: tmp_path)
-        return demo_gil.run_comparison(tasks=2, repeats=2, quick=True)
+        folder = tmp_path_factory.mktemp("gil")
+        with pytest.MonkeyPatch.context() as patch:  # one measured run for the whole class
+            patch.setattr(workloads, "workload_dir", lambda: folder)
+            return demo_gil.run_comparison(tasks=2, repeats=2, quick=True, start_method=SAFE_START)
 
     def test_every_kind_and_mode_is_measured(self, results):
         assert list(results) == ["cpu", "pillow", "io"]
@@ -95,7 +113,7 @@ class TestGilDemo:
         from session3_threads import workloads
 
         monkeypatch.setattr(workloads, "workload_dir", lambda: tmp_path)
-        demo_gil.main(["--quick", "--tasks", "2"])
+        demo_gil.main(["--quick", "--tasks", "2", "--start-method", SAFE_START])
         out = capsys.readouterr().out
         for text in ("CPU cores", "2 threads", "4 processes", "speedup", "efficiency"):
             assert text in out

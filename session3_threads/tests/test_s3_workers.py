@@ -1,4 +1,4 @@
-"""The threaded Worker and WorkerPool: exactly once, graceful stop, failures, stats.
+"""The threaded Worker and WorkerPool: exactly once, graceful stop, failures, counts.
 
 Tasks are held in flight with Events (a pipeline that blocks until the test says go),
 so "stop while a task runs" is a fact in these tests, not a timing accident.
@@ -78,11 +78,11 @@ class TestExactlyOnce:
 
         # Each input was processed once, and each id claimed by exactly one worker.
         assert pipeline.calls == Counter({f"img-{i}.jpg": 1 for i in range(60)})
-        claimed = Counter(task_id for stats in pool.stats() for task_id in stats.task_ids)
+        claimed = Counter(task_id for counts in pool.counts() for task_id in counts.task_ids)
         assert claimed == Counter(dict.fromkeys(ids, 1))
         assert queue.get_stats() == {"pending": 0, "processing": 0, "completed": 60,
                                      "failed": 0, "total": 60}
-        assert sum(stats.completed for stats in pool.stats()) == 60
+        assert sum(counts.completed for counts in pool.counts()) == 60
         for task_id in ids:
             info = queue.get_task_info(task_id)
             assert info.worker_id in {worker.worker_id for worker in pool.workers}
@@ -191,7 +191,7 @@ class TestFailures:
         failed = queue.get_task_info(bad)
         assert failed.status == TaskStatus.FAILED
         assert failed.error == "ValueError: cannot process bad.jpg"
-        assert (worker.stats.completed, worker.stats.failed) == (2, 1)
+        assert (worker.counts.completed, worker.counts.failed) == (2, 1)
 
     def test_a_real_broken_image_fails_with_a_clear_message(self, tmp_path):
         broken = tmp_path / "broken.jpg"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PIL import Image
 
@@ -53,10 +55,18 @@ class TestWorkloads:
 
 
 class TestRunners:
-    def test_runners_return_elapsed_seconds(self):
-        args = [200] * 4
-        for elapsed in (run_sequential(cpu_task, args), run_threads(cpu_task, args, 2)):
-            assert isinstance(elapsed, float) and elapsed >= 0
+    def test_runners_run_every_task_and_time_all_of_it(self):
+        # Each task sleeps PAUSE: one after the other they take at least 4 x PAUSE, on
+        # two threads at least 2 x PAUSE. A machine under load can only make it longer.
+        pause, args = 0.02, list(range(4))
+        for runner, at_least in ((run_sequential, 4 * pause),
+                                 (lambda fn, a: run_threads(fn, a, 2), 2 * pause)):
+            done: list[int] = []
+            elapsed = runner(lambda n, done=done: (time.sleep(pause), done.append(n)), args)
+            assert sorted(done) == args, f"{runner}: ran {done}, expected every task once"
+            assert isinstance(elapsed, float) and elapsed >= at_least * 0.99, (
+                f"{runner} returned {elapsed:.4f} s for tasks that sleep {at_least:.2f} s "
+                f"at the least: the timing does not cover the work")
 
     def test_runners_propagate_errors(self):
         with pytest.raises(ValueError, match="n must be 0 or more"):

@@ -4,17 +4,17 @@
   completed or failed (a failing task never stops the worker);
 - ``WorkerPool``: ``n`` workers started together and stopped gracefully (stop claiming,
   finish in-flight work, join);
-- ``WorkerStats``: per-worker counts and busy time.
+- ``WorkerCounts``: per-worker counts and busy time.
 """
 
 from .pool import WorkerPool
-from .worker import InvalidTaskError, Worker, WorkerStats, describe_error, image_task_fields
+from .worker import InvalidTaskError, Worker, WorkerCounts, describe_error, image_task_fields
 
 __all__ = [
     "InvalidTaskError",
     "Worker",
     "WorkerPool",
-    "WorkerStats",
+    "WorkerCounts",
     "describe_error",
     "image_task_fields",
 ]

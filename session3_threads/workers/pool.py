@@ -21,7 +21,7 @@ import time
 
 from ..core import FilterPipeline
 from ..task_queue import TaskQueue
-from .worker import Worker, WorkerStats
+from .worker import Worker, WorkerCounts
 
 
 class WorkerPool:
@@ -32,7 +32,7 @@ class WorkerPool:
         pool = WorkerPool(4, queue, pipeline).start()
         pool.wait_until_done()     # every task added so far is completed or failed
         pool.stop()                # stop claiming, finish in-flight work, join
-        for stats in pool.stats(): print(stats.worker_id, stats.completed)
+        for counts in pool.counts(): print(counts.worker_id, counts.completed)
 
     It is also a context manager: ``with WorkerPool(4, queue, pipeline) as pool: ...``
     starts on entry and stops gracefully on exit.
@@ -88,13 +88,13 @@ class WorkerPool:
         """True while at least one worker thread is alive."""
         return any(worker.is_alive() for worker in self.workers)
 
-    def stats(self) -> list[WorkerStats]:
+    def counts(self) -> list[WorkerCounts]:
         """A snapshot of each worker's counts and busy time, in worker order."""
-        return [copy.deepcopy(worker.stats) for worker in self.workers]
+        return [copy.deepcopy(worker.counts) for worker in self.workers]
 
     def totals(self) -> dict[str, float]:
         """The pool's counts summed over its workers."""
-        snapshot = self.stats()
+        snapshot = self.counts()
         return {
             "workers": len(snapshot),
             "completed": sum(s.completed for s in snapshot),

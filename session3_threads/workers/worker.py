@@ -36,7 +36,7 @@ class InvalidTaskError(ValueError):
 
 
 @dataclass
-class WorkerStats:
+class WorkerCounts:
     """What one worker did. Written only by its own thread; safe to read at any time."""
 
     worker_id: str
@@ -95,7 +95,7 @@ class Worker:
         self.pipeline = pipeline
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.poll_timeout = poll_timeout
-        self.stats = WorkerStats(worker_id)
+        self.counts = WorkerCounts(worker_id)
         self._thread: threading.Thread | None = None
 
     # --- the loop ------------------------------------------------------------
@@ -114,24 +114,24 @@ class Worker:
 
     def process(self, task: Task) -> bool:
         """Run one claimed task and mark it completed or failed; True if it completed."""
-        self.stats.task_ids.append(task.id)
+        self.counts.task_ids.append(task.id)
         started = time.perf_counter()
         try:
             result = self.execute(task)
         except Exception as error:
-            self.stats.busy_seconds += time.perf_counter() - started
-            self.stats.failed += 1
+            self.counts.busy_seconds += time.perf_counter() - started
+            self.counts.failed += 1
             self.queue.mark_failed(task.id, describe_error(error))
             return False
-        self.stats.busy_seconds += time.perf_counter() - started
+        self.counts.busy_seconds += time.perf_counter() - started
         try:
             self.queue.mark_completed(task.id, result)
         except TypeError as error:  # the result is not JSON: record that rather than lose it
-            self.stats.failed += 1
+            self.counts.failed += 1
             self.queue.mark_failed(task.id, f"the task ran but its result could not be "
                                             f"stored: {describe_error(error)}")
             return False
-        self.stats.completed += 1
+        self.counts.completed += 1
         return True
 
     def execute(self, task: Task) -> dict[str, Any]:
@@ -170,5 +170,5 @@ class Worker:
 
     def __repr__(self) -> str:
         state = "running" if self.is_alive() else "idle"
-        return (f"Worker({self.worker_id!r}, {state}, completed={self.stats.completed}, "
-                f"failed={self.stats.failed})")
+        return (f"Worker({self.worker_id!r}, {state}, completed={self.counts.completed}, "
+                f"failed={self.counts.failed})")

@@ -24,12 +24,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from session4_redis.core import DEFAULT_PIPELINE_SPECS
 from session4_redis.workers import RedisTaskQueue, run_worker_process
-from workshop.images import generated_image
+from workshop.console import make_console
+from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR
 from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, resolve_redis
 
@@ -42,19 +42,7 @@ OUTPUTS = OUTPUT_DIR / "session4" / "distributed"
 # work, not the queue, dominates what we measure.
 SIZES = ((2048, 1536), (1600, 1200))
 
-console = Console()
-
-
-def make_inputs(count: int) -> list[Path]:
-    INPUTS.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index in range(count):
-        width, height = SIZES[index % len(SIZES)]
-        path = INPUTS / f"big_{index:02d}_{width}x{height}.jpg"
-        if not path.exists():
-            generated_image(width, height, seed=index).save(path, quality=90)
-        paths.append(path)
-    return paths
+console = make_console()
 
 
 def image_tasks(inputs: list[Path], run: str) -> list[dict]:
@@ -107,7 +95,7 @@ def run_threads(inputs: list[Path], workers: int) -> dict | None:
     pool.wait_until_done()
     seconds = time.perf_counter() - started
     pool.stop()
-    per_worker = Counter({s.worker_id: s.completed for s in pool.stats()})
+    per_worker = Counter({c.worker_id: c.completed for c in pool.counts()})
     return {"seconds": seconds, "startup": 0.0, "per_worker": per_worker,
             "stats": queue.get_stats()}
 
@@ -137,7 +125,7 @@ def main() -> int:
         print(f"Worker processes need a Redis server.\n{HOW_TO_GET_REDIS}")
         return 1
 
-    inputs = make_inputs(TASKS)
+    inputs = make_sample_images(INPUTS, TASKS, include_photo=False, sizes=SIZES)
     console.print(f"{TASKS} image tasks ({' | '.join(DEFAULT_PIPELINE_SPECS)}), "
                   f"inputs {SIZES[0][0]}x{SIZES[0][1]} and {SIZES[1][0]}x{SIZES[1][1]}; "
                   f"this machine has {multiprocessing.cpu_count()} cores{load_note()}\n")

@@ -48,9 +48,11 @@ class TestPart1_Produce:
         datas = [queue.get_task_info(i).data for i in ids]
         assert [d["image_path"] for d in datas] == [str(p) for p in paths], (
             "each task's image_path should be str(path), in the order the images were given")
-        assert datas[0]["output_path"] == str(tmp_path / "out" / "a_processed.png"), (
-            f"output_path was {datas[0]['output_path']!r}; expected output_dir / "
-            f"'<stem>_processed.png'")
+        expected = [str(tmp_path / "out" / f"{stem}_processed.png") for stem in ("a", "b", "c")]
+        outputs = [d["output_path"] for d in datas]
+        assert outputs == expected, (
+            f"the output paths were {outputs!r}; expected output_dir / '<stem>_processed.png' "
+            f"for each image, its own stem, always .png: {expected!r}")
         assert "filters" not in datas[0], "without filters=..., the task should have no 'filters'"
 
     def test_filters_are_copied_into_each_task(self, queue, tmp_path):
@@ -100,15 +102,36 @@ class TestPart2_Consume:
         assert ex.consume(queue, "c1", double) == {"completed": 0, "failed": 0}
 
 
+class BoundedSleep:
+    """A fake ``sleep`` that advances the fake clock and gives up after ``limit`` calls.
+
+    A loop that never ends (for example a deadline recomputed on every poll) would
+    otherwise spin until pytest's timeout, with no word about what went wrong.
+    """
+
+    def __init__(self, clock: FakeClock, what: str, limit: int = 100) -> None:
+        self.clock, self.what, self.limit = clock, what, limit
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        if len(self.calls) > self.limit:
+            raise AssertionError(
+                f"{self.what}: wait_for_results slept {len(self.calls) - 1} times "
+                f"({sum(self.calls[:-1]):g} s on its clock) and is still waiting. Is the "
+                f"deadline computed once, before the loop (not again on every poll)?")
+        self.clock.advance(seconds)
+
+
 class TestPart3_WaitForResults:
     def test_returns_when_all_are_finished_completed_or_failed(self, queue):
         clock = FakeClock()
         ids = queue.add_tasks([{"n": n} for n in range(3)])
-        sleeps = []
+        bounded = BoundedSleep(clock, "waiting for 3 tasks that finish one per poll")
+        sleeps = bounded.calls
 
         def sleep(seconds):  # each "sleep", a consumer finishes one more task
-            sleeps.append(seconds)
-            clock.advance(seconds)
+            bounded(seconds)
             ex_consume_one(queue)
 
         tasks = ex.wait_for_results(queue, ids, timeout=10, poll_interval=0.5, sleep=sleep,
@@ -122,9 +145,9 @@ class TestPart3_WaitForResults:
     def test_times_out_with_the_number_unfinished(self, queue):
         clock = FakeClock()
         ids = queue.add_tasks([{"n": n} for n in range(2)])
+        sleep = BoundedSleep(clock, "timeout=3 with 2 tasks that never finish")
         with pytest.raises(TimeoutError, match="2"):
-            ex.wait_for_results(queue, ids, timeout=3, poll_interval=1, sleep=clock.sleep,
-                                clock=clock)
+            ex.wait_for_results(queue, ids, timeout=3, poll_interval=1, sleep=sleep, clock=clock)
         assert clock() - FakeClock()() == pytest.approx(3), (
             "wait_for_results(timeout=3) should give up after 3 s on its clock")
 

@@ -78,8 +78,21 @@ def test_no_redis_is_one_message_and_exit_1_without_a_traceback():
     run = cli("stats", "--redis-url", "redis://127.0.0.1:1/0")
     assert run.returncode == 1
     assert "Cannot connect to Redis at redis://127.0.0.1:1/0" in run.stderr
-    assert "docker run" in run.stderr
+    assert "leave out --redis-url" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_no_server_at_all_names_make_redis_and_does_not_contradict_itself():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    # The CLI resolves with the session's own connection module: patch that one.
+    code = ("import sys; from session4_redis.workers import redis_connection as r; "
+            "r.LOCAL_URL = 'redis://127.0.0.1:1/0'; "
+            "from session4_redis.workers.cli import main; sys.exit(main(['stats']))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO_ROOT, env=env, timeout=60)
+    assert run.returncode == 1, run.stderr
+    assert "make redis" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert "the CLI cannot" not in run.stderr
 
 
 @pytest.mark.redis

@@ -10,12 +10,12 @@
 from .keys import STATES, QueueKeys
 from .process_entry import run_worker_process
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, TaskNotFoundError
-from .redis_worker import BadTaskError, RedisWorker, WorkerCounts
+from .redis_worker import InvalidTaskError, RedisWorker, WorkerCounts
 
 __all__ = [
     "DEFAULT_QUEUE_NAME",
     "STATES",
-    "BadTaskError",
+    "InvalidTaskError",
     "QueueKeys",
     "RedisTaskQueue",
     "RedisWorker",

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import redis
 
-from workshop.paths import OUTPUT_DIR
-from workshop.redis_connection import RedisUnavailableError, resolve_redis
-
 from ..core import FilterFactory, PipelineInputError, default_pipeline
+from ..core.samples import OUTPUT_DIR
+from .redis_connection import RedisUnavailableError, resolve_redis
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -33,8 +32,9 @@ DEFAULT_OUTPUT_DIR = OUTPUT_DIR / "session4" / "processed"
 
 # The command line needs a server that outlives one command (an embedded one
 # would vanish with the `enqueue` that started it), so it never starts one.
-SERVER_NOTE = ("The command line needs a Redis server that keeps running between commands; "
-               "the demos can start a private one for themselves, the CLI cannot.")
+SERVER_NOTE = ("The command line needs a Redis server that keeps running between commands, "
+               "so it never starts an embedded one for itself (one started by `enqueue` would "
+               "vanish when `enqueue` ends). Start one in another terminal: make redis")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +127,7 @@ def image_tasks(inputs: Sequence[Path], output_dir: Path, filters: str | None) -
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from workshop.images import make_sample_images
+    from ..core.samples import make_sample_images
 
     if (args.folder is None) == (args.count is None):
         raise SystemExit("enqueue: give either a FOLDER of images or --count N (not both)")
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except RedisUnavailableError as error:
         # A learner-facing error: the message says what to do; a traceback would hide it.
-        print(f"error: {error}\n{SERVER_NOTE}", file=sys.stderr)
+        print(f"error: {error}" + ("" if error.explicit else f"\n{SERVER_NOTE}"), file=sys.stderr)
         return 1
     except (redis.ConnectionError, redis.TimeoutError) as error:
         url = args.redis_url or os.environ.get("REDIS_URL")

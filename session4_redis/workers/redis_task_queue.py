@@ -29,10 +29,9 @@ from typing import Any
 
 import redis
 
-from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
-
 from ..task import InvalidTransitionError, Task, TaskStatus, as_json_object
 from .keys import STATES, QueueKeys
+from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 
 DEFAULT_QUEUE_NAME = "image_processing"
 
@@ -57,9 +56,15 @@ def connection_help(url: str | None, error: BaseException) -> RedisUnavailableEr
     return RedisUnavailableError(f"Cannot connect to Redis at {where}: {error}\n{HOW_TO_GET_REDIS}")
 
 
+# Our clients read replies as text. Bytes that are not UTF-8 (pushed by hand with
+# redis-cli?) become escape characters instead of an error, and are written back as
+# the same bytes: such an id is then an unknown id like any other, failed by _start.
+TEXT_REPLIES = {"decode_responses": True, "encoding_errors": "surrogateescape"}
+
+
 def _text(value: Any) -> Any:
     """Redis replies are bytes unless the client has decode_responses=True; we accept both."""
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
 def _result_fields(result: Any) -> dict[str, str]:
@@ -107,8 +112,8 @@ class RedisTaskQueue:
         self._url = url
         self._owns_client = client is None
         if client is None:
-            client = (redis.Redis.from_url(url, decode_responses=True) if url
-                      else redis.Redis(host=host, port=port, db=db, decode_responses=True))
+            client = (redis.Redis.from_url(url, **TEXT_REPLIES) if url
+                      else redis.Redis(host=host, port=port, db=db, **TEXT_REPLIES))
         self.client = client
         self._clock = clock
         # Ids this object claimed and has not finished yet. It claimed them with an
@@ -120,7 +125,7 @@ class RedisTaskQueue:
                 clock: Callable[[], float] = time.time, **client_kwargs: Any) -> RedisTaskQueue:
         """A queue on ``url`` whose connection is checked now (RedisUnavailableError if down)."""
         url = url or "redis://localhost:6379/0"
-        client = redis.Redis.from_url(url, decode_responses=True, **client_kwargs)
+        client = redis.Redis.from_url(url, **{**TEXT_REPLIES, **client_kwargs})
         queue = cls(client=client, queue_name=queue_name, clock=clock)
         queue._url, queue._owns_client = url, True
         queue.check_connection()
@@ -215,13 +220,7 @@ class RedisTaskQueue:
         deadline = None if timeout is None else time.monotonic() + timeout
         remaining = timeout
         while True:
-            try:
-                task_id = self._claim_id(remaining)
-            except UnicodeDecodeError:
-                # The id was moved, but it is bytes that are not text (pushed by hand
-                # with redis-cli?): our client cannot even read it. Fail it, go on.
-                self._fail_undecodable_ids()
-                continue
+            task_id = self._claim_id(remaining)
             if task_id is None:
                 return None
             task = self._start(task_id, worker_id)
@@ -257,14 +256,7 @@ class RedisTaskQueue:
         # Only what we do not know already: we just wrote status, worker and start time.
         pipe.hmget(key, "data", "id", "created_at")
         self._claimed.add(task_id)
-        try:
-            _, attempts, (data, stored_id, created_at) = pipe.execute()
-        except UnicodeDecodeError as error:
-            # The hash holds bytes that are not text (written by hand?): we cannot read it.
-            self.mark_failed(task_id, f"unreadable task stored at {key}: it holds bytes that are "
-                                      f"not UTF-8 text ({error.reason} at byte {error.start}); "
-                                      f"add tasks with add_task(), not by writing them by hand")
-            return None
+        _, attempts, (data, stored_id, created_at) = pipe.execute()
         try:
             if data is None:
                 raise KeyError("data")
@@ -275,39 +267,9 @@ class RedisTaskQueue:
         except (KeyError, ValueError, TypeError) as error:
             # An id without a readable task, e.g. pushed by hand with redis-cli:
             # record why, so it is visible in the failed list, and move on.
-            self.mark_failed(task_id, f"unreadable task stored at {key}: {error!r}; "
+            self.mark_failed(task_id, f"unreadable task stored at {key!r}: {error!r}; "
                                       f"add tasks with add_task(), not by pushing ids by hand")
             return None
-
-    def _fail_undecodable_ids(self) -> None:
-        """Move the entries of the processing list that are not UTF-8 text to the failed list.
-
-        A second connection that keeps bytes can read what ours (which decodes
-        replies as text) cannot. The reason goes in the hash named after those bytes.
-        """
-        pool = self.client.connection_pool
-        raw = redis.Redis(connection_pool=redis.ConnectionPool(
-            connection_class=pool.connection_class,
-            **{**pool.connection_kwargs, "decode_responses": False}))
-        try:
-            for entry in raw.lrange(self.keys.processing, 0, -1):
-                try:
-                    entry.decode("utf-8")
-                    continue
-                except UnicodeDecodeError:
-                    pass
-                if not raw.lrem(self.keys.processing, 1, entry):
-                    continue  # another worker moved it first
-                pipe = raw.pipeline()
-                pipe.lpush(self.keys.failed, entry)
-                pipe.hset(f"{self.queue_name}:task:".encode() + entry, mapping={
-                    "status": TaskStatus.FAILED.value, "finished_at": repr(self._clock()),
-                    "error": f"the pending list held {len(entry)} bytes that are not UTF-8 text "
-                             f"(starting {entry[:20]!r}); add tasks with add_task(), not by "
-                             f"pushing ids by hand"})
-                pipe.execute()
-        finally:
-            raw.close()
 
     def mark_completed(self, task_id: str, result: dict[str, Any] | None = None) -> None:
         """Record that the claimed task ``task_id`` succeeded, with an optional JSON-ready result.

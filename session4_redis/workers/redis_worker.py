@@ -34,7 +34,7 @@ from .redis_task_queue import RedisTaskQueue
 MAX_SLEEP_SECONDS = 600.0
 
 
-class BadTaskError(ValueError):
+class InvalidTaskError(ValueError):
     """The task's data does not describe work this worker can do (retrying will not help)."""
 
 
@@ -147,14 +147,14 @@ class RedisWorker:
             return None
         if kind == "sleep":
             return self._run_sleep(data)
-        raise BadTaskError(f"unknown task type {kind!r}; this worker runs the types "
+        raise InvalidTaskError(f"unknown task type {kind!r}; this worker runs the types "
                            f"'image' (the default), 'noop' and 'sleep'")
 
     def _run_image(self, data: dict[str, Any]) -> dict[str, Any]:
         bad = [name for name in ("image_path", "output_path")
                if not isinstance(data.get(name), str) or not data.get(name)]
         if bad:
-            raise BadTaskError(
+            raise InvalidTaskError(
                 f"an image task needs the text fields 'image_path' and 'output_path'; "
                 f"missing or not text: {bad}; the task has the fields {sorted(data)}")
         specs = data.get("filters")
@@ -166,7 +166,7 @@ class RedisWorker:
         if isinstance(specs, str):
             specs = specs.split("|")
         if not (isinstance(specs, Sequence) and all(isinstance(s, str) for s in specs)):
-            raise BadTaskError(f"'filters' must be a list of specs such as "
+            raise InvalidTaskError(f"'filters' must be a list of specs such as "
                                f"['blur:radius=2', 'grayscale'], got {specs!r}")
         key = tuple(specs)
         if key not in self._pipelines:
@@ -179,7 +179,7 @@ class RedisWorker:
         seconds = data.get("seconds", 1.0)
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
                 or not 0 <= seconds <= MAX_SLEEP_SECONDS:
-            raise BadTaskError(f"a sleep task needs 'seconds' between 0 and "
+            raise InvalidTaskError(f"a sleep task needs 'seconds' between 0 and "
                                f"{MAX_SLEEP_SECONDS:g}, got {seconds!r}")
         time.sleep(seconds)
         return {"slept": seconds}

@@ -15,21 +15,17 @@ from __future__ import annotations
 import sys
 import time
 
-from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
+from session5_recovery.demos.support import demo_args, fresh_queue, tidy_up, wait_for
 from session5_recovery.tools import WorkerFleet, format_timeline
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue
+from session5_recovery.workers import RecoverySettings
 
 QUEUE_NAME = "demo_auto_recovery"
 
 
 def main(argv: list[str] | None = None) -> int:
     keep = demo_args(__doc__, argv, "demo_auto_recovery.py").keep
-    target = redis_for_processes()
-    if target is None:
-        return 1
     settings = RecoverySettings()  # the defaults: heartbeat 1 s, TTL 5 s, reaper every 1 s
-    queue = RedisTaskQueue(url=target.url, queue_name=QUEUE_NAME, settings=settings)
-    queue.clear()
+    target, queue = fresh_queue(QUEUE_NAME, settings)
     labels = dict(zip(queue.add_tasks([{"type": "sleep", "seconds": 2} for _ in range(3)]),
                       ["job-A (2 s)", "job-B (2 s)", "job-C (2 s)"], strict=True))
     print(f"\nqueued 3 jobs of 2 s each; settings: heartbeat every {settings.heartbeat_interval:g} s, "
@@ -75,10 +71,7 @@ def main(argv: list[str] | None = None) -> int:
               "after max_attempts (see demo_retries_dlq.py)")
         return 0 if c.holds else 1
     finally:
-        fleet.stop()
-        if not keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, keep)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,11 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from session5_recovery.demos.support import redis_for_processes
+from session5_recovery.demos.support import redis_for_processes, tidy_up
 from session5_recovery.tools import WorkerFleet, format_timeline
 from session5_recovery.tools.monitor import Snapshot, render, take_snapshot
 from session5_recovery.workers import Event, RecoverySettings, RedisTaskQueue, TaskStatus
+from workshop.console import make_console
 from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR
 
@@ -61,9 +62,10 @@ class Story:
     def tell(self, text: str) -> None:
         self.lines.append(f"+{time.monotonic() - self.started:5.1f} s  {text}")
 
-    def panel(self) -> Panel:
-        return Panel(Text("\n".join(self.lines[-8:])), title="what the demo is doing",
-                     title_align="left")
+    def panel(self, whole: bool = False) -> Panel:
+        """The last 8 lines, or ``whole``: every line (piped output shows only the final panel)."""
+        return Panel(Text("\n".join(self.lines if whole else self.lines[-8:])),
+                     title="what the demo is doing", title_align="left")
 
 
 @dataclass
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the queue's keys at the end")
     parser.add_argument("--queue", default=QUEUE_NAME, help=f"queue name (default {QUEUE_NAME})")
     args = parser.parse_args(argv if argv is not None else [])
-    console = Console()
+    console = make_console()  # piped or logged: no lines broken at 80 columns
     console.rule("[bold]Task Queues Workshop: workers that survive crashes")
     target = redis_for_processes()
     if target is None:
@@ -117,10 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("\ninterrupted: stopping the workers")
         return 130
     finally:
-        fleet.stop()
-        if not args.keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, args.keep)
 
 
 def run_show(console: Console, queue: RedisTaskQueue, fleet: WorkerFleet, plan: Plan,
@@ -161,11 +160,11 @@ def run_show(console: Console, queue: RedisTaskQueue, fleet: WorkerFleet, plan: 
             for r in current.recovered:
                 story.tell(f"monitor's reaper: {r.worker_id} is dead; task {r.task_id[:8]} "
                            f"({ids.get(r.task_id, '?')}) {r.outcome if r.outcome == 'requeued' else 'dead-lettered'}")
-            live.update(view(queue, current, previous, story))
+            live.update(view(queue, current, previous, story, not console.is_terminal))
             previous = current
             if not waves and troublemakers_sent and killed and queue.is_drained():
                 story.tell("queue drained")
-                live.update(view(queue, current, previous, story))
+                live.update(view(queue, current, previous, story, not console.is_terminal))
                 return True
             time.sleep(max(0.05, 0.5 - (time.monotonic() - tick)))
     story.tell(f"gave up after {TIME_LIMIT:.0f} s")
@@ -177,9 +176,10 @@ def interesting(event: Event) -> bool:
     return not (event.name == "enqueued" or (event.name == "claimed" and event.attempt == 1))
 
 
-def view(queue: RedisTaskQueue, current: Snapshot, previous: Snapshot | None, story: Story) -> Group:
+def view(queue: RedisTaskQueue, current: Snapshot, previous: Snapshot | None, story: Story,
+         whole_story: bool = False) -> Group:
     return Group(render(queue.queue_name, current, previous, show=interesting,
-                        heartbeat_interval=SETTINGS.heartbeat_interval), story.panel())
+                        heartbeat_interval=SETTINGS.heartbeat_interval), story.panel(whole_story))
 
 
 def kill_the_slow_worker(queue: RedisTaskQueue, fleet: WorkerFleet, slow_id: str,
@@ -212,6 +212,8 @@ def summary(console: Console, queue: RedisTaskQueue, story: Story, ids: dict[str
     poison = next(i for i, label in ids.items() if label == "poison")
     slow_done = next((e for e in events if e.name == "completed" and e.task_id == slow), None)
 
+    if not console.is_terminal:
+        console.line()  # piped, the live panel ends without a newline: keep the rule off its border
     console.rule("[bold]summary")
     console.print(f"[green]completed[/]      {len(completed)} of {c.enqueued} tasks, "
                   f"{len(outputs)} of them images")

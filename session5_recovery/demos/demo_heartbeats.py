@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
+from session5_recovery.demos.support import demo_args, fresh_queue, tidy_up, wait_for
 from session5_recovery.tools import WorkerFleet, format_timeline
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
@@ -47,11 +47,7 @@ def watch(queue: RedisTaskQueue, seconds: float, note: str = "") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     keep = demo_args(__doc__, argv, "demo_heartbeats.py").keep
-    target = redis_for_processes()
-    if target is None:
-        return 1
-    queue = RedisTaskQueue(url=target.url, queue_name=QUEUE_NAME, settings=SETTINGS)
-    queue.clear()
+    target, queue = fresh_queue(QUEUE_NAME, SETTINGS)
     print(f"\nheartbeat every {SETTINGS.heartbeat_interval:g} s into "
           f"{queue.keys.heartbeat('<worker>')} with a TTL of {SETTINGS.heartbeat_ttl:g} s, and the "
           f"registry {queue.keys.workers} (worker -> last seen)\n")
@@ -87,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
               f"the busy worker never was, though its task outlived the TTL")
         return 0
     finally:
-        fleet.stop()
-        if not keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, keep)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from __future__ import annotations
 import shutil
 import sys
 
-from session5_recovery.demos.support import demo_args, redis_for_processes, wait_for
+from session5_recovery.demos.support import demo_args, fresh_queue, tidy_up, wait_for
 from session5_recovery.tools import WorkerFleet, format_timeline
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, TaskStatus
+from session5_recovery.workers import RecoverySettings, TaskStatus
 from workshop.images import sample_photo
 from workshop.paths import OUTPUT_DIR
 
@@ -34,11 +34,7 @@ FOLDER = OUTPUT_DIR / "session5" / "retries_dlq"
 
 def main(argv: list[str] | None = None) -> int:
     keep = demo_args(__doc__, argv, "demo_retries_dlq.py").keep
-    target = redis_for_processes()
-    if target is None:
-        return 1
-    queue = RedisTaskQueue(url=target.url, queue_name=QUEUE_NAME, settings=SETTINGS)
-    queue.clear()
+    target, queue = fresh_queue(QUEUE_NAME, SETTINGS)
     shutil.rmtree(FOLDER, ignore_errors=True)
     FOLDER.mkdir(parents=True)
     missing = FOLDER / "arrives_later.jpg"
@@ -85,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninvariant: {c}")
         return 0 if c.holds else 1
     finally:
-        fleet.stop()
-        if not keep:
-            queue.clear()
-        queue.close()
+        tidy_up(fleet, queue, keep)
 
 
 if __name__ == "__main__":

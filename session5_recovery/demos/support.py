@@ -1,14 +1,19 @@
-"""What every session-5 demo needs: a Redis that worker processes can share, and patient waiting."""
+"""What every session-5 demo needs: a Redis that worker processes can share, patient waiting,
+and tidying up."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from workshop.redis_connection import RedisTarget, RedisUnavailableError, resolve_redis
 from workshop.waiting import wait_until
+
+if TYPE_CHECKING:
+    from session5_recovery.tools import WorkerFleet
+    from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
 T = TypeVar("T")
 
@@ -40,6 +45,21 @@ def redis_for_processes() -> RedisTarget | None:
     return target
 
 
+def fresh_queue(queue_name: str, settings: RecoverySettings) -> tuple[RedisTarget, RedisTaskQueue]:
+    """A Redis that worker processes can share and an empty queue on it.
+
+    Without such a Redis the demo ends here (exit code 1), after saying how to get one.
+    """
+    from session5_recovery.workers import RedisTaskQueue
+
+    target = redis_for_processes()
+    if target is None:
+        raise SystemExit(1)
+    queue = RedisTaskQueue(url=target.url, queue_name=queue_name, settings=settings)
+    queue.clear()
+    return target, queue
+
+
 def wait_for(condition: Callable[[], T], timeout: float, what: str,
              *, every: float = 0.05) -> T:
     """``workshop.waiting.wait_until``, ending the demo with one line instead of a traceback."""
@@ -47,3 +67,11 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str,
         return wait_until(condition, timeout, what, every=every)
     except TimeoutError as error:
         raise SystemExit(str(error)) from None
+
+
+def tidy_up(fleet: WorkerFleet, queue: RedisTaskQueue, keep: bool) -> None:
+    """Stop the demo's workers, then delete its keys unless ``--keep`` asked to look at them."""
+    fleet.stop()
+    if not keep:
+        queue.clear()
+    queue.close()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PIL import Image, ImageEnhance
 
-from ..core.factory import FilterFactory
+from ..core.registry import register_filter
 from .base import BaseFilter, Parameter
 
 
-@FilterFactory.register
+@register_filter
 class BrightnessFilter(BaseFilter):
     """Make the image lighter (``factor`` > 1) or darker (< 1); 0 gives black.
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PIL import Image
 
-from ..core.factory import FilterFactory
+from ..core.registry import register_filter
 from .base import BaseFilter
 
 
-@FilterFactory.register
+@register_filter
 class GrayscaleFilter(BaseFilter):
     """Convert to one band ("L") with Pillow's ITU-R 601-2 luma weights.
 

@@ -21,16 +21,7 @@ from session5_recovery.workers import (
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def settings(fake_clock):
-    return RecoverySettings(heartbeat_interval=1, heartbeat_ttl=5, backoff_base=1.0,
-                            backoff_cap=10.0, max_attempts=3, clock=fake_clock,
-                            random=lambda: 0.5)
-
-
-@pytest.fixture
-def queue(redis_client, queue_name, settings):
-    return RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=settings)
+# settings and queue: the fixtures in conftest.py (a fake clock, a real Redis).
 
 
 def expire(queue, worker_id):
@@ -231,7 +222,7 @@ class TestRetries:
     def test_permanent_errors_skip_the_retries(self, queue):
         task_id = queue.add_task({"image_path": "x"})
         queue.get_task("w1", timeout=0)
-        assert queue.mark_failed(task_id, "BadPayloadError: no output_path", permanent=True) == "dead_lettered"
+        assert queue.mark_failed(task_id, "InvalidTaskError: no output_path", permanent=True) == "dead_lettered"
         info = queue.get_task_info(task_id)
         assert info.attempts == 1 and info.reason.startswith("permanent error, not retried")
         assert info.history[0]["permanent"] is True

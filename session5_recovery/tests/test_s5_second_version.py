@@ -41,16 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 QUEUE_LUA = REPO / "session5_recovery" / "workers" / "queue.lua"
 
 
-@pytest.fixture
-def settings(fake_clock):
-    return RecoverySettings(heartbeat_interval=1, heartbeat_ttl=5, backoff_base=1.0,
-                            backoff_cap=10.0, max_attempts=3, clock=fake_clock,
-                            random=lambda: 0.5)
-
-
-@pytest.fixture
-def queue(redis_client, queue_name, settings):
-    return RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=settings)
+# settings and queue: the fixtures in conftest.py (a fake clock, a real Redis).
 
 
 def expire(queue, worker_id):

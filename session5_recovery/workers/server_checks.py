@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import redis
 
-from workshop.redis_connection import eviction_warning, maxmemory_policy
+from .redis_connection import eviction_warning, maxmemory_policy
 
 
 class EvictingServerError(RuntimeError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..core.factory import FilterFactory
+from ..core.registry import register_filter
 from .base import BaseFilter, split_alpha, with_alpha
 
 
-@FilterFactory.register
+@register_filter
 class EdgesFilter(BaseFilter):
     """Find edges with Pillow's 3x3 ``FIND_EDGES`` kernel; a flat image gives all zeros."""
 

@@ -28,13 +28,12 @@ from typing import Any, NoReturn
 
 import redis
 
-from workshop.paths import OUTPUT_DIR
-from workshop.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
-
 from ..core import FilterFactory, PipelineInputError, default_pipeline
+from ..core.samples import OUTPUT_DIR
 from ..workers.epoch import data_lost_note
 from ..workers.instance import WorkerIdInUseError
 from ..workers.keys import QueueKeys
+from ..workers.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 from ..workers.redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 from ..workers.server_checks import EvictingServerError, check_eviction_policy
 from ..workers.settings import SECONDS_ALLOWED, RecoverySettings
@@ -46,8 +45,9 @@ DEFAULT_OUTPUT_DIR = OUTPUT_DIR / "session5" / "processed"
 
 # The command line needs a server that outlives one command (an embedded one
 # would vanish with the `enqueue` that started it), so it never starts one.
-SERVER_NOTE = ("The command line needs a Redis server that keeps running between commands; "
-               "the demos can start a private one for themselves, the CLI cannot.")
+SERVER_NOTE = ("The command line needs a Redis server that keeps running between commands, "
+               "so it never starts an embedded one for itself (one started by `enqueue` would "
+               "vanish when `enqueue` ends). Start one in another terminal: make redis")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -291,7 +291,7 @@ def json_tasks(texts: Sequence[str], repeat: int) -> list[dict]:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from workshop.images import make_sample_images
+    from ..core.samples import make_sample_images
 
     sources = sum(x is not None for x in (args.folder, args.count, args.task))
     if sources != 1:
@@ -420,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except RedisUnavailableError as error:
         # A learner-facing error: the message says what to do; a traceback would hide it.
-        print(f"error: {error}\n{SERVER_NOTE}", file=sys.stderr)
+        print(f"error: {error}" + ("" if error.explicit else f"\n{SERVER_NOTE}"), file=sys.stderr)
         return 1
     except (redis.ConnectionError, redis.TimeoutError) as error:
         url = args.redis_url or os.environ.get("REDIS_URL")

@@ -14,7 +14,8 @@
   maxmemory-policy), epoch.py (a server that lost the queue's data), instance.py (one
   live process per worker id), grace.py (no reaping right after a restart or a late
   round) and limits.py (per-task time limits, handlers' child processes);
-- keys.py (every Redis key of a queue) and task.py (a task, its states and moves).
+- keys.py (every Redis key of a queue), task.py (a task, its states and moves) and
+  redis_connection.py (finding a Redis; session 4's, copied unchanged).
 
 The tools that drive the queue (the command line, the monitor, the timeline and
 ``WorkerFleet``) are in ``../tools/``; they import from here, never the other way.
@@ -23,8 +24,8 @@ is an entry script that nothing imports.
 """
 
 from .handlers import (
-    BadPayloadError,
     HandlerRegistry,
+    InvalidTaskError,
     PermanentTaskError,
     TaskContext,
     TransientTaskError,
@@ -62,7 +63,7 @@ __all__ = [
     "DEFAULT_QUEUE_NAME",
     "DuplicateTaskError",
     "ResultTooLargeError",
-    "BadPayloadError",
+    "InvalidTaskError",
     "Conservation",
     "Event",
     "HandlerRegistry",

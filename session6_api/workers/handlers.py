@@ -51,7 +51,7 @@ class PermanentTaskError(Exception):
     """Retrying cannot fix this task: send it to the dead-letter queue at once."""
 
 
-class BadPayloadError(PermanentTaskError, ValueError):
+class InvalidTaskError(PermanentTaskError, ValueError):
     """The task's data does not describe work a handler can do (a field is missing or wrong)."""
 
 
@@ -138,17 +138,6 @@ class HandlerRegistry:
     def names(self) -> list[str]:
         return sorted(self._handlers)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._handlers
-
-
-def task_type(data: dict[str, Any]) -> str:
-    """The type a task's data asks for; ``"image"`` by default."""
-    kind = data.get("type", "image")
-    if not isinstance(kind, str) or not kind:
-        raise BadPayloadError(f"'type' must be a task type name such as 'image', got {kind!r}")
-    return kind
-
 
 # --- the handlers --------------------------------------------------------------
 
@@ -158,13 +147,13 @@ def handle_image(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     bad = [name for name in ("image_path", "output_path")
            if not isinstance(data.get(name), str) or not data.get(name)]
     if bad:
-        raise BadPayloadError(
+        raise InvalidTaskError(
             f"an image task needs the text fields 'image_path' and 'output_path'; missing or "
             f"not text: {bad}; the task has the fields {sorted(data)}")
     source = allowed_path(data["image_path"], context.allowed_dirs)
     target = allowed_path(data["output_path"], context.allowed_dirs)
     if source == target:
-        raise BadPayloadError(
+        raise InvalidTaskError(
             f"'output_path' is the same file as 'image_path' ({printable(str(source))!r}); "
             f"that would overwrite the input: write the result to another file")
     refuse_special_file(source)
@@ -194,7 +183,7 @@ def allowed_path(path: str, roots: Sequence[Path]) -> Path:
 
 
 def refuse_special_file(path: Path) -> None:
-    """BadPayloadError if ``path`` exists but is not a regular file (a FIFO, a socket, a device).
+    """InvalidTaskError if ``path`` exists but is not a regular file (a FIFO, a socket, a device).
 
     Opening a FIFO blocks until someone writes to it, and a device may never end:
     say what it is instead of trying, or of reporting "found nothing".
@@ -209,7 +198,7 @@ def refuse_special_file(path: Path) -> None:
             "a socket" if stat.S_ISSOCK(mode) else
             "a character device" if stat.S_ISCHR(mode) else
             "a block device" if stat.S_ISBLK(mode) else "not a regular file")
-    raise BadPayloadError(f"'image_path' {printable(str(path))!r} is {kind}, not an image file; "
+    raise InvalidTaskError(f"'image_path' {printable(str(path))!r} is {kind}, not an image file; "
                           f"give the path of a regular image file")
 
 
@@ -218,7 +207,7 @@ def pipeline_for(specs: Any, context: TaskContext) -> FilterPipeline:
     if isinstance(specs, str):
         specs = specs.split("|")
     if not (isinstance(specs, (list, tuple)) and all(isinstance(s, str) for s in specs)):
-        raise BadPayloadError(f"'filters' must be a list of specs such as "
+        raise InvalidTaskError(f"'filters' must be a list of specs such as "
                               f"['blur:radius=2', 'grayscale'], got {specs!r}")
     key = tuple(specs)
     if key not in context.pipelines:
@@ -235,7 +224,7 @@ def handle_noop(data: dict[str, Any], context: TaskContext) -> None:
 def _number(data: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
     value = data.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise BadPayloadError(f"'{name}' must be a number between {low:g} and {high:g}, "
+        raise InvalidTaskError(f"'{name}' must be a number between {low:g} and {high:g}, "
                               f"got {value!r}")
     return value
 
@@ -265,7 +254,7 @@ def handle_fail(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     """Fail the first ``times`` attempts (all of them without ``times``), then succeed."""
     times = data.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
-        raise BadPayloadError(f"'times' must be a whole number >= 0, got {times!r}")
+        raise InvalidTaskError(f"'times' must be a whole number >= 0, got {times!r}")
     if times is None or context.attempt <= times:
         of = "every attempt" if times is None else f"{times} attempt(s)"
         raise TransientTaskError(f"flaky failure on attempt {context.attempt} (this task fails {of})")
@@ -280,7 +269,7 @@ def handle_crash(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     """
     times = data.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
-        raise BadPayloadError(f"'times' must be a whole number >= 0, got {times!r}")
+        raise InvalidTaskError(f"'times' must be a whole number >= 0, got {times!r}")
     if times is None or context.attempt <= times:
         os._exit(CRASH_EXIT_CODE)
     return {"survived_on_attempt": context.attempt}

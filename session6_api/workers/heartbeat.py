@@ -42,7 +42,6 @@ class Heartbeat:
         self.settings = queue.settings
         self.maintain = maintain
         self.beats = 0  # successful heartbeats so far
-        self.was_taken_for_dead = False  # a beat found our key expired
         self._log = log
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,7 +100,6 @@ class Heartbeat:
             # Paused (SIGSTOP, a debugger, a swapping machine) or cut off for longer
             # than the TTL: the reaper may have given our task to someone else. Our
             # completion of it will then be refused, which is exactly right.
-            self.was_taken_for_dead = True
             self._say("heartbeat: my key had expired: I was taken for dead; a task I hold may "
                       "have gone to another worker (my completion would then be refused)")
         self.beats += 1

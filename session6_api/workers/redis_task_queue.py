@@ -45,11 +45,10 @@ from typing import Any
 
 import redis
 
-from workshop.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
-
 from .keys import PRIORITIES, QueueKeys
+from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 from .settings import RecoverySettings, backoff_delay
-from .task import Task, TaskStatus, decode_result, json_object, parse_json_text
+from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
 
 DEFAULT_QUEUE_NAME = "image_processing"
 # A task is a small JSON document; large inputs belong in files, referenced by path.
@@ -125,9 +124,15 @@ def connection_help(url: str | None, error: BaseException) -> RedisUnavailableEr
     return RedisUnavailableError(f"Cannot connect to Redis at {where}: {error}\n{HOW_TO_GET_REDIS}")
 
 
+# Our clients read replies as text. Bytes that are not UTF-8 (written by hand with
+# redis-cli?) become escape characters instead of an error that would sink a whole
+# batch claim, and are written back as the same bytes; the task then fails as bad data.
+TEXT_REPLIES = {"decode_responses": True, "encoding_errors": "surrogateescape"}
+
+
 def _text(value: Any) -> Any:
     """Redis replies are bytes unless the client has decode_responses=True; accept both."""
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
 def _refuse_fakeredis_without_lua(client: Any) -> None:
@@ -251,8 +256,8 @@ class RedisTaskQueue:
         self._url = url
         self._owns_client = client is None
         if client is None:
-            client = (redis.Redis.from_url(url, decode_responses=True) if url
-                      else redis.Redis(host=host, port=port, db=db, decode_responses=True))
+            client = (redis.Redis.from_url(url, **TEXT_REPLIES) if url
+                      else redis.Redis(host=host, port=port, db=db, **TEXT_REPLIES))
         self.client = client
         _refuse_fakeredis_without_lua(client)
         # redis-py sends the script by its SHA1 (EVALSHA) and loads it on first use.
@@ -260,7 +265,6 @@ class RedisTaskQueue:
         named = {key.removeprefix(self.keys.prefix): key for key in self.keys.fixed()}
         self._command_keys = {command: [named[name] for name in names]
                               for command, names in COMMAND_KEYS.items()}
-        self._raw: redis.Redis | None = None  # a bytes client for claims (see _raw_client)
         # task id -> (worker id, attempt) for the tasks this object claimed and has not
         # finished, so mark_completed(task_id, result) needs no worker id, as in session 4.
         self._claimed: dict[str, tuple[str, int]] = {}
@@ -270,7 +274,7 @@ class RedisTaskQueue:
                 settings: RecoverySettings | None = None, **client_kwargs: Any) -> RedisTaskQueue:
         """A queue on ``url`` whose connection is checked now (RedisUnavailableError if down)."""
         url = url or "redis://localhost:6379/0"
-        client = redis.Redis.from_url(url, decode_responses=True, **client_kwargs)
+        client = redis.Redis.from_url(url, **{**TEXT_REPLIES, **client_kwargs})
         queue = cls(client=client, queue_name=queue_name, settings=settings)
         queue._url, queue._owns_client = url, True
         queue.check_connection()
@@ -288,10 +292,7 @@ class RedisTaskQueue:
             raise connection_help(self._url, error) from None
 
     def close(self) -> None:
-        """Close the connection, if this queue opened it (and the bytes client, if any)."""
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
+        """Close the connection, if this queue opened it."""
         if self._owns_client:
             self.client.close()
 
@@ -309,24 +310,6 @@ class RedisTaskQueue:
                 self.keys.prefix, *args]
         fixed = self._command_keys[key_set or command]
         return self._script(keys=[*fixed, *keys], args=argv, client=client)
-
-    def _raw_client(self) -> Any:
-        """A client on the same server that keeps bytes.
-
-        A claim returns the tasks' data, and a task written by hand may hold bytes
-        that are not UTF-8 text: a text client would fail on the whole reply (and
-        with it on the other tasks of a batch). This one reads it; we decode each
-        field ourselves and dead-letter what does not decode.
-        """
-        if self._raw is None:
-            try:
-                pool = self.client.connection_pool
-                self._raw = redis.Redis(connection_pool=redis.ConnectionPool(
-                    connection_class=pool.connection_class,
-                    **{**pool.connection_kwargs, "decode_responses": False}))
-            except (AttributeError, TypeError):  # not a redis-py client: use it as it is
-                return self.client
-        return self._raw
 
     # --- producers ---------------------------------------------------------
 
@@ -373,7 +356,7 @@ class RedisTaskQueue:
     @staticmethod
     def _prepare(data: Any, index: int, task_id: str | None) -> tuple[str, str, str]:
         what = "task data" if index == 0 else f"task data (item {index})"
-        data = json_object(data, what)  # TypeError with a clear message if not JSON
+        data = as_json_object(data, what)  # TypeError with a clear message if not JSON
         kind = data.get("type", "image")
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"{what}: 'type' must be a task type name such as 'image', got {kind!r}")
@@ -423,7 +406,7 @@ class RedisTaskQueue:
         keys = [self.keys.processing(worker_id), self.keys.heartbeat(worker_id)]
         while True:
             reply = self._call("claim", worker_id, max_tasks, self.settings.heartbeat_ttl_ms,
-                               keys=keys, client=self._raw_client())
+                               keys=keys)
             outcome = _text(reply[0])
             if outcome == "claimed":
                 tasks = self._tasks_from(worker_id, reply)
@@ -450,15 +433,7 @@ class RedisTaskQueue:
             kind, data_bytes, attempt, max_attempts = reply[i + 1:i + 5]
             attempt = int(attempt)
             self._claimed[task_id] = (worker_id, attempt)
-            try:
-                kind = kind.decode() if isinstance(kind, bytes) else kind
-                text = data_bytes.decode() if isinstance(data_bytes, bytes) else data_bytes
-            except UnicodeDecodeError as error:
-                self.mark_failed(task_id, f"the task hash {self.keys.task(task_id)} holds bytes "
-                                          f"that are not UTF-8 text ({error.reason} at byte "
-                                          f"{error.start}); add tasks with add_task(), not with "
-                                          f"redis-cli", permanent=True, worker_id=worker_id)
-                continue
+            kind, text = _text(kind), _text(data_bytes)
             try:
                 if not text:
                     raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
@@ -501,7 +476,7 @@ class RedisTaskQueue:
         """
         if result is None:
             return ""
-        text = json.dumps(json_object(result, "result"))
+        text = json.dumps(as_json_object(result, "result"))
         size = len(text.encode())
         if size > MAX_RESULT_BYTES:
             raise ResultTooLargeError(
@@ -540,7 +515,6 @@ class RedisTaskQueue:
         # Only a completion that also claims needs the claim's keys (fewer to send).
         reply = self._call("complete", worker, task_id, attempt, text, max_tasks,
                            self.settings.heartbeat_ttl_ms, keys=keys,
-                           client=self._raw_client() if max_tasks else None,
                            key_set="complete+claim" if max_tasks else "complete")
         outcome = _text(reply[0])
         if outcome == "refused":
@@ -564,7 +538,7 @@ class RedisTaskQueue:
         """
         if not done:
             return [], (self.get_tasks(worker_id, max_tasks, 0) if max_tasks else [])
-        pipe = (self._raw_client() if max_tasks else self.client).pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=False)
         for index, (task_id, text) in enumerate(done):
             _, attempt = self._owner(task_id, worker_id)
             claim = max_tasks if index == len(done) - 1 else 0

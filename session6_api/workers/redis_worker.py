@@ -40,9 +40,8 @@ from typing import Any, TypeVar
 
 import redis
 
-from workshop.paths import OUTPUT_DIR
-
 from ..core import FilterPipeline, default_pipeline
+from ..core.samples import OUTPUT_DIR
 from .epoch import QueueEpoch
 from .handlers import (
     HandlerRegistry,

@@ -223,7 +223,7 @@ def decode_result(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def json_object(value: Any, what: str = "task data") -> dict[str, Any]:
+def as_json_object(value: Any, what: str = "task data") -> dict[str, Any]:
     """``value`` as it will look after a trip through JSON (a new copy), or a clear TypeError.
 
     Tasks are JSON so that any process, machine or language can read them;

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PIL import Image, ImageFilter
 
-from ..core.factory import FilterFactory
+from ..core.registry import register_filter
 from .base import BaseFilter, Parameter
 
 
-@FilterFactory.register
+@register_filter
 class BlurFilter(BaseFilter):
     """Soften the image; ``radius`` is the blur's standard deviation in pixels.
 

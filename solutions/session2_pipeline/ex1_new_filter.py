@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageOps
 
-from session2_pipeline.core import FilterFactory
+from session2_pipeline.core import register_filter
 from session2_pipeline.filters import BaseFilter, Parameter
 
 # The classic sepia matrix: each output channel is a mix of the input R, G, B.
@@ -52,6 +52,6 @@ class SepiaFilter(BaseFilter):
 
 
 def register_filters() -> None:
-    """Make "invert" and "sepia" known to FilterFactory."""
-    FilterFactory.register(InvertFilter)
-    FilterFactory.register(SepiaFilter)
+    """Make "invert" and "sepia" known to the filter registry, so FilterFactory finds them."""
+    register_filter(InvertFilter)
+    register_filter(SepiaFilter)

@@ -1,5 +1,8 @@
 """Mistake: the status is changed before the move is checked, so a refused move still changes the task.
 
+Rejected by:
+    test_ex1_transitions.py::TestPart3_Move::test_refused_moves_raise_and_change_nothing
+
 A plausible wrong solution of exercise 1 (the tests must catch it).
 
 Exercise 1: the task state machine.

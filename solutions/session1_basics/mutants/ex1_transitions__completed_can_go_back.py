@@ -1,5 +1,12 @@
 """Mistake: a completed task may go back to pending, so finished work can run twice.
 
+Rejected by:
+    test_ex1_transitions.py::TestPart1_AllowedNext::test_the_arrows_from_each_status
+    test_ex1_transitions.py::TestPart1_AllowedNext::test_completed_is_final
+    test_ex1_transitions.py::TestPart2_CanTransition::test_every_pair
+    test_ex1_transitions.py::TestPart2_CanTransition::test_accepts_the_status_text
+    test_ex1_transitions.py::TestPart3_Move::test_refused_moves_raise_and_change_nothing
+
 A plausible wrong solution of exercise 1 (the tests must catch it).
 
 Exercise 1: the task state machine.

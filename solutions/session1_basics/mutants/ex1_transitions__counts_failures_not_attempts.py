@@ -1,5 +1,10 @@
 """Mistake: attempts is counted when a task fails instead of when it is claimed.
 
+Rejected by:
+    test_ex1_transitions.py::TestPart3_Move::test_claim_counts_an_attempt_and_stamps_the_start
+    test_ex1_transitions.py::TestPart3_Move::test_finishing_stamps_the_end_and_keeps_the_attempts
+    test_ex1_transitions.py::TestPart3_Move::test_a_whole_life_with_a_retry
+
 A plausible wrong solution of exercise 1 (the tests must catch it).
 
 Exercise 1: the task state machine.

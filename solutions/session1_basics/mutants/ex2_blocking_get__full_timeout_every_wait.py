@@ -1,5 +1,9 @@
 """Mistake: each wait() gets the full timeout instead of the time left, so wake-ups stretch the wait.
 
+Rejected by:
+    test_ex2_blocking_get.py::TestPart2_Get::test_an_early_wake_up_waits_again_only_for_the_time_left
+    test_ex2_blocking_get.py::TestPart2_Get::test_several_early_wake_ups
+
 A plausible wrong solution of exercise 2 (the tests must catch it).
 
 Exercise 2: a blocking get with a timeout, the way Lib/queue.py does it.

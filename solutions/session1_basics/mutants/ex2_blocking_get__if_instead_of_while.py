@@ -1,5 +1,12 @@
 """Mistake: `if` instead of `while` around wait(), so a wake-up with nothing to take ends the wait early.
 
+Rejected by:
+    test_ex2_blocking_get.py::TestPart2_Get::test_a_notify_without_an_item_does_not_end_the_wait_early
+    test_ex2_blocking_get.py::TestPart2_Get::test_an_early_wake_up_waits_again_only_for_the_time_left
+    test_ex2_blocking_get.py::TestPart2_Get::test_several_early_wake_ups
+    test_ex2_blocking_get.py::TestPart2_Get::test_an_item_put_during_the_wait_is_returned
+    test_ex2_blocking_get.py::TestPart2_Get::test_without_timeout_an_early_wake_up_waits_again
+
 A plausible wrong solution of exercise 2 (the tests must catch it).
 
 Exercise 2: a blocking get with a timeout, the way Lib/queue.py does it.

@@ -1,5 +1,10 @@
 """Mistake: put() appends but never notifies, so a waiting get() sleeps until its timeout.
 
+Rejected by:
+    test_ex2_blocking_get.py::TestPart1_Put::test_put_wakes_up_a_waiting_thread
+    test_ex2_blocking_get.py::TestPart2_Get::test_a_waiting_get_wakes_up_when_another_thread_puts
+    test_ex2_blocking_get.py::TestPart2_Get::test_get_without_timeout_waits_until_a_put
+
 A plausible wrong solution of exercise 2 (the tests must catch it).
 
 Exercise 2: a blocking get with a timeout, the way Lib/queue.py does it.

@@ -1,5 +1,13 @@
 """Mistake: the priority is not negated, so the heap (smallest first) hands out the lowest priority first.
 
+Rejected by:
+    test_ex3_priority.py::TestPart1_SortKey::test_higher_priority_gets_the_smaller_key
+    test_ex3_priority.py::TestPart1_SortKey::test_priority_counts_before_arrival
+    test_ex3_priority.py::TestPart1_SortKey::test_no_priority_means_zero
+    test_ex3_priority.py::TestPart2_Hooks::test_highest_priority_first_and_fifo_among_equals
+    test_ex3_priority.py::TestPart2_Hooks::test_interleaved_adds_and_claims
+    test_ex3_priority.py::TestPart2_Hooks::test_counts_and_empty_queue
+
 A plausible wrong solution of exercise 3 (the tests must catch it).
 
 Exercise 3: a priority queue by overriding four storage hooks.

@@ -1,5 +1,11 @@
 """Mistake: the key is the priority alone, so equal priorities make the heap compare two Tasks (TypeError).
 
+Rejected by:
+    test_ex3_priority.py::TestPart1_SortKey::test_equal_priorities_keep_their_arrival_order
+    test_ex3_priority.py::TestPart2_Hooks::test_highest_priority_first_and_fifo_among_equals
+    test_ex3_priority.py::TestPart2_Hooks::test_many_equal_priorities_leave_in_arrival_order
+    test_ex3_priority.py::TestPart2_Hooks::test_counts_and_empty_queue
+
 A plausible wrong solution of exercise 3 (the tests must catch it).
 
 Exercise 3: a priority queue by overriding four storage hooks.

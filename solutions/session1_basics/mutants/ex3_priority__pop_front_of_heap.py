@@ -1,5 +1,9 @@
 """Mistake: _get takes self._heap.pop(0) instead of heapq.heappop, which breaks the heap's order.
 
+Rejected by:
+    test_ex3_priority.py::TestPart2_Hooks::test_highest_priority_first_and_fifo_among_equals
+    test_ex3_priority.py::TestPart2_Hooks::test_interleaved_adds_and_claims
+
 A plausible wrong solution of exercise 3 (the tests must catch it).
 
 Exercise 3: a priority queue by overriding four storage hooks.

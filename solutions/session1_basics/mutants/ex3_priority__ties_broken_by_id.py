@@ -1,5 +1,11 @@
 """Mistake: equal priorities are ordered by task id, which is random, so they are not FIFO.
 
+Rejected by:
+    test_ex3_priority.py::TestPart1_SortKey::test_equal_priorities_keep_their_arrival_order
+    test_ex3_priority.py::TestPart1_SortKey::test_keys_are_tuples_of_ints
+    test_ex3_priority.py::TestPart2_Hooks::test_highest_priority_first_and_fifo_among_equals
+    test_ex3_priority.py::TestPart2_Hooks::test_many_equal_priorities_leave_in_arrival_order
+
 A plausible wrong solution of exercise 3 (the tests must catch it).
 
 Exercise 3: a priority queue by overriding four storage hooks.

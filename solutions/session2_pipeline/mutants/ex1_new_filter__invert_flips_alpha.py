@@ -1,10 +1,14 @@
-"""Mistake: InvertFilter inverts the alpha band too, so opaque pictures become invisible."""
+"""Mistake: InvertFilter inverts the alpha band too, so opaque pictures become invisible.
+
+Rejected by:
+    test_ex1_new_filter.py::TestPart1_Invert::test_alpha_is_kept
+"""
 
 from __future__ import annotations
 
 from PIL import Image
 
-from session2_pipeline.core import FilterFactory
+from session2_pipeline.core import register_filter
 from session2_pipeline.filters import BaseFilter, Parameter
 
 # The classic sepia matrix: each output channel is a mix of the input R, G, B.
@@ -46,6 +50,6 @@ class SepiaFilter(BaseFilter):
 
 
 def register_filters() -> None:
-    """Make "invert" and "sepia" known to FilterFactory."""
-    FilterFactory.register(InvertFilter)
-    FilterFactory.register(SepiaFilter)
+    """Make "invert" and "sepia" known to the filter registry, so FilterFactory finds them."""
+    register_filter(InvertFilter)
+    register_filter(SepiaFilter)

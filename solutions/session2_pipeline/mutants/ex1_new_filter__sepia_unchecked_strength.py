@@ -1,10 +1,14 @@
-"""Mistake: SepiaFilter stores strength without declaring it, so bad values are never checked."""
+"""Mistake: SepiaFilter stores strength without declaring it, so bad values are never checked.
+
+Rejected by:
+    test_ex1_new_filter.py::TestPart2_Sepia::test_bad_strength_is_refused_with_a_clear_message
+"""
 
 from __future__ import annotations
 
 from PIL import Image, ImageOps
 
-from session2_pipeline.core import FilterFactory
+from session2_pipeline.core import register_filter
 from session2_pipeline.filters import BaseFilter
 
 # The classic sepia matrix: each output channel is a mix of the input R, G, B.
@@ -52,6 +56,6 @@ class SepiaFilter(BaseFilter):
 
 
 def register_filters() -> None:
-    """Make "invert" and "sepia" known to FilterFactory."""
-    FilterFactory.register(InvertFilter)
-    FilterFactory.register(SepiaFilter)
+    """Make "invert" and "sepia" known to the filter registry, so FilterFactory finds them."""
+    register_filter(InvertFilter)
+    register_filter(SepiaFilter)

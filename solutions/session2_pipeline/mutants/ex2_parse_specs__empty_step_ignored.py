@@ -1,4 +1,8 @@
-"""Mistake: empty steps such as "blur||grayscale" are silently skipped."""
+"""Mistake: empty steps such as "blur||grayscale" are silently skipped.
+
+Rejected by:
+    test_ex2_parse_specs.py::TestPart3_Pipeline::test_an_empty_step_is_an_error_naming_the_step
+"""
 
 from __future__ import annotations
 

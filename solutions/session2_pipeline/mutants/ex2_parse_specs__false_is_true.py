@@ -1,4 +1,8 @@
-"""Mistake: bool("false") is True, so "false" is read as True."""
+"""Mistake: bool("false") is True, so "false" is read as True.
+
+Rejected by:
+    test_ex2_parse_specs.py::TestPart1_Values::test_text_becomes_a_typed_value
+"""
 
 from __future__ import annotations
 

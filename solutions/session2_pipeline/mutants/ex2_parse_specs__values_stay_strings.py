@@ -1,4 +1,11 @@
-"""Mistake: values stay strings, so "radius=2" gives "2" and the filter refuses it."""
+"""Mistake: values stay strings, so "radius=2" gives "2" and the filter refuses it.
+
+Rejected by:
+    test_ex2_parse_specs.py::TestPart1_Values::test_text_becomes_a_typed_value
+    test_ex2_parse_specs.py::TestPart2_Spec::test_name_and_typed_parameters
+    test_ex2_parse_specs.py::TestPart3_Pipeline::test_steps_in_order
+    test_ex2_parse_specs.py::TestPart3_Pipeline::test_the_built_pipeline_works_on_real_pixels
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Mistake: the try/except wraps the whole loop, so the first bad image ends the batch."""
+"""Mistake: the try/except wraps the whole loop, so the first bad image ends the batch.
+
+Rejected by:
+    test_ex3_robust_batch.py::TestPart2_RunBatch::test_bad_images_are_recorded_and_the_batch_goes_on
+    test_ex3_robust_batch.py::TestPart2_RunBatch::test_a_filter_crash_on_one_image_costs_only_that_image
+"""
 
 from __future__ import annotations
 

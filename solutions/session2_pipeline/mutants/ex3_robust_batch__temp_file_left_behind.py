@@ -1,4 +1,8 @@
-"""Mistake: when saving fails, the temporary file is left in the output folder."""
+"""Mistake: when saving fails, the temporary file is left in the output folder.
+
+Rejected by:
+    test_ex3_robust_batch.py::TestPart1_WriteAtomically::test_a_failed_save_keeps_the_old_file_and_leaves_nothing_behind
+"""
 
 from __future__ import annotations
 

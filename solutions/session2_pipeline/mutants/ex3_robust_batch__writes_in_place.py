@@ -1,4 +1,9 @@
-"""Mistake: the image is saved straight into the target, so a crash leaves half a file."""
+"""Mistake: the image is saved straight into the target, so a crash leaves half a file.
+
+Rejected by:
+    test_ex3_robust_batch.py::TestPart1_WriteAtomically::test_the_image_is_written_elsewhere_in_the_same_folder_first
+    test_ex3_robust_batch.py::TestPart1_WriteAtomically::test_a_failed_save_keeps_the_old_file_and_leaves_nothing_behind
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Mistake: withdraw checks the balance before taking the lock (check-then-act).
 
+Rejected by:
+    test_ex1_fix_race.py::TestPart2_Withdraw::test_two_interleaved_withdrawals_cannot_both_succeed
+
 Exercise 1: fix the race in a bank account shared by several threads.
 
 ``deposit`` reads the balance, does something else for a moment (``pause()``: in real

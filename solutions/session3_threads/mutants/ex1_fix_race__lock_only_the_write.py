@@ -1,5 +1,10 @@
 """Mistake: the lock covers only the write, so two threads still read the same balance.
 
+Rejected by:
+    test_ex1_fix_race.py::TestPart1_Deposit::test_two_interleaved_deposits_both_count
+    test_ex1_fix_race.py::TestPart2_Withdraw::test_two_interleaved_withdrawals_cannot_both_succeed
+    test_ex1_fix_race.py::TestPart2_Withdraw::test_deposit_and_withdraw_share_one_lock
+
 Exercise 1: fix the race in a bank account shared by several threads.
 
 ``deposit`` reads the balance, does something else for a moment (``pause()``: in real

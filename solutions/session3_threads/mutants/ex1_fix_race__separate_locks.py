@@ -1,5 +1,8 @@
 """Mistake: deposit and withdraw each have their own lock, so they can still interleave.
 
+Rejected by:
+    test_ex1_fix_race.py::TestPart2_Withdraw::test_deposit_and_withdraw_share_one_lock
+
 Exercise 1: fix the race in a bank account shared by several threads.
 
 ``deposit`` reads the balance, does something else for a moment (``pause()``: in real

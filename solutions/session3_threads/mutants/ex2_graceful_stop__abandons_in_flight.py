@@ -1,5 +1,10 @@
 """Mistake: stop() sets the event and returns at once, abandoning the tasks in flight.
 
+Rejected by:
+    test_ex2_graceful_stop.py::TestPart2_Stop::test_stop_waits_for_the_task_in_flight
+    test_ex2_graceful_stop.py::TestPart2_Stop::test_stop_with_a_timeout_reports_a_task_still_running
+    test_ex2_graceful_stop.py::TestPart2_Stop::test_stop_on_an_idle_pool
+
 Exercise 2: stop a pool of worker threads gracefully.
 
 ``StoppablePool`` runs ``n`` threads that claim tasks from a ``TaskQueue`` and hand each

@@ -1,5 +1,9 @@
 """Mistake: the loop checks the stop event only when the queue is empty, so it keeps claiming.
 
+Rejected by:
+    test_ex2_graceful_stop.py::TestPart1_WorkerLoop::test_the_stop_event_is_checked_before_each_claim
+    test_ex2_graceful_stop.py::TestPart2_Stop::test_stop_waits_for_the_task_in_flight
+
 Exercise 2: stop a pool of worker threads gracefully.
 
 ``StoppablePool`` runs ``n`` threads that claim tasks from a ``TaskQueue`` and hand each

@@ -1,5 +1,8 @@
 """Mistake: Amdahl's law with the serial and parallel fractions swapped.
 
+Rejected by:
+    test_ex3_speedup.py::TestPart2_Amdahl::test_amdahl_speedup
+
 Exercise 3: speedup, efficiency and Amdahl's law, the numbers behind the GIL demo.
 
 When 4 workers finish a job in 3 s that took 10 s alone, how good is that? Three

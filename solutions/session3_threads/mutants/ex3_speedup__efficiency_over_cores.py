@@ -1,5 +1,8 @@
 """Mistake: efficiency divides the speedup by the machine's cores instead of the workers used.
 
+Rejected by:
+    test_ex3_speedup.py::TestPart1_SpeedupAndEfficiency::test_efficiency_is_speedup_per_worker
+
 Exercise 3: speedup, efficiency and Amdahl's law, the numbers behind the GIL demo.
 
 When 4 workers finish a job in 3 s that took 10 s alone, how good is that? Three

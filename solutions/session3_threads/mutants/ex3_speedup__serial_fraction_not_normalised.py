@@ -1,5 +1,9 @@
 """Mistake: the serial fraction is 1/S - 1/n, forgetting to divide by (1 - 1/n).
 
+Rejected by:
+    test_ex3_speedup.py::TestPart3_SerialFraction::test_serial_fraction
+    test_ex3_speedup.py::TestPart3_SerialFraction::test_round_trip_through_amdahl
+
 Exercise 3: speedup, efficiency and Amdahl's law, the numbers behind the GIL demo.
 
 When 4 workers finish a job in 3 s that took 10 s alone, how good is that? Three

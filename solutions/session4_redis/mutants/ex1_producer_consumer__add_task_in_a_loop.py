@@ -1,5 +1,8 @@
 """Mistake: the tasks are queued with one add_task call (one round trip) each.
 
+Rejected by:
+    test_ex1_producer_consumer.py::TestPart1_Produce::test_all_tasks_go_in_one_round_trip
+
 A plausible wrong solution of exercise 1 (the tests must catch it).
 
 Exercise 1: a producer and a consumer that share a queue only through Redis.

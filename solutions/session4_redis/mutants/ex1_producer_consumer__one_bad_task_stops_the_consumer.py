@@ -1,5 +1,8 @@
 """Mistake: no try/except around handle(), so the first failing task ends consume().
 
+Rejected by:
+    test_ex1_producer_consumer.py::TestPart2_Consume::test_a_failing_task_is_marked_failed_and_the_consumer_goes_on
+
 A plausible wrong solution of exercise 1 (the tests must catch it).
 
 Exercise 1: a producer and a consumer that share a queue only through Redis.

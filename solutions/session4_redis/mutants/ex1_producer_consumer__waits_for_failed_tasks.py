@@ -1,5 +1,8 @@
 """Mistake: only COMPLETED counts as finished, so a failed task is waited for until the timeout.
 
+Rejected by:
+    test_ex1_producer_consumer.py::TestPart3_WaitForResults::test_returns_when_all_are_finished_completed_or_failed
+
 A plausible wrong solution of exercise 1 (the tests must catch it).
 
 Exercise 1: a producer and a consumer that share a queue only through Redis.

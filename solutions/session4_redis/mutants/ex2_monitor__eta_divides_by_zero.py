@@ -1,5 +1,9 @@
 """Mistake: eta_seconds divides without checking the rate, so a stalled queue raises ZeroDivisionError.
 
+Rejected by:
+    test_ex2_monitor.py::TestPart3_Eta::test_a_stalled_queue_has_no_eta
+    test_ex2_monitor.py::TestPart4_Rows::test_a_stalled_queue_shows_an_unknown_eta
+
 A plausible wrong solution of exercise 2 (the tests must catch it).
 
 Exercise 2: a real-time monitor for the queue.

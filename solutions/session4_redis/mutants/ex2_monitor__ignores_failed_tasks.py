@@ -1,5 +1,10 @@
 """Mistake: throughput counts only completed tasks, so a worker that fails fast looks idle.
 
+Rejected by:
+    test_ex2_monitor.py::TestPart2_Throughput::test_finished_tasks_per_second_between_samples
+    test_ex2_monitor.py::TestPart2_Throughput::test_failed_tasks_count_as_finished
+    test_ex2_monitor.py::TestPart4_Rows::test_rows_with_two_samples
+
 A plausible wrong solution of exercise 2 (the tests must catch it).
 
 Exercise 2: a real-time monitor for the queue.

@@ -1,5 +1,8 @@
 """Mistake: the claim polls with non-blocking pops in a loop instead of blocking in Redis.
 
+Rejected by:
+    test_ex3_priorities.py::TestPart3_Claim::test_an_idle_claim_blocks_instead_of_polling
+
 A plausible wrong solution of exercise 3 (the tests must catch it).
 
 Exercise 3: priorities (high, normal, low) where workers always take high first.

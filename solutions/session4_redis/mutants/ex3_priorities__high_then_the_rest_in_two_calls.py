@@ -1,5 +1,8 @@
 """Mistake: high is checked first without blocking, then the claim blocks on normal and low only, so a high task arriving meanwhile waits.
 
+Rejected by:
+    test_ex3_priorities.py::TestPart3_Claim::test_a_high_task_wakes_a_waiting_worker
+
 A plausible wrong solution of exercise 3 (the tests must catch it).
 
 Exercise 3: priorities (high, normal, low) where workers always take high first.

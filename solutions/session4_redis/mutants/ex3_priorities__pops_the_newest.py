@@ -1,5 +1,8 @@
 """Mistake: pops from the left, the end LPUSH adds to, so each priority is served newest first (LIFO).
 
+Rejected by:
+    test_ex3_priorities.py::TestPart3_Claim::test_high_first_then_normal_then_low_fifo_within_each
+
 A plausible wrong solution of exercise 3 (the tests must catch it).
 
 Exercise 3: priorities (high, normal, low) where workers always take high first.

@@ -1,5 +1,8 @@
 """Mistake: the heartbeat is refreshed only before and after each task, never during one.
 
+Rejected by:
+    test_ex1_heartbeat.py::TestPart3_heartbeat_thread::test_beats_keep_coming_during_a_long_task
+
 Exercise 1: a heartbeat, and deciding from it whether a worker is alive.
 
 A worker that is killed (``kill -9``, a power cut, the OOM killer) cannot say

@@ -1,5 +1,10 @@
 """Mistake: liveness is compared the wrong way round (silence longer than the TTL counts as alive).
 
+Rejected by:
+    test_ex1_heartbeat.py::TestPart2_liveness::test_is_alive
+    test_ex1_heartbeat.py::TestPart2_liveness::test_dead_workers_are_the_silent_ones_oldest_first
+    test_ex1_heartbeat.py::TestPart2_liveness::test_time_decides_not_the_call
+
 Exercise 1: a heartbeat, and deciding from it whether a worker is alive.
 
 A worker that is killed (``kill -9``, a power cut, the OOM killer) cannot say

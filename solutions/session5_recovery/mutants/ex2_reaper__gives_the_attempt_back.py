@@ -1,5 +1,9 @@
 """Mistake: the lost attempt is not counted: recovery gives it back, like a polite requeue.
 
+Rejected by:
+    test_ex2_reaper.py::TestPart2_recover_task::test_the_lost_attempt_stays_counted
+    test_ex2_reaper.py::TestPart3_reap::test_a_task_that_kills_every_worker_ends_in_the_dlq
+
 Exercise 2: the reaper, which gives a dead worker's tasks to the living.
 
 Each worker claims tasks into its own list, ``{queue}:processing:{worker_id}``,

@@ -1,5 +1,10 @@
 """Mistake: no limit: every lost task is requeued, so a poison task comes back forever.
 
+Rejected by:
+    test_ex2_reaper.py::TestPart2_recover_task::test_a_task_out_of_attempts_goes_to_the_dlq
+    test_ex2_reaper.py::TestPart3_reap::test_only_dead_workers_are_reaped
+    test_ex2_reaper.py::TestPart3_reap::test_a_task_that_kills_every_worker_ends_in_the_dlq
+
 Exercise 2: the reaper, which gives a dead worker's tasks to the living.
 
 Each worker claims tasks into its own list, ``{queue}:processing:{worker_id}``,

@@ -1,5 +1,8 @@
 """Mistake: reap() recovers the tasks of every registered worker, alive or not.
 
+Rejected by:
+    test_ex2_reaper.py::TestPart3_reap::test_only_dead_workers_are_reaped
+
 Exercise 2: the reaper, which gives a dead worker's tasks to the living.
 
 Each worker claims tasks into its own list, ``{queue}:processing:{worker_id}``,

@@ -1,5 +1,11 @@
 """Mistake: jitter is added to the delay instead of drawing the whole delay (full jitter).
 
+Rejected by:
+    test_ex3_retry_backoff.py::TestPart1_backoff_delay::test_grows_exponentially
+    test_ex3_retry_backoff.py::TestPart1_backoff_delay::test_never_waits_longer_than_the_cap
+    test_ex3_retry_backoff.py::TestPart1_backoff_delay::test_full_jitter_can_retry_at_once
+    test_ex3_retry_backoff.py::TestPart1_backoff_delay::test_a_crowd_spreads_over_the_whole_range
+
 Exercise 3: retry a failed task later, with exponential backoff and full jitter.
 
 When a task fails because something outside it is unwell (a database that is

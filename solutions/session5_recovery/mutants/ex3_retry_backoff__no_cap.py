@@ -1,5 +1,8 @@
 """Mistake: the exponential has no cap, so a late retry waits for hours.
 
+Rejected by:
+    test_ex3_retry_backoff.py::TestPart1_backoff_delay::test_never_waits_longer_than_the_cap
+
 Exercise 3: retry a failed task later, with exponential backoff and full jitter.
 
 When a task fails because something outside it is unwell (a database that is

@@ -1,5 +1,8 @@
 """Mistake: permanent errors are retried like any other until max_attempts.
 
+Rejected by:
+    test_ex3_retry_backoff.py::TestPart2_decide::test_permanent_errors_go_to_the_dlq_at_once
+
 Exercise 3: retry a failed task later, with exponential backoff and full jitter.
 
 When a task fails because something outside it is unwell (a database that is

@@ -1,5 +1,11 @@
 """Mistake: the first run counts as attempt 0, so the task succeeds one run too early.
 
+Rejected by:
+    test_ex1_flaky_dramatiq.py::TestPart2_attempt_number::test_first_run_is_attempt_one_and_each_retry_adds_one
+    test_ex1_flaky_dramatiq.py::TestPart3_flaky_actor::test_fails_twice_then_succeeds_and_is_not_dead_lettered
+    test_ex1_flaky_dramatiq.py::TestPart3_flaky_actor::test_past_max_retries_it_lands_in_the_dead_letters
+    test_ex1_flaky_dramatiq.py::TestPart3_flaky_actor::test_a_permanent_error_goes_to_the_dead_letters_at_once
+
 Exercise 1: port session 5's flaky task to Dramatiq, with retries and backoff.
 
 Session 5's ``{"type": "fail", "times": 2}`` task fails its first 2 attempts and

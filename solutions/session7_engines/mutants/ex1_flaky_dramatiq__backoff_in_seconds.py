@@ -1,5 +1,8 @@
 """Mistake: the backoffs are given in seconds, but Dramatiq counts milliseconds.
 
+Rejected by:
+    test_ex1_flaky_dramatiq.py::TestPart3_flaky_actor::test_the_actor_backs_off_between_retries
+
 Exercise 1: port session 5's flaky task to Dramatiq, with retries and backoff.
 
 Session 5's ``{"type": "fail", "times": 2}`` task fails its first 2 attempts and

@@ -1,5 +1,9 @@
 """Mistake: max_retries is left out, so Dramatiq's default (20) keeps a hopeless task alive.
 
+Rejected by:
+    test_ex1_flaky_dramatiq.py::TestPart1_retry_options::test_session5_policy_in_dramatiq_words
+    test_ex1_flaky_dramatiq.py::TestPart3_flaky_actor::test_past_max_retries_it_lands_in_the_dead_letters
+
 Exercise 1: port session 5's flaky task to Dramatiq, with retries and backoff.
 
 Session 5's ``{"type": "fail", "times": 2}`` task fails its first 2 attempts and

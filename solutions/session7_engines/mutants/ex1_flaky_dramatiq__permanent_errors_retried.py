@@ -1,5 +1,9 @@
 """Mistake: no 'throws', so a bad payload is retried like a flaky one.
 
+Rejected by:
+    test_ex1_flaky_dramatiq.py::TestPart1_retry_options::test_permanent_errors_are_not_retried
+    test_ex1_flaky_dramatiq.py::TestPart3_flaky_actor::test_a_permanent_error_goes_to_the_dead_letters_at_once
+
 Exercise 1: port session 5's flaky task to Dramatiq, with retries and backoff.
 
 Session 5's ``{"type": "fail", "times": 2}`` task fails its first 2 attempts and

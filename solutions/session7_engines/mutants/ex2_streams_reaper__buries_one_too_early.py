@@ -1,5 +1,8 @@
 """Mistake: an entry is buried when it reaches max_deliveries, so its last allowed attempt never runs.
 
+Rejected by:
+    test_ex2_streams_reaper.py::TestPart3_reap_or_bury::test_a_poison_entry_runs_max_deliveries_times_then_is_buried
+
 Exercise 2: the Streams reaper: XAUTOCLAIM, the delivery count and a dead-letter stream.
 
 In a Redis Stream consumer group, an entry read with ``XREADGROUP`` stays in the

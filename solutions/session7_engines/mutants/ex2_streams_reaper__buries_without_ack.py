@@ -1,5 +1,9 @@
 """Mistake: the entry is copied to the dead-letter stream but never acked, so it is reaped forever.
 
+Rejected by:
+    test_ex2_streams_reaper.py::TestPart2_dead_letter::test_moves_the_entry_and_acks_it
+    test_ex2_streams_reaper.py::TestPart3_reap_or_bury::test_a_poison_entry_runs_max_deliveries_times_then_is_buried
+
 Exercise 2: the Streams reaper: XAUTOCLAIM, the delivery count and a dead-letter stream.
 
 In a Redis Stream consumer group, an entry read with ``XREADGROUP`` stays in the

@@ -1,5 +1,10 @@
 """Mistake: XREADGROUP with id 0 re-reads only the reaper's own pending entries: a dead consumer's are never taken.
 
+Rejected by:
+    test_ex2_streams_reaper.py::TestPart1_reap::test_takes_over_a_dead_consumers_entry_and_counts_the_delivery
+    test_ex2_streams_reaper.py::TestPart3_reap_or_bury::test_a_poison_entry_runs_max_deliveries_times_then_is_buried
+    test_ex2_streams_reaper.py::TestPart3_reap_or_bury::test_healthy_entries_are_returned_to_run
+
 Exercise 2: the Streams reaper: XAUTOCLAIM, the delivery count and a dead-letter stream.
 
 In a Redis Stream consumer group, an entry read with ``XREADGROUP`` stays in the
