@@ -1,6 +1,6 @@
 """Every command a README tells you to paste works when pasted.
 
-Each fenced ```bash (or sh, shell, console) block of every Markdown file is checked:
+Each fenced ```bash (or sh, shell, console: its `$ ` lines) block of every Markdown file is checked:
 
 - the whole block must parse as bash (``bash -n``): a stray ``(or, inside ...)`` or a
   ``<placeholder>`` outside a comment is a syntax error or a redirect once pasted;
@@ -67,6 +67,19 @@ class Block:
     def where(self) -> str:
         return f"{self.file.relative_to(REPO_ROOT)}:{self.line}"
 
+    @property
+    def script(self) -> str:
+        """What a reader would paste: in a ``console`` block only the ``$ `` lines (and
+        their ``\\`` continuations); the rest of such a block is the output shown."""
+        if self.language != "console":
+            return self.text
+        kept, continued = [], False
+        for line in self.text.splitlines():
+            if line.startswith("$ ") or continued:
+                kept.append(line[2:] if line.startswith("$ ") and not continued else line)
+                continued = line.rstrip().endswith("\\")
+        return "\n".join(kept)
+
 
 def blocks() -> list[Block]:
     found = []
@@ -85,7 +98,7 @@ SHELL_BLOCKS = [b for b in BLOCKS if b.language in SHELL_LANGUAGES]
 def command_lines(block: Block) -> list[str]:
     """The block's lines with continuations joined, without blank and comment-only lines."""
     lines, pending = [], ""
-    for raw in block.text.splitlines():
+    for raw in block.script.splitlines():
         if raw.rstrip().endswith("\\"):
             pending += raw.rstrip()[:-1] + " "
             continue
@@ -124,7 +137,7 @@ def test_there_are_shell_blocks_to_check():
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.language == ""], ids=lambda b: b.where)
 def test_a_block_of_commands_says_it_is_bash(block: Block):
-    first = next((line.split()[0] for line in block.text.splitlines() if line.strip()), "")
+    first = next((line.split()[0] for line in block.script.splitlines() if line.strip()), "")
     assert first not in COMMAND_WORDS, (
         f"{block.where}: this block starts with the command {first!r} but has no language; "
         f"open it with ```bash so it is checked (and shown as commands)")
@@ -133,7 +146,7 @@ def test_a_block_of_commands_says_it_is_bash(block: Block):
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for the syntax check")
 @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda b: b.where)
 def test_the_block_parses_as_bash(block: Block):
-    lines = [line for line in block.text.splitlines() if not PLACEHOLDER.search(line.split("#")[0])]
+    lines = [line for line in block.script.splitlines() if not PLACEHOLDER.search(line.split("#")[0])]
     result = subprocess.run(["bash", "-n"], input="\n".join(lines) + "\n", capture_output=True,
                             text=True, timeout=30)
     assert result.returncode == 0, f"{block.where}: pasted into bash this is a syntax error:\n" \

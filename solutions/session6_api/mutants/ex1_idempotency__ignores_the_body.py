@@ -1,6 +1,10 @@
 """Mistake: a known key returns its task whatever the body, so a client bug (one key, two
 requests) silently gets the wrong task.
 
+Rejected by:
+    test_ex1_idempotency.py::test_part2_same_key_with_another_body_is_refused_and_writes_nothing
+    test_ex1_idempotency.py::test_part3_losing_the_race_with_another_body_is_a_conflict
+
 Exercise 1: the idempotency key (same key and body: same task; another body: refused).
 
 A client that sends ``POST /tasks`` and loses the answer (a timeout, a dropped

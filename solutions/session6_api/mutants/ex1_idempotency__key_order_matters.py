@@ -1,6 +1,10 @@
 """Mistake: the fingerprint serialises the body as it comes, so the same request with its keys in
 another order looks like a different body.
 
+Rejected by:
+    test_ex1_idempotency.py::test_part1_key_order_and_spacing_do_not_change_the_fingerprint
+    test_ex1_idempotency.py::test_part2_same_key_and_body_give_the_same_task_once
+
 Exercise 1: the idempotency key (same key and body: same task; another body: refused).
 
 A client that sends ``POST /tasks`` and loses the answer (a timeout, a dropped

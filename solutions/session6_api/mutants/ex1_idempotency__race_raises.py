@@ -1,6 +1,10 @@
 """Mistake: losing the race on the unique key is treated as an error: the client that retried
 gets a 500 instead of its task.
 
+Rejected by:
+    test_ex1_idempotency.py::test_part3_losing_the_race_answers_with_the_winners_task
+    test_ex1_idempotency.py::test_part3_losing_the_race_with_another_body_is_a_conflict
+
 Exercise 1: the idempotency key (same key and body: same task; another body: refused).
 
 A client that sends ``POST /tasks`` and loses the answer (a timeout, a dropped

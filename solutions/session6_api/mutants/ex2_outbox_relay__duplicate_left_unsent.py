@@ -1,6 +1,9 @@
 """Mistake: a row whose task Redis already has is skipped without being marked, so after a
 crash that row is pushed (and refused) on every pass, for ever.
 
+Rejected by:
+    test_ex2_outbox_relay.py::test_part2_a_relay_killed_between_steps_loses_and_doubles_nothing
+
 Exercise 2: the outbox relay (no task lost or doubled when the relay dies between steps).
 
 ``POST /tasks`` writes the task row and an outbox row in one transaction and

@@ -1,6 +1,9 @@
 """Mistake: the row is marked sent before the push, so a relay that dies in between loses
 the task: the row says sent, Redis never got it.
 
+Rejected by:
+    test_ex2_outbox_relay.py::test_part2_a_relay_killed_between_steps_loses_and_doubles_nothing
+
 Exercise 2: the outbox relay (no task lost or doubled when the relay dies between steps).
 
 ``POST /tasks`` writes the task row and an outbox row in one transaction and

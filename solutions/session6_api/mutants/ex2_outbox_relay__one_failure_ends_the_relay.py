@@ -1,6 +1,9 @@
 """Mistake: the loop does not catch a failed pass, so the first time the database or Redis
 is away the relay thread dies and nothing is ever sent again.
 
+Rejected by:
+    test_ex2_outbox_relay.py::test_part3_a_failing_pass_does_not_end_the_relay
+
 Exercise 2: the outbox relay (no task lost or doubled when the relay dies between steps).
 
 ``POST /tasks`` writes the task row and an outbox row in one transaction and

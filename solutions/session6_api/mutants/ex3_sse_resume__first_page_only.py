@@ -1,6 +1,9 @@
 """Mistake: only one XRANGE page is read, so a task whose events are further down the stream
 loses them.
 
+Rejected by:
+    test_ex3_sse_resume.py::test_part3_more_events_than_one_page
+
 Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
 
 The queue writes every step of every task to a Redis stream (``XADD``); each

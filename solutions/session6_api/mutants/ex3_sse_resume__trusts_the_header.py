@@ -1,6 +1,9 @@
 """Mistake: any Last-Event-ID is used as it comes, so a garbage header becomes an XRANGE
 argument (an error) instead of a fresh start.
 
+Rejected by:
+    test_ex3_sse_resume.py::test_part2_resume_point
+
 Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
 
 The queue writes every step of every task to a Redis stream (``XADD``); each
