@@ -60,6 +60,8 @@ START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 FAST = {"heartbeat_interval": 0.1, "heartbeat_ttl": 0.6, "reap_interval": 0.1,
         "claim_timeout": 0.2, "backoff_base": 0.05, "backoff_cap": 0.5, "reconnect_cap": 0.5,
         "max_attempts": 3}
+# For the zombie: 30 heartbeat intervals, a stall no busy machine reaches by accident.
+ZOMBIE_TTL = 3.0
 
 
 @pytest.fixture
@@ -242,21 +244,30 @@ def test_a_frozen_worker_past_its_ttl_cannot_complete_its_old_task(chaos_queue, 
                                                                   tmp_path):
     queue = chaos_queue
     task_id = queue.add_task({"type": "sleep", "seconds": 1.0})
-    with fleet_for(queue, redis_target.url, "zombie") as fleet:
+    # The zombie must be presumed dead only once it is frozen, not before: with FAST's
+    # 0.6 s TTL a busy machine can stall its heartbeat thread long enough for its own
+    # reaper to requeue its task, and it then claims and completes attempt 2 itself.
+    with fleet_for(queue, redis_target.url, "zombie", heartbeat_ttl=ZOMBIE_TTL) as fleet:
         (zombie,) = fleet.start(1)
-        wait_until(lambda: queue.locate(task_id) == [f"processing:{zombie}"], 10,
+        wait_until(lambda: queue.locate(task_id) == [f"processing:{zombie}"], 30,
                    "the first worker to claim the task")
         stopped_at = time.time()
         os.kill(fleet.pid(zombie), signal.SIGSTOP)  # frozen: no heartbeats, no progress
+        held = (queue.locate(task_id), queue.get_task_info(task_id).attempts)
+        assert held == ([f"processing:{zombie}"], 1), (
+            f"the premise failed: frozen, the zombie should hold attempt 1 of the task, but "
+            f"it is in {held[0]} after {held[1]} attempt(s) (reaped before the freeze: a "
+            f"heartbeat stalled for over {ZOMBIE_TTL} s?); events: "
+            f"{[(e.name, e.worker_id) for e in queue.events(None) if e.task_id == task_id]}")
         (rescuer,) = fleet.start(1)
-        wait_until(lambda: queue.locate(task_id) == ["completed"], 15,
+        wait_until(lambda: queue.locate(task_id) == ["completed"], 60,
                    "the second worker to take the task over and complete it")
         before = queue.client.hgetall(queue.keys.task(task_id))
         result_before = queue.get_result(task_id)
         thawed_at = time.time()
         os.kill(fleet.pid(zombie), signal.SIGCONT)  # it wakes up and finishes its sleep
         refused = wait_until(lambda: [e for e in events_by(queue, "completion_refused")
-                                      if e.worker_id == zombie], 10,
+                                      if e.worker_id == zombie], 30,
                              "the thawed worker's completion to be refused")
         after = queue.client.hgetall(queue.keys.task(task_id))
         fleet.stop()

@@ -32,6 +32,9 @@ pytestmark = [
 
 SETTINGS = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=1.0, reap_interval=0.2,
                             claim_timeout=0.2, backoff_base=0.05, backoff_cap=0.2)
+# For the zombie: it must be presumed dead only once frozen, not because a busy machine
+# stalled its heartbeat thread for a second before that (15 intervals).
+ZOMBIE_SETTINGS = RecoverySettings.from_dict({**SETTINGS.to_dict(), "heartbeat_ttl": 3.0})
 DEADLINE = 20.0  # generous upper bound for any one wait; a passing run needs a few seconds
 
 
@@ -45,11 +48,11 @@ def workers(redis_url, queue_name):
     """Start worker processes; every one still running at the end is killed."""
     started: list = []
 
-    def start(worker_id: str, ctx=None, *, burst: bool = False):
+    def start(worker_id: str, ctx=None, *, burst: bool = False, settings=SETTINGS):
         ctx = ctx or multiprocessing.get_context("spawn")
         ready = ctx.Event()
         process = ctx.Process(target=run_worker_process, args=(worker_id, redis_url, queue_name, burst),
-                              kwargs={"settings": SETTINGS.to_dict(), "ready": ready}, daemon=True)
+                              kwargs={"settings": settings.to_dict(), "ready": ready}, daemon=True)
         process.start()
         started.append(process)
         assert ready.wait(DEADLINE), f"worker {worker_id} did not start"
@@ -112,10 +115,13 @@ def test_sigkill_mid_task_the_task_completes_on_another_worker(queue, workers, m
 def test_sigstop_past_the_ttl_then_sigcont_the_stale_completion_is_refused(queue, workers):
     # Long enough that the zombie cannot finish it between its claim and the SIGSTOP.
     task_id = queue.add_task({"type": "sleep", "seconds": 2.0})
-    zombie = workers("zombie")
+    zombie = workers("zombie", settings=ZOMBIE_SETTINGS)
     wait_for(lambda: event(queue, "claimed", task=task_id, worker="zombie"), "zombie's claim")
     os.kill(zombie.pid, signal.SIGSTOP)  # frozen mid-task: no heartbeats, no progress
-    workers("rescuer")
+    held = (queue.locate(task_id), queue.get_task_info(task_id).attempts)
+    assert held == (["processing:zombie"], 1), \
+        f"the premise failed: frozen, the zombie should hold attempt 1, but the task is {held}"
+    workers("rescuer", settings=ZOMBIE_SETTINGS)
     wait_for(lambda: event(queue, "completed", task=task_id, worker="rescuer"),
              "the rescuer to complete the task")
     os.kill(zombie.pid, signal.SIGCONT)  # the zombie wakes up and reports its stale result
