@@ -253,14 +253,15 @@ class RedisTaskQueue:
         pipe.hset(key, mapping={"status": TaskStatus.PROCESSING.value, "worker_id": worker_id,
                                 "started_at": repr(started)})
         pipe.hincrby(key, "attempts", 1)  # counted at the claim, as in session 1
-        # Only what we do not know already: we just wrote status, worker and start time.
-        pipe.hmget(key, "data", "id", "created_at")
+        # Only what we do not know already: we hold the id, and just wrote status,
+        # worker and start time.
+        pipe.hmget(key, "data", "created_at")
         self._claimed.add(task_id)
-        _, attempts, (data, stored_id, created_at) = pipe.execute()
+        _, attempts, (data, created_at) = pipe.execute()
         try:
             if data is None:
                 raise KeyError("data")
-            return Task(data=json.loads(_text(data)), id=_text(stored_id) or task_id,
+            return Task(data=json.loads(_text(data)), id=task_id,
                         status=TaskStatus.PROCESSING, attempts=int(attempts),
                         created_at=_float(_text(created_at)), started_at=started,
                         worker_id=worker_id)
