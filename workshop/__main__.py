@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     redis_command.add_argument("--port", type=int, default=6379, help="port (default 6379)")
     redis_command.set_defaults(run=_run_redis)
     for name, run in (("bench", _run_bench), ("notebooks", _run_notebooks)):
-        sub = commands.add_parser(name, help=f"run the {name}")
+        # add_help=False: --help goes on to the command's own parser, which lists its options.
+        sub = commands.add_parser(name, help=f"run the {name}", add_help=False)
         sub.add_argument("extra", nargs=argparse.REMAINDER, help="options passed on")
         sub.set_defaults(run=run)
     images = commands.add_parser("images", help="write sample images")
