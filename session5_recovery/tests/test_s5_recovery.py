@@ -32,9 +32,10 @@ pytestmark = [
 
 SETTINGS = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=1.0, reap_interval=0.2,
                             claim_timeout=0.2, backoff_base=0.05, backoff_cap=0.2)
-# For the zombie: it must be presumed dead only once frozen, not because a busy machine
-# stalled its heartbeat thread for a second before that (15 intervals).
-ZOMBIE_SETTINGS = RecoverySettings.from_dict({**SETTINGS.to_dict(), "heartbeat_ttl": 3.0})
+# For tests that count attempts: a TTL of 15 intervals. With 1 s, a busy machine can stall
+# a live worker's heartbeat thread long enough for it to be taken for dead (its task is
+# requeued, and the attempt count goes up by one): the queue is right, the test would not be.
+STEADY_SETTINGS = RecoverySettings.from_dict({**SETTINGS.to_dict(), "heartbeat_ttl": 3.0})
 DEADLINE = 20.0  # generous upper bound for any one wait; a passing run needs a few seconds
 
 
@@ -94,14 +95,14 @@ def test_sigkill_mid_task_the_task_completes_on_another_worker(queue, workers, m
     # Long enough that the victim cannot finish it between its claim and the kill, however
     # slow the machine: the kill comes right after the claim, before anything else starts.
     slow = queue.add_task({"type": "sleep", "seconds": 2.0})
-    victim = workers("victim", mp_context)
+    victim = workers("victim", mp_context, settings=STEADY_SETTINGS)
     claimed = wait_for(lambda: event(queue, "claimed", task=slow), "the slow task to be claimed")
     assert claimed.worker_id == "victim"
     victim.kill()  # SIGKILL: no handler, no finally, no goodbye
     victim.join(5)
     assert event(queue, "completed", task=slow) is None, "killed mid-task"
     others = queue.add_tasks([{"type": "noop"} for _ in range(5)])
-    workers("rescuer", mp_context)
+    workers("rescuer", mp_context, settings=STEADY_SETTINGS)
     done = wait_for(lambda: event(queue, "completed", task=slow), "the task to complete elsewhere")
     assert done.worker_id == "rescuer" and done.attempt == 2
     assert count(queue, "completed", task=slow) == 1, "exactly one completion"
@@ -115,13 +116,13 @@ def test_sigkill_mid_task_the_task_completes_on_another_worker(queue, workers, m
 def test_sigstop_past_the_ttl_then_sigcont_the_stale_completion_is_refused(queue, workers):
     # Long enough that the zombie cannot finish it between its claim and the SIGSTOP.
     task_id = queue.add_task({"type": "sleep", "seconds": 2.0})
-    zombie = workers("zombie", settings=ZOMBIE_SETTINGS)
+    zombie = workers("zombie", settings=STEADY_SETTINGS)
     wait_for(lambda: event(queue, "claimed", task=task_id, worker="zombie"), "zombie's claim")
     os.kill(zombie.pid, signal.SIGSTOP)  # frozen mid-task: no heartbeats, no progress
     held = (queue.locate(task_id), queue.get_task_info(task_id).attempts)
     assert held == (["processing:zombie"], 1), \
         f"the premise failed: frozen, the zombie should hold attempt 1, but the task is {held}"
-    workers("rescuer", settings=ZOMBIE_SETTINGS)
+    workers("rescuer", settings=STEADY_SETTINGS)
     wait_for(lambda: event(queue, "completed", task=task_id, worker="rescuer"),
              "the rescuer to complete the task")
     os.kill(zombie.pid, signal.SIGCONT)  # the zombie wakes up and reports its stale result
