@@ -247,9 +247,7 @@ def test_a_frozen_worker_past_its_ttl_cannot_complete_its_old_task(chaos_queue, 
                                                                   tmp_path):
     queue = chaos_queue
     task_id = queue.add_task({"type": "sleep", "seconds": 1.0})
-    # The zombie must be presumed dead only once it is frozen, not before: with FAST's
-    # 0.6 s TTL a busy machine can stall its heartbeat thread long enough for its own
-    # reaper to requeue its task, and it then claims and completes attempt 2 itself.
+    # STEADY_TTL: presumed dead only once frozen, not before (else it may finish attempt 2).
     with fleet_for(queue, redis_target.url, "zombie", heartbeat_ttl=STEADY_TTL) as fleet:
         (zombie,) = fleet.start(1)
         wait_until(lambda: queue.locate(task_id) == [f"processing:{zombie}"], 30,

@@ -127,13 +127,12 @@ def test_command_line_help_lists_every_command():
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command, option", [("bench", "--update-figures"),
-                                             ("notebooks", "--update-figures")])
-def test_help_of_bench_and_notebooks_lists_their_own_options(command, option):
+@pytest.mark.parametrize("command", ["bench", "notebooks"])
+def test_help_of_bench_and_notebooks_lists_their_own_options(command):
     """``python -m workshop bench --help`` shows the bench's options, not the wrapper's."""
     result = run_workshop(command, "--help")
     assert result.returncode == 0, result.stderr
-    assert option in result.stdout and "--quick" in result.stdout, result.stdout
+    assert "--update-figures" in result.stdout and "--quick" in result.stdout, result.stdout
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
