@@ -260,12 +260,19 @@ def record_figures(name: str, figures: dict[str, Any], tmp_dir: Path | None = No
 
 
 def run_s5_worker(worker_id: str, redis_url: str, queue_name: str, settings: dict[str, Any],
-                  allowed_dirs: list[str] | None = None, ready: Any = None) -> None:
+                  allowed_dirs: list[str] | None = None, ready: Any = None,
+                  sleep_started: Any = None) -> None:
     """A forever-mode session 5 worker that also knows the task type ``"exit"``.
 
     ``{"type": "exit"}`` raises ``SystemExit`` inside the handler: the way a library
     that calls ``sys.exit()`` (or any error that escapes the worker's loop) ends a
     worker. Unlike ``"crash"`` (``os._exit``), the worker's ``finally`` blocks run.
+
+    ``sleep_started`` (an Event) is set as each ``"sleep"`` task begins. Seeing the
+    task in the worker's list does not say it is running: between the claim and the
+    start the worker looks at its stop flag once more, and a SIGTERM that lands in
+    that gap makes it hand the task back unstarted, as it should. A test of "SIGTERM
+    while a task runs" waits for this instead.
     """
     from session5_recovery.workers import (
         RecoverySettings,
@@ -279,6 +286,14 @@ def run_s5_worker(worker_id: str, redis_url: str, queue_name: str, settings: dic
     @handlers.register("exit")
     def exit_now(data: dict[str, Any], context: Any) -> None:
         raise SystemExit(3)
+
+    if sleep_started is not None:
+        sleep = handlers.get("sleep")
+
+        @handlers.register("sleep")
+        def say_then_sleep(data: dict[str, Any], context: Any) -> Any:
+            sleep_started.set()
+            return sleep(data, context)
 
     queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
                            settings=RecoverySettings.from_dict(settings))

@@ -458,20 +458,38 @@ def test_a_claim_whose_reply_was_lost_does_not_strand_the_task(chaos_queue):
 # --- 5. SIGTERM -----------------------------------------------------------------------------
 
 
+def start_worker_that_says_when_a_sleep_starts(procs: Processes, url: str, queue_name: str,
+                                               worker_id: str) -> tuple[Any, Any]:
+    """A session 5 worker (STEADY_TTL) and the Event its "sleep" tasks set as they begin.
+
+    The signal tests wait for that Event, not for the claim: a SIGTERM that lands
+    between the claim and the start makes the worker hand the task back unstarted.
+    """
+    ready, sleep_started = procs.context.Event(), procs.context.Event()
+    settings = {**FAST, "heartbeat_ttl": STEADY_TTL}
+    process = procs.start(run_s5_worker, (worker_id, url, queue_name, settings, None, ready,
+                                          sleep_started))
+    assert ready.wait(15), f"worker {worker_id} did not start (exit code {process.exitcode})"
+    return process, sleep_started
+
+
 def test_sigterm_during_a_long_task_finishes_it_and_takes_no_more(chaos_queue, redis_target,
                                                                   tmp_path):
     queue = chaos_queue
-    long_task = queue.add_task({"type": "sleep", "seconds": 1.5})
-    with fleet_for(queue, redis_target.url, "term", heartbeat_ttl=STEADY_TTL) as fleet:
-        (worker,) = fleet.start(1)
-        wait_until(lambda: queue.locate(long_task) == [f"processing:{worker}"], 10, "the claim")
+    # Long enough to be still running when the SIGTERM lands, on a machine ten times slower.
+    long_task = queue.add_task({"type": "sleep", "seconds": 3.0})
+    worker = "term-signalled"
+    with Processes() as procs:
+        process, sleep_started = start_worker_that_says_when_a_sleep_starts(
+            procs, redis_target.url, queue.queue_name, worker)
+        assert sleep_started.wait(10), f"the long task never started ({queue.locate(long_task)})"
         waiting = queue.add_task({"type": "noop"})  # arrives after the worker is busy
         signalled = time.monotonic()
-        fleet.kill(worker, signal.SIGTERM)
-        fleet.processes[worker].join(15)
+        os.kill(process.pid, signal.SIGTERM)
+        process.join(15)
         exited = time.monotonic() - signalled
-        exit_code = fleet.processes[worker].exitcode
-    record_figures("sigterm_once", {"tasks": 2, "task_s": 1.5, "exit_after_signal_s":
+        exit_code = process.exitcode
+    record_figures("sigterm_once", {"tasks": 2, "task_s": 3.0, "exit_after_signal_s":
                                     round(exited, 2), "exit_code": exit_code}, tmp_path)
     assert exit_code == 0, f"exit code {exit_code}"
     info = queue.get_task_info(long_task)
@@ -489,18 +507,21 @@ def test_a_second_sigterm_requeues_the_task_and_nothing_is_lost(chaos_queue, red
     # Long enough that the worker cannot finish it between the two signals even on a
     # machine ten times slower than usual (they are normally milliseconds apart).
     long_task = queue.add_task({"type": "sleep", "seconds": 4.0})
-    with fleet_for(queue, redis_target.url, "term2", heartbeat_ttl=STEADY_TTL) as fleet:
-        (worker,) = fleet.start(1)
-        wait_until(lambda: queue.locate(long_task) == [f"processing:{worker}"], 10, "the claim")
-        fleet.kill(worker, signal.SIGTERM)
+    worker = "term2-signalled"
+    with Processes() as procs, fleet_for(queue, redis_target.url, "term2",
+                                         heartbeat_ttl=STEADY_TTL) as fleet:
+        process, sleep_started = start_worker_that_says_when_a_sleep_starts(
+            procs, redis_target.url, queue.queue_name, worker)
+        assert sleep_started.wait(10), f"the long task never started ({queue.locate(long_task)})"
+        os.kill(process.pid, signal.SIGTERM)
         # Two signals sent back to back can arrive as one (POSIX does not queue them):
         # wait until the first one has been seen.
         wait_until(lambda: events_by(queue, "worker_stopping"), 5, "the first SIGTERM")
         signalled = time.monotonic()
-        fleet.kill(worker, signal.SIGTERM)
-        fleet.processes[worker].join(10)
+        os.kill(process.pid, signal.SIGTERM)
+        process.join(10)
         exited = time.monotonic() - signalled
-        exit_code = fleet.processes[worker].exitcode
+        exit_code = process.exitcode
         requeued_state = (queue.locate(long_task), queue.get_task_info(long_task).attempts)
         (finisher,) = fleet.start(1)
         wait_until(lambda: queue.locate(long_task) == ["completed"], 15,

@@ -18,7 +18,9 @@ import pytest
 from session5_recovery.workers import (
     RecoverySettings,
     RedisTaskQueue,
+    RedisWorker,
     TaskStatus,
+    default_handlers,
     run_worker_process,
 )
 from session5_recovery.workers.handlers import CRASH_EXIT_CODE
@@ -49,11 +51,18 @@ def workers(redis_url, queue_name):
     """Start worker processes; every one still running at the end is killed."""
     started: list = []
 
-    def start(worker_id: str, ctx=None, *, burst: bool = False, settings=SETTINGS):
+    def start(worker_id: str, ctx=None, *, burst: bool = False, settings=SETTINGS,
+              sleep_started=None):
+        """``sleep_started``: an Event of ``ctx`` that each "sleep" task sets as it begins."""
         ctx = ctx or multiprocessing.get_context("spawn")
         ready = ctx.Event()
-        process = ctx.Process(target=run_worker_process, args=(worker_id, redis_url, queue_name, burst),
-                              kwargs={"settings": settings.to_dict(), "ready": ready}, daemon=True)
+        kwargs = {"settings": settings.to_dict(), "ready": ready}
+        target = run_worker_process
+        if sleep_started is not None:
+            target = run_worker_that_says_when_a_sleep_starts
+            kwargs["started"] = sleep_started
+        process = ctx.Process(target=target, args=(worker_id, redis_url, queue_name, burst),
+                              kwargs=kwargs, daemon=True)
         process.start()
         started.append(process)
         assert ready.wait(DEADLINE), f"worker {worker_id} did not start"
@@ -65,6 +74,32 @@ def workers(redis_url, queue_name):
             os.kill(process.pid, signal.SIGCONT)  # a stopped process cannot die
             process.kill()
         process.join(5)
+
+
+def run_worker_that_says_when_a_sleep_starts(worker_id: str, redis_url: str, queue_name: str,
+                                             burst: bool, *, settings: dict, ready, started) -> None:
+    """A worker process whose "sleep" tasks set the Event ``started`` as they begin.
+
+    The ``claimed`` event does not say that a task is running. Between the claim and
+    the start the worker looks at its stop flag once more, and a SIGTERM that lands
+    in that gap makes it hand the task back unstarted, as it should. A test of
+    "SIGTERM while a task runs" waits for the task itself to say it has begun.
+    """
+    handlers = default_handlers()
+    sleep = handlers.get("sleep")
+
+    @handlers.register("sleep")
+    def say_then_sleep(data, context):
+        started.set()
+        return sleep(data, context)
+
+    queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
+                           settings=RecoverySettings.from_dict(settings))
+    try:
+        worker = RedisWorker(worker_id, None, queue, handlers=handlers, log=None, kill_children=True)
+        worker.start(burst=burst, on_registered=ready.set)
+    finally:
+        queue.close()
 
 
 def wait_for(condition, what: str, timeout: float = DEADLINE):
@@ -165,8 +200,10 @@ def test_a_task_that_crashes_every_worker_ends_in_the_dlq(queue, workers):
 def test_sigterm_finishes_the_current_task_then_stops(queue, workers):
     # Long enough to be still running when the SIGTERM lands, however slow the machine.
     current = queue.add_task({"type": "sleep", "seconds": 3.0})
-    worker = workers("w1")
-    wait_for(lambda: event(queue, "claimed", task=current), "the claim")
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    worker = workers("w1", ctx, settings=STEADY_SETTINGS, sleep_started=started)
+    assert started.wait(DEADLINE), "the sleep task never started"
     later = queue.add_tasks([{"type": "noop"} for _ in range(3)])
     os.kill(worker.pid, signal.SIGTERM)
     worker.join(DEADLINE)
@@ -181,8 +218,10 @@ def test_sigterm_finishes_the_current_task_then_stops(queue, workers):
 
 def test_a_second_sigterm_requeues_the_task_and_stops_at_once(queue, workers):
     long_task = queue.add_task({"type": "sleep", "seconds": 30})
-    worker = workers("w1")
-    wait_for(lambda: event(queue, "claimed", task=long_task), "the claim")
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    worker = workers("w1", ctx, settings=STEADY_SETTINGS, sleep_started=started)
+    assert started.wait(DEADLINE), "the sleep task never started"
     os.kill(worker.pid, signal.SIGTERM)
     # Two signals sent at once arrive as one: wait until the first has been handled.
     wait_for(lambda: event(queue, "worker_stopping", worker="w1"), "the first SIGTERM to land")
@@ -192,7 +231,8 @@ def test_a_second_sigterm_requeues_the_task_and_stops_at_once(queue, workers):
     info = queue.get_task_info(long_task)
     assert info.status is TaskStatus.PENDING and info.attempts == 0, (
         "the interrupted task is back in pending with its attempt given back")
-    assert event(queue, "requeued", task=long_task) is not None
+    assert event(queue, "requeued", task=long_task,
+                 reason="second stop signal: requeued unfinished") is not None
     assert queue.locate(long_task) == ["pending"] and queue.conservation().holds
 
 
