@@ -39,6 +39,7 @@ SETTINGS = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=1.0, reap_inte
 # requeued, and the attempt count goes up by one): the queue is right, the test would not be.
 STEADY_SETTINGS = RecoverySettings.from_dict({**SETTINGS.to_dict(), "heartbeat_ttl": 3.0})
 DEADLINE = 20.0  # generous upper bound for any one wait; a passing run needs a few seconds
+SPAWN = multiprocessing.get_context("spawn")  # as on macOS and Windows
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def workers(redis_url, queue_name):
     def start(worker_id: str, ctx=None, *, burst: bool = False, settings=SETTINGS,
               sleep_started=None):
         """``sleep_started``: an Event of ``ctx`` that each "sleep" task sets as it begins."""
-        ctx = ctx or multiprocessing.get_context("spawn")
+        ctx = ctx or SPAWN
         ready = ctx.Event()
         kwargs = {"settings": settings.to_dict(), "ready": ready}
         target = run_worker_process
@@ -200,9 +201,8 @@ def test_a_task_that_crashes_every_worker_ends_in_the_dlq(queue, workers):
 def test_sigterm_finishes_the_current_task_then_stops(queue, workers):
     # Long enough to be still running when the SIGTERM lands, however slow the machine.
     current = queue.add_task({"type": "sleep", "seconds": 3.0})
-    ctx = multiprocessing.get_context("spawn")
-    started = ctx.Event()
-    worker = workers("w1", ctx, settings=STEADY_SETTINGS, sleep_started=started)
+    started = SPAWN.Event()
+    worker = workers("w1", settings=STEADY_SETTINGS, sleep_started=started)
     assert started.wait(DEADLINE), "the sleep task never started"
     later = queue.add_tasks([{"type": "noop"} for _ in range(3)])
     os.kill(worker.pid, signal.SIGTERM)
@@ -218,9 +218,8 @@ def test_sigterm_finishes_the_current_task_then_stops(queue, workers):
 
 def test_a_second_sigterm_requeues_the_task_and_stops_at_once(queue, workers):
     long_task = queue.add_task({"type": "sleep", "seconds": 30})
-    ctx = multiprocessing.get_context("spawn")
-    started = ctx.Event()
-    worker = workers("w1", ctx, settings=STEADY_SETTINGS, sleep_started=started)
+    started = SPAWN.Event()
+    worker = workers("w1", settings=STEADY_SETTINGS, sleep_started=started)
     assert started.wait(DEADLINE), "the sleep task never started"
     os.kill(worker.pid, signal.SIGTERM)
     # Two signals sent at once arrive as one: wait until the first has been handled.
