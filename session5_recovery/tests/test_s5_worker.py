@@ -173,17 +173,29 @@ def test_the_heartbeat_thread_beats_during_a_busy_task(redis_client, queue_name)
 
 
 def test_stop_from_another_thread_finishes_the_current_task(queue, tmp_path):
-    first = queue.add_task({"type": "sleep", "seconds": 0.6})
+    # stop() is called while the handler runs, then the handler is let go. Waiting for
+    # the claim instead would not do: a stop between the claim and the start makes the
+    # worker hand the task back unstarted, as it should.
+    running, gate = threading.Event(), threading.Event()
+    handlers = default_handlers()
+
+    @handlers.register("gated")
+    def gated(data, context):
+        running.set()
+        gate.wait(30)  # a bound for a broken test, not a speed
+        return {"ok": True}
+
+    first = queue.add_task({"type": "gated"})
     second = queue.add_task({"type": "noop"})
-    worker = RedisWorker("w1", None, queue, log=None)
+    worker = RedisWorker("w1", None, queue, handlers=handlers, log=None)
     thread = threading.Thread(target=worker.start, kwargs={"burst": False, "handle_signals": False})
     thread.start()
-    deadline = time.monotonic() + 5
-    while queue.get_task_info(first).status is not TaskStatus.PROCESSING:
-        assert time.monotonic() < deadline, "the worker never claimed the task"
-        time.sleep(0.01)
-    worker.stop()
-    thread.join(5)
+    try:
+        assert running.wait(30), "the worker never started the task"
+    finally:
+        worker.stop()  # while the task runs
+        gate.set()
+        thread.join(30)
     assert not thread.is_alive()
     assert queue.get_task_info(first).status is TaskStatus.COMPLETED
     assert queue.get_task_info(second).status is TaskStatus.PENDING, "no new claims after stop()"
