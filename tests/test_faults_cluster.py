@@ -201,3 +201,8 @@ def test_a_restart_of_the_queues_own_node_is_noticed(cluster, fake_clock):
     assert not grace[untouched].hold_off(), "another node's queue reaps as usual"
     assert epoch.check() == "lost", "the node came back empty: the queue's data is gone"
     client.close()
+
+
+def test_a_cluster_url_naming_another_database_is_refused_in_one_line(cluster):
+    with pytest.raises(ValueError, match="a Redis Cluster has only database 0"):
+        redis_client(cluster.url(1).replace("/0", "/1"))

@@ -47,8 +47,9 @@ def is_cluster(url: str, timeout: float = DETECT_TIMEOUT) -> bool:
     probe = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         return bool(probe.info("cluster").get("cluster_enabled"))
-    except redis.ResponseError:
-        return False
+    except redis.ResponseError as error:
+        # A URL with /1 makes the client SELECT 1 first, which only a cluster refuses so.
+        return "not allowed in cluster mode" in str(error)
     finally:
         probe.close()
 
