@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from session5_recovery.workers.cluster import async_redis_client
+
 from .config import ApiConfig
 from .images import ImageLibrary
 from .metrics import Metrics
@@ -28,7 +30,8 @@ class Backends:
     config: ApiConfig
     store: TaskStore
     queue: RedisTaskQueue
-    aredis: aioredis.Redis  # for the SSE streams (XREAD BLOCK without holding a thread)
+    # For the SSE streams (XREAD BLOCK without holding a thread); a cluster's on a cluster.
+    aredis: aioredis.Redis | aioredis.RedisCluster
     images: ImageLibrary
     metrics: Metrics
     relay: OutboxRelay
@@ -74,6 +77,6 @@ def build_backends(config: ApiConfig) -> Backends:
     metrics = Metrics(queue.get_stats)
     return Backends(
         config=config, store=store, queue=queue,
-        aredis=aioredis.Redis.from_url(redis_url_for(config), decode_responses=True),
+        aredis=async_redis_client(redis_url_for(config), decode_responses=True),
         images=images, metrics=metrics, relay=OutboxRelay(store, queue),
         sync=EventSync(store, queue, on_event=metrics.observe))

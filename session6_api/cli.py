@@ -16,8 +16,9 @@ import argparse
 import os
 import sys
 
+from session5_recovery.tools import WorkerFleet  # its workers take a cluster URL too
+
 from .config import ApiConfig
-from .tools import WorkerFleet
 from .workers.redis_connection import RedisUnavailableError, resolve_redis
 
 SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C

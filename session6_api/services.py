@@ -3,10 +3,13 @@ the CLI, the demos and the tests connect the same way."""
 
 from __future__ import annotations
 
+from session5_recovery.workers.cluster import redis_client
+
 from .config import ApiConfig
 from .store import TaskStore
 from .workers import RedisTaskQueue
 from .workers.redis_connection import resolve_redis
+from .workers.redis_task_queue import TEXT_REPLIES
 
 
 def redis_url_for(config: ApiConfig) -> str:
@@ -19,7 +22,12 @@ def redis_url_for(config: ApiConfig) -> str:
 
 
 def open_queue(config: ApiConfig) -> RedisTaskQueue:
-    return RedisTaskQueue.connect(redis_url_for(config), queue_name=config.queue_name)
+    """The queue on ``config``'s Redis: a single server or any node of a Redis Cluster."""
+    url = redis_url_for(config)
+    queue = RedisTaskQueue(client=redis_client(url, **TEXT_REPLIES), url=url,
+                           queue_name=config.queue_name)
+    queue.check_connection()
+    return queue
 
 
 def open_store(config: ApiConfig) -> TaskStore:

@@ -10,8 +10,9 @@
     reap     [--sweep]                                         recover dead workers' tasks now
     events   [--count N]                                       the event stream as a timeline
 
-Every command takes ``--redis-url`` (default: $REDIS_URL, else the local server)
-and ``--queue`` (default: image_processing). Session 4's commands work the same;
+Every command takes ``--redis-url`` (default: $REDIS_URL, else the local server;
+a single server or any node of a Redis Cluster) and ``--queue`` (default:
+image_processing). Session 4's commands work the same;
 ``dlq``, ``reap`` and ``events`` are new.
 """
 
@@ -22,7 +23,8 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,11 +32,17 @@ import redis
 
 from ..core import FilterFactory, PipelineInputError, default_pipeline
 from ..core.samples import OUTPUT_DIR
+from ..workers.cluster import cluster_note, redis_client
 from ..workers.epoch import data_lost_note
 from ..workers.instance import WorkerIdInUseError
 from ..workers.keys import QueueKeys
 from ..workers.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
-from ..workers.redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
+from ..workers.redis_task_queue import (
+    DEFAULT_QUEUE_NAME,
+    TEXT_REPLIES,
+    RedisTaskQueue,
+    connection_help,
+)
 from ..workers.server_checks import EvictingServerError, check_eviction_policy
 from ..workers.settings import SECONDS_ALLOWED, RecoverySettings
 from ..workers.task import parse_json_text
@@ -202,24 +210,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_queue(args: argparse.Namespace, settings: RecoverySettings | None = None) -> RedisTaskQueue:
-    """Resolve the Redis (flag, $REDIS_URL, local server) and open the queue on it."""
+@contextmanager
+def open_queue(args: argparse.Namespace,
+               settings: RecoverySettings | None = None) -> Iterator[RedisTaskQueue]:
+    """Resolve the Redis (flag, $REDIS_URL, local server), open the queue on it, close it after.
+
+    The URL may name a single server or any node of a Redis Cluster (cluster.py).
+    """
     target = resolve_redis(args.redis_url, allow_embedded=False, announce=False)
     print(target.banner(), file=sys.stderr)  # stderr: --json output keeps stdout pure JSON
     assert target.url is not None
-    queue = RedisTaskQueue(url=target.url, queue_name=args.queue, settings=settings)
-    queue.check_connection()
-    # Commands that write tasks refuse an evicting server; the others only warn.
-    refuse = args.command in ("worker", "enqueue") and not getattr(args, "allow_eviction", False)
     try:
-        warning = check_eviction_policy(queue.client, allow_eviction=not refuse,
+        client = redis_client(target.url, **TEXT_REPLIES)
+    except ValueError as error:  # a cluster URL with a database other than 0
+        raise RedisUnavailableError(str(error), explicit=True) from None
+    try:
+        queue = RedisTaskQueue(client=client, url=target.url, queue_name=args.queue,
+                               settings=settings)
+        queue.check_connection()
+        if note := cluster_note(client, queue.keys.workers):
+            print(note, file=sys.stderr)
+        # Commands that write tasks refuse an evicting server; the others only warn.
+        refuse = args.command in ("worker", "enqueue") and not getattr(args, "allow_eviction", False)
+        warning = check_eviction_policy(client, key=queue.keys.workers, allow_eviction=not refuse,
                                         flag="--allow-eviction")
-    except EvictingServerError:
-        queue.close()
-        raise
-    if warning:
-        print(warning, file=sys.stderr)
-    return queue
+        if warning:
+            print(warning, file=sys.stderr)
+        yield queue
+    finally:
+        client.close()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

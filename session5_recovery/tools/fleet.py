@@ -36,7 +36,11 @@ class WorkerFleet:
 
     def __init__(self, redis_url: str, queue_name: str, *, settings: RecoverySettings | None = None,
                  start_method: str = "spawn", allowed_dirs: Sequence[str | Path] | None = None,
-                 verbose: bool = False, prefix: str = "worker", burst: bool = False) -> None:
+                 verbose: bool = False, prefix: str = "worker", burst: bool = False,
+                 handlers: str | None = None) -> None:
+        """``redis_url``: a single server or any node of a Redis Cluster. ``handlers``:
+        ``"package.module:function"`` returning the workers' HandlerRegistry (see
+        ``run_worker_process``); default: the default handlers."""
         self.redis_url = redis_url
         self.queue_name = queue_name
         self.settings = settings or RecoverySettings()
@@ -45,6 +49,7 @@ class WorkerFleet:
         self.verbose = verbose
         self.prefix = prefix
         self.burst = burst
+        self.handlers = handlers
         self.processes: dict[str, Any] = {}  # worker id -> Process, in start order
         self._started = 0
         self._replaced: set[str] = set()  # dead workers already replaced
@@ -60,7 +65,7 @@ class WorkerFleet:
                 target=run_worker_process, name=worker_id, daemon=True,
                 args=(worker_id, self.redis_url, self.queue_name, self.burst),
                 kwargs={"settings": self.settings.to_dict(), "allowed_dirs": self.allowed_dirs,
-                        "verbose": self.verbose, "ready": ready})
+                        "verbose": self.verbose, "ready": ready, "handlers": self.handlers})
             process.start()
             self.processes[worker_id] = process
             pending.append((worker_id, ready))

@@ -142,7 +142,7 @@ def run_monitor(
     """
     console = console or Console()
     epoch = QueueEpoch(queue, "monitor")
-    grace = ReapGrace(queue.client, queue.settings.heartbeat_ttl, interval)
+    grace = ReapGrace(queue.client, queue.settings.heartbeat_ttl, interval, key=queue.keys.workers)
     current = take_snapshot(queue, reap=reap, epoch=epoch, grace=grace)
     if once:
         console.print(render(queue.queue_name, current,

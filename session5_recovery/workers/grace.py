@@ -15,6 +15,9 @@ each time, so a healthy task can reach the DLQ as "a task that kills its
 worker?". So in both cases the reaper holds off for one heartbeat TTL: a live
 worker beats every ``heartbeat_interval`` (at most half the TTL), so by then every
 live worker has refreshed its key, and only the really dead are reaped.
+
+On a Redis Cluster the restart that matters is that of the node holding the
+queue (``key``'s slot): ``INFO server`` is asked of that node (cluster.py).
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from collections.abc import Callable
 
 import redis
 
+from .cluster import server_for
+
 
 class ReapGrace:
     """Decides, before each periodic reap, whether to hold off (and says why, once)."""
 
     def __init__(self, client: redis.Redis, heartbeat_ttl: float, reap_interval: float, *,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, key: str | None = None) -> None:
+        """``key``: a key of the queue; required on a Redis Cluster, where it picks the node."""
         self.client = client
+        self.key = key
+        server_for(client, key)  # on a cluster without a key: ValueError now, not at the first round
         self.ttl = heartbeat_ttl
         self.reap_interval = reap_interval
         self.monotonic = monotonic
@@ -44,7 +52,7 @@ class ReapGrace:
         now = self.monotonic()
         gap = None if self._last_check is None else now - self._last_check
         self._last_check = now
-        server = self.client.info("server")
+        server = server_for(self.client, self.key).info("server")
         run_id = str(server.get("run_id", ""))
         uptime = float(server.get("uptime_in_seconds", 1e9))
         restarted = self._run_id is not None and run_id != self._run_id

@@ -54,7 +54,8 @@ class Heartbeat:
         # Set by the worker (see instance.py, epoch.py); the reaper's grace (grace.py).
         self.instance: InstanceToken | None = None
         self.epoch: QueueEpoch | None = None
-        self.grace = ReapGrace(queue.client, self.settings.heartbeat_ttl, self.settings.reap_interval)
+        self.grace = ReapGrace(queue.client, self.settings.heartbeat_ttl, self.settings.reap_interval,
+                               key=queue.keys.workers)
         self.id_clash: str | None = None  # the other process's token, if one took our id
         self.data_lost = False  # the server lost the queue's data while we ran
         self._holding_off = False

@@ -4,7 +4,8 @@ It lives in an importable module, never in ``__main__``, because with the
 ``spawn`` start method (the default on macOS and Windows) the child is a fresh
 interpreter that imports the target function by its module name. The child
 gets only plain values (strings, numbers, a dict of settings): it opens its own
-Redis connection from the URL, since a connection cannot cross processes.
+Redis connection from the URL, since a connection cannot cross processes (a
+single server, or any node of a Redis Cluster: cluster.py tells which).
 
     ctx = multiprocessing.get_context("spawn")
     ctx.Process(target=run_worker_process,
@@ -14,13 +15,30 @@ Redis connection from the URL, since a connection cannot cross processes.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
+import redis
+
 from ..core import FilterFactory, default_pipeline
-from .redis_task_queue import RedisTaskQueue
+from .cluster import redis_client
+from .handlers import HandlerRegistry
+from .redis_task_queue import TEXT_REPLIES, RedisTaskQueue, connection_help
 from .redis_worker import RedisWorker
 from .settings import RecoverySettings
+
+
+def load_handlers(name: str) -> HandlerRegistry:
+    """Call the function ``name`` (``"package.module:function"``) for a HandlerRegistry."""
+    module_name, colon, function_name = name.partition(":")
+    if not colon or not module_name or not function_name:
+        raise ValueError(f"handlers must name a function as 'package.module:function', "
+                         f"got {name!r}")
+    registry = getattr(importlib.import_module(module_name), function_name)()
+    if not isinstance(registry, HandlerRegistry):
+        raise TypeError(f"{name}() must return a HandlerRegistry, got {type(registry).__name__}")
+    return registry
 
 
 def run_worker_process(
@@ -36,6 +54,7 @@ def run_worker_process(
     allowed_dirs: list[str] | None = None,
     ready: Any = None,
     prefetch: int = 1,
+    handlers: str | None = None,
 ) -> dict[str, Any]:
     """Connect to ``redis_url``, work on ``queue_name`` and return the worker's counts.
 
@@ -44,16 +63,24 @@ def run_worker_process(
     several workers at one moment; ``ready`` (an Event) is set once the worker is
     registered, so a parent can wait for its workers instead of sleeping.
     ``settings`` is ``RecoverySettings.to_dict()``, or part of it; ``prefetch``
-    is how many tasks one claim may take.
+    is how many tasks one claim may take. ``handlers`` names a function that
+    returns the worker's ``HandlerRegistry``, as ``"package.module:function"``
+    (a name, not the function: a child started with ``spawn`` imports it), for
+    task types of your own; without it the worker runs ``default_handlers()``.
     """
-    queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
+    try:
+        client = redis_client(redis_url, **TEXT_REPLIES)  # a single server or a Redis Cluster
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+        raise connection_help(redis_url, error) from None
+    queue = RedisTaskQueue(client=client, url=redis_url, queue_name=queue_name,
                            settings=RecoverySettings.from_dict(settings or {}))
     try:
         queue.check_connection()
         pipeline = FilterFactory.pipeline(filters) if filters else default_pipeline()
         log = (lambda line: print(line, flush=True)) if verbose else None
         worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log,
-                             prefetch=prefetch, kill_children=True)
+                             prefetch=prefetch, kill_children=True,
+                             handlers=load_handlers(handlers) if handlers else None)
 
         def registered() -> None:
             if ready is not None:
@@ -64,5 +91,5 @@ def run_worker_process(
         counts = worker.start(burst=burst, on_registered=registered)
         return {"worker_id": worker_id, **counts.as_dict()}
     finally:
-        queue.close()
+        client.close()
         sys.stdout.flush()

@@ -182,7 +182,7 @@ class RedisWorker:
             self._children_before = set(descendant_pids())
         started = time.perf_counter()
         warning = self._retrying(lambda: check_eviction_policy(  # EvictingServerError: refuse
-            self.queue.client, allow_eviction=self.allow_eviction))
+            self.queue.client, key=self.queue.keys.workers, allow_eviction=self.allow_eviction))
         if warning:
             self._say(warning)
         # WorkerIdInUseError if another live process has this id (waits one TTL: a dead
