@@ -73,5 +73,6 @@ def serial_fraction(measured_speedup: float, workers: int) -> float:
     Solve Amdahl's ``S = 1 / (s + (1 - s) / n)`` for ``s`` (on paper first).
     Needs at least 2 workers (with 1, every ``s`` fits).
     """
-    # TODO (part 3): check the arguments (workers >= 2), then solve for s.
+    # TODO (part 3): the s for which Amdahl's law gives exactly measured_speedup on
+    # `workers` workers (solve on paper first); fewer than 2 workers is a ValueError.
     raise NotImplementedError("Exercise 3, part 3: solve Amdahl's law for the serial fraction (see the hint in README)")
