@@ -113,7 +113,8 @@ def main() -> int:
                       if e.name == "claimed" and e.task_id == held]
             row = next(row for row in rows if row["id"] == held)
             print(f"   task {held[:8]}: claimed by {' then '.join(claims)}; now {row['status']} "
-                  f"after {row['attempts']} attempts, on {row['worker_id']}")
+                  f"after {row['attempts']} attempt{'s' if row['attempts'] != 1 else ''}, "
+                  f"on {row['worker_id']}")
             completions = Counter(e.task_id for e in events if e.name == "completed")
             once = sum(completions[task_id] == 1 for task_id in ids)
             print(f"6. completed events per task: exactly one for {once} of {TASKS} tasks; "
