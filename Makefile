@@ -54,7 +54,9 @@ check: $(STAMP)
 # One hint a call, for the first part whose tests do not pass yet: a nudge, the idea,
 # then the shape of the code (workshop/hints.py; the hints are in exercises/HINTS.md).
 hint: $(STAMP)
-	@$(PY) -m workshop hint $(SESSION) $(EXERCISE)
+	@$(if $(and $(EXERCISE),$(if $(SESSION),,none)),\
+		echo "EXERCISE needs SESSION too: make hint SESSION=6 EXERCISE=1" >&2; exit 2,\
+		$(PY) -m workshop hint $(SESSION) $(EXERCISE))
 
 doctor: $(STAMP)
 	$(PY) -m workshop doctor
