@@ -136,3 +136,9 @@ def test_the_hint_command_is_on_the_command_line_and_in_make_help():
     assert "hint" in result.stdout
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "\nhint: " in makefile and "make hint" in makefile
+
+
+def test_hint_for_an_exercise_that_does_not_exist_says_so(tmp_path):
+    console, buffer = quiet_console()
+    assert hints.run_hint("1", "9", console=console, seen_file=tmp_path / "seen.json") == 2
+    assert "session1_basics has no exercise 9." in buffer.getvalue()

@@ -74,16 +74,19 @@ def _part_name(classname: str, testname: str = "") -> tuple[str, str]:
     return exercise, f"Part{function.group(1)}" if function else "tests"
 
 
-def run_session(session_dir: Path) -> SessionResult:
+def run_session(session_dir: Path, exercise: int | None = None) -> SessionResult:
+    """Run the session's exercise tests (only exercise ``exercise``'s file, if given)."""
     result = SessionResult(session_dir.name)
     exercises_dir = session_dir / "exercises"
-    if not any(exercises_dir.glob("test_ex*.py")):
-        result.error = "no exercises yet"
+    pattern = "test_ex*.py" if exercise is None else f"test_ex{exercise}_*.py"
+    tests = sorted(exercises_dir.glob(pattern))
+    if not tests:
+        result.error = "no exercises yet" if exercise is None else f"no exercise {exercise}"
         return result
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.xml"
         completed = subprocess.run(
-            [sys.executable, "-m", "pytest", str(exercises_dir), "-q", "-p", "no:cacheprovider",
+            [sys.executable, "-m", "pytest", *map(str, tests), "-q", "-p", "no:cacheprovider",
              f"--junitxml={report}", "-o", "junit_family=xunit1"],
             cwd=REPO_ROOT, capture_output=True, text=True,
         )

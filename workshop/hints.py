@@ -123,10 +123,13 @@ def run_hint(which: str | None = None, exercise: str | None = None,
     wanted = int(exercise) if exercise else None
     for session_dir in select_sessions(which):
         with console.status(f"Running the exercise tests of {session_dir.name} ..."):
-            result = run_session(session_dir)
+            result = run_session(session_dir, wanted)
         if result.error and not result.parts:
             if result.error == "no exercises yet":
                 continue
+            if wanted is not None and result.error == f"no exercise {wanted}":
+                console.print(f"{session_dir.name} has no exercise {wanted}.")
+                return 2
             console.print(f"[bold red]pytest could not run {session_dir.name}'s exercises:[/]")
             console.print(result.error, markup=False)
             return 2
