@@ -7,18 +7,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SESSION ?=
+EXERCISE ?=
 # make bench / make notebooks write under output/; FIGURES=refresh rewrites the
 # committed notebooks/figures/ instead (on purpose, to update what the READMEs show).
 FIGURES ?=
 REFRESH := $(filter refresh,$(FIGURES))
 
-.PHONY: help install demo test check doctor bench notebooks lab redis serve lint clean
+.PHONY: help install demo test check hint doctor bench notebooks lab redis serve lint clean
 
 help:
 	@echo "make demo       run the flagship demo (creates .venv on first use)"
 	@echo "make test       run the whole test suite"
-	@echo "make check      check your own exercises (SESSION=1..5 for one session)"
-	@echo "make doctor     preflight: Python, packages, Redis, multiprocessing, output dir"
+	@echo "make check      check your own exercises (SESSION=1..7 for one session)"
+	@echo "make hint       the next hint for your first unfinished part (SESSION=6 EXERCISE=1)"
+	@echo "make doctor     preflight: Python, packages, Redis, output dir; sessions 6-7 too"
 	@echo "make bench      queue throughput table, ratios to a reference queue (saved to output/bench.json)"
 	@echo "make notebooks  run the notebooks fully; figures go to output/notebooks/figures/"
 	@echo "                (FIGURES=refresh: bench and notebooks rewrite notebooks/figures/)"
@@ -48,6 +50,13 @@ test: $(STAMP)
 # and 2 if pytest cannot run them (then make check fails too).
 check: $(STAMP)
 	@$(PY) -m workshop check $(SESSION) || [ $$? -eq 1 ]
+
+# One hint a call, for the first part whose tests do not pass yet: a nudge, the idea,
+# then the shape of the code (workshop/hints.py; the hints are in exercises/HINTS.md).
+hint: $(STAMP)
+	@$(if $(and $(EXERCISE),$(if $(SESSION),,none)),\
+		echo "EXERCISE needs SESSION too: make hint SESSION=6 EXERCISE=1" >&2; exit 2,\
+		$(PY) -m workshop hint $(SESSION) $(EXERCISE))
 
 doctor: $(STAMP)
 	$(PY) -m workshop doctor

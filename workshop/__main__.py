@@ -3,6 +3,8 @@
     python -m workshop demo        the flagship demo
     python -m workshop doctor      preflight checks, each with its fix
     python -m workshop check [N]   your exercise progress (all sessions, or session N)
+    python -m workshop hint [N] [K]  the next hint for your first unfinished part
+                                   (of session N, exercise K)
     python -m workshop redis       start a local Redis server (or say how to get one)
     python -m workshop bench       queue throughput table
     python -m workshop notebooks   run the notebooks and save their figures
@@ -43,6 +45,12 @@ def _run_check(args: argparse.Namespace) -> int:
     return run_check(args.session)
 
 
+def _run_hint(args: argparse.Namespace) -> int:
+    from .hints import run_hint
+
+    return run_hint(args.session, args.exercise)
+
+
 def _run_redis(args: argparse.Namespace) -> int:
     from .redis_server import run_local_redis
 
@@ -76,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="run the flagship demo").set_defaults(run=_run_demo)
     commands.add_parser("doctor", help="preflight checks").set_defaults(run=_run_doctor)
     check = commands.add_parser("check", help="check your exercises")
-    check.add_argument("session", nargs="?", help="session number (1-5); all if omitted")
+    check.add_argument("session", nargs="?", help="session number (1-7); all if omitted")
     check.set_defaults(run=_run_check)
+    hint = commands.add_parser("hint", help="the next hint for your first unfinished part")
+    hint.add_argument("session", nargs="?", help="session number; the first unfinished if omitted")
+    hint.add_argument("exercise", nargs="?", type=int, help="exercise number in that session")
+    hint.set_defaults(run=_run_hint)
     redis_command = commands.add_parser("redis", help="start a local Redis server")
     redis_command.add_argument("--port", type=int, default=6379, help="port (default 6379)")
     redis_command.set_defaults(run=_run_redis)

@@ -2,12 +2,14 @@
 
 The tests run in a separate pytest process that writes a JUnit XML report; we read
 the report, group results by exercise (test file) and part (test class
-``TestPart1_...``), print a table, and show the message of the first failing
-part: for an untouched stub that is the exercise's own "what to do" message.
+``TestPart1_...``, or the ``test_part1_...`` prefix of a module-level test function),
+print a table, and show the message of the first failing part: for an untouched
+stub that is the exercise's own "what to do" message.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -21,6 +23,14 @@ from rich.table import Table
 
 from .console import make_console
 from .paths import REPO_ROOT, session_dirs
+
+
+def hint_command(session: str, exercise: int | str = "") -> str:
+    """How to ask for the next hint, both ways (make, and Python for machines without make)."""
+    number = session.removeprefix("session").split("_", 1)[0]
+    python = f"python -m workshop hint {number} {exercise}".rstrip()
+    make = f"make hint SESSION={number}" + (f" EXERCISE={exercise}" if exercise != "" else "")
+    return f"{make}   (or: {python})"
 
 
 @dataclass
@@ -44,25 +54,39 @@ class SessionResult:
     error: str = ""
 
 
-def _part_name(classname: str) -> tuple[str, str]:
-    """('ex1_transitions', 'Part1_rules') from 'session1_basics.exercises.test_ex1_transitions.TestPart1_rules'."""
+_PART_FUNCTION = re.compile(r"test_part(\d+)_", re.IGNORECASE)
+
+
+def _part_name(classname: str, testname: str = "") -> tuple[str, str]:
+    """The exercise and the part a test belongs to.
+
+    ('ex1_transitions', 'Part1_rules') from the class
+    'session1_basics.exercises.test_ex1_transitions.TestPart1_rules'; ('ex1_idempotency',
+    'Part1') from a module-level function 'test_part1_every_value_counts' (session 6's
+    tests are functions: the number after ``test_part`` is their part).
+    """
     pieces = classname.split(".")
     exercise = next((p.removeprefix("test_") for p in pieces if p.startswith("test_ex")), pieces[-1])
     last = pieces[-1]
-    part = last.removeprefix("Test") if last.startswith("TestPart") else "tests"
-    return exercise, part
+    if last.startswith("TestPart"):
+        return exercise, last.removeprefix("Test")
+    function = _PART_FUNCTION.match(testname)
+    return exercise, f"Part{function.group(1)}" if function else "tests"
 
 
-def run_session(session_dir: Path) -> SessionResult:
+def run_session(session_dir: Path, exercise: int | None = None) -> SessionResult:
+    """Run the session's exercise tests (only exercise ``exercise``'s file, if given)."""
     result = SessionResult(session_dir.name)
     exercises_dir = session_dir / "exercises"
-    if not any(exercises_dir.glob("test_ex*.py")):
-        result.error = "no exercises yet"
+    pattern = "test_ex*.py" if exercise is None else f"test_ex{exercise}_*.py"
+    tests = sorted(exercises_dir.glob(pattern))
+    if not tests:
+        result.error = "no exercises yet" if exercise is None else f"no exercise {exercise}"
         return result
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.xml"
         completed = subprocess.run(
-            [sys.executable, "-m", "pytest", str(exercises_dir), "-q", "-p", "no:cacheprovider",
+            [sys.executable, "-m", "pytest", *map(str, tests), "-q", "-p", "no:cacheprovider",
              f"--junitxml={report}", "-o", "junit_family=xunit1"],
             cwd=REPO_ROOT, capture_output=True, text=True,
         )
@@ -72,7 +96,7 @@ def run_session(session_dir: Path) -> SessionResult:
         tree = ET.parse(report)
     parts: dict[tuple[str, str], PartResult] = {}
     for case in tree.iter("testcase"):
-        exercise, part = _part_name(case.get("classname", ""))
+        exercise, part = _part_name(case.get("classname", ""), case.get("name", ""))
         entry = parts.setdefault((exercise, part), PartResult(exercise, part))
         problem = case.find("failure")
         if problem is None:
@@ -168,6 +192,10 @@ def run_check(which: str | None = None, console: Console | None = None) -> int:
         console.print(f"\n[bold]Next:[/] {next_step.exercise}, {next_step.part}")
         console.print(next_step.first_failure or "(no message)", markup=False, soft_wrap=True)
         console.print(f"Run it alone: {run_command_for(next_step.first_failing_test)}",
+                      markup=False, soft_wrap=True)
+        number = next_step.exercise.removeprefix("ex").split("_", 1)[0]
+        session = next(s.session for s in results if next_step in s.parts)
+        console.print(f"Stuck? Hints, one level at a time: {hint_command(session, number)}",
                       markup=False, soft_wrap=True)
         return 1
     if total:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import socket
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -148,8 +150,105 @@ def check_output_dir() -> Check:
     return Check("Output folder", "OK", f"{OUTPUT_DIR} is writable")
 
 
+# Session 6's service and session 7's engines (import name -> pip name): the class needs
+# them importable, or `make serve` and the engine demos stop at their first line.
+SESSION6_PACKAGES = {
+    "fastapi": "fastapi",
+    "uvicorn": "uvicorn",
+    "sqlalchemy": "sqlalchemy",
+    "multipart": "python-multipart",
+    "prometheus_client": "prometheus-client",
+    "httpx": "httpx",
+}
+SESSION7_PACKAGES = {"dramatiq": "dramatiq", "rq": "rq", "celery": "celery"}
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 8000  # where `make serve` listens by default
+
+
+def _import_check(name: str, packages: dict[str, str]) -> Check:
+    missing, versions = [], []
+    for module, package in packages.items():
+        try:
+            with warnings.catch_warnings():  # python-multipart's old name warns when imported
+                warnings.simplefilter("ignore")
+                importlib.import_module(module)
+            versions.append(f"{package} {metadata.version(package)}")
+        except ImportError:
+            missing.append(package)
+        except metadata.PackageNotFoundError:
+            versions.append(package)
+    if missing:
+        return Check(name, "FAIL", "missing: " + ", ".join(missing),
+                     f"{pip_command()} install -r requirements.txt   (or: make install)")
+    return Check(name, "OK", ", ".join(versions))
+
+
+def check_session6_packages() -> Check:
+    return _import_check("Session 6 (API)", SESSION6_PACKAGES)
+
+
+def check_session7_engines() -> Check:
+    return _import_check("Session 7 (engines)", SESSION7_PACKAGES)
+
+
+def check_serve_port(host: str = SERVE_HOST, port: int = SERVE_PORT) -> Check:
+    """`make serve` binds port 8000: something already there makes it fail at start-up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return Check(f"Port {port}", "WARN",
+                         f"{host}:{port} is taken ({error.strerror}): `make serve` cannot start",
+                         f"stop what listens there (`lsof -i :{port}`), or serve on another "
+                         f"port: python -m session6_api serve --port 8001")
+    return Check(f"Port {port}", "OK", f"{host}:{port} is free for `make serve`")
+
+
+def check_database_url() -> Check:
+    """Session 6's database: a PostgreSQL that DATABASE_URL names must answer."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return Check("Database", "OK", "DATABASE_URL not set: session 6 uses a SQLite file "
+                     "under output/session6/")
+    try:
+        import sqlalchemy as sa
+    except ImportError:
+        return Check("Database", "FAIL", "SQLAlchemy is not installed",
+                     f"{pip_command()} install -r requirements.txt   (or: make install)")
+    shown = redact(url)
+    try:
+        args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
+        engine = sa.create_engine(url, connect_args=args)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception as error:  # a driver missing, a refused connection, a bad URL
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        return Check("Database", "FAIL", f"DATABASE_URL={shown} does not answer: {first_line}",
+                     "start that database, fix DATABASE_URL, or `unset DATABASE_URL` to use "
+                     "SQLite")
+    return Check("Database", "OK", f"DATABASE_URL {shown} answers")
+
+
+def check_chromium() -> Check:
+    """Only the dashboard's browser tests need Chromium: a note, never a failure."""
+    try:
+        from session6_api.dashboard_testing import HOW_TO_GET_CHROMIUM, chromium_path
+    except ImportError as error:
+        return Check("Chromium", "WARN", f"cannot look for it: {error}")
+    found = chromium_path()
+    if found:
+        return Check("Chromium", "OK", f"{found} (session 6's browser tests use it)")
+    return Check("Chromium", "WARN", "not found: only session 6's browser tests need it "
+                 "(they skip without it; the dashboard itself works in any browser)",
+                 HOW_TO_GET_CHROMIUM)
+
+
 CHECKS = (check_python, check_packages, check_workshop_import, check_redis,
-          check_eviction_policy, check_start_method, check_output_dir)
+          check_eviction_policy, check_start_method, check_output_dir,
+          check_session6_packages, check_session7_engines, check_serve_port,
+          check_database_url, check_chromium)
 
 
 def run_doctor() -> int:

@@ -38,8 +38,9 @@ def allowed_next(current: TaskStatus | str) -> frozenset[TaskStatus]:
 
     Example: ``allowed_next("failed") == frozenset({TaskStatus.PENDING})``.
     """
-    # TODO Part 1: write the arrows above as a dict {status: frozenset of next statuses}
-    #              and return the entry for TaskStatus(current).
+    # TODO Part 1: the arrows of the module docstring, as something the code can look up.
+    #              Rule: a final status has no next status (an empty set, not an error),
+    #              and "failed" and TaskStatus.FAILED give the same answer.
     raise NotImplementedError(
         "Exercise 1, part 1: return the statuses reachable from `current` in one move "
         "(see the hint in README)")
@@ -47,7 +48,8 @@ def allowed_next(current: TaskStatus | str) -> frozenset[TaskStatus]:
 
 def can_transition(current: TaskStatus | str, new: TaskStatus | str) -> bool:
     """True if a task may move from ``current`` to ``new`` in one step."""
-    # TODO Part 2: one line, using allowed_next.
+    # TODO Part 2: a move is allowed exactly when part 1 allows it; the text and the
+    #              member of a status must give the same answer.
     raise NotImplementedError(
         "Exercise 1, part 2: return whether `new` is one of the allowed next statuses "
         "(see the hint in README)")
@@ -65,7 +67,8 @@ def move(task: Task, new_status: TaskStatus | str, now: float) -> None:
     - Back to PENDING: ``worker_id``, ``started_at`` and ``finished_at`` become None.
     - Then ``task.status`` is the new status (a TaskStatus member, not a string).
     """
-    # TODO Part 3: check first, then change the fields.
+    # TODO Part 3: a refused move leaves the task exactly as it was (decide before you
+    #              change anything); an allowed one keeps every field of the docstring true.
     raise NotImplementedError(
         "Exercise 1, part 3: refuse a move that is not allowed, otherwise update the status "
         "and the bookkeeping (see the hint in README)")

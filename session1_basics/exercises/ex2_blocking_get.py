@@ -48,7 +48,8 @@ class BlockingQueue:
 
     def put(self, item: Any) -> None:
         """Add ``item`` at the back and wake up one waiting ``get``."""
-        # TODO Part 1: with the lock held, append the item, then notify one waiter.
+        # TODO Part 1: the item goes in at the back, and exactly one sleeping get learns
+        #   about it. Rule: the deque and the condition are touched only under the lock.
         raise NotImplementedError(
             "Exercise 2, part 1: append the item and notify one waiter, holding the lock "
             "(see the hint in README)")
@@ -59,9 +60,9 @@ class BlockingQueue:
         Returns None if the time runs out with the queue still empty;
         ``timeout=0`` returns at once.
         """
-        # TODO Part 2: with the lock held, wait while the queue is empty. With a
-        #   timeout, fix the deadline once and give each wait() only the time left;
-        #   return None when none is left. Then popleft the oldest item.
+        # TODO Part 2: a wake-up is not a promise: one that finds the queue empty waits
+        #   again, and only for what is left of the time (never the whole timeout again).
+        #   Time measured with self._clock(); when it runs out, None.
         raise NotImplementedError(
             "Exercise 2, part 2: wait in a loop until an item is there or the deadline "
             "has passed (see the hint in README)")

@@ -51,8 +51,8 @@ class PriorityTaskQueue(TaskQueue):
         Called once per task, when it is added. Two different tasks must never
         get equal keys.
         """
-        # TODO Part 1: return a tuple of two ints built from priority_of(task) and
-        #              self._arrivals.
+        # TODO Part 1: the smallest key leaves first. Rule: higher priority first; among
+        #              equal priorities, earlier arrival first; no two tasks share a key.
         raise NotImplementedError(
             "Exercise 3, part 1: return a key that sorts higher priorities and earlier "
             "arrivals first (see the hint in README)")
@@ -63,11 +63,12 @@ class PriorityTaskQueue(TaskQueue):
                                   "(see the hint in README)")
 
     def _put(self, task: Task) -> None:
-        # TODO Part 2: push (self.sort_key(task), task) onto self._heap.
+        # TODO Part 2: store the task so that the one with the smallest key comes out
+        #              first, without sorting the whole list on every put.
         raise NotImplementedError("Exercise 3, part 2: push the task onto the heap with its key "
                                   "(see the hint in README)")
 
     def _get(self) -> Task:
-        # TODO Part 2: pop the smallest pair from self._heap and return its task.
+        # TODO Part 2: take out the task with the smallest key and return the task.
         raise NotImplementedError("Exercise 3, part 2: pop the task with the smallest key "
                                   "(see the hint in README)")

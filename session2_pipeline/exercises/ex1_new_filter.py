@@ -42,7 +42,8 @@ class InvertFilter(BaseFilter):
     name = "invert"
 
     def apply(self, image: Image.Image) -> Image.Image:
-        # TODO (part 1): return the negative of image, for modes L, RGB, LA and RGBA.
+        # TODO (part 1): a new image, the negative of this one, for modes L, RGB, LA and
+        # RGBA. Rule: colours are inverted, transparency is not, and the input is untouched.
         raise NotImplementedError(
             "Exercise 1, part 1: return the negative of the image, keeping its alpha band "
             "(see the hint in README)")
@@ -52,16 +53,18 @@ class SepiaFilter(BaseFilter):
     """Old-photo brown tones; ``strength`` 0 leaves the image as it is, 1 is full sepia."""
 
     name = "sepia"
-    # TODO (part 2): declare the parameter "strength" and its range, 0 to 1.
+    # TODO (part 2): say which parameter this filter takes and its range (0 to 1), the way
+    # the filters in session2_pipeline/filters/ do, so a bad value is refused for you.
 
     def __init__(self, strength: float = 1.0) -> None:
-        # TODO (part 2): let BaseFilter check and store strength.
+        # TODO (part 2): a filter never checks its own parameters: BaseFilter does it.
         raise NotImplementedError(
             "Exercise 1, part 2: declare `parameters` and pass strength to "
             "super().__init__ (see the hint in README)")
 
     def apply(self, image: Image.Image) -> Image.Image:
-        # TODO (part 2): sepia version of image, mixed with the original by strength.
+        # TODO (part 2): strength 0 gives the image back unchanged, 1 gives full sepia
+        # (SEPIA_MATRIX), anything between is that much of the way; alpha is kept.
         raise NotImplementedError(
             "Exercise 1, part 2: convert with SEPIA_MATRIX and blend by "
             "self.params['strength'] (see the hint in README)")
@@ -69,7 +72,8 @@ class SepiaFilter(BaseFilter):
 
 def register_filters() -> None:
     """Make "invert" and "sepia" known to the filter registry, so FilterFactory finds them."""
-    # TODO (part 3): register both classes with register_filter.
+    # TODO (part 3): afterwards FilterFactory.create("invert") and the spec
+    # "sepia:strength=0.5" work anywhere; calling this twice does no harm.
     raise NotImplementedError(
         "Exercise 1, part 3: register InvertFilter and SepiaFilter with register_filter "
         "(see the hint in README)")

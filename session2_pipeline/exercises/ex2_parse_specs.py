@@ -33,7 +33,9 @@ class SpecError(ValueError):
 
 def parse_value(text: str) -> int | float | bool | str:
     """ "2" -> 2, "2.5" -> 2.5, "true"/"false" (any case) -> True/False, else the text."""
-    # TODO (part 1)
+    # TODO (part 1): the most specific type the text really is, tried from the narrowest;
+    # text that is none of them is not an error, it stays text. Careful: any non-empty
+    # string is "true" to Python.
     raise NotImplementedError(
         "Exercise 2, part 1: turn the text into an int, float or bool when it is one "
         "(see the hint in README)")
@@ -41,7 +43,9 @@ def parse_value(text: str) -> int | float | bool | str:
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """ "blur:radius=2" -> ("blur", {"radius": 2}); "grayscale" -> ("grayscale", {})."""
-    # TODO (part 2)
+    # TODO (part 2): the name is before the first ":", the parameters after it. Rule: a
+    # spec that cannot be read is refused with a SpecError quoting it, never guessed at
+    # (no name, a parameter without "=", a key given twice).
     raise NotImplementedError(
         "Exercise 2, part 2: split the name from the key=value parameters "
         "(see the hint in README)")
@@ -49,7 +53,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 def parse_pipeline(text: str) -> list[tuple[str, dict[str, Any]]]:
     """ "blur:radius=2|grayscale" -> [("blur", {"radius": 2}), ("grayscale", {})]."""
-    # TODO (part 3)
+    # TODO (part 3): one entry per step, in order. Rule: an empty step is reported (it
+    # probably lost a filter), not skipped, and the message says which step it was.
     raise NotImplementedError(
         "Exercise 2, part 3: split on '|' and parse each step; an empty step is an error "
         "(see the hint in README)")

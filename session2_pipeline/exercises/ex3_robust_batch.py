@@ -40,7 +40,9 @@ class BatchResult:
 
 def write_atomically(image: Image.Image, path: str | Path) -> Path:
     """Save ``image`` to ``path`` so that ``path`` never holds half an image."""
-    # TODO (part 1)
+    # TODO (part 1): at every instant `path` is either the old file or the whole new one.
+    # Rule: whatever fails, no temporary file is left behind and the error still reaches
+    # the caller.
     raise NotImplementedError(
         "Exercise 3, part 1: save to a temporary file next to path, then os.replace it "
         "(see the hint in README)")
@@ -57,7 +59,8 @@ def process_image(pipeline: FilterPipeline, input_path: str | Path,
 def run_batch(pipeline: FilterPipeline, inputs: Iterable[str | Path],
               output_dir: str | Path) -> BatchResult:
     """Process every input; a failure is recorded and the loop goes on."""
-    # TODO (part 2)
+    # TODO (part 2): one bad image costs one image, never the batch; each failure is
+    # recorded under its input path as "ErrorType: message".
     raise NotImplementedError(
         "Exercise 3, part 2: loop over inputs, catch each failure, record it, go on "
         "(see the hint in README)")

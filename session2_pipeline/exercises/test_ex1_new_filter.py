@@ -60,9 +60,14 @@ class TestPart1_Invert:
             "InvertFilter().apply(image) changed `image` itself; return a new image instead")
 
     def test_it_is_a_filter_without_parameters(self):
-        assert ex.InvertFilter().spec() == "invert"
+        invert = ex.InvertFilter()
+        assert invert.spec() == "invert"
         with pytest.raises(FilterParameterError):
             ex.InvertFilter(level=3)
+        # Built without parameters, it works (and not only its inherited name and spec).
+        black = Image.new("L", (1, 1), 0)
+        assert invert.apply(black).getpixel((0, 0)) == 255, (
+            "InvertFilter() built without parameters did not turn black into white")
 
 
 class TestPart2_Sepia:

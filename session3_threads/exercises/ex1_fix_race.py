@@ -30,7 +30,8 @@ class BankAccount:
     def __init__(self, balance: int = 0, *, pause: Callable[[], None] = no_pause) -> None:
         self._balance = balance
         self._pause = pause
-        # TODO (part 1): create the lock that deposit and withdraw will share here.
+        # TODO (part 1): what deposit and withdraw must share to keep out of each other's
+        # way: made once per account, here, never once per call.
 
     @property
     def balance(self) -> int:
@@ -41,7 +42,8 @@ class BankAccount:
     def deposit(self, amount: int) -> int:
         """Add ``amount`` and return the new balance."""
         # TODO (part 1): this is the unsafe version. It loses updates when two threads
-        # interleave between the read and the write. Make read, pause and write one step.
+        # interleave between the read and the write. Rule: no other change to this account
+        # may happen between the read and the write.
         #
         #     current = self._balance
         #     self._pause()
@@ -55,7 +57,8 @@ class BankAccount:
     def withdraw(self, amount: int) -> bool:
         """Take ``amount`` out if the balance covers it; True if it did, False if not."""
         # TODO (part 2): this is the unsafe version. Two threads can both pass the check
-        # before either subtracts. Make the check and the subtraction one step.
+        # before either subtracts. Rule: the balance a check saw is still the balance when
+        # the subtraction happens, whoever else deposits or withdraws meanwhile.
         #
         #     current = self._balance
         #     if current < amount:

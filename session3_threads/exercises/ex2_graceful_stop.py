@@ -62,9 +62,9 @@ class StoppablePool:
 
     def _run(self, worker_id: str) -> None:
         """The worker loop: claim and handle tasks until the stop event is set."""
-        # TODO (part 1): loop until self.stop_event is set. In each round, claim a task
-        # with self.queue.get_task(worker_id, timeout=self.poll_timeout); it returns None
-        # when nothing came in time. Hand a claimed task to self._handle(task).
+        # TODO (part 1): claim and handle tasks (self._handle marks each one) until asked
+        # to stop. Rules: no claim after the stop event is set; a task already claimed is
+        # always finished; an idle worker (empty queue) must still notice the event.
         raise NotImplementedError("Exercise 2, part 1: write the worker loop that checks the "
                                   "stop event before each claim (see the hint in README)")
 
@@ -72,8 +72,7 @@ class StoppablePool:
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop claiming, let in-flight tasks finish, join the threads; True if all ended."""
-        # TODO (part 2): set the stop event, then join every thread in self.threads.
-        # With a timeout, all the joins together may take at most `timeout` seconds.
-        # Return True if no thread is still alive.
+        # TODO (part 2): return only once the tasks in flight are done. Rules: `timeout`
+        # bounds the whole call, not each thread; True means no worker thread is alive.
         raise NotImplementedError("Exercise 2, part 2: set the stop event and join the "
                                   "threads (see the hint in README)")

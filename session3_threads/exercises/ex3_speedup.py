@@ -39,13 +39,15 @@ def _check_fraction(serial_fraction: float) -> None:
 
 def speedup(sequential_seconds: float, parallel_seconds: float) -> float:
     """How many times faster the parallel run was: sequential time / parallel time."""
-    # TODO (part 1): check both times with _check_positive, then divide.
+    # TODO (part 1): how many times faster. Times that make no sense (zero, negative, not a
+    # number) are a clear ValueError, never a ZeroDivisionError.
     raise NotImplementedError("Exercise 3, part 1: return sequential_seconds / parallel_seconds, after checking both are > 0 (see the hint in README)")
 
 
 def efficiency(sequential_seconds: float, parallel_seconds: float, workers: int) -> float:
     """Speedup per worker: 1.0 when ``workers`` workers made it ``workers`` times faster."""
-    # TODO (part 1): check workers with _check_workers, then use speedup().
+    # TODO (part 1): the speedup each worker used contributed; a worker count that makes no
+    # sense is a ValueError too.
     raise NotImplementedError("Exercise 3, part 1: return the speedup divided by the number of workers (see the hint in README)")
 
 
@@ -54,7 +56,8 @@ def efficiency(sequential_seconds: float, parallel_seconds: float, workers: int)
 
 def amdahl_speedup(serial_fraction: float, workers: int) -> float:
     """The best speedup ``workers`` workers can give when ``serial_fraction`` cannot be split."""
-    # TODO (part 2): check the arguments, then apply Amdahl's law.
+    # TODO (part 2): the best speedup `workers` workers can give when this fraction of the
+    # work cannot be split (module docstring); arguments out of range are a ValueError.
     raise NotImplementedError("Exercise 3, part 2: implement Amdahl's law 1 / (s + (1 - s) / n) (see the hint in README)")
 
 
@@ -73,5 +76,6 @@ def serial_fraction(measured_speedup: float, workers: int) -> float:
     Solve Amdahl's ``S = 1 / (s + (1 - s) / n)`` for ``s`` (on paper first).
     Needs at least 2 workers (with 1, every ``s`` fits).
     """
-    # TODO (part 3): check the arguments (workers >= 2), then solve for s.
+    # TODO (part 3): the s for which Amdahl's law gives exactly measured_speedup on
+    # `workers` workers (solve on paper first); fewer than 2 workers is a ValueError.
     raise NotImplementedError("Exercise 3, part 3: solve Amdahl's law for the serial fraction (see the hint in README)")

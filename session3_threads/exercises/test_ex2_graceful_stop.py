@@ -137,6 +137,12 @@ class TestPart1_WorkerLoop:
     def test_an_idle_worker_notices_the_stop_event(self, make_pool):
         queue = TaskQueue()
         pool = make_pool(2, queue).start()
+        # One task first, so the workers are known to be looping (a thread that died at
+        # once would also "end" after the stop), then idle on an empty queue.
+        queue.add_task({"n": 1})
+        assert wait_until(lambda: queue.get_stats()["completed"] == 1, pool), (
+            f"2 workers, 1 task; the queue says {queue.get_stats()}, expected it completed. "
+            f"Is the loop in _run (part 1) written? Its threads may have died with an error")
         pool.stop_event.set()
         for thread in pool.threads:
             thread.join(WAIT)

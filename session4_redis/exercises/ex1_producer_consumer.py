@@ -42,8 +42,8 @@ def produce(queue: RedisTaskQueue, image_paths: Sequence[str | Path], output_dir
     f"{path.stem}_processed.png")}``, plus ``"filters": filters`` when filters
     are given.
     """
-    # TODO Part 1: build the list of task dicts described above, then queue them with
-    #              ONE call to queue.add_tasks(...) (one round trip) and return its ids.
+    # TODO Part 1: every image becomes one task, and the whole batch reaches Redis in a
+    #              single round trip, however many images there are.
     raise NotImplementedError(
         "Exercise 1, part 1: build one task dict per image and queue them all with "
         "queue.add_tasks (see the hint in README)")
@@ -59,9 +59,8 @@ def consume(queue: RedisTaskQueue, worker_id: str,
     ``"<ExceptionType>: <message>"`` and go on. Returns
     ``{"completed": n, "failed": m}``.
     """
-    # TODO Part 2: loop: task = queue.get_task(worker_id, timeout=0); stop on None.
-    #              try handle(task.data): on success mark_completed(task.id, result),
-    #              on an exception mark_failed(task.id, "Type: message") and carry on.
+    # TODO Part 2: every claimed task ends completed or failed, recorded in Redis. Rules:
+    #              one task's error never stops the consumer; an empty queue does (no wait).
     raise NotImplementedError(
         "Exercise 1, part 2: claim tasks until the queue is empty, run each with handle "
         "and record completed or failed (see the hint in README)")
@@ -77,9 +76,8 @@ def wait_for_results(queue: RedisTaskQueue, task_ids: Sequence[str], timeout: fl
     If ``timeout`` seconds (measured with ``clock``) pass first, raise
     ``TimeoutError`` saying how many tasks are unfinished.
     """
-    # TODO Part 3: deadline = clock() + timeout; loop: read every task with
-    #              queue.get_task_info; if all are COMPLETED or FAILED, return them;
-    #              if clock() >= deadline raise TimeoutError; else sleep(poll_interval).
+    # TODO Part 3: a failed task is finished too. Rule: the whole wait lasts at most
+    #              `timeout` seconds by `clock`, and never spins without sleeping.
     raise NotImplementedError(
         "Exercise 1, part 3: poll get_task_info until every task is completed or failed, "
         "with a deadline (see the hint in README)")

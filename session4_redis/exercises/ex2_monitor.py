@@ -43,7 +43,7 @@ class Sample:
 
 def take_sample(queue: RedisTaskQueue, clock: Callable[[], float] = time.monotonic) -> Sample:
     """Read the queue's stats once (one ``get_stats`` call) and stamp them with ``clock()``."""
-    # TODO Part 1: call queue.get_stats() once and build a Sample from it, at=clock().
+    # TODO Part 1: the four counts must describe one and the same instant.
     raise NotImplementedError(
         "Exercise 2, part 1: build a Sample from queue.get_stats() and clock() "
         "(see the hint in README)")
@@ -54,8 +54,8 @@ def throughput(previous: Sample, current: Sample) -> float:
 
     Raises ValueError if ``current`` is not later than ``previous``.
     """
-    # TODO Part 2: the CHANGE in finished tasks (completed + failed) divided by the
-    #              time between the samples; ValueError if no time passed.
+    # TODO Part 2: a rate is about change between the two looks, not totals; a worker
+    #              that fails tasks fast is busy, not idle.
     raise NotImplementedError(
         "Exercise 2, part 2: finished tasks between the samples divided by the time between "
         "them (see the hint in README)")
@@ -67,7 +67,8 @@ def eta_seconds(sample: Sample, rate: float) -> float | None:
     0.0 when there is nothing left; None when work is left but the rate is 0
     (it would never finish at this rate).
     """
-    # TODO Part 3: work left = pending + processing; mind the two special cases.
+    # TODO Part 3: the work not yet finished at this rate; never divide by zero, and
+    #              "nothing left" wins over "no progress".
     raise NotImplementedError(
         "Exercise 2, part 3: work left divided by the rate, with the special cases "
         "(see the hint in README)")
@@ -81,7 +82,8 @@ def render_rows(previous: Sample | None, current: Sample) -> list[tuple[str, str
     decimal, ETA rounded to whole seconds. Without a previous sample, or when
     the ETA is unknown, the value is ``"-"``.
     """
-    # TODO Part 4: four count rows, then throughput and eta formatted as in the docstring.
+    # TODO Part 4: exactly the rows and the text of the docstring's example; "-" for a
+    #              value that cannot be known yet.
     raise NotImplementedError(
         "Exercise 2, part 4: the rows of the table as (name, text) pairs "
         "(see the hint in README)")

@@ -38,7 +38,8 @@ class PriorityTaskQueue(RedisTaskQueue):
 
     def pending_keys(self) -> list[str]:
         """``["{q}:pending:high", "{q}:pending:normal", "{q}:pending:low"]`` for queue ``{q}``."""
-        # TODO Part 1: one key per priority, built from self.keys.pending, in PRIORITIES order.
+        # TODO Part 1: one list name per priority, derived from this queue's own key names,
+        #              highest priority first.
         raise NotImplementedError(
             "Exercise 3, part 1: return the three pending list names, highest priority "
             "first (see the hint in README)")
@@ -51,8 +52,8 @@ class PriorityTaskQueue(RedisTaskQueue):
         ``RedisTaskQueue.add_tasks`` does; ``self._new_task_fields(data)`` checks
         the data and makes the hash (its ``"id"`` is the new task's id).
         """
-        # TODO Part 2: check priority; fields = self._new_task_fields(data); in one
-        #              pipeline: HSET the task hash, LPUSH the id onto its priority's list.
+        # TODO Part 2: nothing is stored for a bad priority; otherwise the task's hash and
+        #              its id on the right list appear together or not at all.
         raise NotImplementedError(
             "Exercise 3, part 2: store the task and push its id onto the list of its "
             "priority (see the hint in README)")
@@ -64,8 +65,9 @@ class PriorityTaskQueue(RedisTaskQueue):
         Redis command must choose the task (no polling loop, no "look at high,
         then at the others"). Return the id (a str), or None on timeout.
         """
-        # TODO Part 3: BLMPOP (or LMPOP when timeout == 0) over self.pending_keys(),
-        #              then LPUSH the id onto self.keys.processing and return it.
+        # TODO Part 3: one Redis command chooses the task among all three lists, and an
+        #              idle worker waits inside Redis for any of them; the claimed id is
+        #              then recorded as processing.
         raise NotImplementedError(
             "Exercise 3, part 3: claim from the highest non-empty priority with one "
             "blocking command (see the hint in README)")

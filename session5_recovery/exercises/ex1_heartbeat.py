@@ -41,9 +41,9 @@ def registry_key(queue: str) -> str:
 
 def write_heartbeat(r: Any, queue: str, worker_id: str, now: float, ttl: float) -> None:
     """Say "worker_id is alive at now": a key that expires after ttl s, and the registry."""
-    # TODO (part 1): SET heartbeat_key(queue, worker_id) to repr(now) with a TTL of ttl
-    # seconds (px= takes milliseconds and allows 0.5 s), and ZADD the worker to
-    # registry_key(queue) with the score now. A pipeline sends both in one round trip.
+    # TODO (part 1): two facts about the worker: a key that Redis itself deletes ttl
+    # seconds after the last beat (ttl may be a fraction: 0.5 s must stay 0.5 s), and its
+    # entry in the registry, scored by when it was last seen. One round trip.
     raise NotImplementedError("Exercise 1, part 1: write the heartbeat key with a TTL and "
                               "the registry entry (see the hint in README)")
 
@@ -53,16 +53,15 @@ def write_heartbeat(r: Any, queue: str, worker_id: str, now: float, ttl: float) 
 
 def is_alive(last_seen: float, now: float, ttl: float) -> bool:
     """Alive while less than ``ttl`` seconds have passed since ``last_seen``."""
-    # TODO (part 2): compare the silence (now - last_seen) with ttl.
+    # TODO (part 2): alive while the silence is shorter than ttl; exactly ttl is dead.
     raise NotImplementedError("Exercise 1, part 2: decide liveness from last_seen, now and "
                               "ttl (see the hint in README)")
 
 
 def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> list[str]:
     """Registered workers whose last heartbeat is ``ttl`` or more seconds old, oldest first."""
-    # TODO (part 2): read the registry with r.zrange(registry_key(queue), 0, -1,
-    # withscores=True) (pairs of worker id and last seen, oldest first) and keep the
-    # workers that is_alive() says are not alive at clock().
+    # TODO (part 2): every registered worker that part 2's rule says is dead, judged at
+    # one single instant, oldest silence first.
     raise NotImplementedError("Exercise 1, part 2: list the registered workers that are "
                               "not alive (see the hint in README)")
 
@@ -72,9 +71,8 @@ def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> 
 
 def run_with_heartbeat(task: Callable[[], T], beat: Callable[[], None], interval: float) -> T:
     """Run ``task()`` here while another thread calls ``beat()`` every ``interval`` s."""
-    # TODO (part 3): start a daemon thread that calls beat() at once and then every
-    # interval seconds until a threading.Event is set (stop.wait(interval) sleeps and
-    # wakes early when the event is set). Run task() in this thread; in a finally
-    # block set the event and join the thread; return the task's result.
+    # TODO (part 3): the beats go on while task() runs, however long it blocks, starting
+    # before it; they stop (without waiting out an interval) once task() returns or
+    # raises, and task()'s result or error is the caller's.
     raise NotImplementedError("Exercise 1, part 3: beat from a separate thread while the "
                               "task runs (see the hint in README)")

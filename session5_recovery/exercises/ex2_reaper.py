@@ -62,8 +62,8 @@ def claim(r: Any, queue: str, worker_id: str) -> str | None:
 
 def find_dead_workers(r: Any, queue: str) -> list[str]:
     """Registered workers whose heartbeat key has expired (or was never written)."""
-    # TODO (part 1): go through the registry (r.zrange(f"{queue}:workers", 0, -1)) and
-    # keep the workers whose heartbeat_key(queue, worker) does not exist (r.exists).
+    # TODO (part 1): a registered worker is dead when Redis has let its heartbeat expire;
+    # a live worker must never be on this list.
     raise NotImplementedError("Exercise 2, part 1: find the registered workers without a "
                               "heartbeat (see the hint in README)")
 
@@ -73,11 +73,10 @@ def find_dead_workers(r: Any, queue: str) -> list[str]:
 
 def recover_task(r: Any, queue: str, worker_id: str, task_id: str) -> str:
     """Move one task out of dead ``worker_id``'s list: requeue it, or dead-letter it."""
-    # TODO (part 2): read attempts and max_attempts from task_key(queue, task_id).
-    # LREM the id from processing_key(queue, worker_id). If attempts >= max_attempts:
-    # set status "dead_lettered" and a "reason", LPUSH the id onto f"{queue}:dlq" and return
-    # "dead_lettered". Otherwise: status "pending", RPUSH the id onto f"{queue}:pending"
-    # (the end claim() takes from) and return "requeued". Do not change attempts.
+    # TODO (part 2): the task leaves the dead worker's list and lands in exactly one
+    # place: pending, claimed next ("requeued"), or the dead-letter list with a reason
+    # once it has used up its attempts ("dead_lettered"). Rules: claim() already counted
+    # this attempt (never give it back); the moves happen together or not at all.
     raise NotImplementedError("Exercise 2, part 2: requeue the task or dead-letter it "
                               "(see the hint in README)")
 
@@ -90,8 +89,7 @@ def reap(r: Any, queue: str) -> dict[str, list[str]]:
 
     Returns ``{"workers": [...], "requeued": [...], "dead_lettered": [...]}``.
     """
-    # TODO (part 3): for each worker from find_dead_workers, recover_task every id in
-    # its processing list (r.lrange(..., 0, -1)) and note the outcome in the report;
-    # then remove the worker from f"{queue}:workers" (r.zrem).
+    # TODO (part 3): every task of every dead worker recovered and reported, then the
+    # dead worker forgotten; a live worker and its tasks are never touched.
     raise NotImplementedError("Exercise 2, part 3: reap every dead worker "
                               "(see the hint in README)")

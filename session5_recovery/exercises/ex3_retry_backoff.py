@@ -48,8 +48,9 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (PermanentTaskError, Pipelin
 def backoff_delay(attempt: int, *, base: float = 0.5, factor: float = 2.0, cap: float = 30.0,
                   random: Callable[[], float]) -> float:
     """Seconds to wait after failed attempt ``attempt``: full jitter under a capped exponential."""
-    # TODO (part 1): the ceiling is base * factor ** (attempt - 1), but never more than
-    # cap; the delay is random() times the ceiling (call random() once).
+    # TODO (part 1): the ceiling grows by `factor` with each attempt (attempt 1: base)
+    # but never beyond cap; the delay is anywhere from 0 to that ceiling ("full jitter",
+    # one call to random()), so a crowd of failed tasks does not retry in step.
     raise NotImplementedError("Exercise 3, part 1: compute the capped exponential and "
                               "apply full jitter (see the hint in README)")
 
@@ -59,14 +60,15 @@ def backoff_delay(attempt: int, *, base: float = 0.5, factor: float = 2.0, cap: 
 
 def is_permanent(error: BaseException) -> bool:
     """True if retrying cannot fix ``error``."""
-    # TODO (part 2): is error an instance of one of PERMANENT_ERRORS?
+    # TODO (part 2): permanent means retrying cannot fix it: PERMANENT_ERRORS lists them,
+    # subclasses included.
     raise NotImplementedError("Exercise 3, part 2: classify the error (see the hint in README)")
 
 
 def decide(error: BaseException, attempts: int, max_attempts: int) -> str:
     """``"retry"`` or ``"dead_letter"`` after an attempt failed with ``error``."""
-    # TODO (part 2): "dead_letter" for a permanent error or when attempts has reached
-    # max_attempts; otherwise "retry".
+    # TODO (part 2): never retry what cannot succeed, even on the first attempt; never
+    # go beyond max_attempts; everything else gets another chance.
     raise NotImplementedError("Exercise 3, part 2: retry or dead-letter (see the hint in README)")
 
 
@@ -75,15 +77,14 @@ def decide(error: BaseException, attempts: int, max_attempts: int) -> str:
 
 def schedule_retry(r: Any, queue: str, task_id: str, delay: float, now: float) -> float:
     """Park ``task_id`` in ``{queue}:delayed`` until ``now + delay``; return that due time."""
-    # TODO (part 3): ZADD the id to f"{queue}:delayed" with the score now + delay.
+    # TODO (part 3): the task waits in the delayed set, ordered by when it is due.
     raise NotImplementedError("Exercise 3, part 3: add the task to the delayed sorted set "
                               "(see the hint in README)")
 
 
 def promote_due(r: Any, queue: str, now: float) -> list[str]:
     """Move the tasks that are due by ``now`` to ``{queue}:pending``, earliest first."""
-    # TODO (part 3): r.zrangebyscore(f"{queue}:delayed", "-inf", now) lists the due ids,
-    # earliest first. For each, ZREM it and, only if the ZREM removed it, LPUSH it
-    # onto f"{queue}:pending". Return the ids you moved.
+    # TODO (part 3): every task due by now goes to pending, earliest first. Rule: with
+    # two promoters running at once, each due task is pushed exactly once, never twice.
     raise NotImplementedError("Exercise 3, part 3: move the due tasks to pending "
                               "(see the hint in README)")

@@ -53,9 +53,10 @@ def tasks_table(metadata: sa.MetaData, name: str = "ex1_tasks") -> sa.Table:
 
 
 def fingerprint(body: dict[str, Any]) -> str:
-    """SHA-256 of the body in a canonical JSON form (sorted keys, no spaces)."""
-    # TODO (part 1): serialise with json.dumps(body, sort_keys=True, separators=(",", ":"))
-    # so key order and spacing disappear, then return hashlib.sha256(...).hexdigest().
+    """SHA-256 hex digest of the body, the same whatever its key order or spacing."""
+    # TODO (part 1): two bodies that mean the same request (keys in another order, other
+    # spacing) get the same fingerprint; bodies that differ in any value, however deep,
+    # get different ones. The result is a SHA-256 hex digest.
     raise NotImplementedError("Exercise 1, part 1: hash the body in a canonical form "
                               "(see the hint in README)")
 
@@ -65,24 +66,23 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 def find_by_key(conn: sa.Connection, table: sa.Table, key: str) -> tuple[str, str] | None:
     """(id, fingerprint) of the row with this key, or None."""
-    # TODO (part 2): SELECT id, fingerprint FROM table WHERE idempotency_key = key;
-    # return (row.id, row.fingerprint) or None.
+    # TODO (part 2): what this key already made, if anything: its id and the fingerprint
+    # of the body it was made with.
     raise NotImplementedError("Exercise 1, part 2: look the key up (see the hint in README)")
 
 
 def same_request(found: tuple[str, str], digest: str) -> str:
     """The existing id if the fingerprints match, else IdempotencyConflict."""
-    # TODO (part 2): compare the stored fingerprint with digest: equal, return the id;
-    # different, raise IdempotencyConflict (the API turns it into a 422).
+    # TODO (part 2): the same key with the same body is a repeat (answer with the task it
+    # made); with another body it is a client bug, refused (the API turns it into a 422).
     raise NotImplementedError("Exercise 1, part 2: same key, same body? (see the hint in README)")
 
 
 def create_task(engine: sa.Engine, table: sa.Table, body: dict[str, Any],
                 key: str | None = None) -> tuple[str, bool]:
     """(task id, created): a new row, or the row this key already made."""
-    # TODO (part 2): compute the fingerprint; with a key, look it up (find_by_key, in
-    # `with engine.connect() as conn:`) and if found return (same_request(...), False).
-    # Otherwise insert: return insert_or_existing(engine, table, body, key, digest).
+    # TODO (part 2): a repeat writes nothing and gets the first task (created=False); a
+    # conflict writes nothing and raises; no key, or a new key, makes a new task.
     raise NotImplementedError("Exercise 1, part 2: create or find the task (see the hint in README)")
 
 
@@ -92,8 +92,9 @@ def create_task(engine: sa.Engine, table: sa.Table, body: dict[str, Any],
 def insert_or_existing(engine: sa.Engine, table: sa.Table, body: dict[str, Any],
                        key: str | None, digest: str) -> tuple[str, bool]:
     """INSERT a new row; if another request with ``key`` won the race, answer with its row."""
-    # TODO (part 3): make a new id (uuid.uuid4().hex) and INSERT the row in
-    # `with engine.begin() as conn:`. If that raises sa.exc.IntegrityError and there is a
-    # key, another request won the race: look the key up again and answer as in part 2.
+    # TODO (part 3): two requests with the same key and the same body must get the same
+    # task, even when they race: both looked, both found nothing, both insert. The
+    # database lets one in; the loser answers exactly as part 2 would have, had it looked
+    # a moment later (the winner's task, or a conflict). Nothing else is swallowed.
     raise NotImplementedError("Exercise 1, part 3: survive the race on the unique key "
                               "(see the hint in README)")

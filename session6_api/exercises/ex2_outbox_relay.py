@@ -50,8 +50,9 @@ class RelayReport:
 
 def push(queue: Any, row: OutboxRow) -> bool:
     """Push the row's task under the row's task id; True if new, False if Redis had it."""
-    # TODO (part 1): return enqueue(queue, <the row's payload data>, task_id=<the row's
-    # task id>, priority=<the payload's priority, "normal" if absent>).
+    # TODO (part 1): pushing the same row twice must put the task in Redis once: the
+    # row's own task id is what lets Redis recognise the repeat. The priority travels
+    # too ("normal" when the payload has none).
     raise NotImplementedError("Exercise 2, part 1: push under the row's own id "
                               "(see the hint in README)")
 
@@ -62,8 +63,9 @@ def push(queue: Any, row: OutboxRow) -> bool:
 def relay_once(store: Any, queue: Any,
                between: Callable[[OutboxRow], None] | None = None) -> RelayReport:
     """One pass over the unsent rows: push, (between), mark sent."""
-    # TODO (part 2): for each row of store.unsent(100): push it (count pushed or
-    # duplicate in a RelayReport), call between(row) if given, then store.mark_sent(row.id).
+    # TODO (part 2): every unsent row, oldest first, ends in Redis and marked sent. Rule:
+    # a relay killed at any point (between(row) is where the tests kill it) may make the
+    # next relay repeat a push, never skip one; a repeat counts as a duplicate, not an error.
     raise NotImplementedError("Exercise 2, part 2: one pass of the relay (see the hint in README)")
 
 
@@ -72,7 +74,8 @@ def relay_once(store: Any, queue: Any,
 
 def relay_forever(store: Any, queue: Any, stop: threading.Event, interval: float = 0.05) -> None:
     """Pass after pass until ``stop`` is set; a failed pass is logged and retried."""
-    # TODO (part 3): while not stop.is_set(): run relay_once inside try/except Exception
-    # (log.exception(...) on failure); when a pass pushed nothing, stop.wait(interval).
+    # TODO (part 3): passes until `stop` is set. Rules: a failed pass (Redis down) is
+    # logged and tried again, it never ends the relay; an idle relay waits `interval`
+    # between passes instead of spinning, and a stop ends that wait at once.
     raise NotImplementedError("Exercise 2, part 3: a relay that outlives a failed pass "
                               "(see the hint in README)")

@@ -37,8 +37,9 @@ PAGE = 100
 
 def format_event(event_id: str, name: str, data: dict[str, Any]) -> str:
     """One SSE event: id, event and data lines, and the blank line that ends it."""
-    # TODO (part 1): three lines "id: ...", "event: ...", "data: " + json.dumps(data),
-    # each ending in "\n", and one more "\n" (the blank line that ends the event).
+    # TODO (part 1): the text a browser's EventSource reads as one event with this id,
+    # this name and this data as JSON. Rule: the data must stay on one line whatever it
+    # contains, and the event must be ended so the browser delivers it.
     raise NotImplementedError("Exercise 3, part 1: the SSE wire format (see the hint in README)")
 
 
@@ -47,8 +48,8 @@ def format_event(event_id: str, name: str, data: dict[str, Any]) -> str:
 
 def resume_after(header: str | None) -> str:
     """The stream id to resume after: a valid ``Last-Event-ID``, else the beginning."""
-    # TODO (part 2): strip the header; if STREAM_ID.fullmatch(...) accepts it, return it;
-    # otherwise (None, empty, garbage) return "0-0".
+    # TODO (part 2): a valid stream id (spaces around it do not count) is where to resume;
+    # anything else (missing, empty, garbage) means from the start, never an error.
     raise NotImplementedError("Exercise 3, part 2: where to resume (see the hint in README)")
 
 
@@ -57,8 +58,8 @@ def resume_after(header: str | None) -> str:
 
 def task_events(r: Any, stream: str, task_id: str, after: str = "0-0") -> list[str]:
     """SSE texts of ``task_id``'s events after ``after``, up to its terminal event."""
-    # TODO (part 3): loop: entries = r.xrange(stream, min="(" + position, count=PAGE);
-    # stop when empty; for each (entry_id, fields): move position on, skip other tasks,
-    # append format_event(entry_id, fields["event"], fields), and return after a TERMINAL one.
+    # TODO (part 3): this task's events strictly after `after`, in order, ending with its
+    # first terminal event. Rules: other tasks' events are skipped; read in pages of PAGE
+    # (the stream may hold far more); nothing seen is repeated, nothing after is missed.
     raise NotImplementedError("Exercise 3, part 3: the task's events after an id "
                               "(see the hint in README)")

@@ -206,14 +206,19 @@ async function submitTask(event) {
   result.textContent = "sending...";
   try {
     let image = form.sample.value;
+    let shown = image;  // the name the person chose: an upload is stored under a new id
     if (form.file.files.length) {
       const upload = new FormData();
       upload.append("file", form.file.files[0]);
       image = (await call("POST", "/images", { form: upload })).id;
+      shown = `${form.file.files[0].name} (stored as ${image})`;
     }
     const task = await call("POST", "/tasks",
       { json: { image, filters: filterSpecs(form), priority: form.priority.value } });
-    result.replaceChildren("Accepted: task ", taskLink(task.id), ` (${task.status})`);
+    // No status here: this line is written once, and the feed and the task's page follow
+    // the task from now on (a "(pending)" that never changed would mislead).
+    result.replaceChildren(`Accepted: ${shown} as task `, taskLink(task.id),
+      ". Follow it in the feed, or open its page.");
     result.dataset.task = task.id;
   } catch (error) {
     fail("submit-result", error);

@@ -30,3 +30,20 @@ def test_demo_dual_write_shows_the_ghost_the_orphan_and_the_outbox(redis_url, cw
             in lines)
     assert "in Redis once, row sent database: pending redis: pending outbox: sent" in lines
     assert sum("killed by SIGKILL" in line for line in lines) == 4
+
+
+def test_demo_kill_through_the_api_loses_and_doubles_nothing(redis_url):
+    """The narrated kill -9 demo, run from the session folder as a student would."""
+    env = {**os.environ, "REDIS_URL": redis_url}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "demos/demo_kill_through_the_api.py"],
+                            cwd=REPO_ROOT / "session6_api", env=env, capture_output=True,
+                            text=True, timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "2. POST /tasks x8: 8 x 202 Accepted" in out, out
+    assert "4. kill -9 " in out and "8 completed" in out, out
+    assert "completed events per task: exactly one for 8 of 8 tasks; conservation holds" in out
+    # Killed while it held the task: two attempts (one per fault at most). The task may, in
+    # the last milliseconds, have finished before the signal landed: then one.
+    assert "after 2 attempts," in out or "after 1 attempt," in out, out

@@ -43,7 +43,8 @@ class PermanentTaskError(Exception):
 def retry_options(max_retries: int = 3, min_backoff_ms: int = 100,
                   max_backoff_ms: int = 2000) -> dict[str, Any]:
     """The actor options that give session 5's retry policy."""
-    # TODO (part 1): a dict with max_retries, min_backoff, max_backoff and throws.
+    # TODO (part 1): the options Dramatiq's Retries middleware reads, so that transient
+    # errors are retried with backoff and a PermanentTaskError is never retried.
     raise NotImplementedError("Exercise 1, part 1: return Dramatiq's retry options "
                               "(see the hint in README)")
 
@@ -53,8 +54,8 @@ def retry_options(max_retries: int = 3, min_backoff_ms: int = 100,
 
 def attempt_number() -> int:
     """1 on the first run of the current message, 2 on its first retry, ..."""
-    # TODO (part 2): CurrentMessage.get_current_message() is the message being processed;
-    # its options hold "retries" once it has been retried.
+    # TODO (part 2): 1 on the first run of the message being processed, 2 on its first
+    # retry, and so on; the first run must not be an error.
     raise NotImplementedError("Exercise 1, part 2: read the retry count of the current "
                               "message (see the hint in README)")
 
@@ -64,7 +65,8 @@ def attempt_number() -> int:
 
 def declare_flaky(broker: dramatiq.Broker, runs: list) -> dramatiq.Actor:
     """The flaky task as a Dramatiq actor on ``broker``."""
-    # TODO (part 3): define flaky(task_id, times) and return
-    # dramatiq.actor(flaky, actor_name="flaky", broker=broker, **retry_options(...)).
+    # TODO (part 3): the actor "flaky" on this broker (not the global one), with the
+    # retry policy of part 1 (10 to 50 ms backoff); every run is recorded in `runs`,
+    # even the ones that fail.
     raise NotImplementedError("Exercise 1, part 3: declare the flaky actor "
                               "(see the hint in README)")

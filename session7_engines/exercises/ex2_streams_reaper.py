@@ -37,8 +37,8 @@ Reaped = tuple[str, dict[str, str], int]
 def reap(r: Any, stream: str, group: str, consumer: str, min_idle_ms: int,
          count: int = 10) -> list[Reaped]:
     """Take over stale entries for ``consumer``; each with its delivery count."""
-    # TODO (part 1): r.xautoclaim(...) returns [next_id, [(entry_id, fields), ...], deleted];
-    # ask xpending_range for each entry's "times_delivered".
+    # TODO (part 1): the idle entries become this consumer's, each reported with its
+    # delivery count *after* the take-over (that count is the number of attempts).
     raise NotImplementedError("Exercise 2, part 1: take over idle entries with XAUTOCLAIM "
                               "(see the hint in README)")
 
@@ -49,7 +49,7 @@ def reap(r: Any, stream: str, group: str, consumer: str, min_idle_ms: int,
 def dead_letter(r: Any, stream: str, group: str, dead_stream: str, entry_id: str,
                 fields: dict[str, str], reason: str) -> None:
     """Move one entry to the dead-letter stream: added there and acked here, atomically."""
-    # TODO (part 2): XADD to dead_stream and XACK in stream, in one MULTI/EXEC.
+    # TODO (part 2): the entry is in the dead stream and acked here, both or neither.
     raise NotImplementedError("Exercise 2, part 2: dead-letter an entry atomically "
                               "(see the hint in README)")
 
@@ -61,6 +61,7 @@ def reap_or_bury(r: Any, stream: str, group: str, consumer: str, dead_stream: st
                  min_idle_ms: int, max_deliveries: int,
                  count: int = 10) -> tuple[list[Reaped], list[str]]:
     """Reap; bury what was delivered too often; return what is left to run and what was buried."""
-    # TODO (part 3): reap, then dead_letter every entry with deliveries > max_deliveries.
+    # TODO (part 3): a poison entry is buried once it has been delivered more than
+    # max_deliveries times, and never comes back; every other reaped entry is returned.
     raise NotImplementedError("Exercise 2, part 3: reap and bury the poison "
                               "(see the hint in README)")
