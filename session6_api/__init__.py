@@ -15,7 +15,3 @@ pause, metrics).
 - cli.py: ``python -m session6_api serve`` (API + workers + relay in one command);
 - bench.py: ``python -m session6_api.bench`` (202 vs doing the work in the request).
 """
-
-# The built-in filters add themselves to core's registry when imported (core never
-# imports filters), so every use of this session finds them.
-from . import filters as _filters  # noqa: F401

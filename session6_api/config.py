@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .core.samples import OUTPUT_DIR
+from session2_pipeline.core.samples import OUTPUT_DIR
+
 from .workers import DEFAULT_QUEUE_NAME
 
 DATA_DIR = OUTPUT_DIR / "session6"

@@ -3,10 +3,11 @@ the CLI, the demos and the tests connect the same way."""
 
 from __future__ import annotations
 
+from session4_redis.workers.redis_connection import resolve_redis
+
 from .config import ApiConfig
 from .store import TaskStore
 from .workers import RedisTaskQueue
-from .workers.redis_connection import resolve_redis
 
 
 def redis_url_for(config: ApiConfig) -> str:

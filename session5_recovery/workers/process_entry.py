@@ -17,7 +17,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..core import FilterFactory, default_pipeline
+from session2_pipeline.core import FilterFactory, default_pipeline
+
 from .redis_task_queue import RedisTaskQueue
 from .redis_worker import RedisWorker
 from .settings import RecoverySettings

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import redis
 
-from .redis_connection import eviction_warning, maxmemory_policy
+from session4_redis.workers.redis_connection import eviction_warning, maxmemory_policy
 
 
 class EvictingServerError(RuntimeError):

@@ -28,12 +28,17 @@ from typing import Any, NoReturn
 
 import redis
 
-from ..core import FilterFactory, PipelineInputError, default_pipeline
-from ..core.samples import OUTPUT_DIR
+from session2_pipeline.core import FilterFactory, PipelineInputError, default_pipeline
+from session2_pipeline.core.samples import OUTPUT_DIR
+from session4_redis.workers.redis_connection import (
+    RedisUnavailableError,
+    check_url_scheme,
+    resolve_redis,
+)
+
 from ..workers.epoch import data_lost_note
 from ..workers.instance import WorkerIdInUseError
 from ..workers.keys import QueueKeys
-from ..workers.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 from ..workers.redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 from ..workers.server_checks import EvictingServerError, check_eviction_policy
 from ..workers.settings import SECONDS_ALLOWED, RecoverySettings
@@ -291,7 +296,7 @@ def json_tasks(texts: Sequence[str], repeat: int) -> list[dict]:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from ..core.samples import make_sample_images
+    from session2_pipeline.core.samples import make_sample_images
 
     sources = sum(x is not None for x in (args.folder, args.count, args.task))
     if sources != 1:

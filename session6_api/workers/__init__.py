@@ -14,8 +14,10 @@
   maxmemory-policy), epoch.py (a server that lost the queue's data), instance.py (one
   live process per worker id), grace.py (no reaping right after a restart or a late
   round) and limits.py (per-task time limits, handlers' child processes);
-- keys.py (every Redis key of a queue), task.py (a task, its states and moves) and
-  redis_connection.py (finding a Redis; session 4's, copied unchanged).
+- keys.py (every Redis key of a queue) and task.py (a task, its states and moves).
+
+Finding a Redis to talk to is session 4's ``session4_redis.workers.redis_connection``,
+imported as it is.
 
 The tools that drive the queue (the command line, the monitor, the timeline and
 ``WorkerFleet``) are in ``../tools/``; they import from here, never the other way.
