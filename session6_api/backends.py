@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from session5_recovery.workers import RedisTaskQueue
+
 from .config import ApiConfig
 from .images import ImageLibrary
 from .metrics import Metrics
@@ -18,7 +20,6 @@ from .relay import OutboxRelay
 from .services import open_queue, open_store, redis_url_for
 from .store import TaskStore
 from .sync import EventSync, changes_for
-from .workers import RedisTaskQueue
 
 
 @dataclass

@@ -17,9 +17,9 @@ import os
 import sys
 
 from session4_redis.workers.redis_connection import RedisUnavailableError, resolve_redis
+from session5_recovery.tools import WorkerFleet
 
 from .config import ApiConfig
-from .tools import WorkerFleet
 
 SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C
 

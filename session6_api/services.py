@@ -4,10 +4,10 @@ the CLI, the demos and the tests connect the same way."""
 from __future__ import annotations
 
 from session4_redis.workers.redis_connection import resolve_redis
+from session5_recovery.workers import RedisTaskQueue
 
 from .config import ApiConfig
 from .store import TaskStore
-from .workers import RedisTaskQueue
 
 
 def redis_url_for(config: ApiConfig) -> str:
