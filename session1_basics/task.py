@@ -18,7 +18,7 @@ method (``Task.move_to``), so no code path can complete a task that nobody
 claimed, or quietly send finished work round again.
 
 Standard library only, and no imports from neighbouring modules: this file is
-copied unchanged wherever a task is needed.
+imported by sessions 3 and 4 wherever a task is needed.
 """
 
 from __future__ import annotations

@@ -10,15 +10,13 @@ CPU work but pay to start and to send arguments.
 Also here: a race condition made visible (a shared counter that loses updates) and
 fixed with a ``Lock``.
 
-``task.py``, ``task_queue.py``, ``filters/`` and ``core/`` are byte-for-byte copies of
-sessions 1 and 2, so this session is self-contained.
+The queue is session 1's (``session1_basics``) and the pipeline session 2's
+(``session2_pipeline``): this session imports them and adds only what is new.
 """
 
-# The built-in filters add themselves to core's registry when imported (core never
-# imports filters), so every use of this session finds them.
-from . import filters as _filters  # noqa: F401
-from .task import Task, TaskStatus
-from .task_queue import TaskQueue
+from session1_basics.task import Task, TaskStatus
+from session1_basics.task_queue import TaskQueue
+
 from .workers import Worker, WorkerCounts, WorkerPool
 
 __all__ = ["Task", "TaskQueue", "TaskStatus", "Worker", "WorkerPool", "WorkerCounts"]

@@ -31,7 +31,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from .core import default_pipeline, load_image, save_image_atomic
+from session2_pipeline.core import default_pipeline, load_image, save_image_atomic
 
 # Sized so one call takes roughly 50-100 ms on a laptop-class core (measured on the
 # workshop's 2-core machine: about 75 ms each). Quick mode (tests, notebooks in CI)
@@ -163,7 +163,7 @@ def is_quick() -> bool:
 
 def workload_dir() -> Path:
     """Where the generated benchmark images live (under the git-ignored output folder)."""
-    from .core.samples import OUTPUT_DIR
+    from session2_pipeline.core.samples import OUTPUT_DIR
 
     return OUTPUT_DIR / "session3" / "workload_images"
 
@@ -171,7 +171,7 @@ def workload_dir() -> Path:
 def make_pillow_inputs(count: int, size: tuple[int, int] = PILLOW_SIZE,
                        folder: str | Path | None = None) -> list[str]:
     """Paths of ``count`` generated JPEGs of ``size``, written once and then reused."""
-    from .core.samples import generated_image
+    from session2_pipeline.core.samples import generated_image
 
     folder = Path(folder) if folder is not None else workload_dir()
     folder.mkdir(parents=True, exist_ok=True)

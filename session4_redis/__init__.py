@@ -7,13 +7,12 @@ A claim is one atomic ``BLMOVE`` from the pending list to the processing list:
 each task goes to exactly one worker, and an idle worker waits inside Redis
 instead of polling.
 
-``task.py``, ``filters/`` and ``core/`` are copied unchanged from sessions 1 and 2.
+``Task`` is session 1's (``session1_basics.task``) and the pipeline session 2's
+(``session2_pipeline``), imported from where they were introduced.
 """
 
-# The built-in filters add themselves to core's registry when imported (core never
-# imports filters), so every use of this session finds them.
-from . import filters as _filters  # noqa: F401
-from .task import Task, TaskStatus
+from session1_basics.task import Task, TaskStatus
+
 from .workers import QueueKeys, RedisTaskQueue, RedisWorker, run_worker_process
 
 __all__ = ["QueueKeys", "RedisTaskQueue", "RedisWorker", "Task", "TaskStatus",

@@ -16,12 +16,9 @@ and nobody notices a dead worker. This session adds what real task queues
 Start with ``python session5_recovery/demos/demo_heartbeats.py``; the flagship is
 ``python -m workshop demo``. The queue is in ``workers/``, the tools that drive
 and watch it (command line, monitor, timeline, ``WorkerFleet``) in ``tools/``;
-``filters/`` and ``core/`` are session 2's, copied unchanged.
+the filters and the pipeline are session 2's (``session2_pipeline``), imported.
 """
 
-# The built-in filters add themselves to core's registry when imported (core never
-# imports filters), so every use of this session finds them.
-from . import filters as _filters  # noqa: F401
 from .workers import (
     RecoverySettings,
     RedisTaskQueue,

@@ -1,11 +1,11 @@
 """Session 6: the queue behind a web API, with a database.
 
-Session 5's queue (``workers/``) and its tools (``tools/``), both carried forward
-byte for byte, behind a FastAPI app that answers ``202 Accepted`` at once, keeps
-every task in a SQL database (SQLAlchemy Core: SQLite by default, PostgreSQL with
-``DATABASE_URL``), hands tasks to Redis through an outbox and a relay, follows
-them over Server-Sent Events and exposes the operations (stats, workers, DLQ,
-pause, metrics).
+Session 5's queue (``session5_recovery.workers``) and its tools
+(``session5_recovery.tools``), imported unchanged, behind a FastAPI app that
+answers ``202 Accepted`` at once, keeps every task in a SQL database (SQLAlchemy
+Core: SQLite by default, PostgreSQL with ``DATABASE_URL``), hands tasks to Redis
+through an outbox and a relay, follows them over Server-Sent Events and exposes
+the operations (stats, workers, DLQ, pause, metrics).
 
 - config.py: every setting, read from the environment (``DATABASE_URL``, ``API_TOKEN``...);
 - store.py: the tables (tasks, outbox) and the one place that writes them;
@@ -14,8 +14,6 @@ pause, metrics).
 - app.py and routers/: the HTTP contract, one router module per area;
 - cli.py: ``python -m session6_api serve`` (API + workers + relay in one command);
 - bench.py: ``python -m session6_api.bench`` (202 vs doing the work in the request).
+- workers.py: ``python -m session6_api.workers``, session 5's queue commands on this
+  session's queue.
 """
-
-# The built-in filters add themselves to core's registry when imported (core never
-# imports filters), so every use of this session finds them.
-from . import filters as _filters  # noqa: F401

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
+from session5_recovery.workers import RedisTaskQueue
 from session5_recovery.workers.cluster import async_redis_client
 
 from .config import ApiConfig
@@ -20,7 +21,6 @@ from .relay import OutboxRelay
 from .services import open_queue, open_store, redis_url_for
 from .store import TaskStore
 from .sync import EventSync, changes_for
-from .workers import RedisTaskQueue
 
 
 @dataclass

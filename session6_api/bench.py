@@ -28,10 +28,11 @@ from pathlib import Path
 
 import httpx
 
-from .core.samples import OUTPUT_DIR
+from session2_pipeline.core.samples import OUTPUT_DIR
+from session4_redis.workers.redis_connection import resolve_redis
+from session5_recovery.workers import RedisTaskQueue
+
 from .livetest import LiveServer
-from .workers import RedisTaskQueue
-from .workers.redis_connection import resolve_redis
 
 BODY = {"image": "sample_01_640x480.jpg", "filters": ["blur:radius=2", "edges", "grayscale"]}
 

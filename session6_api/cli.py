@@ -16,10 +16,10 @@ import argparse
 import os
 import sys
 
+from session4_redis.workers.redis_connection import RedisUnavailableError, resolve_redis
 from session5_recovery.tools import WorkerFleet  # its workers take a cluster URL too
 
 from .config import ApiConfig
-from .workers.redis_connection import RedisUnavailableError, resolve_redis
 
 SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .core.samples import OUTPUT_DIR
-from .workers import DEFAULT_QUEUE_NAME
+from session2_pipeline.core.samples import OUTPUT_DIR
+from session5_recovery.workers import DEFAULT_QUEUE_NAME
 
 DATA_DIR = OUTPUT_DIR / "session6"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MiB: a photo, not a film

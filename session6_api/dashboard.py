@@ -26,9 +26,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from session5_recovery.tools.timeline import describe
+from session5_recovery.workers import Event, RedisTaskQueue, WorkerInfo
+
 from .sync import STATUS_OF_EVENT
-from .tools.timeline import describe
-from .workers import Event, RedisTaskQueue, WorkerInfo
 
 FEED_LENGTH = 40  # events a freshly opened page starts its feed with
 THROUGHPUT_SECONDS = 180  # the chart: completions per second over the last three minutes

@@ -22,8 +22,9 @@ import uuid
 
 from PIL import Image, ImageDraw
 
+from session5_recovery.workers import RedisTaskQueue
+
 from .store import TaskStore, fingerprint
-from .workers import RedisTaskQueue
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 HOW_TO_GET_CHROMIUM = (

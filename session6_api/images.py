@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from .core.samples import make_sample_images
+from session2_pipeline.core.samples import make_sample_images
 
 IMAGE_ID = re.compile(r"img_[0-9a-f]{32}")
 SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")

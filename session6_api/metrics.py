@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .workers import Event
+from session5_recovery.workers import Event
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _REMEMBERED_CLAIMS = 10_000  # claim times kept for the latency histogram (oldest dropped)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .workers import DuplicateTaskError, RedisTaskQueue
+from session5_recovery.workers import DuplicateTaskError, RedisTaskQueue
 
 PRIORITIES = ("high", "normal", "low")
 

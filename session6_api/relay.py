@@ -22,9 +22,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from session5_recovery.workers import RedisTaskQueue
+
 from .queue_ops import enqueue
 from .store import OutboxRow, TaskStore
-from .workers import RedisTaskQueue
 
 log = logging.getLogger(__name__)
 

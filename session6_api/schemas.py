@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .core import FilterFactory, PipelineInputError
+from session2_pipeline.core import FilterFactory, PipelineInputError
 
 Priority = Literal["high", "normal", "low"]
 Status = Literal["pending", "processing", "delayed", "completed", "dead_lettered", "cancelled"]

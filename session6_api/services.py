@@ -3,13 +3,13 @@ the CLI, the demos and the tests connect the same way."""
 
 from __future__ import annotations
 
+from session4_redis.workers.redis_connection import resolve_redis
+from session5_recovery.workers import RedisTaskQueue
 from session5_recovery.workers.cluster import redis_client
+from session5_recovery.workers.redis_task_queue import TEXT_REPLIES
 
 from .config import ApiConfig
 from .store import TaskStore
-from .workers import RedisTaskQueue
-from .workers.redis_connection import resolve_redis
-from .workers.redis_task_queue import TEXT_REPLIES
 
 
 def redis_url_for(config: ApiConfig) -> str:

@@ -23,8 +23,9 @@ from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 
+from session5_recovery.workers import Event
+
 from .sync import TERMINAL_EVENTS, event_from_entry
-from .workers import Event
 
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 KEEP_ALIVE_SECONDS = 10.0

@@ -29,8 +29,9 @@ from typing import Any
 
 import redis
 
+from session5_recovery.workers import Event, RedisTaskQueue
+
 from .store import TaskStore, sortable_event_id
-from .workers import Event, RedisTaskQueue
 
 log = logging.getLogger(__name__)
 

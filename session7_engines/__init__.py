@@ -1,7 +1,7 @@
 """Session 7: the same image task on the engines people run, side by side with ours.
 
 Session 5 built, by hand, what production task queues do. This session runs
-session 2's image pipeline (``core/`` and ``filters/``, copied unchanged) on
+session 2's image pipeline (``session2_pipeline``, imported) on
 Dramatiq, RQ and Celery with their Redis brokers, and on a Redis Streams
 consumer group of our own (``streams.py``), then measures in one run what each
 does when a worker is killed mid-task: ``python -m session7_engines.compare``.
@@ -14,6 +14,3 @@ does when a worker is killed mid-task: ``python -m session7_engines.compare``.
 - ``compare.py``: throughput, kill -9 and poison, printed as one table.
 """
 
-# The built-in filters add themselves to core's registry when imported (core never
-# imports filters), so every use of this session finds them.
-from . import filters as _filters  # noqa: F401

@@ -58,7 +58,7 @@ def make_runner(engine: str, redis_url: str, workdir: Path, profile: str = "reco
 
 
 def image_tasks(workdir: Path, count: int, tag: str) -> list[tuple[str, dict[str, Any]]]:
-    from .core.samples import generated_image
+    from session2_pipeline.core.samples import generated_image
 
     inputs = workdir / "in"
     inputs.mkdir(exist_ok=True)
@@ -275,9 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown engine(s) {unknown}; choose from {', '.join(ENGINES)}")
     # Session 5 is one of the engines compared; its connection module is the sessions' own.
-    from session5_recovery.workers.redis_connection import resolve_redis
-
-    from .core.samples import OUTPUT_DIR
+    from session2_pipeline.core.samples import OUTPUT_DIR
+    from session4_redis.workers.redis_connection import resolve_redis
 
     target = resolve_redis(url=args.redis_url) if args.redis_url else resolve_redis()
     if not target.multiprocess:

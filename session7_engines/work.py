@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 
-from .core import FilterFactory, resolve_inside
+from session2_pipeline.core import FilterFactory, resolve_inside
 
 # The worker commands are separate programs: they learn where to report from these.
 ENV_REDIS_URL = "S7_REDIS_URL"

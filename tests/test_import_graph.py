@@ -18,6 +18,10 @@ that), so its arrows never run when a part is imported. That is how
 lives in ``session5_recovery.tools``, which imports ``workers`` and not the
 other way round.
 
+Sessions are layers: a session (its library, demos, tests and exercises, and its
+solutions) imports what it does not change from the earlier session that
+introduced it, and never from a later session.
+
 Imports under ``if TYPE_CHECKING:`` are left out: they never run, they only name
 types for the type checker. A session's library (everything outside its
 ``demos/``, ``exercises/`` and ``tests/``) may not import ``workshop``: the
@@ -195,6 +199,36 @@ def test_a_sessions_library_does_not_import_the_workshop_tools(session: Path):
     offenders = sorted(f"{name} imports {target}" for name in modules
                        for target in MODULE_GRAPH[name] if target.split(".")[0] == "workshop")
     assert not offenders, (
-        f"{session.name}'s library imports the workshop's tools: {offenders}. A session is "
-        f"self-contained: carry what it needs (e.g. core/samples.py, workers/redis_connection.py) "
-        f"in the session, or move the code into demos/ or tests/.")
+        f"{session.name}'s library imports the workshop's tools: {offenders}. The workshop "
+        f"uses the sessions, never the other way round: import what the library needs from "
+        f"the session that has it (e.g. session2_pipeline.core.samples, "
+        f"session4_redis.workers.redis_connection), or move the code into demos/ or tests/.")
+
+
+def session_of(module: str) -> int | None:
+    """The session number a module belongs to (its solutions count as the session's), or None."""
+    parts = module.split(".")
+    if parts[0] == "solutions" and len(parts) > 1:
+        parts = parts[1:]
+    if not parts[0].startswith("session") or "_" not in parts[0]:
+        return None
+    return int(parts[0][len("session"):].split("_")[0])
+
+
+def test_session_of():
+    assert session_of("session5_recovery.workers.keys") == 5
+    assert session_of("solutions.session3_threads.ex1_pool") == 3
+    assert session_of("session12_more.x") == 12
+    assert session_of("workshop.bench") is None and session_of("solutions") is None
+
+
+def test_a_session_imports_only_from_earlier_sessions():
+    later = sorted(f"{source} imports {target}" for source, targets in MODULE_GRAPH.items()
+                   for target in targets
+                   if (here := session_of(source)) is not None
+                   and (there := session_of(target)) is not None and there > here)
+    assert not later, (
+        f"a session imports a later session: {later}. Sessions are layers: move what both "
+        f"need into the earlier session, the one that introduces it.")
+    # The layers are really used: session 3 runs session 1's queue and session 2's filters.
+    assert "session1_basics.task_queue" in MODULE_GRAPH["session3_threads.workers.pool"]

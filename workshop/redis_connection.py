@@ -2,8 +2,8 @@
 
 ``session4_redis/workers/redis_connection.py`` is where the choice of a Redis
 (``REDIS_URL``, the local server, an embedded one, fakeredis) is written; later
-sessions carry it byte for byte. Tools, tests and notebooks import these names
-from here so that they do not depend on which session is the newest.
+sessions import it from there. Tools, tests and notebooks import these names
+from here, the workshop's one door to it.
 """
 
 from session4_redis.workers.redis_connection import (

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from session3_threads.core import default_pipeline
-from session3_threads.task_queue import TaskQueue
+from session1_basics.task_queue import TaskQueue
+from session2_pipeline.core import default_pipeline
 from session3_threads.workers import WorkerPool
 from workshop.console import make_console
 from workshop.images import make_sample_images

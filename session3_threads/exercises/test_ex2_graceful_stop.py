@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from session3_threads.task import TaskStatus
-from session3_threads.task_queue import TaskQueue
+from session1_basics.task import TaskStatus
+from session1_basics.task_queue import TaskQueue
 from workshop.exercises import load_exercise
 
 ex = load_exercise(__file__)

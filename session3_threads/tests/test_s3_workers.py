@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from session3_threads.core import FilterPipeline, default_pipeline
-from session3_threads.filters import BaseFilter
-from session3_threads.task import TaskStatus
-from session3_threads.task_queue import TaskQueue
+from session1_basics.task import TaskStatus
+from session1_basics.task_queue import TaskQueue
+from session2_pipeline.core import FilterPipeline, default_pipeline
+from session2_pipeline.filters import BaseFilter
 from session3_threads.workers import InvalidTaskError, Worker, WorkerPool, image_task_fields
 from workshop.images import make_sample_images
 

@@ -19,8 +19,9 @@ import copy
 import threading
 import time
 
-from ..core import FilterPipeline
-from ..task_queue import TaskQueue
+from session1_basics.task_queue import TaskQueue
+from session2_pipeline.core import FilterPipeline
+
 from .worker import Worker, WorkerCounts
 
 

@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import FilterFactory, FilterPipeline
-from ..task import Task
-from ..task_queue import TaskQueue
+from session1_basics.task import Task
+from session1_basics.task_queue import TaskQueue
+from session2_pipeline.core import FilterFactory, FilterPipeline
 
 logger = logging.getLogger(__name__)
 

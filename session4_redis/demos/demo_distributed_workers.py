@@ -26,7 +26,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from session4_redis.core import DEFAULT_PIPELINE_SPECS
+from session2_pipeline.core import DEFAULT_PIPELINE_SPECS
 from session4_redis.workers import RedisTaskQueue, run_worker_process
 from workshop.console import make_console
 from workshop.images import make_sample_images
@@ -80,8 +80,8 @@ def run_processes(url: str, inputs: list[Path], workers: int) -> dict:
 def run_threads(inputs: list[Path], workers: int) -> dict | None:
     """Session 3's thread pool on the in-memory queue, with the same tasks and pipeline."""
     try:
-        from session3_threads.core import FilterFactory
-        from session3_threads.task_queue import TaskQueue
+        from session1_basics.task_queue import TaskQueue
+        from session2_pipeline.core import FilterFactory
         from session3_threads.workers import WorkerPool
     except ImportError as error:
         console.print(f"[yellow]session 3 is not available ({error}); skipping threads[/]")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 
-from session4_redis.core import default_pipeline
+from session2_pipeline.core import default_pipeline
 from session4_redis.workers import RedisTaskQueue, RedisWorker
 from workshop.images import make_sample_images
 from workshop.paths import OUTPUT_DIR

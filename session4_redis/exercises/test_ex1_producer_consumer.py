@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from session4_redis.task import TaskStatus
+from session1_basics.task import TaskStatus
 from session4_redis.workers import RedisTaskQueue
 from workshop.exercises import load_exercise
 from workshop.testing import FakeClock

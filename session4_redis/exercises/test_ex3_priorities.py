@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from session4_redis.task import TaskStatus
+from session1_basics.task import TaskStatus
 from workshop.exercises import load_exercise
 
 ex = load_exercise(__file__)  # the learner's file, the solution, or a mutant

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from session4_redis.task import TaskStatus
+from session1_basics.task import TaskStatus
 from session4_redis.workers import RedisTaskQueue
 
 pytestmark = pytest.mark.redis

@@ -14,7 +14,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from session4_redis.task import InvalidTransitionError, Task, TaskStatus
+from session1_basics.task import InvalidTransitionError, Task, TaskStatus
 from session4_redis.workers import QueueKeys, RedisTaskQueue, TaskNotFoundError
 from workshop.redis_connection import RedisUnavailableError
 

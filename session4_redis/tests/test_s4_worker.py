@@ -7,8 +7,8 @@ import threading
 import pytest
 from PIL import Image
 
-from session4_redis.core import FilterFactory
-from session4_redis.task import TaskStatus
+from session1_basics.task import TaskStatus
+from session2_pipeline.core import FilterFactory
 from session4_redis.workers import RedisTaskQueue, RedisWorker
 from workshop.images import generated_image
 

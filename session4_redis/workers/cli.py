@@ -21,8 +21,9 @@ from pathlib import Path
 
 import redis
 
-from ..core import FilterFactory, PipelineInputError, default_pipeline
-from ..core.samples import OUTPUT_DIR
+from session2_pipeline.core import FilterFactory, PipelineInputError, default_pipeline
+from session2_pipeline.core.samples import OUTPUT_DIR
+
 from .redis_connection import RedisUnavailableError, resolve_redis
 from .redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 
@@ -127,7 +128,7 @@ def image_tasks(inputs: Sequence[Path], output_dir: Path, filters: str | None) -
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from ..core.samples import make_sample_images
+    from session2_pipeline.core.samples import make_sample_images
 
     if (args.folder is None) == (args.count is None):
         raise SystemExit("enqueue: give either a FOLDER of images or --count N (not both)")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import FilterFactory, default_pipeline
+from session2_pipeline.core import FilterFactory, default_pipeline
+
 from .redis_task_queue import RedisTaskQueue
 from .redis_worker import RedisWorker
 

@@ -1,8 +1,7 @@
 """Find a Redis to talk to: a real one first, an embedded real one second.
 
-Session 4 brings this module and later sessions carry it forward byte for byte;
-it imports no session and no workshop tooling, so each session stays
-self-contained. The workshop's tools use session 4's copy through
+Session 4 brings this module and sessions 5, 6 and 7 import it from here; it
+imports no session and no workshop tooling. The workshop's tools use it through
 ``workshop.redis_connection``, so demos, notebooks, command lines and tests all
 choose the same way (ARCHITECTURE.md, "Which Redis"):
 
@@ -46,7 +45,7 @@ def pip_command() -> str:
     A bare ``pip`` may belong to another Python (the system's, a conda base), so
     an advice to ``pip install`` something would install it where it is not used.
     """
-    # This file is sessionN_x/workers/redis_connection.py: the repository is two folders up.
+    # This file is session4_redis/workers/redis_connection.py: the repository is two folders up.
     venv = Path(__file__).resolve().parents[2] / ".venv"
     if Path(sys.prefix).resolve() == venv.resolve():
         return str(Path(".venv") / ("Scripts" if os.name == "nt" else "bin") / "pip")

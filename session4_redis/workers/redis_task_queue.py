@@ -29,7 +29,8 @@ from typing import Any
 
 import redis
 
-from ..task import InvalidTransitionError, Task, TaskStatus, as_json_object
+from session1_basics.task import InvalidTransitionError, Task, TaskStatus, as_json_object
+
 from .keys import STATES, QueueKeys
 from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 

@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import FilterFactory, FilterPipeline, default_pipeline
-from ..task import Task
+from session1_basics.task import Task
+from session2_pipeline.core import FilterFactory, FilterPipeline, default_pipeline
+
 from .redis_task_queue import RedisTaskQueue
 
 # The longest a "sleep" task may ask for: a typo such as 3600 should not hang a demo.

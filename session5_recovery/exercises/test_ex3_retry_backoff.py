@@ -12,7 +12,7 @@ import random as stdlib_random
 import fakeredis
 import pytest
 
-from session5_recovery.core import InvalidImageError, UnknownFilterError, UnsafePathError
+from session2_pipeline.core import InvalidImageError, UnknownFilterError, UnsafePathError
 from workshop.exercises import load_exercise
 
 ex = load_exercise(__file__)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from session5_recovery.core import default_pipeline
+from session2_pipeline.core import default_pipeline
 from session5_recovery.workers import (
     ALLOWED_TRANSITIONS,
     COMMAND_MOVES,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from session5_recovery.core import default_pipeline
+from session2_pipeline.core import default_pipeline
 from session5_recovery.workers import (
     HandlerRegistry,
     RecoverySettings,

@@ -25,18 +25,24 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import redis
 
-from ..core import FilterFactory, PipelineInputError, default_pipeline
-from ..core.samples import OUTPUT_DIR
+from session2_pipeline.core import FilterFactory, PipelineInputError, default_pipeline
+from session2_pipeline.core.samples import OUTPUT_DIR
+from session4_redis.workers.redis_connection import (
+    RedisUnavailableError,
+    check_url_scheme,
+    resolve_redis,
+)
+
 from ..workers.cluster import cluster_note, redis_client
 from ..workers.epoch import data_lost_note
 from ..workers.instance import WorkerIdInUseError
 from ..workers.keys import QueueKeys
-from ..workers.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 from ..workers.redis_task_queue import (
     DEFAULT_QUEUE_NAME,
     TEXT_REPLIES,
@@ -56,6 +62,22 @@ DEFAULT_OUTPUT_DIR = OUTPUT_DIR / "session5" / "processed"
 SERVER_NOTE = ("The command line needs a Redis server that keeps running between commands, "
                "so it never starts an embedded one for itself (one started by `enqueue` would "
                "vanish when `enqueue` ends). Start one in another terminal: make redis")
+
+
+@dataclass(frozen=True)
+class Program:
+    """Who runs these commands: the name ``--help`` shows and the defaults it starts from.
+
+    Session 6 runs the same commands on its own queue (``python -m session6_api.workers``):
+    it passes its own ``Program`` instead of copying this module.
+    """
+
+    name: str = "python -m session5_recovery.workers"
+    description: str = "Workers that survive crashes: heartbeats, a reaper, retries and a DLQ."
+    queue: str = DEFAULT_QUEUE_NAME
+    samples_dir: Path = SAMPLES_DIR
+    output_dir: Path = DEFAULT_OUTPUT_DIR
+    worker_note: str = ""  # said after "start a worker: ..." when workers may already run
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -114,12 +136,13 @@ def redis_url(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(program: Program | None = None) -> argparse.ArgumentParser:
+    program = program or Program()
     common = OneLineParser(add_help=False)
     common.add_argument("--redis-url", default=None, type=redis_url,
                         help="redis://host:port/db (default: $REDIS_URL, else redis://localhost:6379/0)")
-    common.add_argument("--queue", default=DEFAULT_QUEUE_NAME, type=key_name("queue name"),
-                        help=f"queue name, the prefix of every key (default: {DEFAULT_QUEUE_NAME})")
+    common.add_argument("--queue", default=program.queue, type=key_name("queue name"),
+                        help=f"queue name, the prefix of every key (default: {program.queue})")
     common.add_argument("--allow-eviction", action="store_true",
                         help="work even if the server's maxmemory-policy deletes keys when full "
                              "(tasks may vanish; without this, worker and enqueue refuse)")
@@ -132,9 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     nested.add_argument("--queue", default=argparse.SUPPRESS, type=key_name("queue name"),
                         help=argparse.SUPPRESS)
 
-    parser = OneLineParser(
-        prog="python -m session5_recovery.workers",
-        description="Workers that survive crashes: heartbeats, a reaper, retries and a DLQ.")
+    parser = OneLineParser(prog=program.name, description=program.description)
+    parser.set_defaults(program=program)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = RecoverySettings()
 
@@ -164,11 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="queue one image task per image, or JSON tasks")
     enqueue.add_argument("folder", nargs="?", type=Path, help="a folder of images")
     enqueue.add_argument("--count", type=whole_number(1), default=None,
-                         help=f"queue N generated sample images instead (made in {SAMPLES_DIR})")
+                         help=f"queue N generated sample images instead (made in {program.samples_dir})")
     enqueue.add_argument("--filters", default=None,
                          help='filters for these tasks, e.g. "blur:radius=2|grayscale"')
-    enqueue.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR,
-                         help=f"folder for the processed images (default: {DEFAULT_OUTPUT_DIR})")
+    enqueue.add_argument("--output", type=Path, default=program.output_dir,
+                         help=f"folder for the processed images (default: {program.output_dir})")
     enqueue.add_argument("--task", action="append", default=None, metavar="JSON",
                          help='a task as JSON, e.g. \'{"type": "fail", "times": 2}\' (repeatable)')
     enqueue.add_argument("--repeat", type=whole_number(1), default=1, help="queue each --task N times")
@@ -310,7 +332,7 @@ def json_tasks(texts: Sequence[str], repeat: int) -> list[dict]:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from ..core.samples import make_sample_images
+    from session2_pipeline.core.samples import make_sample_images
 
     sources = sum(x is not None for x in (args.folder, args.count, args.task))
     if sources != 1:
@@ -323,7 +345,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     if args.task:
         tasks = json_tasks(args.task, args.repeat)
     else:
-        inputs = (make_sample_images(SAMPLES_DIR, args.count) if args.count is not None
+        inputs = (make_sample_images(args.program.samples_dir, args.count) if args.count is not None
                   else image_files(args.folder))
         tasks = image_tasks(inputs, args.output, args.filters)
     with open_queue(args) as queue:
@@ -339,8 +361,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     print(f"queued {len(ids)} task(s) on {args.queue!r}; pending now: {stats['pending']}")
     if not args.task:
         print(f"outputs will go to {args.output.resolve()}")
-    queue_flag = "" if args.queue == DEFAULT_QUEUE_NAME else f" --queue {args.queue}"
-    print(f"start a worker:  python -m session5_recovery.workers worker{queue_flag}")
+    queue_flag = "" if args.queue == args.program.queue else f" --queue {args.queue}"
+    note = f"  ({args.program.worker_note})" if args.program.worker_note else ""
+    print(f"start a worker:  {args.program.name} worker{queue_flag}{note}")
     return 0
 
 
@@ -430,8 +453,8 @@ COMMANDS = {"worker": cmd_worker, "enqueue": cmd_enqueue, "stats": cmd_stats,
             "monitor": cmd_monitor, "dlq": cmd_dlq, "reap": cmd_reap, "events": cmd_events}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, program: Program | None = None) -> int:
+    args = build_parser(program).parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except (EvictingServerError, WorkerIdInUseError) as error:

@@ -14,9 +14,12 @@
   maxmemory-policy), epoch.py (a server that lost the queue's data), instance.py (one
   live process per worker id), grace.py (no reaping right after a restart or a late
   round) and limits.py (per-task time limits, handlers' child processes);
-- keys.py (every Redis key of a queue), task.py (a task, its states and moves),
-  redis_connection.py (finding a Redis; session 4's, copied unchanged) and cluster.py
-  (a URL that names a single server or a Redis Cluster node: the client that fits).
+- keys.py (every Redis key of a queue), task.py (a task, its states and moves) and
+  cluster.py (a URL that names a single server or a Redis Cluster node: the client
+  that fits).
+
+Finding a Redis to talk to is session 4's ``session4_redis.workers.redis_connection``,
+imported as it is.
 
 The tools that drive the queue (the command line, the monitor, the timeline and
 ``WorkerFleet``) are in ``../tools/``; they import from here, never the other way.

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core import (
+from session2_pipeline.core import (
     FilterFactory,
     FilterPipeline,
     PipelineInputError,

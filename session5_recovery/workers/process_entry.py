@@ -21,7 +21,8 @@ from typing import Any
 
 import redis
 
-from ..core import FilterFactory, default_pipeline
+from session2_pipeline.core import FilterFactory, default_pipeline
+
 from .cluster import redis_client
 from .handlers import HandlerRegistry
 from .redis_task_queue import TEXT_REPLIES, RedisTaskQueue, connection_help

@@ -45,8 +45,9 @@ from typing import Any
 
 import redis
 
+from session4_redis.workers.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
+
 from .keys import PRIORITIES, QueueKeys
-from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 from .settings import RecoverySettings, backoff_delay
 from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
 

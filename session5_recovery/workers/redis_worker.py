@@ -40,8 +40,9 @@ from typing import Any, TypeVar
 
 import redis
 
-from ..core import FilterPipeline, default_pipeline
-from ..core.samples import OUTPUT_DIR
+from session2_pipeline.core import FilterPipeline, default_pipeline
+from session2_pipeline.core.samples import OUTPUT_DIR
+
 from .epoch import QueueEpoch
 from .handlers import (
     HandlerRegistry,

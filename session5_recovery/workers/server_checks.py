@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import redis
 
+from session4_redis.workers.redis_connection import eviction_warning, maxmemory_policy
+
 from .cluster import server_for
-from .redis_connection import eviction_warning, maxmemory_policy
 
 
 class EvictingServerError(RuntimeError):

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
+from session5_recovery.workers import RedisTaskQueue
 from session6_api.store import TaskStore
-from session6_api.workers import RedisTaskQueue
 from workshop.exercises import load_exercise
 from workshop.waiting import wait_until
 

@@ -12,7 +12,8 @@ import uuid
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ..core import FilterFactory, default_pipeline
+from session2_pipeline.core import FilterFactory, default_pipeline
+
 from ..schemas import TaskRequest
 from .common import backends, field_error
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from session5_recovery.tools import WorkerFleet
 from session6_api.config import ApiConfig
 from session6_api.dashboard_testing import (
     HOW_TO_GET_CHROMIUM,
@@ -34,7 +35,6 @@ from session6_api.dashboard_testing import (
 )
 from session6_api.livetest import LiveServer
 from session6_api.services import open_queue, open_store
-from session6_api.tools import WorkerFleet
 from workshop.paths import OUTPUT_DIR
 from workshop.waiting import wait_until
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
+from session5_recovery.workers import Event, RecoverySettings, RedisTaskQueue
 from session6_api.dashboard import EventLedger, dashboard_state, task_history
-from session6_api.workers import Event, RecoverySettings, RedisTaskQueue
 
 
 def event(n: int, name: str, **fields: str) -> Event:

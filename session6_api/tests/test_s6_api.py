@@ -13,7 +13,7 @@ import json
 import pytest
 from PIL import Image
 
-from session6_api.workers import RedisWorker
+from session5_recovery.workers import RedisWorker
 
 pytestmark = [pytest.mark.redis,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]

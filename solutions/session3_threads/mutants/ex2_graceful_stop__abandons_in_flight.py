@@ -27,8 +27,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from session3_threads.task import Task
-from session3_threads.task_queue import TaskQueue
+from session1_basics.task import Task
+from session1_basics.task_queue import TaskQueue
 
 Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from session4_redis.task import Task, TaskStatus
+from session1_basics.task import Task, TaskStatus
 from session4_redis.workers import RedisTaskQueue
 
 FINISHED = (TaskStatus.COMPLETED, TaskStatus.FAILED)
@@ -92,7 +92,7 @@ def wait_for_results(queue: RedisTaskQueue, task_ids: Sequence[str], timeout: fl
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from session4_redis.core import default_pipeline
+    from session2_pipeline.core import default_pipeline
     from workshop.images import make_sample_images
     from workshop.paths import OUTPUT_DIR
     from workshop.redis_connection import RedisUnavailableError, resolve_redis

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from session5_recovery.core import PipelineInputError
+from session2_pipeline.core import PipelineInputError
 
 
 class PermanentTaskError(Exception):
