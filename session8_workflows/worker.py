@@ -14,15 +14,19 @@ import time
 from typing import Any
 
 from session5_recovery.tools import WorkerFleet
-from session5_recovery.workers import RecoverySettings, RedisWorker
+from session5_recovery.workers import HandlerRegistry, RecoverySettings, RedisWorker
 
 from .handlers import workflow_handlers
 from .queue import WorkflowQueue
 
 
-def make_worker(worker_id: str, queue: WorkflowQueue, **kwargs: Any) -> RedisWorker:
-    """A session 5 worker that runs workflow nodes and reports progress."""
-    return RedisWorker(worker_id, None, queue, handlers=workflow_handlers(queue), **kwargs)
+def make_worker(worker_id: str, queue: WorkflowQueue, *, types: HandlerRegistry | None = None,
+                **kwargs: Any) -> RedisWorker:
+    """A session 5 worker that runs workflow nodes and reports progress.
+
+    ``types``: the handlers to run (default: session 5's and session 8's demo types).
+    """
+    return RedisWorker(worker_id, None, queue, handlers=workflow_handlers(queue, types), **kwargs)
 
 
 def run_workflow_worker(worker_id: str, redis_url: str, queue_name: str, burst: bool = False, *,
