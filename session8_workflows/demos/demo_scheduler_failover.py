@@ -77,8 +77,8 @@ def run_failover(redis_url: str, queue_name: str, seconds: float, kill_every: fl
             next_kill = time.monotonic() + kill_every
             while time.monotonic() < end:
                 time.sleep(0.05)
-                if time.monotonic() < next_kill:
-                    continue
+                if time.monotonic() < next_kill or end - time.monotonic() < 2 * LEASE_TTL:
+                    continue  # (no kill in the last moments: a successor must have time to lead)
                 victim = leader()
                 if victim in procs and procs[victim].poll() is None:
                     os.kill(procs[victim].pid, signal.SIGKILL)
