@@ -10,7 +10,6 @@ handlers report progress and record workflow results (handlers.py).
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
 from session5_recovery.tools import WorkerFleet
@@ -49,25 +48,26 @@ def run_workflow_worker(worker_id: str, redis_url: str, queue_name: str, burst: 
 
 
 class WorkflowFleet(WorkerFleet):
-    """Session 5's ``WorkerFleet`` (kill, alive, replace_dead, stop), starting workflow workers."""
+    """Session 5's ``WorkerFleet`` (start, kill, alive, replace_dead, stop), for workflow workers.
 
-    def start(self, count: int = 1, *, timeout: float = 30.0) -> list[str]:
-        pending = []
-        for _ in range(count):
-            self._started += 1
-            worker_id = f"{self.prefix}-{self._started}"
-            ready = self.ctx.Event()
-            process = self.ctx.Process(
-                target=run_workflow_worker, name=worker_id, daemon=True,
-                args=(worker_id, self.redis_url, self.queue_name, self.burst),
-                kwargs={"settings": self.settings.to_dict(), "allowed_dirs": self.allowed_dirs,
-                        "verbose": self.verbose, "ready": ready})
-            process.start()
-            self.processes[worker_id] = process
-            pending.append((worker_id, ready))
-        deadline = time.monotonic() + timeout
-        for worker_id, ready in pending:
-            if not ready.wait(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError(f"worker {worker_id} did not start within {timeout:.0f} s "
-                                   f"(exit code {self.processes[worker_id].exitcode})")
-        return [worker_id for worker_id, _ in pending]
+    Session 5's fleet always starts its own ``run_worker_process``; it has no
+    parameter for another entry point. So this fleet hands it a process context
+    that starts ``run_workflow_worker`` instead, with the same arguments.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ctx = _StartsWorkflowWorkers(self.ctx)
+
+
+class _StartsWorkflowWorkers:
+    """A ``multiprocessing`` context whose processes run ``run_workflow_worker``."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+
+    def Process(self, *args: Any, target: Any = None, **kwargs: Any) -> Any:  # noqa: N802
+        return self._ctx.Process(*args, target=run_workflow_worker, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
