@@ -104,6 +104,10 @@ def cmd_show(queue: WorkflowQueue, args: argparse.Namespace) -> int:
         view = queue.workflows.view(args.id)
     except KeyError:
         task = queue.get_task_info(args.id)
+        due = queue.client.zscore(queue.s8.staged, args.id)
+        if task is None and due is not None:
+            print(json.dumps({"id": args.id, "status": "staged", "due": due}))
+            return 0
         if task is None:
             print(f"error: no workflow and no task with id {args.id!r} in queue {args.queue!r}",
                   file=sys.stderr)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from session5_recovery.workers import DuplicateTaskError, TaskStatus
 
+from .queue import PROMOTE_BATCH
 from .workflows import (
     Node,
     Piece,
@@ -106,7 +107,11 @@ class Workflows:
         if reply[0] == "duplicate":
             raise WorkflowError(f"a workflow with id {workflow_id!r} exists already; an id is "
                                 f"used once (leave it out to get a fresh one)")
-        self.queue.promote_staged()
+        # The first tasks go to the queue now, a batch per call (workers' chores would
+        # also promote them, a batch per round).
+        for _ in range(len(reply) // PROMOTE_BATCH + 1):
+            if not self.queue.promote_staged():
+                break
         return workflow_id
 
     def spec(self, workflow_id: str) -> dict[str, Node]:

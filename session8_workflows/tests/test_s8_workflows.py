@@ -118,6 +118,12 @@ def test_the_chord_callback_is_enqueued_once_even_if_the_last_child_is_recorded_
     assert queue.get_stats()["enqueued"] == 4
 
 
+def test_a_large_group_is_in_pending_as_soon_as_it_starts(queue):
+    wid = queue.workflows.start(group([rec(i) for i in range(250)]))
+    assert queue.get_stats()["pending"] == 250 and queue.staged() == []
+    assert queue.workflows.view(wid).total == 250
+
+
 def test_a_chain_passes_each_result_to_the_next_step(queue):
     wid = queue.workflows.start(chain(rec("a"), rec("b")))
     (first,) = claim_all(queue)
