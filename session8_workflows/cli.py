@@ -28,6 +28,7 @@ import redis
 
 from session5_recovery.tools.cli import OneLineParser
 from session5_recovery.workers import DEFAULT_QUEUE_NAME, RecoverySettings
+from session5_recovery.workers.redis_connection import RedisUnavailableError
 
 from .engine import WorkflowView
 from .queue import WorkflowQueue
@@ -166,6 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScheduleError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+    except (RedisUnavailableError, redis.ConnectionError, redis.TimeoutError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

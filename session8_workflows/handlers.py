@@ -20,6 +20,7 @@ ledger: what the fault tests count).
 from __future__ import annotations
 
 import math
+import re
 import time
 import zipfile
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 # A tight loop calling progress() writes at most this often (the last call always goes).
 PROGRESS_INTERVAL = 0.25
 THUMBNAIL_SIZE = (160, 160)
+LEDGER_NAME = re.compile(r"[A-Za-z0-9_-]{1,50}")
 
 
 @dataclass
@@ -176,16 +178,22 @@ def handle_zip(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
 
 
 def handle_record(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
-    """Return ``value``; with ``ledger`` (a key name), count this run there (HINCRBY per task).
+    """Return ``value``; with ``ledger`` (a name), count this run in that ledger.
 
     The fault tests count runs, not only completions: every run of every task
-    adds one to its entry, so a task that ran twice shows 2. ``sleep`` seconds
+    adds one to its entry (``HINCRBY`` on ``{q}:s8:ledger:<name>``, field: the
+    task id), so a task that ran twice shows 2. The task names the ledger, never
+    the key: task data must not choose what a worker writes. ``sleep`` seconds
     (optional) make it slow enough to be killed mid-run.
     """
     ledger = data.get("ledger")
     queue = getattr(context, "queue", None)
-    if isinstance(ledger, str) and queue is not None:
-        queue.client.hincrby(ledger, context.task_id, 1)
+    if ledger is not None:
+        if not isinstance(ledger, str) or not LEDGER_NAME.fullmatch(ledger):
+            raise InvalidTaskError(f"'ledger' must be a name of 1-50 letters, digits, - or _; "
+                                   f"got {ledger!r}")
+        if queue is not None:
+            queue.client.hincrby(ledger_key(queue, ledger), context.task_id, 1)
     seconds = data.get("sleep", 0)
     if isinstance(seconds, (int, float)) and 0 < seconds <= 60:
         time.sleep(seconds)
@@ -194,6 +202,11 @@ def handle_record(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         result["values"] = [r.get("value") if isinstance(r, dict) else None
                             for r in data["results"]]
     return result
+
+
+def ledger_key(queue: WorkflowQueue, name: str) -> str:
+    """The key of the run ledger ``name`` of ``queue`` (see ``handle_record``)."""
+    return f"{queue.s8.base}ledger:{name}"
 
 
 def demo_handlers() -> HandlerRegistry:

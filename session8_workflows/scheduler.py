@@ -100,6 +100,8 @@ class Scheduler:
                  scheduler_id: str | None = None, lease_ttl: float = DEFAULT_LEASE_TTL,
                  tick_interval: float = DEFAULT_TICK, clock: Callable[[], float] | None = None,
                  log: Callable[[str], None] | None = print) -> None:
+        self.lease = LeaderLease(queue, scheduler_id or f"{socket.gethostname()}-{os.getpid()}",
+                                 lease_ttl)  # checks lease_ttl first
         names = [s.name for s in schedules]
         if len(set(names)) != len(names):
             raise ScheduleError(f"two schedules share a name: {sorted(names)}; a name is an id")
@@ -113,8 +115,7 @@ class Scheduler:
         for schedule in schedules:
             schedule.check_not_over(now)
         self.schedules = list(schedules)
-        self.id = scheduler_id or f"{socket.gethostname()}-{os.getpid()}"
-        self.lease = LeaderLease(queue, self.id, lease_ttl)
+        self.id = self.lease.who
         self.tick_interval = tick_interval
         self._log = log
         self.stats = {"ticks": 0, "fired": 0, "refused": 0, "terms": 0}

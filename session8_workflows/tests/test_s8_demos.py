@@ -1,15 +1,16 @@
 """The demo's image work, in this process, and the command line's answers to bad input."""
 
 import json
-import subprocess
-import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
+import session8_workflows
 from session2_pipeline.core.samples import make_sample_images
 from session8_workflows import demo_handlers, make_worker
+from session8_workflows.cli import main
 from session8_workflows.demos.demo_thumbnails import build
 
 pytestmark = pytest.mark.redis
@@ -33,9 +34,8 @@ def test_thumbnails_then_a_contact_sheet_then_a_zip(queue, tmp_path):
 
 
 def run_cli(*args, redis_url, queue_name):
-    return subprocess.run([sys.executable, "-m", "session8_workflows", *args, "--redis-url",
-                           redis_url, "--queue", queue_name],
-                          capture_output=True, text=True, timeout=60)
+    """``python -m session8_workflows ...``, in this process: (exit code, stderr lines)."""
+    return main([*args, "--redis-url", redis_url, "--queue", queue_name])
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -47,12 +47,25 @@ def run_cli(*args, redis_url, queue_name):
      "error: schedule 'x': unknown field(s) ['at']"),
 ])
 def test_the_scheduler_refuses_a_bad_schedule_in_one_line(tmp_path, redis_url, queue, written,
-                                                         spec, message):
+                                                         capsys, spec, message):
     path = tmp_path / "schedules.json"
     path.write_text(json.dumps([spec]))
-    result = run_cli("scheduler", "--schedules", str(path), redis_url=redis_url,
-                     queue_name=queue.queue_name)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+    code = run_cli("scheduler", "--schedules", str(path), redis_url=redis_url,
+                   queue_name=queue.queue_name)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(message), lines
     assert written() == [], "a refused scheduler wrote to Redis"
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--lease-ttl", "nan"], "error: lease ttl must be between 0.1 and 3600 seconds, got nan"),
+    (["--tick", "9"], "error: tick_interval must be at least 0.01 s and under half the lease"),
+])
+def test_the_scheduler_refuses_bad_timings_in_one_line(redis_url, queue, written, capsys,
+                                                       option, message):
+    schedules = Path(session8_workflows.__file__).parent / "demos" / "schedules.json"
+    code = run_cli("scheduler", "--schedules", str(schedules), *option, redis_url=redis_url,
+                   queue_name=queue.queue_name)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(message), lines
+    assert written() == []

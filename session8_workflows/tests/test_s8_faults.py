@@ -18,6 +18,7 @@ import pytest
 from session5_recovery.workers import RecoverySettings
 from session8_workflows import WorkflowFleet, WorkflowQueue, chord, group
 from session8_workflows.demos.demo_scheduler_failover import run_failover
+from session8_workflows.handlers import ledger_key
 from workshop.paths import OUTPUT_DIR
 from workshop.waiting import wait_until
 
@@ -58,12 +59,12 @@ def wf_queue(redis_client, queue_name):
     return WorkflowQueue(client=redis_client, queue_name=queue_name, settings=SETTINGS)
 
 
-def test_a_chord_of_50_on_three_workers_killed_at_random(wf_queue, fleet, queue_name):
+def test_a_chord_of_50_on_three_workers_killed_at_random(wf_queue, fleet):
     queue = wf_queue
-    ledger = f"{{{queue_name}}}:test:ledger"
-    children = [{"type": "record", "value": i, "ledger": ledger, "sleep": 0.1} for i in range(50)]
+    ledger = ledger_key(queue, "chord")
+    children = [{"type": "record", "value": i, "ledger": "chord", "sleep": 0.1} for i in range(50)]
     wid = queue.workflows.start(chord(group(children), {"type": "record", "value": "callback",
-                                                        "ledger": ledger}))
+                                                        "ledger": "chord"}))
     callback_id = queue.workflows.task_id(wid, "50")
     results = queue.s8.results(wid)
     fleet.start(3)
@@ -93,7 +94,6 @@ def test_a_chord_of_50_on_three_workers_killed_at_random(wf_queue, fleet, queue_
     if kills_after_children == 0:
         assert runs[callback_id] == 1, "the callback ran more than once with no fault on it"
     assert queue.get_result(callback_id)["values"] == list(range(50))
-    queue.client.delete(ledger)
 
 
 def test_a_poison_child_ends_its_workflow_with_the_reason(redis_client, queue_name, fleet):

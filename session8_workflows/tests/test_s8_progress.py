@@ -70,3 +70,14 @@ def test_handlers_get_the_context_from_a_real_worker(queue):
     assert worker.start(burst=True, handle_signals=False).completed == 1
     assert seen[0] and seen[-1]
     assert progress_events(queue)[-1] == (task_id, "3", "3", "step 3")
+
+
+def test_a_task_names_its_ledger_and_cannot_choose_a_key(queue):
+    from session8_workflows.handlers import ledger_key
+
+    queue.add_task({"type": "record", "ledger": "runs"}, task_id="t1")
+    queue.add_task({"type": "record", "ledger": "{other}:pending"}, task_id="t2")
+    counts = make_worker("w1", queue, log=None).start(burst=True, handle_signals=False)
+    assert counts.completed == 1 and counts.dead_lettered == 1
+    assert queue.client.hgetall(ledger_key(queue, "runs")) == {"t1": "1"}
+    assert "'ledger' must be a name" in queue.get_task_info("t2").reason
