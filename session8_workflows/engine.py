@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from session5_recovery.workers import DuplicateTaskError, TaskStatus
 
+from .handlers import demo_handlers
 from .queue import PROMOTE_BATCH
 from .workflows import (
     Node,
@@ -40,6 +42,10 @@ from .workflows import (
 
 if TYPE_CHECKING:
     from .queue import WorkflowQueue
+
+# The task types a default worker runs (make_worker): what a workflow may name unless
+# the caller says otherwise.
+DEFAULT_TYPES: tuple[str, ...] = tuple(demo_handlers().names())
 
 
 @dataclass(frozen=True)
@@ -85,13 +91,15 @@ class Workflows:
     # --- starting -------------------------------------------------------------
 
     def start(self, piece: Piece, *, on_failure: str = "fail", workflow_id: str | None = None,
-              known_types: list[str] | None = None) -> str:
+              known_types: Sequence[str] | None = DEFAULT_TYPES) -> str:
         """Check ``piece``, write the workflow, enqueue its first tasks; its id.
 
         ``on_failure``: "fail" (a node that cannot finish ends the workflow, with
         its reason) or "continue" (its failure becomes its result, the others go
-        on). ``known_types``: the task types the workers run; a node of another
-        type is refused here. WorkflowError (one line) before anything is written.
+        on). ``known_types``: the task types the workers run (default: those of
+        ``demo_handlers()``, what ``make_worker`` runs; None: no check); a node of
+        another type is refused here. WorkflowError (one line) before anything is
+        written.
         """
         check_policy(on_failure)
         workflow_id = check_workflow_id(workflow_id or f"wf-{uuid.uuid4().hex[:12]}")

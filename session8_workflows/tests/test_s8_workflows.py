@@ -87,6 +87,12 @@ class TestBadInput:
         assert "\n" not in str(caught.value)
         assert written() == [], "a refused workflow left keys behind"
 
+    def test_an_unregistered_type_is_refused_by_default(self, queue, written):
+        with pytest.raises(WorkflowError, match="type 'resize', which no worker runs"):
+            queue.workflows.start(chord(group([rec(1)]), {"type": "resize"}))
+        assert written() == []
+        queue.workflows.start({"type": "resize"}, known_types=["resize"])  # its own workers
+
     def test_an_unknown_failure_policy(self, queue, written):
         with pytest.raises(WorkflowError, match="on_failure must be"):
             queue.workflows.start(rec(1), on_failure="retry")
