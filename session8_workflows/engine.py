@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from session5_recovery.workers import DuplicateTaskError, TaskStatus
 
 from .handlers import demo_handlers
-from .queue import PROMOTE_BATCH
 from .workflows import (
     Node,
     Piece,
@@ -117,7 +116,7 @@ class Workflows:
                                 f"used once (leave it out to get a fresh one)")
         # The first tasks go to the queue now, a batch per call (workers' chores would
         # also promote them, a batch per round).
-        for _ in range(len(reply) // PROMOTE_BATCH + 1):
+        for _ in range(len(reply) // self.queue.promote_batch + 1):
             if not self.queue.promote_staged():
                 break
         return workflow_id

@@ -46,6 +46,8 @@ class WorkflowQueue(RedisTaskQueue):
     that also looks after running workflows, and ``workflows`` (engine.py).
     """
 
+    promote_batch = PROMOTE_BATCH
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.s8 = WorkflowKeys(self.keys)
