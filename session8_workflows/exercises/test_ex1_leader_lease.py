@@ -2,14 +2,11 @@
 
 Run: pytest session8_workflows/exercises/test_ex1_leader_lease.py
 
-Redis is fakeredis. A lease that "expires" is one the test deletes, which is what
-Redis does when the TTL runs out. The race in part 2 is forced, not hoped for: a
-wrapper around the client lets another scheduler take the lease right after
-your code has read the key.
+Redis is fakeredis (``r`` and ``other``: two connections, see conftest.py). A
+lease that "expires" is one the test deletes, which is what Redis does when the
+TTL runs out. The race in part 2 is forced, not hoped for: a wrapper around the
+client lets another scheduler take the lease right after your code has read the key.
 """
-
-import fakeredis
-import pytest
 
 from workshop.exercises import load_exercise
 
@@ -18,37 +15,17 @@ ex = load_exercise(__file__)
 KEY = "ex1:leader"
 
 
-@pytest.fixture
-def server():
-    return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def r(server):
-    client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def thief(server):
-    """Another scheduler's connection to the same server."""
-    client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    yield client
-    client.close()
-
-
 class StealAfterRead:
     """``r``, except that the first read of the lease lets scheduler B take it over."""
 
-    def __init__(self, r, thief):
-        self._r, self._thief, self.stolen = r, thief, False
+    def __init__(self, r, other):
+        self._r, self._other, self.stolen = r, other, False
 
     def _steal(self):
         if not self.stolen:
             self.stolen = True
-            self._thief.delete(KEY)  # A's lease expires just now...
-            self._thief.set(KEY, "B", px=60_000)  # ...and B takes it
+            self._other.delete(KEY)  # A's lease expires just now...
+            self._other.set(KEY, "B", px=60_000)  # ...and B takes it
 
     def get(self, key):
         value = self._r.get(key)
@@ -118,16 +95,16 @@ class TestPart2_renew:
         assert r.get(KEY) == "B" and r.pttl(KEY) <= 1000, (
             "renew with token 'A' changed the lease of 'B' (its token or its TTL)")
 
-    def test_a_takeover_between_the_check_and_the_extension_is_noticed(self, r, thief):
+    def test_a_takeover_between_the_check_and_the_extension_is_noticed(self, r, other):
         r.set(KEY, "A", px=100)
-        racing = StealAfterRead(r, thief)
+        racing = StealAfterRead(r, other)
         renewed = ex.renew(racing, KEY, "A", 60_000)
         assert racing.stolen, "renew never read the lease (how did it check the token?)"
         assert renewed is False, (
             "B took the lease after renew checked the token and before it extended it; "
             "renew returned True, so A and B both believe they lead. Make the check and "
             "the extension one step (WATCH, then MULTI/EXEC)")
-        assert thief.pttl(KEY) > 59_000 - 1000 and thief.get(KEY) == "B"
+        assert other.pttl(KEY) > 59_000 - 1000 and other.get(KEY) == "B"
 
 
 class TestPart3_release:

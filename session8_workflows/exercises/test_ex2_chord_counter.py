@@ -2,14 +2,14 @@
 
 Run: pytest session8_workflows/exercises/test_ex2_chord_counter.py
 
-Redis is fakeredis. The two dangerous moments are forced, not hoped for: a
-wrapper lets another child finish right after your code has read the counter,
-and another makes the worker "die" right after its transaction.
+Redis is fakeredis (``r`` and ``other``: two connections, see conftest.py). The
+two dangerous moments are forced, not hoped for: a wrapper lets another child
+finish right after your code has read the counter, and another makes the worker
+"die" right after its transaction.
 """
 
 import json
 
-import fakeredis
 import pytest
 
 from workshop.exercises import load_exercise
@@ -18,25 +18,6 @@ ex = load_exercise(__file__)
 
 WF = "ex2:wf"
 CALLBACK = {"type": "contact_sheet"}
-
-
-@pytest.fixture
-def server():
-    return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def r(server):
-    client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def other(server):
-    client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    yield client
-    client.close()
 
 
 def callbacks(r):

@@ -2,22 +2,12 @@
 
 Run: pytest session8_workflows/exercises/test_ex3_misfire.py
 
-Time is whatever the test says (plain numbers); Redis is fakeredis.
+Time is whatever the test says (plain numbers); Redis is fakeredis (conftest.py).
 """
-
-import fakeredis
-import pytest
 
 from workshop.exercises import load_exercise
 
 ex = load_exercise(__file__)
-
-
-@pytest.fixture
-def r():
-    client = fakeredis.FakeRedis(decode_responses=True)
-    yield client
-    client.close()
 
 
 class TestPart1_due_times:
