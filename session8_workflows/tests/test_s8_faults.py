@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.multiprocess, pytest.mark.chaos]
 # Live workers get a TTL that a busy machine's late heartbeat cannot miss (a false
 # death would add a run the fault model does not allow for); a killed one is reaped
 # within that TTL.
-SETTINGS = RecoverySettings(heartbeat_interval=0.25, heartbeat_ttl=2.0, reap_interval=0.25,
+SETTINGS = RecoverySettings(heartbeat_interval=0.25, heartbeat_ttl=3.0, reap_interval=0.25,
                             max_attempts=10, backoff_base=0.1, backoff_cap=0.2)
 
 
