@@ -95,23 +95,26 @@ class RedisProcess:
 
 
 @contextlib.contextmanager
-def primary_and_replica(ports: tuple[int, int] | None = None) -> Iterator[tuple[RedisProcess,
-                                                                                RedisProcess]]:
-    """A primary and a replica that has caught up with it; both stopped on exit."""
-    ports = ports or (free_port(), free_port())
+def primary_and_replica(ports: tuple[int, int] = (0, 0)) -> Iterator[tuple[RedisProcess,
+                                                                          RedisProcess]]:
+    """A primary and a replica that has caught up with it; both stopped on exit.
+
+    ``ports`` is a range to take them from (both 0: ports the OS picks).
+    """
     with tempfile.TemporaryDirectory(prefix="s7-failover-") as tmp:
         servers: list[RedisProcess] = []
         try:
-            primary = RedisProcess(ports[0], Path(tmp))
+            # No 5 s wait for more replicas before the first full sync (Redis's default).
+            primary = RedisProcess(free_port(*ports), Path(tmp), "--repl-diskless-sync-delay", "0")
             servers.append(primary)
-            replica = RedisProcess(ports[1], Path(tmp), "--replicaof", "127.0.0.1",
-                                   str(ports[0]))
+            replica = RedisProcess(free_port(*ports), Path(tmp), "--replicaof", "127.0.0.1",
+                                   str(primary.port))
             servers.append(replica)
+            # Ready when the primary counts the replica in WAIT: connected and acknowledging.
             deadline = time.monotonic() + 20
-            while replica.client.info("replication").get("master_link_status") != "up":
+            while int(primary.client.execute_command("WAIT", 1, 100)) < 1:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the replica did not connect to its primary in 20 s")
-                time.sleep(0.05)
+                    raise RuntimeError("the replica did not catch up with its primary in 20 s")
             yield primary, replica
         finally:
             for server in servers:
@@ -176,7 +179,7 @@ def cut_replication(replica: RedisProcess) -> None:
 
 def run_failover(tasks: int = 20, before_cut: int = 5, after_cut: int = 5, *,
                  wait_ms: int | None = None, cut_before_first_write: bool = False,
-                 ports: tuple[int, int] | None = None) -> FailoverReport:
+                 ports: tuple[int, int] = (0, 0)) -> FailoverReport:
     """Enqueue ``tasks``, complete ``before_cut``; cut; complete and enqueue ``after_cut``
     more; kill the primary, promote the replica, count what was lost."""
     report = FailoverReport(wait_ms=wait_ms)
@@ -238,7 +241,7 @@ def run_failover(tasks: int = 20, before_cut: int = 5, after_cut: int = 5, *,
 
 
 def wait_cost(rounds: int = 200, wait_ms: int = 1000,
-              ports: tuple[int, int] | None = None) -> dict[str, float]:
+              ports: tuple[int, int] = (0, 0)) -> dict[str, float]:
     """Tasks/s through enqueue, claim and complete, without and with WAIT after each
     write, on a healthy pair in one run; ``ratio`` = without / with."""
     rates: dict[str, float] = {}
