@@ -120,9 +120,9 @@ def sized_throughput(runner: Runner, kind: str, workdir: Path, seconds: float,
     return {"rate": statistics.median(rates), "tasks": count, "repeats": repeats}
 
 
-def kill_mid_task(runner: Runner, bound: float) -> dict[str, Any]:
+def kill_mid_task(runner: Runner, bound: float, tag: str = "kill") -> dict[str, Any]:
     """SIGKILL the process running a task; follow the task until it ends or ``bound`` passes."""
-    task_id = f"{runner.namespace}-kill"
+    task_id = f"{runner.namespace}-{tag}"
     runner.enqueue(task_id, {"type": "sleep", "seconds": KILL_SLEEP_S})
     if not wait_for(lambda: runner.holder_pid(task_id), 30):
         return {"error": "the task never started"}
@@ -206,7 +206,9 @@ def run(quick: bool, engines: list[str], redis_url: str, log: Any = print,
                 continue
             jobs.append((engine, "defaults"))
         log(f"  kill -9 and poison: {', '.join(f'{e} ({p})' for e, p in jobs)} ...")
-        if quick:
+        if not jobs:
+            outcomes = []
+        elif quick:
             with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
                 outcomes = list(pool.map(lambda job: scenarios(*job, redis_url, workdir, sizes),
                                          jobs))
