@@ -313,7 +313,11 @@ def main(argv: list[str] | None = None) -> int:
               "(start one with `make redis`, or set REDIS_URL)", file=sys.stderr)
         return 2
     started = time.monotonic()
-    results = run(args.quick, engines, target.url)
+    try:
+        results = run(args.quick, engines, target.url)
+    except RuntimeError as error:  # a worker command that never started, RabbitMQ under CI
+        print(error, file=sys.stderr)
+        return 2
     results["seconds"] = round(time.monotonic() - started, 1)
     print(render(results))
     print(f"\nfinished in {results['seconds']:.0f} s")
