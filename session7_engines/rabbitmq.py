@@ -66,7 +66,11 @@ class Admin:
     def __init__(self, url: str | None = None) -> None:
         import pika
 
-        self.connection = pika.BlockingConnection(pika.URLParameters(url or amqp_url()))
+        params = pika.URLParameters(url or amqp_url())
+        # The harness may leave this connection idle for minutes between two calls, and a
+        # blocking connection answers heartbeats only during calls: none are negotiated.
+        params.heartbeat = 0
+        self.connection = pika.BlockingConnection(params)
         self.channel = self.connection.channel()
 
     def dead_letter_exchange(self, exchange: str, queue: str, routing_key: str) -> None:

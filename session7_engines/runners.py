@@ -468,13 +468,15 @@ class RabbitmqRunner(Runner):
         """(queues, exchanges) this run declared."""
         raise NotImplementedError
 
+    def admin(self) -> Admin:
+        """One AMQP connection of the harness per runner (a runner stays in one thread)."""
+        if self._admin is None or not self._admin.connection.is_open:
+            self._admin = Admin()
+        return self._admin
+
     def dead_ids(self) -> list[str]:
         """Task ids dead-lettered so far (taken off the DLQ, kept here)."""
-        admin = Admin()
-        try:
-            self._dead += admin.take_task_ids(self.dead_queue)
-        finally:
-            admin.close()
+        self._dead += self.admin().take_task_ids(self.dead_queue)
         return self._dead
 
     def ended(self, task_id: str) -> str | None:
@@ -486,7 +488,7 @@ class RabbitmqRunner(Runner):
 
     def close(self) -> None:
         super().close()
-        admin = Admin()
+        admin = self.admin()
         try:
             admin.delete(*self.rabbit_names())
         finally:
@@ -498,12 +500,14 @@ class DramatiqRabbitmqRunner(RabbitmqRunner, DramatiqRunner):
     dead_label = "<queue>.XQ"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Not DramatiqRunner.__init__: it would make a Redis broker.
         Runner.__init__(self, *args, **kwargs)
         from dramatiq.common import dq_name, xq_name
 
         from .dramatiq_app import make_broker
 
         self._dead: list[str] = []
+        self._admin: Admin | None = None
         self.broker = make_broker(self.redis_url, self.namespace, self.profile, "rabbitmq")
         self.dead_queue = xq_name(self.queue)
         self._queues = [self.queue, dq_name(self.queue), self.dead_queue]
@@ -517,18 +521,17 @@ class CeleryRabbitmqRunner(RabbitmqRunner, CeleryRunner):
     dead_label = "<namespace>.dead"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Not CeleryRunner.__init__: it would make an app on the Redis broker.
         Runner.__init__(self, *args, **kwargs)
         from .celery_app import dead_letter_names, make_app
 
-        self._dead = []
+        self._dead: list[str] = []
+        self._admin: Admin | None = None
         self.app = make_app(self.redis_url, self.namespace, self.profile, "rabbitmq")
         self.dead_letter_exchange, self.dead_queue = dead_letter_names(self.namespace)
-        admin = Admin()  # the DLQ exists before the first message can be dead-lettered
-        try:
-            admin.dead_letter_exchange(self.dead_letter_exchange, self.dead_queue,
-                                       self.dead_queue)
-        finally:
-            admin.close()
+        # The DLQ exists before the first message can be dead-lettered.
+        self.admin().dead_letter_exchange(self.dead_letter_exchange, self.dead_queue,
+                                          self.dead_queue)
 
     def enqueue(self, task_id: str, data: dict[str, Any]) -> None:
         from .celery_app import TASK_NAME, rabbitmq_queue
