@@ -1,7 +1,10 @@
 """The comparison, measured in one run: ``python -m session7_engines.compare [--quick]``.
 
 For each engine (session 5 with and without prefetch, Dramatiq, RQ, Celery, our
-Streams consumer), on this machine and this Redis, each with its own worker command:
+Streams consumer), on this machine and this Redis, each with its own worker command,
+and for Dramatiq and Celery also on RabbitMQ quorum queues (``dramatiq+rabbitmq``,
+``celery+rabbitmq``: skipped with one line saying how to start RabbitMQ when it is
+not running, except under ``CI=true``, where they must run):
 
 1. throughput: no-op tasks and image tasks with 1 and 2 worker processes, as tasks/s
    and as a ratio to session 5 (no prefetch) measured in the same run;
@@ -37,13 +40,15 @@ from typing import Any
 import redis
 
 from . import settings
-from .runners import RUNNERS, Runner, Session5Runner, session5_has_prefetch
+from .rabbitmq import amqp_url, unavailable
+from .runners import RABBITMQ_ENGINES, RUNNERS, Runner, Session5Runner, session5_has_prefetch
 from .work import DEFAULT_FILTERS
 
-ENGINES = ["session5", "session5+prefetch", "dramatiq", "rq", "celery", "streams"]
+ENGINES = ["session5", "session5+prefetch", "dramatiq", "rq", "celery", "streams",
+           *RABBITMQ_ENGINES]
 # Throughput batches are sized to take about ``seconds`` at the rate a small probe batch
 # measured, so a fast engine is not timed on 30 ms and a slow one does not take minutes.
-SIZES = {"quick": {"seconds": 0.8, "repeats": 1, "poison_window": 12.0, "kill_bound": 30.0},
+SIZES = {"quick": {"seconds": 0.8, "repeats": 1, "poison_window": 20.0, "kill_bound": 30.0},
          "full": {"seconds": 2.0, "repeats": 3, "poison_window": 30.0, "kill_bound": 120.0}}
 PROBE = {"noop": 10, "image": 4}
 MAX_BATCH = {"noop": 5000, "image": 400}
@@ -115,9 +120,9 @@ def sized_throughput(runner: Runner, kind: str, workdir: Path, seconds: float,
     return {"rate": statistics.median(rates), "tasks": count, "repeats": repeats}
 
 
-def kill_mid_task(runner: Runner, bound: float) -> dict[str, Any]:
+def kill_mid_task(runner: Runner, bound: float, tag: str = "kill") -> dict[str, Any]:
     """SIGKILL the process running a task; follow the task until it ends or ``bound`` passes."""
-    task_id = f"{runner.namespace}-kill"
+    task_id = f"{runner.namespace}-{tag}"
     runner.enqueue(task_id, {"type": "sleep", "seconds": KILL_SLEEP_S})
     if not wait_for(lambda: runner.holder_pid(task_id), 30):
         return {"error": "the task never started"}
@@ -172,6 +177,12 @@ def run(quick: bool, engines: list[str], redis_url: str, log: Any = print,
     if "session5+prefetch" in engines and not session5_has_prefetch():
         engines = [e for e in engines if e != "session5+prefetch"]
         results["skipped"].append("session5+prefetch: this session 5 has no prefetch yet")
+    if set(engines) & set(RABBITMQ_ENGINES) and (why := unavailable()):
+        if os.environ.get("CI") == "true":
+            raise RuntimeError(f"{why} (under CI=true the RabbitMQ rows must run)")
+        skipped = [e for e in engines if e in RABBITMQ_ENGINES]
+        engines = [e for e in engines if e not in RABBITMQ_ENGINES]
+        results["skipped"].append(f"{', '.join(skipped)}: {why}")
     with tempfile.TemporaryDirectory(prefix="s7-compare-") as tmp:
         workdir = Path(tmp)
         for engine in engines:
@@ -196,7 +207,9 @@ def run(quick: bool, engines: list[str], redis_url: str, log: Any = print,
                 continue
             jobs.append((engine, "defaults"))
         log(f"  kill -9 and poison: {', '.join(f'{e} ({p})' for e, p in jobs)} ...")
-        if quick:
+        if not jobs:
+            outcomes = []
+        elif quick:
             with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
                 outcomes = list(pool.map(lambda job: scenarios(*job, redis_url, workdir, sizes),
                                          jobs))
@@ -218,13 +231,29 @@ def machine(redis_url: str) -> dict[str, Any]:
     versions = {name: metadata.version(name) for name in ("dramatiq", "rq", "celery", "kombu",
                                                            "redis")}
     return {"cores": os.cpu_count(), "python": platform.python_version(),
-            "redis_server": server.get("redis_version"), **versions}
+            "redis_server": server.get("redis_version"), "rabbitmq_server": rabbitmq_version(),
+            **versions}
+
+
+def rabbitmq_version() -> str | None:
+    """The RabbitMQ server's version, as it announces itself (None if it does not answer)."""
+    if unavailable():
+        return None
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url()))
+    try:
+        version = connection._impl.server_properties.get("version")
+    finally:
+        connection.close()
+    return version.decode() if isinstance(version, bytes) else version
 
 
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
-    lines = [f"machine: {m['cores']} cores, Python {m['python']}, Redis {m['redis_server']}; "
-             f"dramatiq {m['dramatiq']}, rq {m['rq']}, celery {m['celery']}",
+    rabbit = f", RabbitMQ {m['rabbitmq_server']}" if m.get("rabbitmq_server") else ""
+    lines = [f"machine: {m['cores']} cores, Python {m['python']}, Redis {m['redis_server']}"
+             f"{rabbit}; dramatiq {m['dramatiq']}, rq {m['rq']}, celery {m['celery']}",
              "", f"throughput (tasks/s, median of {results['sizes']['repeats']} batch(es) of about "
              f"{results['sizes']['seconds']:g} s; x = ratio to session 5 without prefetch, same run)",
              f"{'engine':<20}{'noop 1p':>16}{'noop 2p':>16}{'image 1p':>16}{'image 2p':>16}"]
@@ -243,19 +272,19 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"{engine:<20}" + "".join(cells))
     lines += ["", f"kill -9 mid-task (a {KILL_SLEEP_S:g} s task; dead-worker timeout "
               f"{settings.DEAD_WORKER_TIMEOUT_S:g} s where it can be set)",
-              f"{'engine':<12}{'profile':<13}{'came back':<11}{'after s':>8}{'runs':>6}"
+              f"{'engine':<19}{'profile':<13}{'came back':<11}{'after s':>8}{'runs':>6}"
               f"{'restarts':>10}  ended"]
     for row in results["kill"]:
         if "error" in row:
-            lines.append(f"{row['engine']:<12}{row['profile']:<13}{row['error']}")
+            lines.append(f"{row['engine']:<19}{row['profile']:<13}{row['error']}")
             continue
         after = "-" if row["recovery_s"] is None else f"{row['recovery_s']:.2f}"
-        lines.append(f"{row['engine']:<12}{row['profile']:<13}{'yes' if row['came_back'] else 'no':<11}"
+        lines.append(f"{row['engine']:<19}{row['profile']:<13}{'yes' if row['came_back'] else 'no':<11}"
                      f"{after:>8}{row['runs']:>6}{row['restarts']:>10}  {row['ended']}")
     lines += ["", "poison (a task that SIGKILLs its worker; runs = worker processes it killed)",
-              f"{'engine':<12}{'runs':>6}{'restarts':>10}  ended"]
+              f"{'engine':<19}{'runs':>6}{'restarts':>10}  ended"]
     for engine, row in results["poison"].items():
-        lines.append(f"{engine:<12}{row['runs']:>6}{row['restarts']:>10}  {row['ended']}")
+        lines.append(f"{engine:<19}{row['runs']:>6}{row['restarts']:>10}  {row['ended']}")
     lines += [f"skipped: {s}" for s in results["skipped"]]
     return "\n".join(lines)
 
@@ -284,7 +313,11 @@ def main(argv: list[str] | None = None) -> int:
               "(start one with `make redis`, or set REDIS_URL)", file=sys.stderr)
         return 2
     started = time.monotonic()
-    results = run(args.quick, engines, target.url)
+    try:
+        results = run(args.quick, engines, target.url)
+    except RuntimeError as error:  # a worker command that never started, RabbitMQ under CI
+        print(error, file=sys.stderr)
+        return 2
     results["seconds"] = round(time.monotonic() - started, 1)
     print(render(results))
     print(f"\nfinished in {results['seconds']:.0f} s")

@@ -32,6 +32,7 @@ from typing import Any
 import redis
 
 from . import settings
+from .rabbitmq import ENV_AMQP_URL, Admin, amqp_url
 from .work import ENV_ALLOWED_DIR, ENV_NAMESPACE, ENV_REDIS_URL, Ledger
 
 # RQ reads its key prefix once, when it is imported: set ours first (unless told otherwise).
@@ -446,6 +447,104 @@ class Session5Runner(Runner):
         super().close()
 
 
+class RabbitmqRunner(Runner):
+    """What the RabbitMQ runners add: the broker setting, the DLQ, and deleting our queues.
+
+    The ledger and Celery's results stay in Redis; the messages go through RabbitMQ,
+    in quorum queues named after the namespace, deleted by ``close()``.
+    """
+
+    dead_queue = ""
+    dead_letter_exchange = ""
+    dead_label = ""  # the dead-letter queue's name without the namespace, for the table
+
+    def env(self) -> dict[str, str]:
+        # One message held per Dramatiq process, as Celery's prefetch multiplier of 1:
+        # a process killed mid-task hands back only the task it was running.
+        return {**super().env(), settings.ENV_BROKER: "rabbitmq", ENV_AMQP_URL: amqp_url(),
+                "dramatiq_queue_prefetch": "1"}
+
+    def rabbit_names(self) -> tuple[list[str], list[str]]:
+        """(queues, exchanges) this run declared."""
+        raise NotImplementedError
+
+    def admin(self) -> Admin:
+        """One AMQP connection of the harness per runner (a runner stays in one thread)."""
+        if self._admin is None or not self._admin.connection.is_open:
+            self._admin = Admin()
+        return self._admin
+
+    def dead_ids(self) -> list[str]:
+        """Task ids dead-lettered so far (taken off the DLQ, kept here)."""
+        self._dead += self.admin().take_task_ids(self.dead_queue)
+        return self._dead
+
+    def ended(self, task_id: str) -> str | None:
+        if task_id in self.ledger.done_ids():
+            return "completed"
+        if task_id in self.dead_ids():
+            return f"dead-letter exchange -> {self.dead_label}"
+        return None
+
+    def close(self) -> None:
+        super().close()
+        admin = self.admin()
+        try:
+            admin.delete(*self.rabbit_names())
+        finally:
+            admin.close()
+
+
+class DramatiqRabbitmqRunner(RabbitmqRunner, DramatiqRunner):
+    engine = "dramatiq+rabbitmq"
+    dead_label = "<queue>.XQ"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Not DramatiqRunner.__init__: it would make a Redis broker.
+        Runner.__init__(self, *args, **kwargs)
+        from dramatiq.common import dq_name, xq_name
+
+        from .dramatiq_app import make_broker
+
+        self._dead: list[str] = []
+        self._admin: Admin | None = None
+        self.broker = make_broker(self.redis_url, self.namespace, self.profile, "rabbitmq")
+        self.dead_queue = xq_name(self.queue)
+        self._queues = [self.queue, dq_name(self.queue), self.dead_queue]
+
+    def rabbit_names(self) -> tuple[list[str], list[str]]:
+        return self._queues, [self.broker.dead_letter_exchange]
+
+
+class CeleryRabbitmqRunner(RabbitmqRunner, CeleryRunner):
+    engine = "celery+rabbitmq"
+    dead_label = "<namespace>.dead"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Not CeleryRunner.__init__: it would make an app on the Redis broker.
+        Runner.__init__(self, *args, **kwargs)
+        from .celery_app import dead_letter_names, make_app
+
+        self._dead: list[str] = []
+        self._admin: Admin | None = None
+        self.app = make_app(self.redis_url, self.namespace, self.profile, "rabbitmq")
+        self.dead_letter_exchange, self.dead_queue = dead_letter_names(self.namespace)
+        # The DLQ exists before the first message can be dead-lettered.
+        self.admin().dead_letter_exchange(self.dead_letter_exchange, self.dead_queue,
+                                          self.dead_queue)
+
+    def enqueue(self, task_id: str, data: dict[str, Any]) -> None:
+        from .celery_app import TASK_NAME, rabbitmq_queue
+
+        self.app.send_task(TASK_NAME, args=[task_id, data], task_id=task_id,
+                           queue=rabbitmq_queue(self.namespace, self.queue))
+
+    def rabbit_names(self) -> tuple[list[str], list[str]]:
+        return [self.queue, self.dead_queue], [self.queue, self.dead_letter_exchange]
+
+
 RUNNERS: dict[str, type[Runner]] = {r.engine: r for r in
                                     (Session5Runner, DramatiqRunner, RQRunner, CeleryRunner,
-                                     StreamsRunner)}
+                                     StreamsRunner, DramatiqRabbitmqRunner,
+                                     CeleryRabbitmqRunner)}
+RABBITMQ_ENGINES = [DramatiqRabbitmqRunner.engine, CeleryRabbitmqRunner.engine]

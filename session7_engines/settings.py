@@ -14,9 +14,13 @@ import os
 
 ENV_PROFILE = "S7_PROFILE"
 ENV_QUEUE = "S7_QUEUE"
+ENV_BROKER = "S7_BROKER"
 PROFILES = ("recommended", "defaults")
+BROKERS = ("redis", "rabbitmq")
 
 # Retries for a task that raised: 3, with exponential backoff from 0.1 s to 2 s.
+# Also the deliveries a task that kills its worker gets where the broker counts them
+# (session 5's max_attempts, our Streams consumer, RabbitMQ's quorum queues).
 MAX_RETRIES = 3
 MIN_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 2.0
@@ -32,6 +36,14 @@ def profile() -> str:
     value = os.environ.get(ENV_PROFILE, "recommended")
     if value not in PROFILES:
         raise ValueError(f"{ENV_PROFILE}={value!r}: use one of {', '.join(PROFILES)}")
+    return value
+
+
+def broker() -> str:
+    """Where the Dramatiq and Celery apps keep their messages (``redis`` unless told)."""
+    value = os.environ.get(ENV_BROKER, "redis")
+    if value not in BROKERS:
+        raise ValueError(f"{ENV_BROKER}={value!r}: use one of {', '.join(BROKERS)}")
     return value
 
 

@@ -40,3 +40,33 @@ def test_an_unknown_engine_is_refused_with_the_list(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "sidekiq" in err and "dramatiq" in err
+
+
+@pytest.fixture
+def no_rabbitmq(monkeypatch):
+    """As if RabbitMQ were not running (and nothing else needed: the machine line is faked)."""
+    line = "RabbitMQ is not running at amqp://...: start it with `docker compose up -d rabbitmq`"
+    monkeypatch.setattr(compare, "unavailable", lambda url=None: line)
+    monkeypatch.setattr(compare, "machine", lambda url: RESULTS["machine"])
+    return line
+
+
+def test_without_rabbitmq_its_rows_are_skipped_with_how_to_start_it(no_rabbitmq, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    results = compare.run(True, ["dramatiq+rabbitmq", "celery+rabbitmq"], "redis://unused")
+    assert results["kill"] == [] and results["throughput"] == {}
+    assert any(no_rabbitmq in line and "celery+rabbitmq" in line for line in results["skipped"])
+
+
+def test_under_ci_a_missing_rabbitmq_is_a_failure_not_a_skip(no_rabbitmq, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(RuntimeError, match="must run"):
+        compare.run(True, ["celery+rabbitmq"], "redis://unused")
+
+
+def test_the_rabbitmq_rows_sit_beside_the_redis_ones():
+    results = {**RESULTS, "poison": {
+        "dramatiq+rabbitmq": {"runs": 3, "restarts": 2, "ended": "dead-letter exchange -> x"}}}
+    text = compare.render(results)
+    row = next(line for line in text.splitlines() if line.startswith("dramatiq+rabbitmq"))
+    assert row.split() == ["dramatiq+rabbitmq", "3", "2", "dead-letter", "exchange", "->", "x"]
