@@ -6,6 +6,7 @@ it needs from there (routers/common.py), so no route opens its own connection.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -14,8 +15,10 @@ import redis.asyncio as aioredis
 from .config import ApiConfig
 from .images import ImageLibrary
 from .metrics import Metrics
+from .outages import ThrottledLog
 from .relay import OutboxRelay
-from .services import open_queue, open_store, redis_url_for
+from .services import open_async_redis, open_queue, open_store
+from .sse import READ_BLOCK_SECONDS, EventFanout
 from .store import TaskStore
 from .sync import EventSync, changes_for
 from .workers import RedisTaskQueue
@@ -28,11 +31,14 @@ class Backends:
     config: ApiConfig
     store: TaskStore
     queue: RedisTaskQueue
-    aredis: aioredis.Redis  # for the SSE streams (XREAD BLOCK without holding a thread)
+    aredis: aioredis.Redis  # for the SSE streams' history (short XRANGEs)
+    fanout: EventFanout  # the one XREAD BLOCK loop that feeds every open stream
     images: ImageLibrary
     metrics: Metrics
     relay: OutboxRelay
     sync: EventSync
+    throttled: ThrottledLog = field(default_factory=lambda: ThrottledLog(
+        logging.getLogger("session6_api")))  # repeated errors: one line per interval
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -72,8 +78,10 @@ def build_backends(config: ApiConfig) -> Backends:
     images.prepare()
     config.results_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics(queue.get_stats)
+    def reader_client() -> aioredis.Redis:  # a connection of its own, made in the loop that uses it
+        return open_async_redis(config, blocking_for=READ_BLOCK_SECONDS, max_connections=1)
+
     return Backends(
-        config=config, store=store, queue=queue,
-        aredis=aioredis.Redis.from_url(redis_url_for(config), decode_responses=True),
-        images=images, metrics=metrics, relay=OutboxRelay(store, queue),
+        config=config, store=store, queue=queue, aredis=open_async_redis(config),
+        fanout=EventFanout(reader_client, queue.keys.events), images=images, metrics=metrics, relay=OutboxRelay(store, queue),
         sync=EventSync(store, queue, on_event=metrics.observe))

@@ -96,12 +96,12 @@ class TaskStore:
     """The tables on one database; ``prefix`` keeps parallel test runs apart on one server."""
 
     def __init__(self, url: str, *, prefix: str = "", clock: Callable[[], float] = time.time,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, timeout: float | None = None) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.clock = clock
-        self.engine = engine or sa.create_engine(url, **_engine_options(url))
+        self.engine = engine or sa.create_engine(url, **_engine_options(url, timeout))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.metadata = sa.MetaData()
@@ -336,11 +336,18 @@ class TaskStore:
             yield from conn.execute(sa.select(self.tasks.c.id)).scalars()
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, timeout: float | None) -> dict[str, Any]:
+    """``timeout``: how long to wait for the server (connect, or a free pooled connection)
+    before giving up, so an outage fails a request fast instead of hanging it."""
     if url.startswith("sqlite"):
         # The API answers from threads: one SQLite connection is shared with care by SQLAlchemy.
+        # (Its timeout is how long a writer waits for the file lock, not an outage.)
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {"pool_pre_ping": True}
+    if timeout is None:
+        return {"pool_pre_ping": True}
+    # libpq counts connect_timeout in whole seconds, and treats 1 as 2.
+    return {"pool_pre_ping": True, "pool_timeout": timeout,
+            "connect_args": {"connect_timeout": max(2, round(timeout))}}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

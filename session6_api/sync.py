@@ -80,6 +80,7 @@ class EventSync:
         self.on_event = on_event  # metrics count claims, completions, failures here
         self.name = f"events:{queue.queue_name}"
         self.applied = 0
+        self.observed_up_to: str | None = None  # the newest event on_event has heard
 
     def run_once(self, block_ms: int | None = None) -> int:
         """Apply the events after the saved position; how many were read.
@@ -149,16 +150,26 @@ class EventSync:
 
     def apply(self, events: list[Event]) -> int:
         """Apply events in one transaction; how many rows changed (an unknown task or an
-        event a row has already seen changes nothing)."""
+        event a row has already seen changes nothing).
+
+        ``on_event`` (the metrics) hears each event once: after the transaction
+        committed, and only events newer than the last one it heard. A failed write
+        (the database went down) is read again on the next pass, and must not be
+        counted again: counting first made 200 completions look like 201.
+        """
         updates = []
         for event in events:
-            if self.on_event is not None:
-                self.on_event(event)
             changes = changes_for(event)
             if event.task_id and changes:
                 updates.append((event.task_id, event.id, changes))
         changed = self.store.apply_events(updates) if updates else 0
         self.applied += changed
+        if self.on_event is not None:
+            for event in events:
+                if self.observed_up_to is None or \
+                        sortable_event_id(event.id) > sortable_event_id(self.observed_up_to):
+                    self.on_event(event)
+                    self.observed_up_to = event.id
         return changed
 
     def run_forever(self, stop: threading.Event, block_ms: int = 500) -> None:
