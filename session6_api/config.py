@@ -74,8 +74,9 @@ class ApiConfig:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ApiConfig:
         """Settings from ``DATABASE_URL``, ``REDIS_URL``, ``QUEUE_NAME``, ``API_TOKEN``,
-        ``SESSION6_DATA_DIR``, ``SESSION6_TABLE_PREFIX`` and ``SESSION6_ALLOWED_HOSTS``
-        (comma-separated names added to the local ones); keyword overrides win."""
+        ``SESSION6_DATA_DIR``, ``SESSION6_TABLE_PREFIX``, ``SESSION6_ALLOWED_HOSTS``
+        (comma-separated names added to the local ones), ``SESSION6_BACKEND_TIMEOUT`` and
+        ``SESSION6_KEEP_ALIVE`` (seconds); keyword overrides win."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("SESSION6_DATA_DIR") or DATA_DIR)
         values: dict[str, Any] = {
@@ -88,6 +89,10 @@ class ApiConfig:
             "allowed_hosts": LOCAL_HOSTS + tuple(
                 h.strip() for h in env.get("SESSION6_ALLOWED_HOSTS", "").split(",") if h.strip()),
         }
+        for name, variable in (("backend_timeout", "SESSION6_BACKEND_TIMEOUT"),
+                               ("keep_alive", "SESSION6_KEEP_ALIVE")):
+            if env.get(variable):
+                values[name] = float(env[variable])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
