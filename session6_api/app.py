@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .backends import Backends, build_backends
+from .browser_safety import BrowserSafety
 from .config import ApiConfig
 from .limits import BodySizeLimit
 from .outages import install_outage_handlers
@@ -66,4 +67,7 @@ def create_app(config: ApiConfig | None = None, *, backends: Backends | None = N
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # An upload may be max_upload_bytes; a little more for the multipart framing.
     app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + 64 * 1024)
+    # Added last, so it runs first: a foreign Host or a cross-origin POST is refused
+    # before anything else looks at the request.
+    app.add_middleware(BrowserSafety, allowed_hosts=config.allowed_hosts)
     return app

@@ -7,7 +7,9 @@
 API with the outbox relay and the event follower in two threads of its
 process, prints the URL and serves until Ctrl-C, which stops all of them:
 uvicorn finishes its requests, the workers finish their task (SIGTERM), and
-nothing is left running.
+nothing is left running. Meanwhile it supervises the workers: one that dies is
+replaced within a second; and they die with ``serve`` if it is killed
+(supervision.py), so the same command can start it again.
 """
 
 from __future__ import annotations
@@ -17,24 +19,35 @@ import os
 import sys
 
 from .config import ApiConfig
-from .tools import WorkerFleet
+from .supervision import Supervisor, serve_fleet
 from .workers.redis_connection import RedisUnavailableError, resolve_redis
 
 SHUTDOWN_GRACE = 3  # seconds open requests (SSE streams) get after Ctrl-C
 
 
-def stopping_server(app, config):
+def stopping_server(app, config, on_exit=None):
     """A uvicorn server that also flags Ctrl-C on the app (``app.state.shutting_down``), so
     a stream that looks at the flag (the dashboard's) ends by itself within the grace
-    period instead of being cancelled in the middle of a write."""
+    period instead of being cancelled in the middle of a write; ``on_exit()`` runs then
+    too (the supervisor stops replacing workers that Ctrl-C is stopping)."""
     import uvicorn
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig, frame) -> None:
             app.state.shutting_down = True
+            if on_exit is not None:
+                on_exit()
             super().handle_exit(sig, frame)
 
     return Server(config)
+
+
+def with_bind_address(allowed: tuple[str, ...], host: str) -> tuple[str, ...]:
+    """The host names to answer: ``allowed`` and the ``--host`` address itself, unless that is
+    a wildcard (0.0.0.0 or ::), which names no host (set SESSION6_ALLOWED_HOSTS then)."""
+    if host in ("0.0.0.0", "::", "") or host in allowed:
+        return allowed
+    return (*allowed, host)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,12 +86,15 @@ def serve(args: argparse.Namespace) -> int:
     config = ApiConfig.from_env(redis_url=target.url, queue_name=args.queue,
                                 database_url=args.database_url,
                                 in_request_route=args.in_request_route or None)
+    config = config.replace(allowed_hosts=with_bind_address(config.allowed_hosts, args.host))
     os.environ["REDIS_URL"] = target.url or ""  # the worker processes use the same server
-    fleet = WorkerFleet(target.url or "", config.queue_name,
+    fleet = serve_fleet(target.url or "", config.queue_name,
                         allowed_dirs=[config.data_dir, os.getcwd()])
+    supervisor = Supervisor(fleet)
     try:
         if args.workers:
             fleet.start(args.workers)
+            supervisor.start()  # a worker that dies is replaced
         app = create_app(config)
         database = config.database_url.split("@")[-1]
         print(f"session6_api: http://{args.host}:{args.port}  (docs: /docs)  "
@@ -89,10 +105,12 @@ def serve(args: argparse.Namespace) -> int:
             # Ctrl-C, then close them, or shutdown would wait for the last browser.
             stopping_server(app, uvicorn.Config(app, host=args.host, port=args.port,
                                                 log_level="warning",
-                                                timeout_graceful_shutdown=SHUTDOWN_GRACE)).run()
+                                                timeout_graceful_shutdown=SHUTDOWN_GRACE),
+                            on_exit=supervisor.halt).run()
         except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
             pass
     finally:
+        supervisor.stop()
         fleet.stop()
     print("session6_api: stopped the API, the relay and the workers.", flush=True)
     return 0
