@@ -17,6 +17,7 @@ from .images import ImageLibrary
 from .metrics import Metrics
 from .outages import ThrottledLog
 from .relay import OutboxRelay
+from .resend import DataLossRecovery
 from .services import open_async_redis, open_queue, open_store
 from .sse import READ_BLOCK_SECONDS, EventFanout
 from .store import TaskStore
@@ -37,6 +38,7 @@ class Backends:
     metrics: Metrics
     relay: OutboxRelay
     sync: EventSync
+    recovery: DataLossRecovery  # Redis came back empty: re-send from the database
     throttled: ThrottledLog = field(default_factory=lambda: ThrottledLog(
         logging.getLogger("session6_api")))  # repeated errors: one line per interval
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -46,7 +48,8 @@ class Backends:
         """The relay and the event follower, each in a daemon thread of this process."""
         self._stop.clear()
         for name, target in (("outbox-relay", self.relay.run_forever),
-                             ("event-sync", self.sync.run_forever)):
+                             ("event-sync", self.sync.run_forever),
+                             ("data-loss-watch", self.recovery.run_forever)):
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -78,10 +81,12 @@ def build_backends(config: ApiConfig) -> Backends:
     images.prepare()
     config.results_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics(queue.get_stats)
+
     def reader_client() -> aioredis.Redis:  # a connection of its own, made in the loop that uses it
         return open_async_redis(config, blocking_for=READ_BLOCK_SECONDS, max_connections=1)
 
     return Backends(
         config=config, store=store, queue=queue, aredis=open_async_redis(config),
-        fanout=EventFanout(reader_client, queue.keys.events), images=images, metrics=metrics, relay=OutboxRelay(store, queue),
-        sync=EventSync(store, queue, on_event=metrics.observe))
+        fanout=EventFanout(reader_client, queue.keys.events), images=images, metrics=metrics,
+        relay=OutboxRelay(store, queue), sync=EventSync(store, queue, on_event=metrics.observe),
+        recovery=DataLossRecovery(store, queue))

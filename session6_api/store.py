@@ -312,12 +312,43 @@ class TaskStore:
                     .values(last_event=fence, updated_at=self.clock(), **changes)).rowcount
         return changed
 
-    def unfinished_ids(self, limit: int = 1000) -> list[str]:
-        """Ids of rows not in a terminal status, oldest first (for a reconciliation pass)."""
+    def unfinished_ids(self, limit: int = 1000, *,
+                       after: tuple[float, str] | None = None) -> list[tuple[float, str]]:
+        """(created_at, id) of rows not in a terminal status, oldest first, after ``after``.
+
+        Keyset paging, so a reconciliation can walk every unfinished row once even
+        when some stay unfinished (still processing) and would come first again.
+        """
         t = self.tasks
+        query = (sa.select(t.c.created_at, t.c.id).where(t.c.status.not_in(TERMINAL))
+                 .order_by(t.c.created_at, t.c.id).limit(limit))
+        if after is not None:
+            query = query.where(sa.or_(t.c.created_at > after[0],
+                                       sa.and_(t.c.created_at == after[0], t.c.id > after[1])))
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(t.c.id).where(t.c.status.not_in(TERMINAL))
-                                     .order_by(t.c.created_at).limit(limit)).scalars())
+            return [(float(r.created_at), r.id) for r in conn.execute(query)]
+
+    def resend_unfinished(self) -> int:
+        """A new outbox row for every unfinished task (its latest payload, the same id); how many.
+
+        After Redis lost its data, the database still knows what was accepted and
+        not finished: the relay pushes these again, under the ids the tasks already
+        have, so a client following ``/tasks/{id}`` sees its task go on.
+        """
+        t, o = self.tasks, self.outbox
+        latest = (sa.select(o.c.task_id, sa.func.max(o.c.id).label("last"))
+                  .group_by(o.c.task_id).subquery())
+        now = self.clock()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(o.c.task_id, o.c.payload)
+                .join(latest, o.c.id == latest.c.last)
+                .join(t, t.c.id == o.c.task_id)
+                .where(t.c.status.not_in(TERMINAL))).all()
+            if rows:
+                conn.execute(o.insert(), [{"task_id": r.task_id, "payload": r.payload,
+                                           "created_at": now} for r in rows])
+        return len(rows)
 
     def position(self, name: str) -> str | None:
         with self.engine.connect() as conn:

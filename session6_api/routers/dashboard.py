@@ -56,6 +56,7 @@ def ledger_for(request: Request) -> EventLedger:
 def page_state(state: Backends, ledger: EventLedger) -> dict[str, Any]:
     return {**dashboard_state(state.queue, ledger),
             "token_required": state.config.api_token is not None,
+            "data_lost": state.recovery.notice,  # Redis lost its data; what was re-sent
             "samples": state.images.samples()}
 
 

@@ -71,7 +71,9 @@ def purge(request: Request) -> Purged:
 
 
 def _set_paused(request: Request, paused: bool) -> PauseState:
-    return PauseState(paused=pause(backends(request).queue, paused))
+    state = backends(request)
+    state.recovery.remember_pause(paused)  # restored if Redis loses its data
+    return PauseState(paused=pause(state.queue, paused))
 
 
 @router.post("/queue/pause", response_model=PauseState, dependencies=CHANGES_STATE,
