@@ -62,15 +62,23 @@ class ImageLibrary:
                     raise ImageRejected(413, f"the image is {width} x {height} = "
                                              f"{width * height:,} pixels; the limit is "
                                              f"{self.max_pixels:,} pixels")
-                image.verify()  # reads the whole file: catches a truncated one
+                image.verify()  # checks the file's structure (chunks, checksums)
                 kind = image.format or ""
+            # verify() does not decode: a 68-byte PNG that declares 6300 x 6300 and has no
+            # pixel data passes it, and would be dead-lettered by a worker later. Decoding
+            # now (bounded by the pixel check above) refuses it here, with the reason.
+            with Image.open(io.BytesIO(content)) as decoded:
+                decoded.load()
         except ImageRejected:
             raise
+        except Image.DecompressionBombError as error:  # Pillow's own limit, above ours
+            raise ImageRejected(413, f"the image has too many pixels ({error}); the limit is "
+                                     f"{self.max_pixels:,} pixels") from None
         except UnidentifiedImageError:
             raise ImageRejected(415, "the upload does not decode as an image (Pillow does not "
                                      "recognise its format); send a JPEG, PNG, GIF, BMP, WebP "
                                      "or TIFF file") from None
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        except (OSError, SyntaxError, ValueError) as error:
             raise ImageRejected(415, f"the upload does not decode as an image ({error}); send "
                                      f"a complete JPEG, PNG, GIF, BMP, WebP or TIFF file") from None
         if kind not in FORMATS:
@@ -86,12 +94,17 @@ class ImageLibrary:
     def resolve(self, name: str) -> Path:
         """The file for an image id or a sample name; ValueError saying what exists."""
         if IMAGE_ID.fullmatch(name):
-            found = sorted(self.images_dir.glob(f"{name}.*"))
+            found = sorted(p for p in self.images_dir.glob(f"{name}.*") if not p.is_symlink())
             if found:
                 return found[0]
             raise ValueError(f"no uploaded image has the id {name!r}; POST /images first and "
                              f"use the 'id' it returns")
         if SAMPLE_NAME.fullmatch(name) and name in self.samples():
-            return self.samples_dir / name
+            path = self.samples_dir / name
+            # A link placed in the folder could point anywhere (/etc/passwd); the worker
+            # refuses it, and so do we: only real files in the folder are samples.
+            if path.is_symlink() or not path.is_file():
+                raise ValueError(f"sample {name!r} is not a regular file in the samples folder")
+            return path
         raise ValueError(f"{name!r} is neither an uploaded image id (img_ + 32 hex digits, from "
                          f"POST /images) nor a sample; the samples are: {', '.join(self.samples())}")

@@ -35,19 +35,28 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def counting_receive() -> dict[str, Any]:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
         async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal started
+            if exceeded:
+                # A chunked body (no Content-Length) went over the limit while the form
+                # parser read it; the parser turned our exception into its own 400.
+                # The answer is still 413: the body was too large.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._refuse(send)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
@@ -55,6 +64,7 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
+                started = True
                 await self._refuse(send)
 
     async def _refuse(self, send: Any) -> None:
