@@ -66,7 +66,8 @@ def create_app(config: ApiConfig | None = None, *, backends: Backends | None = N
     install_outage_handlers(app, config.outage_retry_after, app.state.backends.throttled)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # An upload may be max_upload_bytes; a little more for the multipart framing.
-    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + 64 * 1024)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + 64 * 1024,
+                       read_timeout=config.body_timeout)
     # Added last, so it runs first: a foreign Host or a cross-origin POST is refused
     # before anything else looks at the request.
     app.add_middleware(BrowserSafety, allowed_hosts=config.allowed_hosts)

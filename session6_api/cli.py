@@ -19,6 +19,7 @@ import os
 import sys
 
 from .config import ApiConfig
+from .server_limits import quiet_repeats, uvicorn_limits
 from .supervision import Supervisor, serve_fleet
 from .workers.redis_connection import RedisUnavailableError, resolve_redis
 
@@ -103,9 +104,11 @@ def serve(args: argparse.Namespace) -> int:
         try:
             # An open SSE stream never ends by itself: give streams a few seconds on
             # Ctrl-C, then close them, or shutdown would wait for the last browser.
+            quiet_repeats()  # a flood of one error is one line per interval
             stopping_server(app, uvicorn.Config(app, host=args.host, port=args.port,
                                                 log_level="warning",
-                                                timeout_graceful_shutdown=SHUTDOWN_GRACE),
+                                                timeout_graceful_shutdown=SHUTDOWN_GRACE,
+                                                **uvicorn_limits(config.header_timeout)),
                             on_exit=supervisor.halt).run()
         except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
             pass

@@ -32,6 +32,10 @@ KEEP_ALIVE_SECONDS = 15.0
 # attacker.example resolving to 127.0.0.1) is refused. ``--host`` and
 # SESSION6_ALLOWED_HOSTS add more.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+# A client gets this long to send a request head, and to send each piece of a body:
+# a slow client cannot hold a connection (a file descriptor) for ever.
+HEADER_TIMEOUT_SECONDS = 10.0
+BODY_TIMEOUT_SECONDS = 30.0
 
 
 def default_database_url(data_dir: Path = DATA_DIR) -> str:
@@ -58,6 +62,8 @@ class ApiConfig:
     outage_retry_after: int = OUTAGE_RETRY_AFTER_SECONDS
     keep_alive: float = KEEP_ALIVE_SECONDS
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    header_timeout: float = HEADER_TIMEOUT_SECONDS
+    body_timeout: float = BODY_TIMEOUT_SECONDS
 
     @property
     def images_dir(self) -> Path:
@@ -75,8 +81,9 @@ class ApiConfig:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ApiConfig:
         """Settings from ``DATABASE_URL``, ``REDIS_URL``, ``QUEUE_NAME``, ``API_TOKEN``,
         ``SESSION6_DATA_DIR``, ``SESSION6_TABLE_PREFIX``, ``SESSION6_ALLOWED_HOSTS``
-        (comma-separated names added to the local ones), ``SESSION6_BACKEND_TIMEOUT`` and
-        ``SESSION6_KEEP_ALIVE`` (seconds); keyword overrides win."""
+        (comma-separated names added to the local ones), and in seconds
+        ``SESSION6_BACKEND_TIMEOUT``, ``SESSION6_KEEP_ALIVE``, ``SESSION6_HEADER_TIMEOUT``
+        and ``SESSION6_BODY_TIMEOUT``; keyword overrides win."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("SESSION6_DATA_DIR") or DATA_DIR)
         values: dict[str, Any] = {
@@ -90,7 +97,9 @@ class ApiConfig:
                 h.strip() for h in env.get("SESSION6_ALLOWED_HOSTS", "").split(",") if h.strip()),
         }
         for name, variable in (("backend_timeout", "SESSION6_BACKEND_TIMEOUT"),
-                               ("keep_alive", "SESSION6_KEEP_ALIVE")):
+                               ("keep_alive", "SESSION6_KEEP_ALIVE"),
+                               ("header_timeout", "SESSION6_HEADER_TIMEOUT"),
+                               ("body_timeout", "SESSION6_BODY_TIMEOUT")):
             if env.get(variable):
                 values[name] = float(env[variable])
         values.update({k: v for k, v in overrides.items() if v is not None})
