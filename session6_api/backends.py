@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from .config import ApiConfig
-from .images import ImageLibrary
+from .images import ImageLibrary, UploadBudget
 from .metrics import Metrics
 from .outages import ThrottledLog
 from .relay import OutboxRelay
@@ -23,6 +23,8 @@ from .sse import READ_BLOCK_SECONDS, EventFanout
 from .store import TaskStore
 from .sync import EventSync, changes_for
 from .workers import RedisTaskQueue
+
+HOUSEKEEPING_EVERY = 60.0  # seconds between two clean-ups while serving
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Backends:
     relay: OutboxRelay
     sync: EventSync
     recovery: DataLossRecovery  # Redis came back empty: re-send from the database
+    upload_budget: UploadBudget  # bytes per client per window (429 past it)
     throttled: ThrottledLog = field(default_factory=lambda: ThrottledLog(
         logging.getLogger("session6_api")))  # repeated errors: one line per interval
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -49,10 +52,25 @@ class Backends:
         self._stop.clear()
         for name, target in (("outbox-relay", self.relay.run_forever),
                              ("event-sync", self.sync.run_forever),
-                             ("data-loss-watch", self.recovery.run_forever)):
+                             ("data-loss-watch", self.recovery.run_forever),
+                             ("housekeeping", self.housekeeping_forever)):
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def housekeeping(self) -> dict[str, int]:
+        """Delete what is no longer needed: sent outbox rows of finished tasks, unused uploads."""
+        return {"outbox_rows": self.store.prune_outbox(),
+                "uploads": self.images.expire_unused(self.config.upload_ttl,
+                                                     self.store.images_in_use)}
+
+    def housekeeping_forever(self, stop: threading.Event,
+                             interval: float = HOUSEKEEPING_EVERY) -> None:
+        while not stop.wait(interval):
+            try:
+                self.housekeeping()
+            except Exception as error:  # a backend down: next time
+                self.throttled.warning("housekeeping", "housekeeping failed: %s", error)
 
     def stop_background(self) -> None:
         self._stop.set()
@@ -89,4 +107,5 @@ def build_backends(config: ApiConfig) -> Backends:
         config=config, store=store, queue=queue, aredis=open_async_redis(config),
         fanout=EventFanout(reader_client, queue.keys.events), images=images, metrics=metrics,
         relay=OutboxRelay(store, queue), sync=EventSync(store, queue, on_event=metrics.observe),
-        recovery=DataLossRecovery(store, queue))
+        recovery=DataLossRecovery(store, queue),
+        upload_budget=UploadBudget(config.upload_budget_bytes, config.upload_budget_window))

@@ -2,6 +2,7 @@
 
     python -m session6_api serve [--host 127.0.0.1] [--port 8000] [--workers 2]
     python -m session6_api relay        # only the outbox relay (the demos kill it)
+    python -m session6_api cleanup [--older-than-days 30]   # retention, by hand or from cron
 
 ``serve`` starts the worker processes (session 5's ``WorkerFleet``), then the
 API with the outbox relay and the event follower in two threads of its
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from .config import ApiConfig
 from .server_limits import quiet_repeats, uvicorn_limits
@@ -68,7 +70,47 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default $DATABASE_URL, else a SQLite file under output/session6/")
     serve.add_argument("--in-request-route", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("relay", help="run only the outbox relay")
+    clean = sub.add_parser("cleanup", help="delete sent outbox rows of finished tasks, unused "
+                                           "uploads and, with --older-than-days, old finished "
+                                           "tasks and their results")
+    clean.add_argument("--older-than-days", type=float, default=None, metavar="DAYS",
+                       help="also delete finished tasks created more than DAYS days ago")
+    clean.add_argument("--database-url", default=None,
+                       help="default $DATABASE_URL, else the SQLite file under output/session6/")
     return parser
+
+
+def cleanup(args: argparse.Namespace) -> int:
+    """The database is the long-term record; this is how it stays the size you choose."""
+    from .images import ImageLibrary
+    from .services import open_store
+
+    if args.older_than_days is not None and args.older_than_days < 0:
+        print("error: --older-than-days must be 0 or more", file=sys.stderr)
+        return 2
+    config = ApiConfig.from_env(database_url=args.database_url)
+    store = open_store(config)
+    images = ImageLibrary(config.images_dir, config.samples_dir,
+                          max_bytes=config.max_upload_bytes, max_pixels=config.max_image_pixels)
+    try:
+        outbox = store.prune_outbox()
+        uploads = images.expire_unused(config.upload_ttl, store.images_in_use) \
+            if config.images_dir.is_dir() else 0
+        tasks, results = [], 0
+        if args.older_than_days is not None:
+            tasks = store.delete_finished(args.older_than_days * 86400)
+            for row in tasks:
+                path = Path(row.result_path) if row.result_path else None
+                if path and path.parent == config.results_dir and path.is_file():
+                    path.unlink()
+                    results += 1
+    finally:
+        store.close()
+    older = (f", {len(tasks)} finished tasks older than {args.older_than_days:g} days and "
+             f"{results} result files" if args.older_than_days is not None else "")
+    print(f"cleanup: deleted {outbox} sent outbox rows of finished tasks, {uploads} unused "
+          f"uploads{older}.", flush=True)
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -123,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "cleanup":
+        return cleanup(args)
     from .relay import main as relay_main
 
     relay_main()

@@ -36,6 +36,11 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # a slow client cannot hold a connection (a file descriptor) for ever.
 HEADER_TIMEOUT_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 30.0
+# Uploads: a client may store this much per window (429 past it), and an upload no
+# task uses is deleted after UPLOAD_TTL_SECONDS.
+UPLOAD_BUDGET_BYTES = 32 * 1024 * 1024  # a class's photos, not a disk-filling loop
+UPLOAD_BUDGET_WINDOW_SECONDS = 60.0
+UPLOAD_TTL_SECONDS = 3600.0
 
 
 def default_database_url(data_dir: Path = DATA_DIR) -> str:
@@ -64,6 +69,9 @@ class ApiConfig:
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
     header_timeout: float = HEADER_TIMEOUT_SECONDS
     body_timeout: float = BODY_TIMEOUT_SECONDS
+    upload_budget_bytes: int = UPLOAD_BUDGET_BYTES
+    upload_budget_window: float = UPLOAD_BUDGET_WINDOW_SECONDS
+    upload_ttl: float = UPLOAD_TTL_SECONDS
 
     @property
     def images_dir(self) -> Path:

@@ -13,6 +13,10 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -31,6 +35,45 @@ class ImageRejected(ValueError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class UploadBudget:
+    """At most ``max_bytes`` of uploads per client in any ``window`` seconds (429 past it).
+
+    Counted in memory, per client address: enough to stop one client filling the
+    disk in a loop, not an accounting system (a restart forgets it).
+    """
+
+    def __init__(self, max_bytes: int, window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
+        self.window = window
+        self.clock = clock
+        self._spent: dict[str, deque[tuple[float, int]]] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, client: str, size: int) -> float | None:
+        """Record ``size`` bytes for ``client``; None if within budget, else the seconds
+        until enough of it is free again (nothing is recorded then)."""
+        with self._lock:
+            now = self.clock()
+            spent = self._spent.setdefault(client, deque())
+            while spent and spent[0][0] <= now - self.window:
+                spent.popleft()
+            used = sum(size for _, size in spent)
+            if used + size > self.max_bytes:
+                freed, wait = used, 0.0
+                for when, old in spent:  # oldest first: when does enough fall out?
+                    freed -= old
+                    wait = when + self.window - now
+                    if freed + size <= self.max_bytes:
+                        break
+                return max(1.0, wait)
+            spent.append((now, size))
+            if len(self._spent) > 10_000:  # forget idle clients
+                for idle in [c for c, q in self._spent.items() if not q]:
+                    del self._spent[idle]
+            return None
 
 
 class ImageLibrary:
@@ -90,6 +133,22 @@ class ImageLibrary:
         partial.write_bytes(content)
         partial.replace(path)  # a reader never sees half a file
         return image_id, Image.open(path)
+
+    def expire_unused(self, older_than: float, in_use: Callable[[list[str]], set[str]],
+                      now: float | None = None) -> int:
+        """Delete uploads older than ``older_than`` seconds that no task uses; how many.
+
+        An upload nobody turned into a task within that time is not going to be; a
+        stranger's files must not pile up for ever.
+        """
+        cutoff = (time.time() if now is None else now) - older_than
+        candidates = {p.stem: p for p in self.images_dir.glob("img_*.*")
+                      if IMAGE_ID.fullmatch(p.stem) and p.stat().st_mtime < cutoff}
+        used = in_use(list(candidates))
+        for name, path in candidates.items():
+            if name not in used:
+                path.unlink(missing_ok=True)
+        return len(candidates) - len(used & set(candidates))
 
     def resolve(self, name: str) -> Path:
         """The file for an image id or a sample name; ValueError saying what exists."""

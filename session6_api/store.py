@@ -350,6 +350,43 @@ class TaskStore:
                                            "created_at": now} for r in rows])
         return len(rows)
 
+    # --- retention ------------------------------------------------------------------------
+
+    def prune_outbox(self) -> int:
+        """Delete the sent outbox rows of finished tasks; how many.
+
+        A sent row has done its job. The rows of unfinished tasks stay: they are
+        what ``resend_unfinished`` pushes again if Redis loses its data.
+        """
+        t, o = self.tasks, self.outbox
+        finished = sa.select(t.c.id).where(t.c.status.in_(TERMINAL))
+        with self.engine.begin() as conn:
+            return conn.execute(o.delete().where(o.c.sent_at.is_not(None),
+                                                 o.c.task_id.in_(finished))).rowcount
+
+    def delete_finished(self, older_than: float) -> list[TaskRow]:
+        """Delete finished tasks created more than ``older_than`` seconds ago (and their
+        outbox rows); the rows deleted, so the caller can remove their files."""
+        t, o = self.tasks, self.outbox
+        cutoff = self.clock() - older_than
+        with self.engine.begin() as conn:
+            old = [_row(r) for r in conn.execute(t.select().where(
+                t.c.status.in_(TERMINAL), t.c.created_at < cutoff)).mappings()]
+            ids = [row.id for row in old]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                conn.execute(o.delete().where(o.c.task_id.in_(chunk)))
+                conn.execute(t.delete().where(t.c.id.in_(chunk)))
+        return old
+
+    def images_in_use(self, names: list[str]) -> set[str]:
+        """Which of these image names some task (any status) refers to."""
+        if not names:
+            return set()
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(self.tasks.c.image).distinct()
+                                    .where(self.tasks.c.image.in_(names))).scalars())
+
     def position(self, name: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(self.sync_state.c.position)
