@@ -18,6 +18,17 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(found: bool, what: str) -> None:
+    """Skip without ``what`` on a learner's machine; fail under CI=true (it must run there)."""
+    import pytest
+
+    if not found:
+        if IN_CI:
+            pytest.fail(f"CI=true but {what} is not installed: the fault tests must run")
+        pytest.skip(f"{what} is not installed")
 
 
 def _chaos_helpers():

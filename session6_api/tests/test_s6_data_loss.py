@@ -10,11 +10,9 @@ behind a trimmed stream reconciled at most 1,000 rows once (200 of 1,200 stayed
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 
 import pytest
-from _private_servers import ThrowawayRedis, redis_server_binary
 from fastapi.testclient import TestClient
 
 from session6_api.app import create_app
@@ -22,18 +20,7 @@ from session6_api.config import ApiConfig
 from session6_api.conftest import TEST_HOSTS
 
 pytestmark = [pytest.mark.redis, pytest.mark.chaos]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SAMPLE = "photo_grace_hopper.jpg"
-
-
-@pytest.fixture
-def private_redis():
-    if redis_server_binary() is None:
-        if IN_CI:
-            pytest.fail("CI=true but redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    with ThrowawayRedis() as server:
-        yield server
 
 
 def make_app(private_redis, tmp_path):

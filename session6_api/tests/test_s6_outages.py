@@ -9,7 +9,6 @@ the client library's default: 5 s per try, ten tries).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 from _private_servers import (
     ThrowawayPostgres,
     ThrowawayRedis,
+    need,
     postgres_bin_dir,
     redis_server_binary,
 )
@@ -28,23 +28,15 @@ from session6_api.app import create_app
 from session6_api.config import ApiConfig
 from session6_api.sync import EventSync
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TIMEOUT = 0.5  # the app's backend_timeout in these tests
 QUICKLY = 5.0  # an outage answer within this many seconds (10x the timeout: a busy machine)
 SAMPLE = "photo_grace_hopper.jpg"
 
 
-def _need(binary_found: bool, what: str) -> None:
-    if not binary_found:
-        if IN_CI:
-            pytest.fail(f"CI=true but {what} is not installed: the outage tests must run")
-        pytest.skip(f"{what} is not installed")
-
-
 @pytest.fixture
 def servers() -> Iterator[tuple[ThrowawayRedis, ThrowawayPostgres]]:
-    _need(redis_server_binary() is not None, "redis-server")
-    _need(postgres_bin_dir() is not None, "PostgreSQL (initdb, pg_ctl)")
+    need(redis_server_binary() is not None, "redis-server")
+    need(postgres_bin_dir() is not None, "PostgreSQL (initdb, pg_ctl)")
     with ThrowawayRedis() as redis_server, ThrowawayPostgres() as postgres:
         yield redis_server, postgres
 

@@ -6,32 +6,20 @@ what a valid one looks like."""
 from __future__ import annotations
 
 import asyncio
-import os
 
 import httpx
 import pytest
-from _private_servers import ThrowawayRedis, redis_server_binary
+from _private_servers import ThrowawayRedis
 
 from session5_recovery.workers import RedisTaskQueue
 from session6_api.config import KEEP_ALIVE_SECONDS
 from session6_api.livetest import LiveServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 QUEUE = "streams"
 STREAMS = 1000
 # The issue's three: above 2**64, Arabic-Indic digits (Python's \d accepts them), and 2**64.
 MALFORMED_IDS = ["99999999999999999999-0", "\u0661\u0662\u0663-0", "18446744073709551616-0"]
-
-
-@pytest.fixture
-def private_redis():
-    if redis_server_binary() is None:
-        if IN_CI:
-            pytest.fail("CI=true but redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    with ThrowawayRedis() as server:
-        yield server
 
 
 def serve(private_redis: ThrowawayRedis, tmp_path, **env: str) -> LiveServer:
