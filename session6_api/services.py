@@ -52,7 +52,9 @@ def redis_options(config: ApiConfig, *, blocking_for: float = 0.0) -> dict[str, 
     }
 
 
-def open_queue(config: ApiConfig, *, blocking_for: float = 1.0) -> RedisTaskQueue:
+def open_queue(config: ApiConfig, *, blocking_for: float = 0.5) -> RedisTaskQueue:
+    """Session 5's queue with explicit options; ``blocking_for``: the event follower's
+    ``XREAD BLOCK`` (0.5 s, ``EventSync.run_forever``) shares this client."""
     retry = Retry(NoBackoff(), RETRIES_ON_BROKEN_CONNECTION,
                   supported_errors=(RedisConnectionError,))
     return RedisTaskQueue.connect(redis_url_for(config), queue_name=config.queue_name,
