@@ -143,6 +143,9 @@ def test_frozen_redis_answers_503_within_the_timeout(service: Service):
         service.redis.resume()
     assert_all_503(answers, "redis")
     assert ready.status_code == 503 and ready.json()["redis"] is False and ready_took < QUICKLY
+    slowest = max(took for *_, took in answers.values())
+    print(f"frozen Redis: {len(answers)} routes answered 503, the slowest in {slowest:.2f} s "
+          f"(backend timeout {TIMEOUT} s); /ready in {ready_took:.2f} s")
     assert service.client.get("/stats").status_code == 200  # and back once it thaws
 
 
