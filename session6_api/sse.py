@@ -127,6 +127,7 @@ class EventFanout:
         self.subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._throttled = ThrottledLog(log)
 
     async def subscribe(self) -> Subscription:
@@ -141,8 +142,12 @@ class EventFanout:
 
     async def _ensure_running(self) -> None:
         """Start the reader if it is not running; a Redis outage now raises (the route's 503)."""
-        if self._task is None or self._task.done():
-            self._ready = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        # A new event loop (a test client started again) needs a reader of its own.
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._loop = loop
+            self.subscribers.clear()
+            self._ready = loop.create_future()
             self._task = asyncio.create_task(self._run(self._ready), name="sse-fanout")
         await asyncio.shield(self._ready)
 

@@ -10,9 +10,10 @@ Two faults of a process that starts children:
   child watches its parent's pid. Either way the worker dies with ``serve``; its
   id is released after one heartbeat TTL, which the new worker waits out.
 - **A worker dies** (``kill -9``, a poison task): ``serve`` notices within
-  ``interval`` seconds and starts a new one (session 5's ``WorkerFleet.replace_dead``,
-  as its flagship demo's supervisor does), and says so on its console. The dead
-  worker's task is recovered by the reaper, as in session 5.
+  ``interval`` seconds and starts a new one with session 5's ``WorkerFleet``, as its
+  flagship demo's supervisor does, and says so on its console. The dead worker's task
+  is recovered by the reaper, as in session 5. A worker that stopped on purpose
+  (exit code 0: Ctrl-C, SIGTERM) is not replaced.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Supervisor:
         self.fleet = fleet
         self.interval = interval
         self._stop = threading.Event()
+        self._handled: set[str] = set()  # dead workers already looked at
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
 
     def start(self) -> Supervisor:
@@ -108,10 +110,31 @@ class Supervisor:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                for replacement in self.fleet.replace_dead():
-                    cause = ("killed by SIGKILL" if replacement.exitcode == -signal.SIGKILL
-                             else f"exit code {replacement.exitcode}")
-                    print(f"session6_api: {replacement.dead} died ({cause}); started "
-                          f"{replacement.new} in its place", flush=True)
+                self.replace_crashed()
             except Exception as error:  # Redis down: the new worker cannot register yet
                 log.warning("supervisor: could not replace a dead worker (%s); trying again", error)
+
+    def replace_crashed(self) -> list[str]:
+        """Start a worker in place of each one that died abnormally; the new ids.
+
+        A worker that exited with code 0 stopped on purpose (Ctrl-C reaches every process
+        of the terminal, SIGTERM asks for a graceful stop): it is not replaced, or a
+        Ctrl-C racing this thread would start new workers while ``serve`` shuts down.
+        (Session 5's ``WorkerFleet.replace_dead`` replaces every dead one: its demos
+        never stop a worker on purpose.)
+        """
+        started = []
+        for worker_id, process in list(self.fleet.processes.items()):
+            if process.is_alive() or worker_id in self._handled:
+                continue
+            process.join(0)  # reap it: no <defunct> child left behind
+            self._handled.add(worker_id)
+            if process.exitcode == 0 or self._stop.is_set():
+                continue
+            cause = ("killed by SIGKILL" if process.exitcode == -signal.SIGKILL
+                     else f"exit code {process.exitcode}")
+            (new_id,) = self.fleet.start(1)
+            started.append(new_id)
+            print(f"session6_api: {worker_id} died ({cause}); started {new_id} in its place",
+                  flush=True)
+        return started
