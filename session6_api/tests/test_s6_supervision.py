@@ -68,7 +68,7 @@ def test_serve_killed_with_sigkill_starts_again_with_the_same_command(server_arg
     again = LiveServer(**server_args)
     again.port, again.url = first.port, first.url  # the very same command
     again.args = first.args
-    with again.start():
+    with again:
         wait_until(lambda: live_workers(again) == ["worker-1", "worker-2"], 30,
                    "the new serve's two workers")
 
