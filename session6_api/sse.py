@@ -131,8 +131,12 @@ class EventFanout:
         self._throttled = ThrottledLog(log)
 
     async def subscribe(self) -> Subscription:
-        """A new mailbox; every entry read from now on goes into it too."""
-        await self._ensure_running()
+        """A new mailbox; every entry read from now on goes into it too.
+
+        Call it inside the stream's generator, so that the generator's ``finally``
+        always unsubscribes (a client that leaves before the first byte included).
+        """
+        await self.start()
         subscription = Subscription(start=self.position or "0-0")
         self.subscribers.add(subscription)
         return subscription
@@ -140,8 +144,8 @@ class EventFanout:
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
 
-    async def _ensure_running(self) -> None:
-        """Start the reader if it is not running; a Redis outage now raises (the route's 503)."""
+    async def start(self) -> None:
+        """Start the reader if it is not running; a Redis outage raises (a route's 503)."""
         loop = asyncio.get_running_loop()
         # A new event loop (a test client started again) needs a reader of its own.
         if self._task is None or self._task.done() or self._loop is not loop:
@@ -236,17 +240,17 @@ async def live(fanout: EventFanout, subscription: Subscription, *, after: str,
 
 async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: str,
                       task_id: str, *, after: str | None, finished: bool,
-                      keep_alive: float = KEEP_ALIVE_SECONDS,
-                      subscription: Subscription | None = None) -> AsyncIterator[str]:
+                      keep_alive: float = KEEP_ALIVE_SECONDS) -> AsyncIterator[str]:
     """The events of one task after ``after``, ending at its terminal event.
 
     ``finished``: the task had already ended when the client connected; then
     the history that is still in the stream is sent and the stream closes, even
-    if the terminal event itself was trimmed away. ``subscription``: taken by the
-    caller before this generator runs (so a failure to reach Redis is a 503).
+    if the terminal event itself was trimmed away.
     """
     position = after or "0-0"
+    subscription = None
     try:
+        subscription = None if finished else await fanout.subscribe()
         async for event in history(client, stream_key, position):
             position = event.id
             if event.task_id == task_id:
@@ -267,10 +271,11 @@ async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: s
             fanout.unsubscribe(subscription)
 
 
-async def queue_events(fanout: EventFanout, subscription: Subscription, *,
-                       client: aioredis.Redis, stream_key: str, after: str | None,
+async def queue_events(fanout: EventFanout, *, client: aioredis.Redis, stream_key: str,
+                       after: str | None,
                        keep_alive: float = KEEP_ALIVE_SECONDS) -> AsyncIterator[str]:
     """Every event of the queue after ``after`` (None: only new ones), forever."""
+    subscription = await fanout.subscribe()
     try:
         yield ": connected\n\n"
         position = after or subscription.start

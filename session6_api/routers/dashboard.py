@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from ..backends import Backends
 from ..dashboard import FEED_LENGTH, EventLedger, TaskHistory, dashboard_state, event_view
-from ..sse import SSE_HEADERS, Subscription, history, live
+from ..sse import SSE_HEADERS, history, live
 from ..static import INDEX_HTML, TASK_HTML
 from .common import backends, error
 from .events import BAD_STREAM_ID, stream_position
@@ -110,13 +110,14 @@ def shared_page_state(request: Request) -> dict[str, Any]:
     return value
 
 
-async def dashboard_stream(request: Request, task_id: str | None, position: str,
-                           subscription: Subscription) -> AsyncIterator[str]:
+async def dashboard_stream(request: Request, task_id: str | None,
+                           position: str) -> AsyncIterator[str]:
     """The page's feed: the history after ``position``, then live events from the shared
-    reader (``subscription``), with state messages in between."""
+    reader, with state messages in between."""
     state = backends(request)
     only = TaskHistory(task_id) if task_id else None
     fanout = state.fanout
+    subscription = await fanout.subscribe()  # before the history: no event falls between
     try:
         yield "retry: 1000\n\n"  # reconnect after one second (the browser sends Last-Event-ID)
         async for event in history(state.aredis, state.queue.keys.events, position):
@@ -171,6 +172,6 @@ async def stream(
             # A fresh page starts with the latest FEED_LENGTH events, then goes live.
             latest = await state.aredis.xrevrange(state.queue.keys.events, count=FEED_LENGTH + 1)
             position = latest[-1][0] if len(latest) > FEED_LENGTH else "0-0"
-    subscription = await state.fanout.subscribe()
-    return StreamingResponse(dashboard_stream(request, task, position, subscription),
+    await state.fanout.start()  # Redis down: 503 now, not a broken stream
+    return StreamingResponse(dashboard_stream(request, task, position),
                              media_type="text/event-stream", headers=SSE_HEADERS)

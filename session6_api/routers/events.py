@@ -46,10 +46,10 @@ async def task_progress(
                                  f"returned")
     live = await run_in_threadpool(state.queue.get_task_info, task_id)
     finished = row.finished or (live is not None and str(live.status) in TERMINAL)
-    subscription = None if finished else await state.fanout.subscribe()
+    if not finished:
+        await state.fanout.start()  # Redis down: 503 now, not a broken stream
     stream = task_events(state.aredis, state.fanout, state.queue.keys.events, task_id,
-                         after=after, finished=finished, keep_alive=state.config.keep_alive,
-                         subscription=subscription)
+                         after=after, finished=finished, keep_alive=state.config.keep_alive)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -65,8 +65,7 @@ async def all_events(
     """Every event of the queue, live, forever (a keep-alive comment every 15 s while idle)."""
     state = backends(request)
     start = stream_position(last_event_id, after)
-    subscription = await state.fanout.subscribe()
-    stream = queue_events(state.fanout, subscription, client=state.aredis,
-                          stream_key=state.queue.keys.events, after=start,
-                          keep_alive=state.config.keep_alive)
+    await state.fanout.start()  # Redis down: 503 now, not a broken stream
+    stream = queue_events(state.fanout, client=state.aredis, stream_key=state.queue.keys.events,
+                          after=start, keep_alive=state.config.keep_alive)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
