@@ -21,9 +21,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from .backends import Backends, build_backends
+from .browser_safety import BrowserSafety
 from .config import ApiConfig
 from .limits import BodySizeLimit
+from .outages import install_outage_handlers
 from .routers import dashboard, events, images, in_request, operations, tasks
+from .routers.common import OUTAGE
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -41,6 +44,7 @@ def create_app(config: ApiConfig | None = None, *, backends: Backends | None = N
             yield
         finally:
             state.stop_background()
+            await state.fanout.close()
             if owns_backends:
                 await state.aredis.aclose()
                 state.queue.close()
@@ -56,10 +60,15 @@ def create_app(config: ApiConfig | None = None, *, backends: Backends | None = N
     owns_backends = backends is None
     app.state.backends = backends or build_backends(config)
     for module in (tasks, images, events, operations, dashboard):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=OUTAGE)
     if config.in_request_route:
-        app.include_router(in_request.router)
+        app.include_router(in_request.router, responses=OUTAGE)
+    install_outage_handlers(app, config.outage_retry_after, app.state.backends.throttled)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # An upload may be max_upload_bytes; a little more for the multipart framing.
-    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + 64 * 1024)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + 64 * 1024,
+                       read_timeout=config.body_timeout)
+    # Added last, so it runs first: a foreign Host or a cross-origin POST is refused
+    # before anything else looks at the request.
+    app.add_middleware(BrowserSafety, allowed_hosts=config.allowed_hosts)
     return app

@@ -6,21 +6,27 @@ it needs from there (routers/common.py), so no route opens its own connection.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from redis.cluster import RedisCluster
 
 from session5_recovery.workers import RedisTaskQueue
-from session5_recovery.workers.cluster import async_redis_client
 
 from .config import ApiConfig
-from .images import ImageLibrary
+from .images import ImageLibrary, UploadBudget
 from .metrics import Metrics
+from .outages import ThrottledLog
 from .relay import OutboxRelay
-from .services import open_queue, open_store, redis_url_for
+from .resend import DataLossRecovery
+from .services import open_async_redis, open_queue, open_store
+from .sse import READ_BLOCK_SECONDS, EventFanout
 from .store import TaskStore
 from .sync import EventSync, changes_for
+
+HOUSEKEEPING_EVERY = 60.0  # seconds between two clean-ups while serving
 
 
 @dataclass
@@ -30,12 +36,17 @@ class Backends:
     config: ApiConfig
     store: TaskStore
     queue: RedisTaskQueue
-    # For the SSE streams (XREAD BLOCK without holding a thread); a cluster's on a cluster.
+    # For the SSE streams' history (short XRANGEs); a cluster client on a cluster.
     aredis: aioredis.Redis | aioredis.RedisCluster
+    fanout: EventFanout  # the one XREAD BLOCK loop that feeds every open stream
     images: ImageLibrary
     metrics: Metrics
     relay: OutboxRelay
     sync: EventSync
+    recovery: DataLossRecovery  # Redis came back empty: re-send from the database
+    upload_budget: UploadBudget  # bytes per client per window (429 past it)
+    throttled: ThrottledLog = field(default_factory=lambda: ThrottledLog(
+        logging.getLogger("session6_api")))  # repeated errors: one line per interval
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -43,10 +54,26 @@ class Backends:
         """The relay and the event follower, each in a daemon thread of this process."""
         self._stop.clear()
         for name, target in (("outbox-relay", self.relay.run_forever),
-                             ("event-sync", self.sync.run_forever)):
+                             ("event-sync", self.sync.run_forever),
+                             ("data-loss-watch", self.recovery.run_forever),
+                             ("housekeeping", self.housekeeping_forever)):
             thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def housekeeping(self) -> dict[str, int]:
+        """Delete what is no longer needed: sent outbox rows of finished tasks, unused uploads."""
+        return {"outbox_rows": self.store.prune_outbox(),
+                "uploads": self.images.expire_unused(self.config.upload_ttl,
+                                                     self.store.images_in_use)}
+
+    def housekeeping_forever(self, stop: threading.Event,
+                             interval: float = HOUSEKEEPING_EVERY) -> None:
+        while not stop.wait(interval):
+            try:
+                self.housekeeping()
+            except Exception as error:  # a backend down: next time
+                self.throttled.warning("housekeeping", "housekeeping failed: %s", error)
 
     def stop_background(self) -> None:
         self._stop.set()
@@ -75,8 +102,15 @@ def build_backends(config: ApiConfig) -> Backends:
     images.prepare()
     config.results_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics(queue.get_stats)
+    on_cluster = isinstance(queue.client, RedisCluster)  # asked of the server once, at connect
+
+    def reader_client() -> aioredis.Redis | aioredis.RedisCluster:  # a connection of its own, made in the loop that uses it
+        return open_async_redis(config, blocking_for=READ_BLOCK_SECONDS, max_connections=1,
+                                cluster=on_cluster)
+
     return Backends(
         config=config, store=store, queue=queue,
-        aredis=async_redis_client(redis_url_for(config), decode_responses=True),
-        images=images, metrics=metrics, relay=OutboxRelay(store, queue),
-        sync=EventSync(store, queue, on_event=metrics.observe))
+        aredis=open_async_redis(config, cluster=on_cluster), fanout=EventFanout(reader_client, queue.keys.events), images=images, metrics=metrics,
+        relay=OutboxRelay(store, queue), sync=EventSync(store, queue, on_event=metrics.observe),
+        recovery=DataLossRecovery(store, queue),
+        upload_budget=UploadBudget(config.upload_budget_bytes, config.upload_budget_window))

@@ -23,10 +23,12 @@ import sqlalchemy as sa
 
 from session6_api.app import create_app
 from session6_api.backends import Backends
-from session6_api.config import ApiConfig
+from session6_api.config import LOCAL_HOSTS, ApiConfig
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# In-process clients (Starlette's TestClient, schemathesis) send "Host: testserver".
+TEST_HOSTS = (*LOCAL_HOSTS, "testserver")
 
 
 def postgres_url() -> str:
@@ -90,7 +92,8 @@ class Api:
 def api_config(tmp_path: Path, redis_url: str, queue_name: str, database_url: str,
                table_prefix: str) -> ApiConfig:
     return ApiConfig(redis_url=redis_url, database_url=database_url, queue_name=queue_name,
-                     data_dir=tmp_path / "data", table_prefix=table_prefix, background=False)
+                     data_dir=tmp_path / "data", table_prefix=table_prefix, background=False,
+                     allowed_hosts=TEST_HOSTS)
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -31,6 +35,45 @@ class ImageRejected(ValueError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class UploadBudget:
+    """At most ``max_bytes`` of uploads per client in any ``window`` seconds (429 past it).
+
+    Counted in memory, per client address: enough to stop one client filling the
+    disk in a loop, not an accounting system (a restart forgets it).
+    """
+
+    def __init__(self, max_bytes: int, window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
+        self.window = window
+        self.clock = clock
+        self._spent: dict[str, deque[tuple[float, int]]] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, client: str, size: int) -> float | None:
+        """Record ``size`` bytes for ``client``; None if within budget, else the seconds
+        until enough of it is free again (nothing is recorded then)."""
+        with self._lock:
+            now = self.clock()
+            spent = self._spent.setdefault(client, deque())
+            while spent and spent[0][0] <= now - self.window:
+                spent.popleft()
+            used = sum(size for _, size in spent)
+            if used + size > self.max_bytes:
+                freed, wait = used, 0.0
+                for when, old in spent:  # oldest first: when does enough fall out?
+                    freed -= old
+                    wait = when + self.window - now
+                    if freed + size <= self.max_bytes:
+                        break
+                return max(1.0, wait)
+            spent.append((now, size))
+            if len(self._spent) > 10_000:  # forget idle clients
+                for idle in [c for c, q in self._spent.items() if not q]:
+                    del self._spent[idle]
+            return None
 
 
 class ImageLibrary:
@@ -62,15 +105,23 @@ class ImageLibrary:
                     raise ImageRejected(413, f"the image is {width} x {height} = "
                                              f"{width * height:,} pixels; the limit is "
                                              f"{self.max_pixels:,} pixels")
-                image.verify()  # reads the whole file: catches a truncated one
+                image.verify()  # checks the file's structure (chunks, checksums)
                 kind = image.format or ""
+            # verify() does not decode: a 68-byte PNG that declares 6300 x 6300 and has no
+            # pixel data passes it, and would be dead-lettered by a worker later. Decoding
+            # now (bounded by the pixel check above) refuses it here, with the reason.
+            with Image.open(io.BytesIO(content)) as decoded:
+                decoded.load()
         except ImageRejected:
             raise
+        except Image.DecompressionBombError as error:  # Pillow's own limit, above ours
+            raise ImageRejected(413, f"the image has too many pixels ({error}); the limit is "
+                                     f"{self.max_pixels:,} pixels") from None
         except UnidentifiedImageError:
             raise ImageRejected(415, "the upload does not decode as an image (Pillow does not "
                                      "recognise its format); send a JPEG, PNG, GIF, BMP, WebP "
                                      "or TIFF file") from None
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        except (OSError, SyntaxError, ValueError) as error:
             raise ImageRejected(415, f"the upload does not decode as an image ({error}); send "
                                      f"a complete JPEG, PNG, GIF, BMP, WebP or TIFF file") from None
         if kind not in FORMATS:
@@ -83,15 +134,36 @@ class ImageLibrary:
         partial.replace(path)  # a reader never sees half a file
         return image_id, Image.open(path)
 
+    def expire_unused(self, older_than: float, in_use: Callable[[list[str]], set[str]],
+                      now: float | None = None) -> int:
+        """Delete uploads older than ``older_than`` seconds that no task uses; how many.
+
+        An upload nobody turned into a task within that time is not going to be; a
+        stranger's files must not pile up for ever.
+        """
+        cutoff = (time.time() if now is None else now) - older_than
+        candidates = {p.stem: p for p in self.images_dir.glob("img_*.*")
+                      if IMAGE_ID.fullmatch(p.stem) and p.stat().st_mtime < cutoff}
+        used = in_use(list(candidates))
+        for name, path in candidates.items():
+            if name not in used:
+                path.unlink(missing_ok=True)
+        return len(candidates) - len(used & set(candidates))
+
     def resolve(self, name: str) -> Path:
         """The file for an image id or a sample name; ValueError saying what exists."""
         if IMAGE_ID.fullmatch(name):
-            found = sorted(self.images_dir.glob(f"{name}.*"))
+            found = sorted(p for p in self.images_dir.glob(f"{name}.*") if not p.is_symlink())
             if found:
                 return found[0]
             raise ValueError(f"no uploaded image has the id {name!r}; POST /images first and "
                              f"use the 'id' it returns")
         if SAMPLE_NAME.fullmatch(name) and name in self.samples():
-            return self.samples_dir / name
+            path = self.samples_dir / name
+            # A link placed in the folder could point anywhere (/etc/passwd); the worker
+            # refuses it, and so do we: only real files in the folder are samples.
+            if path.is_symlink() or not path.is_file():
+                raise ValueError(f"sample {name!r} is not a regular file in the samples folder")
+            return path
         raise ValueError(f"{name!r} is neither an uploaded image id (img_ + 32 hex digits, from "
                          f"POST /images) nor a sample; the samples are: {', '.join(self.samples())}")

@@ -8,6 +8,7 @@ much, or streams past the limit without announcing it, is refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -18,12 +19,19 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BodyTooSlow(Exception):
+    pass
+
+
 class BodySizeLimit:
     """ASGI middleware: at most ``max_bytes`` of request body."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, read_timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Each piece of the body must arrive within read_timeout seconds (408 otherwise):
+        # a client trickling a body cannot hold the connection for ever.
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -35,33 +43,62 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        started = body_done = False
+        refusal: tuple[int, str] | None = None  # set when the body broke a limit
 
         async def counting_receive() -> dict[str, Any]:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done, refusal
+            if body_done or self.read_timeout is None:
+                # After the body, receive() waits for the client to leave (an SSE stream
+                # listens for that for hours): no timeout there.
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), self.read_timeout)
+                except asyncio.TimeoutError:
+                    refusal = (408, f"the request body stalled for more than "
+                                    f"{self.read_timeout:g} s; send it in one go")
+                    raise BodyTooSlow from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    refusal = (413, self.too_large)
                     raise BodyTooLarge
             return message
 
         async def tracking_send(message: dict[str, Any]) -> None:
             nonlocal started
+            if refusal is not None:
+                # The body broke a limit while FastAPI (or the form parser) read it, and
+                # it turned our exception into its own 400. The answer is still ours.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _answer(send, *refusal)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+        except (BodyTooLarge, BodyTooSlow):
+            if not started and refusal is not None:
+                started = True
+                await _answer(send, *refusal)
+
+    @property
+    def too_large(self) -> str:
+        return (f"the request body is larger than {self.max_bytes:,} bytes; send less "
+                f"(images go to POST /images, up to its own limit)")
 
     async def _refuse(self, send: Any) -> None:
-        body = json.dumps({"detail": f"the request body is larger than {self.max_bytes:,} "
-                                     f"bytes; send less (images go to POST /images, up to "
-                                     f"its own limit)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _answer(send, 413, self.too_large)
+
+
+async def _answer(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

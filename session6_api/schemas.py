@@ -141,6 +141,12 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class OutageBody(ErrorBody):
+    """A 503: which backend did not answer (the request changed nothing; retry later)."""
+
+    backend: Literal["redis", "database"]
+
+
 class ValidationItem(BaseModel):
     loc: list[str | int]
     msg: str

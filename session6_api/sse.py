@@ -2,14 +2,25 @@
 
 The wire format is text: for each event an ``id:`` line (the Redis stream entry
 id), an ``event:`` line (its name), a ``data:`` line (JSON) and a blank line.
-A line that starts with ``:`` is a comment: we send one every few seconds so
-that proxies and browsers do not close an idle connection ("keep-alive").
+A line that starts with ``:`` is a comment: we send one every ``keep_alive``
+seconds (15 by default) so that proxies and browsers do not close an idle
+connection.
 
 A browser that loses the connection reconnects by itself and sends the last
 ``id`` it saw in the ``Last-Event-ID`` header. Because our ids are stream ids,
-"resume after it" is one ``XREAD``/``XRANGE`` from that id: nothing lost,
-nothing repeated. (Redis pub/sub could not do this: a message published while
-nobody listens is gone.)
+"resume after it" is one ``XRANGE`` from that id: nothing lost, nothing
+repeated. (Redis pub/sub could not do this: a message published while nobody
+listens is gone.)
+
+One reader per process (``EventFanout``): a single ``XREAD BLOCK`` loop on a
+connection of its own hands every new entry to every open stream, each through
+a bounded in-memory queue. A thousand open streams cost one Redis connection,
+not a thousand (the first version gave each stream its own blocking ``XREAD``,
+and redis-py's asyncio pool refused the 101st with "Too many connections").
+A stream only asks Redis itself for its history (a few short ``XRANGE`` calls
+when it opens), then listens to the reader. A client too slow to keep up is
+disconnected; its browser reconnects with ``Last-Event-ID`` and catches up from
+the stream's history.
 
 Why not sse-starlette? It is good, but what it does for us here is these few
 lines; writing them shows the format, which is the lesson.
@@ -17,19 +28,37 @@ lines; writing them shows the format, which is the lesson.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from session5_recovery.workers import Event
 
+from .config import KEEP_ALIVE_SECONDS
+from .outages import ThrottledLog
 from .sync import TERMINAL_EVENTS, event_from_entry
 
-STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
-KEEP_ALIVE_SECONDS = 10.0
+log = logging.getLogger(__name__)
+
+# A Redis stream id: two unsigned 64-bit numbers. ASCII digits only (``\d`` alone would
+# accept Arabic-Indic digits, which Redis refuses), and each part checked for range.
+STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})", re.ASCII)
+MAX_ID_PART = 2**64 - 1
+VALID_ID_FORM = "two decimal numbers joined by '-', each below 2**64, as in '1718000000000-0'"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SUBSCRIBER_BACKLOG = 10_000  # events a slow client may lag behind before it is dropped
+READ_BLOCK_SECONDS = 1.0  # the shared reader's XREAD BLOCK: how soon it notices a stop
+
+
+class InvalidStreamId(ValueError):
+    """A ``Last-Event-ID`` or ``?after=`` that is not a stream id; says which and the form."""
 
 
 def format_event(event: Event) -> str:
@@ -38,15 +67,179 @@ def format_event(event: Event) -> str:
     return f"id: {event.id}\nevent: {event.name}\ndata: {json.dumps(data)}\n\n"
 
 
-def valid_last_event_id(value: str | None) -> str | None:
-    """The header's value if it is a stream id; None (start from the beginning) otherwise."""
-    if value and STREAM_ID.fullmatch(value.strip()):
-        return value.strip()
-    return None
+def keep_alive_comment() -> str:
+    return ": keep-alive\n\n"
 
 
-async def task_events(client: aioredis.Redis, stream_key: str, task_id: str, *,
-                      after: str | None, finished: bool,
+def parse_stream_id(value: str | None, where: str) -> str | None:
+    """``value`` if it is a stream id Redis accepts, None if absent; InvalidStreamId otherwise.
+
+    ``where`` names the input in the error ("the Last-Event-ID header").
+    """
+    if value is None or not value.strip():
+        return None
+    found = STREAM_ID.fullmatch(value.strip())
+    if found is None or any(int(part) > MAX_ID_PART for part in found.groups()):
+        raise InvalidStreamId(f"{where} {value[:60]!r} is not a stream id: send {VALID_ID_FORM} "
+                              f"(the 'id:' of an event this API sent), or leave it out")
+    return value.strip()
+
+
+def _after(a: str, b: str) -> bool:
+    """True if stream id ``a`` is newer than ``b``."""
+    ams, _, aseq = a.partition("-")
+    bms, _, bseq = b.partition("-")
+    return (int(ams), int(aseq or 0)) > (int(bms), int(bseq or 0))
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One open stream's mailbox: the events the shared reader read since it subscribed."""
+
+    queue: asyncio.Queue[Event | None] = field(
+        default_factory=lambda: asyncio.Queue(SUBSCRIBER_BACKLOG))
+    dropped: bool = False  # it fell SUBSCRIBER_BACKLOG events behind: its stream ends
+    start: str = "0-0"  # the reader's position when it subscribed: every later event comes here
+
+    async def next(self, timeout: float) -> Event | None:
+        """The next event, or None after ``timeout`` seconds of silence (time for a keep-alive)."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+
+class EventFanout:
+    """The process's one reader of the event stream, fanning entries out to subscribers.
+
+    Started on the first ``subscribe`` in the running event loop, stopped by ``close``
+    (the app's shutdown). Redis errors are logged once per interval and retried:
+    an outage pauses the streams (they keep sending keep-alives) and they resume
+    where the reader stopped, nothing skipped.
+    """
+
+    def __init__(self, client_factory: Callable[[], aioredis.Redis], stream_key: str, *,
+                 block_seconds: float = READ_BLOCK_SECONDS) -> None:
+        self.client_factory = client_factory
+        self.stream_key = stream_key
+        self.block_seconds = block_seconds
+        self.position: str | None = None  # the newest id handed out (None: not started)
+        self.subscribers: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._throttled = ThrottledLog(log)
+
+    async def subscribe(self) -> Subscription:
+        """A new mailbox; every entry read from now on goes into it too.
+
+        Call it inside the stream's generator, so that the generator's ``finally``
+        always unsubscribes (a client that leaves before the first byte included).
+        """
+        await self.start()
+        subscription = Subscription(start=self.position or "0-0")
+        self.subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.subscribers.discard(subscription)
+
+    async def start(self) -> None:
+        """Start the reader if it is not running; a Redis outage raises (a route's 503)."""
+        loop = asyncio.get_running_loop()
+        # A new event loop (a test client started again) needs a reader of its own.
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._loop = loop
+            self.subscribers.clear()
+            self._ready = loop.create_future()
+            self._task = asyncio.create_task(self._run(self._ready), name="sse-fanout")
+        await asyncio.shield(self._ready)
+
+    async def _run(self, ready: asyncio.Future[None]) -> None:
+        client = self.client_factory()
+        try:
+            if self.position is None:  # the first start: from the newest entry on
+                try:
+                    last = await client.xrevrange(self.stream_key, count=1)
+                except Exception as error:
+                    ready.set_exception(error)
+                    ready.exception()  # retrieved: the next subscribe starts a new reader
+                    return
+                self.position = last[0][0] if last else "0-0"
+            ready.set_result(None)
+            while True:
+                try:
+                    replies = await client.xread({self.stream_key: self.position}, count=500,
+                                                 block=int(self.block_seconds * 1000))
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+                    self._throttled.warning("read", "SSE reader: Redis unavailable (%s); the "
+                                                    "streams send keep-alives meanwhile", error)
+                    await asyncio.sleep(self.block_seconds)
+                    continue
+                for entry_id, raw in (replies[0][1] if replies else []):
+                    self._deliver(event_from_entry(entry_id, raw))
+        finally:
+            if not ready.done():
+                ready.cancel()
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    def _deliver(self, event: Event) -> None:
+        self.position = event.id
+        for subscription in list(self.subscribers):
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # Too slow: end its stream; the browser reconnects with Last-Event-ID.
+                subscription.dropped = True
+                self.subscribers.discard(subscription)
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    subscription.queue.get_nowait()
+                subscription.queue.put_nowait(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+
+async def history(client: aioredis.Redis, stream_key: str, after: str) -> AsyncIterator[Event]:
+    """The entries kept in the stream after ``after``, oldest first, page by page."""
+    position = after
+    while True:
+        entries = await client.xrange(stream_key, min=f"({position}", count=500)
+        if not entries:
+            return
+        for entry_id, raw in entries:
+            event = event_from_entry(entry_id, raw)
+            position = event.id
+            yield event
+
+
+async def live(fanout: EventFanout, subscription: Subscription, *, after: str,
+               keep_alive: float) -> AsyncIterator[Event | None]:
+    """Events newer than ``after`` from ``subscription`` (None: ``keep_alive`` seconds of silence).
+
+    Subscribe BEFORE reading the history and skip here what the history already
+    sent: an event written between the two is then in one or the other, never lost.
+    """
+    try:
+        while True:
+            event = await subscription.next(keep_alive)
+            if subscription.dropped and event is None:
+                return
+            if event is None or _after(event.id, after):
+                yield event
+                if event is not None:
+                    after = event.id
+    finally:
+        fanout.unsubscribe(subscription)
+
+
+async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: str,
+                      task_id: str, *, after: str | None, finished: bool,
                       keep_alive: float = KEEP_ALIVE_SECONDS) -> AsyncIterator[str]:
     """The events of one task after ``after``, ending at its terminal event.
 
@@ -55,54 +248,42 @@ async def task_events(client: aioredis.Redis, stream_key: str, task_id: str, *,
     if the terminal event itself was trimmed away.
     """
     position = after or "0-0"
-    # The history: everything already in the stream after the position.
-    while True:
-        entries = await client.xrange(stream_key, min=f"({position}", count=500)
-        if not entries:
-            break
-        for entry_id, raw in entries:
-            event = event_from_entry(entry_id, raw)
+    subscription = None
+    try:
+        subscription = None if finished else await fanout.subscribe()
+        async for event in history(client, stream_key, position):
             position = event.id
             if event.task_id == task_id:
                 yield format_event(event)
                 if event.name in TERMINAL_EVENTS:
                     return
-    if finished:
-        return
-    # Then live: block for new entries, with a comment now and then to keep the line open.
-    block_ms = int(keep_alive * 1000)
-    while True:
-        replies = await client.xread({stream_key: position}, count=500, block=block_ms)
-        if not replies:
-            yield ": keep-alive\n\n"
-            continue
-        for entry_id, raw in replies[0][1]:
-            event = event_from_entry(entry_id, raw)
-            position = event.id
-            if event.task_id == task_id:
+        if finished or subscription is None:
+            return
+        async for event in live(fanout, subscription, after=position, keep_alive=keep_alive):
+            if event is None:
+                yield keep_alive_comment()
+            elif event.task_id == task_id:
                 yield format_event(event)
                 if event.name in TERMINAL_EVENTS:
                     return
+    finally:
+        if subscription is not None:
+            fanout.unsubscribe(subscription)
 
 
-async def queue_events(client: aioredis.Redis, stream_key: str, *, after: str | None,
+async def queue_events(fanout: EventFanout, *, client: aioredis.Redis, stream_key: str,
+                       after: str | None,
                        keep_alive: float = KEEP_ALIVE_SECONDS) -> AsyncIterator[str]:
     """Every event of the queue after ``after`` (None: only new ones), forever."""
-    position = after or "$"
-    if position == "$":
-        # Resolve "$" once: later reads must continue from a real id, or events
-        # that arrive between two XREADs would be skipped.
-        last = await client.xrevrange(stream_key, count=1)
-        position = (last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) \
-            if last else "0-0"
-    block_ms = int(keep_alive * 1000)
-    yield ": connected\n\n"
-    while True:
-        replies = await client.xread({stream_key: position}, count=500, block=block_ms)
-        if not replies:
-            yield ": keep-alive\n\n"
-            continue
-        for entry_id, raw in replies[0][1]:
-            event = event_from_entry(entry_id, raw)
-            position = event.id
-            yield format_event(event)
+    subscription = await fanout.subscribe()
+    try:
+        yield ": connected\n\n"
+        position = after or subscription.start
+        if after is not None:
+            async for event in history(client, stream_key, after):
+                position = event.id
+                yield format_event(event)
+        async for event in live(fanout, subscription, after=position, keep_alive=keep_alive):
+            yield keep_alive_comment() if event is None else format_event(event)
+    finally:
+        fanout.unsubscribe(subscription)

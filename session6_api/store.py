@@ -96,12 +96,12 @@ class TaskStore:
     """The tables on one database; ``prefix`` keeps parallel test runs apart on one server."""
 
     def __init__(self, url: str, *, prefix: str = "", clock: Callable[[], float] = time.time,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, timeout: float | None = None) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.clock = clock
-        self.engine = engine or sa.create_engine(url, **_engine_options(url))
+        self.engine = engine or sa.create_engine(url, **_engine_options(url, timeout))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.metadata = sa.MetaData()
@@ -312,12 +312,80 @@ class TaskStore:
                     .values(last_event=fence, updated_at=self.clock(), **changes)).rowcount
         return changed
 
-    def unfinished_ids(self, limit: int = 1000) -> list[str]:
-        """Ids of rows not in a terminal status, oldest first (for a reconciliation pass)."""
+    def unfinished_ids(self, limit: int = 1000, *,
+                       after: tuple[float, str] | None = None) -> list[tuple[float, str]]:
+        """(created_at, id) of rows not in a terminal status, oldest first, after ``after``.
+
+        Keyset paging, so a reconciliation can walk every unfinished row once even
+        when some stay unfinished (still processing) and would come first again.
+        """
         t = self.tasks
+        query = (sa.select(t.c.created_at, t.c.id).where(t.c.status.not_in(TERMINAL))
+                 .order_by(t.c.created_at, t.c.id).limit(limit))
+        if after is not None:
+            query = query.where(sa.or_(t.c.created_at > after[0],
+                                       sa.and_(t.c.created_at == after[0], t.c.id > after[1])))
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(t.c.id).where(t.c.status.not_in(TERMINAL))
-                                     .order_by(t.c.created_at).limit(limit)).scalars())
+            return [(float(r.created_at), r.id) for r in conn.execute(query)]
+
+    def resend_unfinished(self) -> int:
+        """A new outbox row for every unfinished task (its latest payload, the same id); how many.
+
+        After Redis lost its data, the database still knows what was accepted and
+        not finished: the relay pushes these again, under the ids the tasks already
+        have, so a client following ``/tasks/{id}`` sees its task go on.
+        """
+        t, o = self.tasks, self.outbox
+        latest = (sa.select(o.c.task_id, sa.func.max(o.c.id).label("last"))
+                  .group_by(o.c.task_id).subquery())
+        now = self.clock()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(o.c.task_id, o.c.payload)
+                .join(latest, o.c.id == latest.c.last)
+                .join(t, t.c.id == o.c.task_id)
+                .where(t.c.status.not_in(TERMINAL))).all()
+            if rows:
+                conn.execute(o.insert(), [{"task_id": r.task_id, "payload": r.payload,
+                                           "created_at": now} for r in rows])
+        return len(rows)
+
+    # --- retention ------------------------------------------------------------------------
+
+    def prune_outbox(self) -> int:
+        """Delete the sent outbox rows of finished tasks; how many.
+
+        A sent row has done its job. The rows of unfinished tasks stay: they are
+        what ``resend_unfinished`` pushes again if Redis loses its data.
+        """
+        t, o = self.tasks, self.outbox
+        finished = sa.select(t.c.id).where(t.c.status.in_(TERMINAL))
+        with self.engine.begin() as conn:
+            return conn.execute(o.delete().where(o.c.sent_at.is_not(None),
+                                                 o.c.task_id.in_(finished))).rowcount
+
+    def delete_finished(self, older_than: float) -> list[TaskRow]:
+        """Delete finished tasks created more than ``older_than`` seconds ago (and their
+        outbox rows); the rows deleted, so the caller can remove their files."""
+        t, o = self.tasks, self.outbox
+        cutoff = self.clock() - older_than
+        with self.engine.begin() as conn:
+            old = [_row(r) for r in conn.execute(t.select().where(
+                t.c.status.in_(TERMINAL), t.c.created_at < cutoff)).mappings()]
+            ids = [row.id for row in old]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                conn.execute(o.delete().where(o.c.task_id.in_(chunk)))
+                conn.execute(t.delete().where(t.c.id.in_(chunk)))
+        return old
+
+    def images_in_use(self, names: list[str]) -> set[str]:
+        """Which of these image names some task (any status) refers to."""
+        if not names:
+            return set()
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(self.tasks.c.image).distinct()
+                                    .where(self.tasks.c.image.in_(names))).scalars())
 
     def position(self, name: str) -> str | None:
         with self.engine.connect() as conn:
@@ -336,11 +404,18 @@ class TaskStore:
             yield from conn.execute(sa.select(self.tasks.c.id)).scalars()
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, timeout: float | None) -> dict[str, Any]:
+    """``timeout``: how long to wait for the server (connect, or a free pooled connection)
+    before giving up, so an outage fails a request fast instead of hanging it."""
     if url.startswith("sqlite"):
         # The API answers from threads: one SQLite connection is shared with care by SQLAlchemy.
+        # (Its timeout is how long a writer waits for the file lock, not an outage.)
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {"pool_pre_ping": True}
+    if timeout is None:
+        return {"pool_pre_ping": True}
+    # libpq counts connect_timeout in whole seconds, and treats 1 as 2.
+    return {"pool_pre_ping": True, "pool_timeout": timeout,
+            "connect_args": {"connect_timeout": max(2, round(timeout))}}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

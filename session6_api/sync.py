@@ -9,10 +9,11 @@ and applies each event to the row of its task, and remembers how far it got
 (``sync_state``), so a restart carries on where it stopped.
 
 Events lost: the stream is capped (about 10,000 entries). A follower that fell
-further behind than that would miss events, so ``run_once`` looks first whether
-the stream has been trimmed past its position; if so, ``reconcile`` sets every
-unfinished row from its task hash in Redis, fenced by the newest stream id read
-*before* the hashes: any event that happens after it is newer and still applies.
+further behind than that would miss events, so after each read ``run_once``
+looks whether the stream has been trimmed past its position; if so,
+``reconcile`` sets every unfinished row (all of them, page by page) from its
+task hash in Redis, fenced by the newest stream id read *before* the hashes:
+any event that happens after it is newer and still applies.
 
 Exactly once, from at least once: the follower may read an event twice (it
 died after updating the row and before saving its position). The update is
@@ -81,6 +82,7 @@ class EventSync:
         self.on_event = on_event  # metrics count claims, completions, failures here
         self.name = f"events:{queue.queue_name}"
         self.applied = 0
+        self.observed_up_to: str | None = None  # the newest event on_event has heard
 
     def run_once(self, block_ms: int | None = None) -> int:
         """Apply the events after the saved position; how many were read.
@@ -88,7 +90,6 @@ class EventSync:
         ``block_ms``: wait that long for a new event when there is none (XREAD BLOCK).
         """
         position = self.store.position(self.name) or "0-0"
-        gap = self.trimmed_past(position)
         if block_ms:
             replies = self.queue.client.xread({self.queue.keys.events: position},
                                               count=self.batch, block=block_ms)
@@ -96,6 +97,10 @@ class EventSync:
             events = [event_from_entry(entry_id, raw) for entry_id, raw in entries]
         else:
             events = self.queue.events(self.batch, after=position)
+        # The gap is judged AFTER the read: a trim that lands between the two is then
+        # seen (the oldest kept entry is past our position), never missed. A trim after
+        # the read costs at most a needless reconciliation.
+        gap = self.trimmed_past(position)
         self.apply(events)
         if events:
             self.store.set_position(self.name, events[-1].id)
@@ -124,8 +129,12 @@ class EventSync:
         oldest_kept = _text(first[0] if first else info.get("last-generated-id") or "0-0")
         return sortable_event_id(oldest_kept) > sortable_event_id(position)
 
-    def reconcile(self, limit: int = 1000) -> str:
-        """Set unfinished rows from their task hashes in Redis; returns the fence id used."""
+    def reconcile(self, page: int = 1000) -> str:
+        """Set every unfinished row from its task hash in Redis; returns the fence id used.
+
+        Every unfinished row, page after page: any of them may have had its events
+        trimmed away, however many there are.
+        """
         # The newest id the stream ever gave out, read BEFORE the hashes: whatever
         # happens after this read gets a larger id, so its event still applies.
         try:
@@ -133,16 +142,22 @@ class EventSync:
                           .get("last-generated-id") or "0-0")
         except redis.ResponseError:
             fence = "0-0"
-        updates = []
-        for task_id in self.store.unfinished_ids(limit):
-            task = self.queue.get_task_info(task_id)  # read after the fence id: newer or equal
-            if task is None:
-                continue
-            updates.append((task_id, fence, {
-                "status": str(task.status), "attempts": task.attempts, "error": task.error,
-                "worker_id": task.worker_id, "started_at": task.started_at,
-                "finished_at": task.finished_at}))
-        changed = self.store.apply_events(updates) if updates else 0
+        changed, after = 0, None
+        while True:
+            rows = self.store.unfinished_ids(page, after=after)
+            updates = []
+            for _created, task_id in rows:
+                task = self.queue.get_task_info(task_id)  # read after the fence id: newer or equal
+                if task is None:
+                    continue
+                updates.append((task_id, fence, {
+                    "status": str(task.status), "attempts": task.attempts, "error": task.error,
+                    "worker_id": task.worker_id, "started_at": task.started_at,
+                    "finished_at": task.finished_at}))
+            changed += self.store.apply_events(updates) if updates else 0
+            if len(rows) < page:
+                break
+            after = rows[-1]
         if changed:
             log.warning("event sync: the stream was trimmed past our position; %d rows set "
                         "from Redis", changed)
@@ -150,16 +165,26 @@ class EventSync:
 
     def apply(self, events: list[Event]) -> int:
         """Apply events in one transaction; how many rows changed (an unknown task or an
-        event a row has already seen changes nothing)."""
+        event a row has already seen changes nothing).
+
+        ``on_event`` (the metrics) hears each event once: after the transaction
+        committed, and only events newer than the last one it heard. A failed write
+        (the database went down) is read again on the next pass, and must not be
+        counted again: counting first made 200 completions look like 201.
+        """
         updates = []
         for event in events:
-            if self.on_event is not None:
-                self.on_event(event)
             changes = changes_for(event)
             if event.task_id and changes:
                 updates.append((event.task_id, event.id, changes))
         changed = self.store.apply_events(updates) if updates else 0
         self.applied += changed
+        if self.on_event is not None:
+            for event in events:
+                if self.observed_up_to is None or \
+                        sortable_event_id(event.id) > sortable_event_id(self.observed_up_to):
+                    self.on_event(event)
+                    self.observed_up_to = event.id
         return changed
 
     def run_forever(self, stop: threading.Event, block_ms: int = 500) -> None:

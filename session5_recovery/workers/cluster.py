@@ -71,7 +71,7 @@ def redis_client(url: str, **kwargs: Any) -> RedisClient:
     server once (``is_cluster``), so it raises redis.ConnectionError if nothing
     answers at ``url``, and ValueError for a cluster URL with a database other than 0.
     """
-    if is_cluster(url):
+    if is_cluster(url, timeout=kwargs.get("socket_connect_timeout") or DETECT_TIMEOUT):
         return RedisCluster.from_url(_cluster_url(url), **kwargs)
     return redis.Redis.from_url(url, **kwargs)
 

@@ -47,6 +47,7 @@ import redis
 
 from session4_redis.workers.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 
+from .cluster import redis_client
 from .keys import PRIORITIES, QueueKeys
 from .settings import RecoverySettings, backoff_delay
 from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
@@ -275,7 +276,10 @@ class RedisTaskQueue:
                 settings: RecoverySettings | None = None, **client_kwargs: Any) -> RedisTaskQueue:
         """A queue on ``url`` whose connection is checked now (RedisUnavailableError if down)."""
         url = url or "redis://localhost:6379/0"
-        client = redis.Redis.from_url(url, **{**TEXT_REPLIES, **client_kwargs})
+        try:  # a single server's client, or a cluster's (cluster.py asks the server)
+            client = redis_client(url, **{**TEXT_REPLIES, **client_kwargs})
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            raise connection_help(url, error) from None
         queue = cls(client=client, queue_name=queue_name, settings=settings)
         queue._url, queue._owns_client = url, True
         queue.check_connection()

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..backends import Backends
-from ..schemas import ErrorBody, Links, TaskView, ValidationErrorBody
+from ..schemas import ErrorBody, Links, OutageBody, TaskView, ValidationErrorBody
 from ..store import TaskRow
 
 bearer = HTTPBearer(auto_error=False, description="only when the server has API_TOKEN set")
@@ -47,6 +47,10 @@ INVALID = {422: {"model": ValidationErrorBody, "description": "a field is wrong;
 # FastAPI's own answer to a body it cannot even parse (bytes that are not UTF-8 JSON, a
 # broken multipart form): found by the fuzzer, documented here.
 UNPARSABLE = {400: error("the body could not be parsed at all")}
+# Every route: Redis or the database did not answer (outages.py).
+OUTAGE = {503: {"model": OutageBody, "description": "a backend is down; Retry-After says when "
+                                                    "to try again and the body names it",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
 
 
 def links(task_id: str) -> Links:

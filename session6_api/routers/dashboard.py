@@ -32,10 +32,10 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from ..backends import Backends
 from ..dashboard import FEED_LENGTH, EventLedger, TaskHistory, dashboard_state, event_view
-from ..sse import KEEP_ALIVE_SECONDS, SSE_HEADERS, valid_last_event_id
+from ..sse import SSE_HEADERS, history, live
 from ..static import INDEX_HTML, TASK_HTML
-from ..sync import event_from_entry
 from .common import backends, error
+from .events import BAD_STREAM_ID, stream_position
 
 router = APIRouter(tags=["dashboard"])
 STATE_EVERY = 1.0  # seconds between two state messages when the queue is quiet
@@ -56,6 +56,7 @@ def ledger_for(request: Request) -> EventLedger:
 def page_state(state: Backends, ledger: EventLedger) -> dict[str, Any]:
     return {**dashboard_state(state.queue, ledger),
             "token_required": state.config.api_token is not None,
+            "data_lost": state.recovery.notice,  # Redis lost its data; what was re-sent
             "samples": state.images.samples()}
 
 
@@ -97,48 +98,64 @@ def message(kind: str, data: dict[str, Any], event_id: str | None = None) -> str
     return f"{head}event: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
+def shared_page_state(request: Request) -> dict[str, Any]:
+    """``page_state``, computed at most every STATE_AFTER_EVENTS seconds for all open pages:
+    a hundred dashboards cost the queue one set of reads, not a hundred."""
+    cached = getattr(request.app.state, "dashboard_state_cache", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < STATE_AFTER_EVENTS:
+        return cached[1]
+    value = page_state(backends(request), ledger_for(request))
+    request.app.state.dashboard_state_cache = (now, value)
+    return value
+
+
 async def dashboard_stream(request: Request, task_id: str | None,
-                           after: str | None) -> AsyncIterator[str]:
+                           position: str) -> AsyncIterator[str]:
+    """The page's feed: the history after ``position``, then live events from the shared
+    reader, with state messages in between."""
     state = backends(request)
-    ledger = ledger_for(request)
-    client, key = state.aredis, state.queue.keys.events
     only = TaskHistory(task_id) if task_id else None
-    yield "retry: 1000\n\n"  # reconnect after one second (the browser sends Last-Event-ID)
-    position = after
-    if position is None:
-        if only is not None:
-            position = "0-0"  # a task's page starts with the task's whole history
-        else:
-            # A fresh page starts with the latest FEED_LENGTH events, then goes live.
-            latest = await client.xrevrange(key, count=FEED_LENGTH + 1)
-            position = latest[-1][0] if len(latest) > FEED_LENGTH else "0-0"
-    last_state, owed = 0.0, True  # owed: events arrived since the last state message
-    while not getattr(request.app.state, "shutting_down", False):  # set by Ctrl-C (cli.py)
-        since = time.monotonic() - last_state
-        if only is None and (since >= STATE_EVERY or (owed and since >= STATE_AFTER_EVENTS)):
-            yield message("state", await run_in_threadpool(page_state, state, ledger))
-            last_state, owed, since = time.monotonic(), False, 0.0
-        if only is None:
-            wait = (STATE_AFTER_EVENTS if owed else STATE_EVERY) - since
-        else:
-            wait = STATE_EVERY  # wake up now and then to notice a shutdown
-        replies = await client.xread({key: position}, count=500, block=max(1, int(wait * 1000)))
-        if not replies:
-            if only is not None and time.monotonic() - last_state >= KEEP_ALIVE_SECONDS:
-                yield ": keep-alive\n\n"
-                last_state = time.monotonic()
-            continue
-        for entry_id, raw in replies[0][1]:
-            event = event_from_entry(entry_id, raw)
+    fanout = state.fanout
+    subscription = await fanout.subscribe()  # before the history: no event falls between
+    try:
+        yield "retry: 1000\n\n"  # reconnect after one second (the browser sends Last-Event-ID)
+        async for event in history(state.aredis, state.queue.keys.events, position):
             position = event.id
             if only is None or only.accepts(event):
                 yield message("queue", event_view(event), event.id)
+        last_state, owed = 0.0, True  # owed: events arrived since the last state message
+        last_sent = time.monotonic()
+        events = live(fanout, subscription, after=position, keep_alive=STATE_EVERY)
+        while not getattr(request.app.state, "shutting_down", False):  # set by Ctrl-C (cli.py)
+            since = time.monotonic() - last_state
+            if only is None and (since >= STATE_EVERY or (owed and since >= STATE_AFTER_EVENTS)):
+                yield message("state", await run_in_threadpool(shared_page_state, request))
+                last_state, owed, since = time.monotonic(), False, 0.0
+                last_sent = last_state
+            try:
+                # live() yields None after STATE_EVERY seconds of silence, so a quiet
+                # queue still wakes the loop for the next state message or a shutdown.
+                event = await events.__anext__()
+            except StopAsyncIteration:  # too slow a reader: the browser reconnects
+                return
+            if event is None:
+                if only is not None and time.monotonic() - last_sent >= state.config.keep_alive:
+                    yield ": keep-alive\n\n"
+                    last_sent = time.monotonic()
+                continue
+            if only is None or only.accepts(event):
+                yield message("queue", event_view(event), event.id)
                 owed = True
+                last_sent = time.monotonic()
+    finally:
+        fanout.unsubscribe(subscription)
 
 
 @router.get("/dashboard/stream", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                             "description": "state and queue messages"}})
+                             "description": "state and queue messages"},
+                       **BAD_STREAM_ID})
 async def stream(
     request: Request,
     task: Annotated[str | None, Query(max_length=64, description="only this task's events")]
@@ -146,6 +163,15 @@ async def stream(
     last_event_id: Annotated[str | None, Header(max_length=50)] = None,
 ) -> StreamingResponse:
     """The dashboard's live feed (see the module docstring)."""
-    after = valid_last_event_id(last_event_id)
-    return StreamingResponse(dashboard_stream(request, task, after),
+    state = backends(request)
+    position = stream_position(last_event_id)
+    if position is None:
+        if task is not None:
+            position = "0-0"  # a task's page starts with the task's whole history
+        else:
+            # A fresh page starts with the latest FEED_LENGTH events, then goes live.
+            latest = await state.aredis.xrevrange(state.queue.keys.events, count=FEED_LENGTH + 1)
+            position = latest[-1][0] if len(latest) > FEED_LENGTH else "0-0"
+    await state.fanout.start()  # Redis down: 503 now, not a broken stream
+    return StreamingResponse(dashboard_stream(request, task, position),
                              media_type="text/event-stream", headers=SSE_HEADERS)

@@ -8,17 +8,27 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from ..sse import SSE_HEADERS, queue_events, task_events, valid_last_event_id
+from ..sse import SSE_HEADERS, InvalidStreamId, parse_stream_id, queue_events, task_events
 from ..store import TERMINAL
 from .common import backends, error
 
 router = APIRouter(tags=["events"])
 EVENT_STREAM = {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                 "description": "an SSE stream; each id is the Redis stream entry id"}
+BAD_STREAM_ID = {400: error("Last-Event-ID or ?after= is not a stream id; says the valid form")}
+
+
+def stream_position(last_event_id: str | None, after: str | None = None) -> str | None:
+    """Where a stream resumes: the header first, then ``?after=``; 400 if one is malformed."""
+    try:
+        return (parse_stream_id(last_event_id, "the Last-Event-ID header")
+                or parse_stream_id(after, "the 'after' query parameter"))
+    except InvalidStreamId as problem:
+        raise HTTPException(400, str(problem)) from None
 
 
 @router.get("/tasks/{task_id}/events", response_class=StreamingResponse,
-            responses={200: EVENT_STREAM, 404: error("no task with this id")})
+            responses={200: EVENT_STREAM, 404: error("no task with this id"), **BAD_STREAM_ID})
 async def task_progress(
     task_id: str, request: Request,
     last_event_id: Annotated[str | None, Header(max_length=50)] = None,
@@ -29,18 +39,22 @@ async def task_progress(
     after that event: nothing lost, nothing repeated.
     """
     state = backends(request)
+    after = stream_position(last_event_id)
     row = await run_in_threadpool(state.store.get, task_id)
     if row is None:
         raise HTTPException(404, f"no task with id {task_id!r}; use the id that POST /tasks "
                                  f"returned")
     live = await run_in_threadpool(state.queue.get_task_info, task_id)
     finished = row.finished or (live is not None and str(live.status) in TERMINAL)
-    stream = task_events(state.aredis, state.queue.keys.events, task_id,
-                         after=valid_last_event_id(last_event_id), finished=finished)
+    if not finished:
+        await state.fanout.start()  # Redis down: 503 now, not a broken stream
+    stream = task_events(state.aredis, state.fanout, state.queue.keys.events, task_id,
+                         after=after, finished=finished, keep_alive=state.config.keep_alive)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-@router.get("/events", response_class=StreamingResponse, responses={200: EVENT_STREAM})
+@router.get("/events", response_class=StreamingResponse,
+            responses={200: EVENT_STREAM, **BAD_STREAM_ID})
 async def all_events(
     request: Request,
     last_event_id: Annotated[str | None, Header(max_length=50)] = None,
@@ -48,8 +62,10 @@ async def all_events(
                                        "after (0-0: everything kept); default: only new events")]
     = None,
 ) -> StreamingResponse:
-    """Every event of the queue, live, forever (keep-alive comments while idle)."""
+    """Every event of the queue, live, forever (a keep-alive comment every 15 s while idle)."""
     state = backends(request)
-    start = valid_last_event_id(last_event_id) or valid_last_event_id(after)
-    stream = queue_events(state.aredis, state.queue.keys.events, after=start)
+    start = stream_position(last_event_id, after)
+    await state.fanout.start()  # Redis down: 503 now, not a broken stream
+    stream = queue_events(state.fanout, client=state.aredis, stream_key=state.queue.keys.events,
+                          after=start, keep_alive=state.config.keep_alive)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

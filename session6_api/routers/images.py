@@ -16,13 +16,24 @@ router = APIRouter(tags=["images"])
 
 @router.post("/images", status_code=201, response_model=ImageCreated,
              responses={413: error("over the size or pixel limit"),
+                        429: error("this client's upload budget is spent; Retry-After says "
+                                   "when there is room again"),
                         415: error("does not decode as an image"), **INVALID, **UNPARSABLE, **UNAUTHORIZED},
              dependencies=[Depends(require_token)])
 async def upload_image(request: Request, file: Annotated[UploadFile, File(description="the image file")]) -> ImageCreated:
     """Store an uploaded image; ``201`` with its id (use it as ``image`` in POST /tasks)."""
-    library = backends(request).images
+    state = backends(request)
+    library = state.images
     # Read one byte past the limit: enough to know it is too big, without reading a huge body.
     content = await file.read(library.max_bytes + 1)
+    client = request.client.host if request.client else "?"
+    wait = state.upload_budget.spend(client, len(content))
+    if wait is not None:
+        budget = state.upload_budget
+        raise HTTPException(429, f"this client uploaded {budget.max_bytes:,} bytes in the last "
+                                 f"{budget.window:.0f} s, its budget; try again in {wait:.0f} s "
+                                 f"(or reuse an image id you already have)",
+                            headers={"Retry-After": str(int(wait + 0.999))})
     try:
         image_id, image = await run_in_threadpool(library.save_upload, content)
     except ImageRejected as rejected:

@@ -71,7 +71,9 @@ def purge(request: Request) -> Purged:
 
 
 def _set_paused(request: Request, paused: bool) -> PauseState:
-    return PauseState(paused=pause(backends(request).queue, paused))
+    state = backends(request)
+    state.recovery.remember_pause(paused)  # restored if Redis loses its data
+    return PauseState(paused=pause(state.queue, paused))
 
 
 @router.post("/queue/pause", response_model=PauseState, dependencies=CHANGES_STATE,
@@ -103,8 +105,12 @@ def ready(request: Request) -> JSONResponse:
         redis_ok = True
     except Exception:
         redis_ok = False
-    body = Readiness(redis=redis_ok, database=state.store.ping())
-    return JSONResponse(body.model_dump(), status_code=200 if body.redis and body.database else 503)
+    database_ok = state.store.ping()
+    down = [name for name, ok in (("redis", redis_ok), ("database", database_ok)) if not ok]
+    body = Readiness(redis=redis_ok, database=database_ok)  # False: that one is down
+    return JSONResponse(body.model_dump(), status_code=503 if down else 200,
+                        headers={"Retry-After": str(state.config.outage_retry_after)} if down
+                        else None)
 
 
 @router.get("/metrics", response_class=Response,

@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from session6_api.app import create_app
 from session6_api.config import ApiConfig
+from session6_api.conftest import TEST_HOSTS
 from workshop.paths import OUTPUT_DIR
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow,
@@ -43,7 +44,8 @@ NO_INVALID_INPUT: list[str] = []
 def fuzzed_app(tmp_path, redis_url, queue_name, table_prefix):
     config = ApiConfig(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'fuzz.db'}",
                        queue_name=queue_name, data_dir=tmp_path / "data",
-                       table_prefix=table_prefix, background=False, api_token=TOKEN)
+                       table_prefix=table_prefix, background=False, api_token=TOKEN,
+                       allowed_hosts=TEST_HOSTS)
     app = create_app(config)
     yield app
     app.state.backends.store.close()
