@@ -161,6 +161,7 @@ class RedisWorker:
         # With prefetch > 1: successes of the current batch not sent yet (task, encoded
         # result, start time). The batch's outcomes go in one round trip at its end.
         self._unsent: list[tuple[Task, str, float]] = []
+        self._batch: deque[Task] = deque()  # claimed, not started yet (the loop's)
 
     # --- running ---------------------------------------------------------------
 
@@ -228,7 +229,8 @@ class RedisWorker:
         # task), it waits like forever mode does.
         wait = not burst
         outage = 0  # claims in a row that failed because Redis was unreachable
-        batch: deque[Task] = deque()  # claimed, not started yet
+        batch = self._batch  # claimed, not started yet
+        batch.clear()
         try:
             while not self._stopping.is_set():
                 if self._outage_seen or time.monotonic() >= self._next_stray_check:
@@ -239,8 +241,7 @@ class RedisWorker:
                     # anything else instead of waiting until we are idle.
                     self._outage_seen = False
                     self._next_stray_check = time.monotonic() + self.settings.reap_interval
-                    holding = {t.id for t in batch}
-                    self._retrying(lambda held=holding: self._release_strays(held))
+                    self._retrying(self._release_strays)
                 if not batch:
                     try:
                         claimed = self.queue.get_tasks(
@@ -300,11 +301,20 @@ class RedisWorker:
     def _batch_size(self, max_tasks: int | None, done: int) -> int:
         return self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
 
-    def _release_strays(self, holding: set[str] | None = None) -> None:
+    def _holding(self) -> set[str]:
+        """The ids our list must hold now: claimed and not started, or finished and not sent.
+
+        A prefetched batch's successes are recorded together at its end, so until
+        then they are ours as much as the tasks not started yet. Forgetting them
+        here handed back work that was done, and it ran a second time.
+        """
+        return {t.id for t in self._batch} | {task.id for task, _, _ in self._unsent}
+
+    def _release_strays(self) -> None:
         """Hand back ids in our own list that we never received.
 
-        ``holding`` is what we claimed and have not started (our list should hold
-        exactly that; nothing when idle). Any other id got there when the connection
+        Our list should hold exactly ``_holding()`` (nothing when idle). Any other
+        id got there when the connection
         dropped after Redis had run our claim but before the reply arrived (a Redis
         restart, a network cut; redis-py even retries the command on a new
         connection), or when Redis refused to record a task's outcome (its key was
@@ -314,8 +324,9 @@ class RedisWorker:
         reap_interval while busy.
         """
         mine = self.queue.keys.processing(self.worker_id)
+        holding = self._holding()
         strays = [i for i in self.queue.client.lrange(mine, 0, -1)
-                  if (i.decode() if isinstance(i, bytes) else i) not in (holding or set())]
+                  if (i.decode() if isinstance(i, bytes) else i) not in holding]
         if not strays:
             return
         try:
@@ -456,6 +467,9 @@ class RedisWorker:
                               pipeline=self.pipeline, allowed_dirs=self.allowed_dirs,
                               pipelines=self._pipelines)
         limit = self.handlers.time_limit(task.type, self.settings.task_time_limit)
+        ledger = self.settings.run_ledger
+        if ledger is not None:  # counted as the run starts: a run cut short counts too
+            self._retrying(lambda: self.queue.client.hincrby(ledger, task.id, 1))
         try:
             with time_limit(limit, f"attempt {task.attempts} of task {task.id[:8]} ({task.type})"):
                 return handler(task.data, context)

@@ -56,6 +56,10 @@ class RecoverySettings:
     # One attempt may run this long before it is interrupted and counted as failed
     # (None: no limit). A task type can set its own in the handler registry.
     task_time_limit: float | None = 600.0
+    # The key of a Redis hash where the worker counts each run of a task (HINCRBY by task
+    # id, just before the handler starts): how tests, the chaos suite and the benchmark
+    # check "no task ran twice" by counting executions, not completions. None: off.
+    run_ledger: str | None = None
     # Injectable for tests: "now" in seconds, and a uniform random number in [0, 1).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
@@ -85,6 +89,9 @@ class RecoverySettings:
             raise ValueError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
         if self.backoff_factor < 1:
             raise ValueError(f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
+        if self.run_ledger is not None and (not isinstance(self.run_ledger, str)
+                                            or not self.run_ledger):
+            raise ValueError(f"run_ledger must be None or a Redis key name, got {self.run_ledger!r}")
         if not isinstance(self.events_maxlen, int) or self.events_maxlen < 100:
             raise ValueError(f"events_maxlen must be an integer >= 100, got {self.events_maxlen!r}")
 

@@ -1,0 +1,98 @@
+"""The third version: runs are counted, not only completions.
+
+Every test here gives its workers a run ledger (``RecoverySettings.run_ledger``: a
+Redis hash the worker increments by task id as each run starts) and checks runs per
+task against its fault model. With no fault injected, no task may run twice, at any
+prefetch, with one worker or several, in threads or in processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+from collections import Counter
+
+import pytest
+
+from session5_recovery.workers import (
+    RecoverySettings,
+    RedisTaskQueue,
+    RedisWorker,
+    run_worker_process,
+)
+
+pytestmark = pytest.mark.redis
+
+# A stray check (reap_interval) between every two tasks: the moment a prefetched batch
+# used to lose its finished-but-not-yet-sent tasks. A long TTL: a busy machine must not
+# get a live worker taken for dead (that would be a fault, and these tests inject none).
+NO_FAULT = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=10.0, reap_interval=0.01,
+                            claim_timeout=0.05, backoff_base=0.01, backoff_cap=0.02)
+PROCESSES = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def ledger_key(queue_name: str) -> str:
+    """The run ledger of one test: under the queue's own prefix, so the test cleans it up."""
+    return f"{{{queue_name}}}:runs"
+
+
+def runs_per_task(client, queue_name: str) -> Counter:
+    return Counter({task: int(n) for task, n in client.hgetall(ledger_key(queue_name)).items()})
+
+
+def assert_each_ran_once(queue: RedisTaskQueue, ids: list[str]) -> None:
+    runs = runs_per_task(queue.client, queue.queue_name)
+    twice = {task: n for task, n in runs.items() if n != 1}
+    assert not twice, f"{len(twice)} of {len(ids)} tasks ran more than once: {twice}"
+    assert set(runs) == set(ids), f"{len(set(ids) - set(runs))} tasks never ran"
+    names = Counter(event.name for event in queue.events(None))
+    assert names["claimed"] == len(ids), names
+    assert names["requeued"] == 0 and names["completion_refused"] == 0, names
+    stats = queue.get_stats()
+    assert stats["completed"] == len(ids) and queue.conservation().holds, stats
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("prefetch", [1, 4, 10, 50])
+def test_no_task_runs_twice_in_thread_workers(redis_client, queue_name, prefetch, workers):
+    settings = NO_FAULT.replace(run_ledger=ledger_key(queue_name))
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=settings)
+    ids = queue.add_tasks([{"type": "noop"}] * 150)
+    team = [RedisWorker(f"w{n}", None, queue, log=None, prefetch=prefetch) for n in range(workers)]
+    threads = [threading.Thread(target=w.start, kwargs={"burst": True, "handle_signals": False})
+               for w in team]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+        assert not thread.is_alive(), "a burst worker did not finish"
+    assert sum(w.counts.completed for w in team) == len(ids)
+    assert sum(w.counts.refused + w.counts.requeued for w in team) == 0
+    assert_each_ran_once(queue, ids)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("prefetch", [1, 4, 10, 50])
+def test_no_task_runs_twice_in_worker_processes(redis_client, redis_url, queue_name, prefetch,
+                                                workers):
+    settings = NO_FAULT.replace(run_ledger=ledger_key(queue_name))
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=settings)
+    # Slow enough that a batch is still running when the next stray check comes round.
+    ids = queue.add_tasks([{"type": "sleep", "seconds": 0.005}] * 120)
+    team = [PROCESSES.Process(target=run_worker_process, args=(f"p{n}", redis_url, queue_name),
+                              kwargs={"settings": settings.to_dict(), "prefetch": prefetch},
+                              daemon=True) for n in range(workers)]
+    for process in team:
+        process.start()
+    try:
+        for process in team:
+            process.join(120)
+            assert process.exitcode == 0, f"worker process exit code {process.exitcode}"
+    finally:
+        for process in team:
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    assert_each_ran_once(queue, ids)
