@@ -257,14 +257,23 @@ def measure_session1(ctx: BenchContext) -> list[Measurement]:
     return [enqueue, processing]
 
 
-def _drain_seconds(ctx: BenchContext, queue_name: str, prefetch: int) -> float:
-    """One worker process drains the queue; the seconds its ``start()`` took (as session 4)."""
+def _drain_seconds(ctx: BenchContext, queue: Any, prefetch: int) -> float:
+    """One worker process drains the queue; the seconds its ``start()`` took (as session 4).
+
+    The worker counts each run in the queue's run ledger: a fast drain that ran some
+    tasks twice is refused, not reported (RuntimeError).
+    """
+    from session5_recovery.tools import run_report
     from session5_recovery.workers import run_worker_process
 
     ctx_mp = multiprocessing.get_context("spawn")  # as on macOS and Windows
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
-        counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url, queue_name,
-                             True, prefetch=prefetch).result()
+        counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url, queue.queue_name,
+                             True, prefetch=prefetch,
+                             settings={"run_ledger": queue.settings.run_ledger}).result()
+    report = run_report(queue)
+    if not report.holds or report.runs != report.tasks:
+        raise RuntimeError(f"the bench worker ran tasks more than once: {report}")
     return float(counts["seconds"])
 
 
@@ -275,10 +284,12 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     ``with_reference``: also measure the reference queue just before and after each
     run, for ratios that a change of load on the machine does not distort.
     """
-    from session5_recovery.workers import RedisTaskQueue
+    from session5_recovery.workers import QueueKeys, RecoverySettings, RedisTaskQueue
 
     assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
-    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}")
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=name,
+                           settings=RecoverySettings(run_ledger=QueueKeys(name).runs))
     bulk = Measurement("session 5", "enqueue, add_tasks (1 pipeline)", unit="tasks/s",
                        note="one enqueue script call for the whole batch")
     processing = {size: Measurement("session 5", processing_name(size), unit="tasks/s",
@@ -300,7 +311,7 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
                     bulk.samples.append(rate(n, seconds))
 
                 def drain(size: int = size) -> float:
-                    worker_seconds = _drain_seconds(ctx, queue.queue_name, size)
+                    worker_seconds = _drain_seconds(ctx, queue, size)
                     stats = queue.get_stats()
                     if stats["completed"] != n or not queue.conservation().holds:
                         raise RuntimeError(f"the bench worker did not drain the queue: {stats}")

@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 
 from session5_recovery.workers import (
+    QueueKeys,
     RecoverySettings,
     RedisTaskQueue,
     RedisWorker,
@@ -33,16 +34,12 @@ PROCESSES = multiprocessing.get_context("fork" if sys.platform.startswith("linux
 
 
 def ledger_key(queue_name: str) -> str:
-    """The run ledger of one test: under the queue's own prefix, so the test cleans it up."""
-    return f"{{{queue_name}}}:runs"
-
-
-def runs_per_task(client, queue_name: str) -> Counter:
-    return Counter({task: int(n) for task, n in client.hgetall(ledger_key(queue_name)).items()})
+    """The run ledger of one test: the queue's own ``runs`` key, deleted with its keys."""
+    return QueueKeys(queue_name).runs
 
 
 def assert_each_ran_once(queue: RedisTaskQueue, ids: list[str]) -> None:
-    runs = runs_per_task(queue.client, queue.queue_name)
+    runs = queue.run_counts()
     twice = {task: n for task, n in runs.items() if n != 1}
     assert not twice, f"{len(twice)} of {len(ids)} tasks ran more than once: {twice}"
     assert set(runs) == set(ids), f"{len(set(ids) - set(runs))} tasks never ran"

@@ -141,11 +141,20 @@ class QueueKeys:
         """STRING: the token of the one live process using ``worker_id`` (expires like a heartbeat)."""
         return f"{self.prefix}instance:{worker_id}"
 
+    @property
+    def runs(self) -> str:
+        """HASH task id -> runs started, when a worker's ``settings.run_ledger`` names it.
+
+        An instrument for tests and benchmarks ("how many times did each task run?");
+        the queue itself never reads it.
+        """
+        return f"{self.prefix}runs"
+
     def fixed(self) -> list[str]:
         """The keys whose names do not depend on a worker or a task."""
         return [self.pending_high, self.pending, self.pending_low, self.wake, self.paused,
                 self.delayed, self.completed, self.dlq, self.cancelled, self.tasks,
-                self.workers, self.events, self.epoch, self.data_lost]
+                self.workers, self.events, self.epoch, self.data_lost, self.runs]
 
     def patterns(self) -> list[str]:
         """SCAN patterns of the per-worker and per-task keys (for ``clear``)."""

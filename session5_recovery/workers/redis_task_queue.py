@@ -769,6 +769,18 @@ class RedisTaskQueue:
                 "cancelled": c.cancelled, "total": c.accounted, "enqueued": c.enqueued,
                 "workers": int(self.client.zcard(self.keys.workers)), "paused": int(c.paused)}
 
+    def run_counts(self) -> dict[str, int]:
+        """Task id -> how many times a worker started it, from ``settings.run_ledger``.
+
+        Completions say what was recorded; this says what was *executed*. With no
+        fault, every task runs once; each fault that hits a task (its worker killed
+        or taken for dead) may add one run. {} when no ledger is set.
+        """
+        ledger = self.settings.run_ledger
+        if ledger is None:
+            return {}
+        return {_text(task): int(n) for task, n in self.client.hgetall(ledger).items()}
+
     def get_task_info(self, task_id: str) -> Task | None:
         """The task ``task_id`` as stored now (with its result, if any); None if there is none.
 
