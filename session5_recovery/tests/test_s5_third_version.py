@@ -93,3 +93,39 @@ def test_no_task_runs_twice_in_worker_processes(redis_client, redis_url, queue_n
                 process.kill()
                 process.join(5)
     assert_each_ran_once(queue, ids)
+
+
+# --- one rule per name, at every door ----------------------------------------------------
+
+BAD_NAMES = ["w/1", "two words", "glob*", "{tag}", "", "x" * 201, "caf\u00e9", 7]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=repr)
+def test_a_bad_worker_id_is_refused_by_every_door_with_the_same_rule(redis_client, queue_name,
+                                                                     name):
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=NO_FAULT)
+    with pytest.raises(ValueError) as by_worker:
+        RedisWorker(name, None, queue, log=None)
+    with pytest.raises(ValueError) as by_queue:
+        queue.get_tasks(name, 1, timeout=0)
+    with pytest.raises(ValueError) as as_task_id:
+        queue.add_task({"type": "noop"}, task_id=name)
+    with pytest.raises(ValueError) as as_queue_name:
+        RedisTaskQueue(client=redis_client, queue_name=name)
+    rule = "must be 1-200 letters, digits or - _ . : @"
+    for error in (by_worker, by_queue, as_task_id, as_queue_name):
+        assert rule in str(error.value) and "\n" not in str(error.value), error.value
+    assert list(redis_client.scan_iter(match=f"{queue.keys.prefix}*")) == [], "nothing registered"
+
+
+@pytest.mark.parametrize("flag, value", [("--id", "w/1"), ("--queue", "q/1")])
+def test_the_command_line_refuses_a_bad_name_in_one_line(redis_url, queue_name, flag, value):
+    import subprocess
+
+    args = [sys.executable, "-m", "session5_recovery.workers", "worker", "--burst",
+            "--redis-url", redis_url, "--queue", queue_name, flag, value]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "must be 1-200 letters, digits or - _ . : @" in errors[0], done.stderr

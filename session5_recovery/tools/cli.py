@@ -32,7 +32,7 @@ from ..core import FilterFactory, PipelineInputError, default_pipeline
 from ..core.samples import OUTPUT_DIR
 from ..workers.epoch import data_lost_note
 from ..workers.instance import WorkerIdInUseError
-from ..workers.keys import QueueKeys
+from ..workers.keys import check_name
 from ..workers.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
 from ..workers.redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
 from ..workers.server_checks import EvictingServerError, check_eviction_policy
@@ -85,16 +85,13 @@ def whole_number(low: int) -> Callable[[str], int]:
     return parse
 
 
-def key_name(what: str) -> Callable[[str], str]:
-    """A queue or worker name: it becomes part of Redis key names, so no spaces or globs."""
+def key_name(what: str, example: str) -> Callable[[str], str]:
+    """A queue or worker name: the queue's one rule for names (keys.check_name), at the door."""
     def parse(text: str) -> str:
         try:
-            QueueKeys(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{what} {text!r} is not allowed: use letters, digits, '-', '_', ':' or '.', "
-                f"no spaces or glob characters (* ? [ ]), e.g. 'worker-1'") from None
-        return text
+            return check_name(what, text, example)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     return parse
 
 
@@ -110,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = OneLineParser(add_help=False)
     common.add_argument("--redis-url", default=None, type=redis_url,
                         help="redis://host:port/db (default: $REDIS_URL, else redis://localhost:6379/0)")
-    common.add_argument("--queue", default=DEFAULT_QUEUE_NAME, type=key_name("queue name"),
+    common.add_argument("--queue", default=DEFAULT_QUEUE_NAME, type=key_name("queue name", DEFAULT_QUEUE_NAME),
                         help=f"queue name, the prefix of every key (default: {DEFAULT_QUEUE_NAME})")
     common.add_argument("--allow-eviction", action="store_true",
                         help="work even if the server's maxmemory-policy deletes keys when full "
@@ -121,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     nested = OneLineParser(add_help=False)
     nested.add_argument("--redis-url", default=argparse.SUPPRESS, type=redis_url,
                         help=argparse.SUPPRESS)
-    nested.add_argument("--queue", default=argparse.SUPPRESS, type=key_name("queue name"),
+    nested.add_argument("--queue", default=argparse.SUPPRESS, type=key_name("queue name", DEFAULT_QUEUE_NAME),
                         help=argparse.SUPPRESS)
 
     parser = OneLineParser(
@@ -131,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = RecoverySettings()
 
     worker = commands.add_parser("worker", parents=[common], help="process tasks from the queue")
-    worker.add_argument("--id", default=None, type=key_name("worker id"),
+    worker.add_argument("--id", default=None, type=key_name("worker id", "worker-1"),
                         help="worker name (default: worker-<pid>)")
     worker.add_argument("--burst", action="store_true",
                         help="stop when the queue is drained (default: wait for tasks until Ctrl+C)")

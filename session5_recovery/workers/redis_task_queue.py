@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -45,7 +44,7 @@ from typing import Any
 
 import redis
 
-from .keys import PRIORITIES, QueueKeys
+from .keys import NAME_PATTERN, PRIORITIES, QueueKeys, check_name
 from .redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 from .settings import RecoverySettings, backoff_delay
 from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
@@ -57,8 +56,8 @@ MAX_TASK_BYTES = 1_000_000
 MAX_RESULT_BYTES = 1_000_000
 # Error texts are stored on the task; a huge exception message should not bloat Redis.
 MAX_ERROR_CHARS = 2_000
-# Task ids a caller chooses: text a key name, a URL and a log line can all carry.
-TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
+# Task ids a caller chooses follow the one rule for names (keys.py).
+TASK_ID_PATTERN = NAME_PATTERN
 QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
 
 log = logging.getLogger(__name__)
@@ -367,9 +366,8 @@ class RedisTaskQueue:
                 f"Store large inputs in a file and put its path in the task")
         if task_id is None:
             task_id = uuid.uuid4().hex
-        elif not isinstance(task_id, str) or not TASK_ID_PATTERN.fullmatch(task_id):
-            raise ValueError(f"task_id must be 1-200 letters, digits or - _ . : @, "
-                             f"got {task_id!r}; or leave it out to get a fresh id")
+        else:
+            check_name("task_id (or leave it out to get a fresh id)", task_id, "invoice-42")
         return task_id, kind, text
 
     # --- workers: claim and finish -----------------------------------------
@@ -394,9 +392,7 @@ class RedisTaskQueue:
         (``BLPOP``) and then claims. A worker that dies holding a batch loses none
         of it: the reaper returns the whole list.
         """
-        if not isinstance(worker_id, str) or not TASK_ID_PATTERN.fullmatch(worker_id):
-            raise ValueError(f"worker_id must be a name of letters, digits or - _ . : @, "
-                             f"e.g. 'worker-1'; got {worker_id!r}")
+        check_name("worker_id", worker_id, "worker-1")
         if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 1:
             raise ValueError(f"max_tasks must be an integer >= 1, got {max_tasks!r}")
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
@@ -779,7 +775,11 @@ class RedisTaskQueue:
         ledger = self.settings.run_ledger
         if ledger is None:
             return {}
-        return {_text(task): int(n) for task, n in self.client.hgetall(ledger).items()}
+        runs: dict[str, int] = {}
+        for field in self.client.hkeys(ledger):  # "<task id> <run id>" -> worker id
+            task_id = _text(field).split(" ")[0]
+            runs[task_id] = runs.get(task_id, 0) + 1
+        return runs
 
     def get_task_info(self, task_id: str) -> Task | None:
         """The task ``task_id`` as stored now (with its result, if any); None if there is none.

@@ -31,6 +31,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ from .handlers import (
 )
 from .heartbeat import Heartbeat
 from .instance import InstanceToken
+from .keys import check_name
 from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
 from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
 from .server_checks import check_eviction_policy
@@ -128,9 +130,7 @@ class RedisWorker:
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be an integer >= 1 (tasks per claim), got {prefetch!r}")
         # Checked before anything is registered: the id becomes part of key names.
-        if not isinstance(worker_id, str) or not worker_id or any(c in worker_id for c in " *?[]"):
-            raise ValueError(f"worker_id must be a non-empty name without spaces or glob "
-                             f"characters, e.g. 'worker-1'; got {worker_id!r}")
+        check_name("worker_id", worker_id, "worker-1")
         self.worker_id = worker_id
         self.prefetch = prefetch
         self.pipeline = pipeline if pipeline is not None else default_pipeline()
@@ -468,8 +468,11 @@ class RedisWorker:
                               pipelines=self._pipelines)
         limit = self.handlers.time_limit(task.type, self.settings.task_time_limit)
         ledger = self.settings.run_ledger
-        if ledger is not None:  # counted as the run starts: a run cut short counts too
-            self._retrying(lambda: self.queue.client.hincrby(ledger, task.id, 1))
+        if ledger is not None:
+            # Counted as the run starts (a run cut short counts too), under a field of its
+            # own: a write resent after a lost reply (an outage) sets it again, not twice.
+            run = f"{task.id} {uuid.uuid4().hex[:12]}"
+            self._retrying(lambda: self.queue.client.hset(ledger, run, self.worker_id))
         try:
             with time_limit(limit, f"attempt {task.attempts} of task {task.id[:8]} ({task.type})"):
                 return handler(task.data, context)

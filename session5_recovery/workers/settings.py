@@ -56,9 +56,10 @@ class RecoverySettings:
     # One attempt may run this long before it is interrupted and counted as failed
     # (None: no limit). A task type can set its own in the handler registry.
     task_time_limit: float | None = 600.0
-    # The key of a Redis hash where the worker counts each run of a task (HINCRBY by task
-    # id, just before the handler starts): how tests, the chaos suite and the benchmark
-    # check "no task ran twice" by counting executions, not completions. None: off.
+    # The key of a Redis hash where the worker records each run of a task just before the
+    # handler starts (one field "<task id> <run id>" per run; RedisTaskQueue.run_counts()
+    # counts them): how tests, the chaos suite and the benchmark check "no task ran twice"
+    # by counting executions, not completions. None: off.
     run_ledger: str | None = None
     # Injectable for tests: "now" in seconds, and a uniform random number in [0, 1).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
