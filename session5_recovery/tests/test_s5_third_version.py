@@ -9,6 +9,7 @@ prefetch, with one worker or several, in threads or in processes.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import threading
 from collections import Counter
@@ -129,3 +130,28 @@ def test_the_command_line_refuses_a_bad_name_in_one_line(redis_url, queue_name, 
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "must be 1-200 letters, digits or - _ . : @" in errors[0], done.stderr
+
+
+# --- debris of a write cut short ---------------------------------------------------------
+
+
+def test_the_next_write_of_an_output_removes_the_temporary_files_of_a_killed_writer(tmp_path):
+    from PIL import Image
+
+    from session5_recovery.core import save_image_atomic
+
+    output = tmp_path / "out" / "a.png"
+    output.parent.mkdir()
+    # What SIGKILL during a write leaves: a temporary file named after a process that is gone.
+    gone = PROCESSES.Process(target=int)
+    gone.start()
+    gone.join()
+    debris = output.with_name(f".a.png.{gone.pid}.0123abcd.tmp")
+    debris.write_bytes(b"half an image")
+    live = output.with_name(f".a.png.{os.getppid()}.89abcdef.tmp")  # a live writer's: kept
+    live.write_bytes(b"being written")
+    other = output.with_name(f".b.png.{gone.pid}.0123abcd.tmp")  # another output's: kept
+    other.write_bytes(b"not ours")
+    save_image_atomic(Image.new("RGB", (4, 4)), output)
+    assert sorted(p.name for p in output.parent.iterdir()) == sorted([
+        "a.png", live.name, other.name])
