@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 
 import pytest
+import redis
 
 from session5_recovery.workers import (
     QueueKeys,
@@ -23,6 +24,7 @@ from session5_recovery.workers import (
     RedisWorker,
     run_worker_process,
 )
+from session5_recovery.workers.redis_task_queue import COMMAND_CHUNK, ENQUEUE_CHUNK
 
 pytestmark = pytest.mark.redis
 
@@ -155,3 +157,67 @@ def test_the_next_write_of_an_output_removes_the_temporary_files_of_a_killed_wri
     save_image_atomic(Image.new("RGB", (4, 4)), output)
     assert sorted(p.name for p in output.parent.iterdir()) == sorted([
         "a.png", live.name, other.name])
+
+
+# --- bounded enqueue, resend-safe ----------------------------------------------------------
+
+
+def spy_on_enqueue(queue: RedisTaskQueue, fail_after: int | None = None) -> list[int]:
+    """Record the size of each enqueue script call; ``fail_after``: time out after that many.
+
+    The timeout comes *after* the call ran on the server, as a real one does when the
+    reply is lost: the caller cannot tell whether its tasks were queued.
+    """
+    sizes: list[int] = []
+    real = queue._call
+
+    def call(command, *args, **kwargs):
+        reply = real(command, *args, **kwargs)
+        if command == "enqueue":
+            sizes.append(int(args[0]))
+            if fail_after is not None and len(sizes) == fail_after:
+                raise redis.TimeoutError("Timeout reading from socket (simulated)")
+        return reply
+
+    queue._call = call
+    return sizes
+
+
+def test_add_tasks_goes_in_chunks_of_at_most_the_documented_size(queue):
+    sizes = spy_on_enqueue(queue)
+    ids = queue.add_tasks([{"type": "noop"}] * (2 * ENQUEUE_CHUNK + 1))
+    assert sizes == [ENQUEUE_CHUNK, ENQUEUE_CHUNK, 1]
+    assert (len(ids), ids.queued, ids.already) == (2 * ENQUEUE_CHUNK + 1, 2 * ENQUEUE_CHUNK + 1, 0)
+    assert queue.get_stats()["pending"] == len(ids)
+
+
+def test_a_batch_resent_after_a_timeout_is_not_queued_twice(queue):
+    items = [{"type": "noop", "n": n} for n in range(2 * ENQUEUE_CHUNK + 7)]
+    ids = [f"order-{n}" for n in range(len(items))]
+    spy_on_enqueue(queue, fail_after=2)
+    with pytest.raises(redis.TimeoutError):
+        queue.add_tasks(items, task_ids=ids)
+    again = queue.add_tasks(items, task_ids=ids)  # the producer retries, same ids
+    assert (again.queued, again.already) == (7, 2 * ENQUEUE_CHUNK)
+    stats = queue.get_stats()
+    assert stats["enqueued"] == stats["pending"] == len(items), stats
+
+
+def test_purge_and_replay_all_go_in_bounded_calls(queue):
+    ids = queue.add_tasks([{"type": "noop"}] * (COMMAND_CHUNK + 3), max_attempts=1)
+    while queue.get_tasks("w1", 100, timeout=0):
+        pass
+    for task_id in ids:
+        queue.mark_failed(task_id, "boom", permanent=True, worker_id="w1")
+    assert queue.replay_all() == len(ids)
+    while queue.get_tasks("w1", 100, timeout=0):
+        pass
+    for task_id in ids:
+        queue.mark_failed(task_id, "boom", permanent=True, worker_id="w1")
+    purges = []
+    real = queue._call
+    queue._call = lambda command, *args, **kw: (
+        purges.append(args) if command == "purge" else None) or real(command, *args, **kw)
+    assert queue.purge_dlq() == len(ids)
+    assert len(purges) == 2 and all(args == (COMMAND_CHUNK,) for args in purges)
+    assert queue.get_stats()["enqueued"] == 0 and queue.conservation().holds

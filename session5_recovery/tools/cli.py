@@ -34,7 +34,12 @@ from ..workers.epoch import data_lost_note
 from ..workers.instance import WorkerIdInUseError
 from ..workers.keys import check_name
 from ..workers.redis_connection import RedisUnavailableError, check_url_scheme, resolve_redis
-from ..workers.redis_task_queue import DEFAULT_QUEUE_NAME, RedisTaskQueue, connection_help
+from ..workers.redis_task_queue import (
+    DEFAULT_QUEUE_NAME,
+    ENQUEUE_CHUNK,
+    RedisTaskQueue,
+    connection_help,
+)
 from ..workers.server_checks import EvictingServerError, check_eviction_policy
 from ..workers.settings import SECONDS_ALLOWED, RecoverySettings
 from ..workers.task import parse_json_text
@@ -309,12 +314,18 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             ids = queue.add_tasks(tasks, max_attempts=args.max_attempts, priority=args.priority)
         except (TypeError, ValueError) as error:
             raise SystemExit(f"enqueue: {error}") from None
-        except redis.exceptions.OutOfMemoryError:
+        except redis.exceptions.OutOfMemoryError as error:
+            before = getattr(error, "queued_before", 0)
+            done = (f"none of the {len(tasks)} task(s) was queued" if not before else
+                    f"{before} of the {len(tasks)} task(s) were queued before it filled up, "
+                    f"the others were not (tasks go in chunks of {ENQUEUE_CHUNK}, each all or "
+                    f"nothing)")
             raise SystemExit(f"enqueue: Redis is full (maxmemory reached, it refuses writes): "
-                             f"none of the {len(tasks)} task(s) was queued (a batch is all or "
-                             f"nothing); make room or raise maxmemory, then run this again") from None
+                             f"{done}; make room or raise maxmemory, then run this again") from None
         stats = queue.get_stats()
-    print(f"queued {len(ids)} task(s) on {args.queue!r}; pending now: {stats['pending']}")
+    skipped = f" ({ids.already} already there)" if ids.already else ""
+    print(f"queued {ids.queued} task(s) on {args.queue!r}{skipped}; pending now: "
+          f"{stats['pending']}")
     if not args.task:
         print(f"outputs will go to {args.output.resolve()}")
     queue_flag = "" if args.queue == DEFAULT_QUEUE_NAME else f" --queue {args.queue}"

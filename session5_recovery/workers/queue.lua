@@ -95,8 +95,12 @@ local function trim_wake()
     end
 end
 
+-- At most this many tokens per call: they are for the workers blocked right now, and a
+-- worker that wakes claims as many tasks as it can; one token per pending id of a
+-- million-task queue (a resume) would make one script run for seconds.
+local MAX_WAKE = 1000
 local function wake(n)
-    for _ = 1, n do redis.call("LPUSH", WAKE, "1") end
+    for _ = 1, math.min(n, MAX_WAKE) do redis.call("LPUSH", WAKE, "1") end
     trim_wake()
 end
 
@@ -268,18 +272,23 @@ end
 
 
 if command == "enqueue" then
-    -- Add tasks, all or none. ARGS: count, then per task: id, type, data (JSON text),
-    -- max_attempts, priority. KEYS: the task keys, in the same order.
-    -- REPLY: {"enqueued", n} | {"duplicate", id}
+    -- Add one chunk of tasks (the caller sends at most ENQUEUE_CHUNK per call). An id
+    -- the queue already holds is refused, not queued twice: a chunk resent after a
+    -- timeout whose first try got through queues nothing the second time.
+    -- ARGS: count, then per task: id, type, data (JSON text), max_attempts, priority.
+    -- KEYS: the task keys, in the same order.
+    -- REPLY: {"enqueued", queued, already}
     -- Status: none -> pending
     local count = tonumber(ARGV[5])
-    for i = 1, count do  -- checks first: one id already held refuses the whole batch
+    local held = {}
+    for i = 1, count do  -- checks first
         local id = ARGV[6 + (i - 1) * 5]
-        if redis.call("SISMEMBER", TASKS, id) == 1 or redis.call("EXISTS", TASK_KEYS[i]) == 1 then
-            return {"duplicate", id}
-        end
+        held[i] = redis.call("SISMEMBER", TASKS, id) == 1 or redis.call("EXISTS", TASK_KEYS[i]) == 1
     end
+    local queued = 0
     for i = 1, count do
+      if not held[i] then
+        queued = queued + 1
         local base = 6 + (i - 1) * 5
         local id, kind, data, max_attempts, priority =
             ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
@@ -289,9 +298,10 @@ if command == "enqueue" then
                    "priority", priority, "created_at", now, "history", 0)
         redis.call("LPUSH", PRIORITY_LIST[priority], id)
         emit("enqueued", {"task", id, "type", kind, "priority", priority})
+      end
     end
-    wake(count)
-    return {"enqueued", count}
+    if queued > 0 then wake(queued) end
+    return {"enqueued", queued, count - queued}
 
 
 elseif command == "claim" then
@@ -565,16 +575,20 @@ elseif command == "cancel" then
 
 
 elseif command == "purge" then
-    -- Delete every dead-lettered task for good (and forget its id).
-    -- REPLY: {"purged", n}
+    -- Delete the oldest dead-lettered tasks for good (and forget their ids), at most
+    -- `limit` per call (the caller calls again until fewer come back).
+    -- ARGS: limit. REPLY: {"purged", n}
     -- Status: dead_lettered -> none
-    local ids = redis.call("LRANGE", DLQ, 0, -1)
+    local limit = tonumber(ARGV[5])
+    local ids = redis.call("LRANGE", DLQ, -limit, -1)
     for _, id in ipairs(ids) do
         redis.call("DEL", task_key(id))
         redis.call("SREM", TASKS, id)
     end
-    redis.call("DEL", DLQ)
-    emit("dlq_purged", {"tasks", #ids})
+    if #ids > 0 then
+        redis.call("LTRIM", DLQ, 0, -(#ids + 1))
+        emit("dlq_purged", {"tasks", #ids})
+    end
     return {"purged", #ids}
 
 

@@ -56,6 +56,18 @@ MAX_TASK_BYTES = 1_000_000
 MAX_RESULT_BYTES = 1_000_000
 # Error texts are stored on the task; a huge exception message should not bloat Redis.
 MAX_ERROR_CHARS = 2_000
+# The most tasks one enqueue script call writes, and the most bytes of task data it
+# carries (a bigger task goes alone). Redis runs one script at a time and every other
+# client waits meanwhile: a chunk of 500 no-op tasks takes about 4 ms on the server
+# here, so no add_tasks() call, however long, holds the server for more than a few
+# milliseconds at a time (one call of 100,000 tasks used to block it for seconds).
+ENQUEUE_CHUNK = 500
+ENQUEUE_CHUNK_BYTES = 1_000_000
+# The same bound for the other commands whose work grows with the data: purge, replay
+# all, and the reaper's extra workers (sweep) go this many at a time.
+COMMAND_CHUNK = 500
+# The most tasks one claim may take (prefetch): a claim moves them in one script.
+MAX_CLAIM = 1_000
 # Task ids a caller chooses follow the one rule for names (keys.py).
 TASK_ID_PATTERN = NAME_PATTERN
 QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
@@ -113,8 +125,36 @@ class DuplicateTaskError(ValueError):
         self.task_id = task_id
 
 
+class QueuedIds(list):
+    """The ids of an ``add_tasks`` call, in order (a list), and how many were new.
+
+    ``queued`` were written by this call; ``already`` were in the queue before it
+    (a batch resent with the same ids after a timeout): refused as duplicates,
+    not queued twice.
+    """
+
+    def __init__(self, ids: Iterable[str], queued: int, already: int) -> None:
+        super().__init__(ids)
+        self.queued = queued
+        self.already = already
+
+
 class ResultTooLargeError(ValueError):
     """A handler's result is over ``MAX_RESULT_BYTES`` as JSON: the task fails permanently."""
+
+
+def _chunks(prepared: list[tuple[str, str, str]]) -> Iterable[list[tuple[str, str, str]]]:
+    """``prepared`` tasks in chunks of at most ENQUEUE_CHUNK tasks and ENQUEUE_CHUNK_BYTES."""
+    chunk: list[tuple[str, str, str]] = []
+    size = 0
+    for task in prepared:
+        if chunk and (len(chunk) >= ENQUEUE_CHUNK or size + len(task[2]) > ENQUEUE_CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(task)
+        size += len(task[2])
+    if chunk:
+        yield chunk
 
 
 def connection_help(url: str | None, error: BaseException) -> RedisUnavailableError:
@@ -323,34 +363,55 @@ class RedisTaskQueue:
         "high", "normal" or "low". ``max_attempts`` (default: the settings') is
         stored on the task, so every worker and reaper applies the same limit.
         """
-        return self._enqueue([(data, task_id)], priority, max_attempts)[0]
+        queued = self._enqueue([(data, task_id)], priority, max_attempts)
+        if queued.already:
+            raise DuplicateTaskError(queued[0], self.queue_name)
+        return queued[0]
 
     def add_tasks(self, items: Iterable[dict[str, Any]], *, priority: str = "normal",
-                  max_attempts: int | None = None) -> list[str]:
-        """Queue many tasks in one script call, all or none; return their ids in order."""
-        return self._enqueue([(data, None) for data in items], priority, max_attempts)
+                  max_attempts: int | None = None,
+                  task_ids: Sequence[str] | None = None) -> QueuedIds:
+        """Queue many tasks; return their ids in order (with ``.queued`` and ``.already``).
+
+        Every task is checked and every id chosen before anything is sent; then the
+        tasks go in chunks of at most ``ENQUEUE_CHUNK`` (one short script call each,
+        all or none per chunk). ``task_ids`` (optional, one per item) makes a resend
+        safe: a producer whose call failed part-way (a timeout) calls again with the
+        same ids, and the ids already queued are refused as duplicates (counted in
+        ``.already``) instead of being queued twice.
+        """
+        items = list(items)
+        if task_ids is not None and len(task_ids) != len(items):
+            raise ValueError(f"task_ids must give one id per task: {len(task_ids)} ids for "
+                             f"{len(items)} tasks")
+        given = task_ids if task_ids is not None else [None] * len(items)
+        return self._enqueue(list(zip(items, given, strict=True)), priority, max_attempts)
 
     def _enqueue(self, items: list[tuple[Any, str | None]], priority: str,
-                 max_attempts: int | None) -> list[str]:
+                 max_attempts: int | None) -> QueuedIds:
         limit = self.settings.max_attempts if max_attempts is None else max_attempts
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {limit!r}")
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
-        if not items:
-            return []
-        ids: list[str] = []
-        args: list[Any] = [len(items)]
-        for index, (data, task_id) in enumerate(items):
-            task_id, kind, text = self._prepare(data, index, task_id)
-            ids.append(task_id)
-            args += [task_id, kind, text, limit, priority]
+        prepared = [self._prepare(data, index, task_id)
+                    for index, (data, task_id) in enumerate(items)]
+        ids = [task_id for task_id, _, _ in prepared]
         if len(set(ids)) != len(ids):
             raise ValueError("the same task_id appears twice in one add_tasks() call")
-        reply = self._call("enqueue", *args, keys=[self.keys.task(i) for i in ids])
-        if _text(reply[0]) == "duplicate":
-            raise DuplicateTaskError(_text(reply[1]), self.queue_name)
-        return ids
+        queued = already = 0
+        for chunk in _chunks(prepared):
+            args: list[Any] = [len(chunk)]
+            for task_id, kind, text in chunk:
+                args += [task_id, kind, text, limit, priority]
+            try:
+                reply = self._call("enqueue", *args, keys=[self.keys.task(i) for i, _, _ in chunk])
+            except redis.RedisError as error:
+                error.queued_before = queued  # type: ignore[attr-defined]  # for the CLI's message
+                raise
+            queued += int(reply[1])
+            already += int(reply[2])
+        return QueuedIds(ids, queued, already)
 
     @staticmethod
     def _prepare(data: Any, index: int, task_id: str | None) -> tuple[str, str, str]:
@@ -393,8 +454,10 @@ class RedisTaskQueue:
         of it: the reaper returns the whole list.
         """
         check_name("worker_id", worker_id, "worker-1")
-        if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 1:
-            raise ValueError(f"max_tasks must be an integer >= 1, got {max_tasks!r}")
+        if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) \
+                or not 1 <= max_tasks <= MAX_CLAIM:
+            raise ValueError(f"max_tasks must be an integer from 1 to {MAX_CLAIM}, "
+                             f"got {max_tasks!r}")
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
             raise ValueError(f"timeout must be a number of seconds >= 0, or None to wait "
                              f"without limit; got {timeout!r}")
@@ -653,7 +716,11 @@ class RedisTaskQueue:
         O(keys), for a person (``reap --sweep`` on the command line) after someone
         edited the registry by hand; the periodic ``reap()`` never needs it.
         """
-        return self.reap(self.unregistered_owners())
+        owners = self.unregistered_owners()
+        recovered = self.reap()
+        for start in range(0, len(owners), COMMAND_CHUNK):  # a bounded number per call
+            recovered += self.reap(owners[start:start + COMMAND_CHUNK])
+        return recovered
 
     def promote_due(self, limit: int = 100) -> int:
         """Move retries whose due time has passed from ``{q}:delayed`` to pending."""
@@ -726,12 +793,26 @@ class RedisTaskQueue:
         return _text(self._call("replay", task_id, keys=[self.keys.task(task_id)])[0]) == "replayed"
 
     def replay_all(self) -> int:
-        """Replay every task in the DLQ; how many."""
-        return sum(self.replay(task_id) for task_id in reversed(self.dlq_ids()))
+        """Replay every task in the DLQ, oldest first; how many.
+
+        ``COMMAND_CHUNK`` ids read at a time, one short script call per task.
+        """
+        replayed = 0
+        while True:
+            oldest = [_text(i) for i in self.client.lrange(self.keys.dlq, -COMMAND_CHUNK, -1)]
+            done = sum(self.replay(task_id) for task_id in reversed(oldest))
+            replayed += done
+            if len(oldest) < COMMAND_CHUNK or done == 0:
+                return replayed
 
     def purge_dlq(self) -> int:
-        """Delete every dead-lettered task for good; how many."""
-        return int(self._call("purge")[1])
+        """Delete every dead-lettered task for good; how many (``COMMAND_CHUNK`` per call)."""
+        purged = 0
+        while True:
+            done = int(self._call("purge", COMMAND_CHUNK)[1])
+            purged += done
+            if done < COMMAND_CHUNK:
+                return purged
 
     # --- reading ----------------------------------------------------------------
 
@@ -882,8 +963,10 @@ class RedisTaskQueue:
         for pattern in self.keys.patterns():
             keys.extend(self.client.scan_iter(match=pattern, count=1000))
         deleted = 0
-        for start in range(0, len(keys), 1000):  # DEL in batches: one huge command blocks Redis
-            deleted += self.client.delete(*keys[start:start + 1000])
+        # In batches, and UNLINK, not DEL: the server frees a big list in the background
+        # instead of blocking every client while it does.
+        for start in range(0, len(keys), COMMAND_CHUNK):
+            deleted += self.client.unlink(*keys[start:start + COMMAND_CHUNK])
         self._claimed.clear()
         return deleted
 

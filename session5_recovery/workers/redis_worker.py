@@ -56,7 +56,7 @@ from .heartbeat import Heartbeat
 from .instance import InstanceToken
 from .keys import check_name
 from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
-from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
+from .redis_task_queue import MAX_CLAIM, RedisTaskQueue, ResultTooLargeError
 from .server_checks import check_eviction_policy
 from .task import Task
 
@@ -127,8 +127,10 @@ class RedisWorker:
         kill_children: bool = False,
         allow_eviction: bool = False,
     ) -> None:
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-            raise ValueError(f"prefetch must be an integer >= 1 (tasks per claim), got {prefetch!r}")
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) \
+                or not 1 <= prefetch <= MAX_CLAIM:
+            raise ValueError(f"prefetch must be an integer from 1 to {MAX_CLAIM} (tasks per "
+                             f"claim), got {prefetch!r}")
         # Checked before anything is registered: the id becomes part of key names.
         check_name("worker_id", worker_id, "worker-1")
         self.worker_id = worker_id
