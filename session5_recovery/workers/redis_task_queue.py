@@ -143,6 +143,30 @@ class ResultTooLargeError(ValueError):
     """A handler's result is over ``MAX_RESULT_BYTES`` as JSON: the task fails permanently."""
 
 
+def is_outage(error: BaseException) -> bool:
+    """Is ``error`` Redis being unavailable for a while (wait and retry), not a refusal?
+
+    Unreachable or too slow to answer (ConnectionError, TimeoutError); loading its
+    data after a restart (``LOADING``: redis-py's BusyLoadingError, a ConnectionError);
+    or busy running a long script (``BUSY``: a plain ResponseError). A server that is
+    loading or busy did not run the command: the same wait-and-retry as a lost
+    connection is right, and a crash would be wrong.
+    """
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+        return True
+    return isinstance(error, redis.ResponseError) and str(error).startswith("BUSY")
+
+
+def describe_outage(error: BaseException) -> str:
+    """The outage in words, for the one line a worker prints about it."""
+    text = str(error)
+    if text.startswith("BUSY"):
+        return "Redis is busy running a long script (BUSY); every client waits"
+    if isinstance(error, redis.exceptions.BusyLoadingError) or text.startswith("LOADING"):
+        return "Redis is loading its data into memory (LOADING)"
+    return f"cannot reach Redis ({error})"
+
+
 def _chunks(prepared: list[tuple[str, str, str]]) -> Iterable[list[tuple[str, str, str]]]:
     """``prepared`` tasks in chunks of at most ENQUEUE_CHUNK tasks and ENQUEUE_CHUNK_BYTES."""
     chunk: list[tuple[str, str, str]] = []

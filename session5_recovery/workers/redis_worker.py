@@ -56,7 +56,13 @@ from .heartbeat import Heartbeat
 from .instance import InstanceToken
 from .keys import check_name
 from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
-from .redis_task_queue import MAX_CLAIM, RedisTaskQueue, ResultTooLargeError
+from .redis_task_queue import (
+    MAX_CLAIM,
+    RedisTaskQueue,
+    ResultTooLargeError,
+    describe_outage,
+    is_outage,
+)
 from .server_checks import check_eviction_policy
 from .task import Task
 
@@ -260,6 +266,10 @@ class RedisWorker:
                         self._wait_for_room(error, outage, "not claiming")
                         continue
                     except redis.ResponseError as error:
+                        if is_outage(error):  # BUSY: a long script runs; nothing was claimed
+                            outage += 1
+                            self._wait_for_redis(error, attempt=outage)
+                            continue
                         # Redis refused the claim itself (a key of the wrong type, by hand?).
                         # Nothing was written: say so, wait a little (no spinning), go on.
                         self._say(f"claim failed: Redis replied {error}; trying again")
@@ -339,6 +349,8 @@ class RedisWorker:
                     i.decode() if isinstance(i, bytes) else i, worker_id=self.worker_id,
                     reason="not received, or not recorded")) for i in strays)
         except redis.ResponseError as error:
+            if is_outage(error):
+                raise  # BUSY: _retrying waits, as for a lost connection
             self._say(f"could not hand back my stray tasks: Redis replied {error}")
             return
         if released:
@@ -361,7 +373,9 @@ class RedisWorker:
             self.counts.requeued += released
             self.queue.deregister_worker(self.worker_id)
             self.instance.release()
-        except (redis.ConnectionError, redis.TimeoutError) as error:
+        except redis.RedisError as error:
+            if not is_outage(error):
+                raise
             # Nothing is lost: our list stays in Redis and the reaper requeues it once
             # our heartbeat expires.
             self._say(f"could not say goodbye to Redis ({error}); the reaper will requeue "
@@ -539,6 +553,13 @@ class RedisWorker:
                 if self._stop_now:
                     raise StopNow() from error
                 self._wait_for_room(error, attempt, "cannot record what I did yet")
+            except redis.ResponseError as error:
+                if not is_outage(error):
+                    raise
+                attempt += 1  # BUSY: another client's long script; ours did not run
+                if self._stop_now:
+                    raise StopNow() from error
+                self._wait_for_redis(error, attempt)
 
     def _wait_for_room(self, error: Exception, attempt: int, doing: str) -> None:
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
@@ -550,10 +571,12 @@ class RedisWorker:
             self._stopping.wait(delay)
 
     def _wait_for_redis(self, error: Exception, attempt: int) -> None:
+        """Wait before trying again: Redis is unreachable, loading, or busy (is_outage)."""
         self._outage_seen = True
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
-        if attempt in (1, 5) or attempt % 20 == 0:
-            self._say(f"cannot reach Redis ({error}); retrying in {delay:.1f} s")
+        if attempt == 1:  # once per outage; "Redis is back" when it ends
+            self._say(f"{describe_outage(error)}; waiting and retrying (up to every "
+                      f"{self.settings.reconnect_cap:g} s)")
         if not self._stop_now:
             self._stopping.wait(delay)  # a stop signal ends the wait early
 
