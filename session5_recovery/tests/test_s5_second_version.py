@@ -485,6 +485,11 @@ class TestOneTableForEveryCommand:
         run("claim", ["t8"], lambda: (  # a hash edited by hand: dead-lettered by the claim
             queue.client.hset(queue.keys.task("t8"), "attempts", "abc"),
             queue.get_tasks("w3", 1, timeout=0)))
+        # Retention: t0 completed and t8 dead-lettered, both long enough ago.
+        aged = RedisTaskQueue(client=queue.client, queue_name=queue.queue_name,
+                              settings=queue.settings.replace(result_ttl=3600, failure_ttl=60))
+        fake_clock.advance(7200)
+        run("expire", [*ids, "t8"], aged.expire)
         for command, moves in COMMAND_MOVES.items():
             assert seen[command] == set(moves), f"{command}: saw {seen[command]}, table {moves}"
 

@@ -221,3 +221,78 @@ def test_purge_and_replay_all_go_in_bounded_calls(queue):
     assert queue.purge_dlq() == len(ids)
     assert len(purges) == 2 and all(args == (COMMAND_CHUNK,) for args in purges)
     assert queue.get_stats()["enqueued"] == 0 and queue.conservation().holds
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def drain(queue: RedisTaskQueue, worker_id: str = "w1") -> None:
+    """Claim and complete everything pending, in this thread (no worker process needed)."""
+    while tasks := queue.get_tasks(worker_id, 100, timeout=0):
+        for task in tasks:
+            assert queue.mark_completed(task.id, {"ok": True})
+
+
+def assert_only_fixed_keys_left(queue: RedisTaskQueue) -> None:
+    left = set(queue.client.scan_iter(match=f"{queue.keys.prefix}*"))
+    assert left <= set(queue.keys.fixed()), sorted(left - set(queue.keys.fixed()))[:5]
+
+
+def test_completed_tasks_are_forgotten_after_result_ttl_and_counted_as_expired(
+        redis_client, queue_name, settings, fake_clock):
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name,
+                           settings=settings.replace(result_ttl=60))
+    ids = queue.add_tasks([{"type": "noop"}] * 30)
+    drain(queue)
+    fake_clock.advance(59)
+    assert queue.expire() == (0, 0), "not yet: 59 s of 60"
+    fake_clock.advance(1)
+    assert queue.expire(limit=20) == (20, 0), "at most `limit` per call"
+    queue.maintain()  # the workers' periodic chores do the rest
+    c = queue.conservation()
+    assert (c.completed, c.expired, c.enqueued) == (0, 30, 30) and c.holds, str(c)
+    assert "+ expired 30 = 30 == enqueued 30" in str(c)
+    assert queue.get_stats()["expired"] == 30 and queue.get_task_info(ids[0]) is None
+    queue.deregister_worker("w1")
+    assert_only_fixed_keys_left(queue)
+
+
+def test_the_hash_of_a_completed_task_expires_on_the_server_by_itself(redis_client, queue_name):
+    from workshop.waiting import wait_until
+
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name,
+                           settings=NO_FAULT.replace(result_ttl=0.2))
+    (task_id,) = queue.add_tasks([{"type": "noop"}])
+    drain(queue)
+    assert 0 < queue.client.pttl(queue.keys.task(task_id)) <= 200
+    wait_until(lambda: not queue.client.exists(queue.keys.task(task_id)), 10, "the TTL")
+    assert queue.expire() == (1, 0)
+    assert queue.conservation().holds and queue.get_stats()["expired"] == 1
+
+
+def test_keep_completed_keeps_the_newest_n_and_none_keeps_everything(redis_client, queue_name,
+                                                                    settings, fake_clock):
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name,
+                           settings=settings.replace(result_ttl=None, keep_completed=10))
+    ids = queue.add_tasks([{"type": "noop"}] * 25)
+    drain(queue)
+    fake_clock.advance(10 * 365 * 86400)
+    assert queue.expire() == (15, 0)
+    assert queue.list_ids("completed") == ids[15:], "the newest ten stay, oldest first"
+    assert queue.client.ttl(queue.keys.task(ids[-1])) == -1, "result_ttl None: no TTL"
+    assert queue.conservation().holds
+
+
+def test_dead_lettered_tasks_stay_until_replayed_or_purged_unless_failure_ttl(
+        redis_client, queue_name, settings, fake_clock):
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=settings)
+    ids = queue.add_tasks([{"type": "noop"}] * 3)
+    for task in queue.get_tasks("w1", 3, timeout=0):
+        queue.mark_failed(task.id, "bad", permanent=True)
+    fake_clock.advance(10 * 365 * 86400)
+    assert queue.expire() == (0, 0) and len(queue.dlq_ids()) == 3, "kept by default"
+    timed = RedisTaskQueue(client=redis_client, queue_name=queue_name,
+                           settings=settings.replace(failure_ttl=3600))
+    assert timed.expire() == (0, 3)
+    c = timed.conservation()
+    assert (c.dead_lettered, c.expired) == (0, 3) and c.holds and timed.get_task_info(ids[0]) is None

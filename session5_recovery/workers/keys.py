@@ -23,6 +23,7 @@ Session 4's keys, with one change and a few additions (marked +)::
                                      history, and its result as one JSON field
   + {q}:tasks                 SET    every task id the queue holds: the "enqueued" count
   + {q}:events                STREAM what happened, in order (capped)
+  + {q}:expired               STRING how many finished tasks retention has deleted
 
 Why a processing list per worker: the claim moves the id into the claiming
 worker's own list in the same atomic step that records the claim, so "the
@@ -157,6 +158,11 @@ class QueueKeys:
         return f"{self.prefix}instance:{worker_id}"
 
     @property
+    def expired(self) -> str:
+        """STRING: how many finished tasks retention has deleted (result_ttl, failure_ttl)."""
+        return f"{self.prefix}expired"
+
+    @property
     def runs(self) -> str:
         """HASH "<task id> <run id>" -> worker, one field per run started (``settings.run_ledger``).
 
@@ -169,7 +175,7 @@ class QueueKeys:
         """The keys whose names do not depend on a worker or a task."""
         return [self.pending_high, self.pending, self.pending_low, self.wake, self.paused,
                 self.delayed, self.completed, self.dlq, self.cancelled, self.tasks,
-                self.workers, self.events, self.epoch, self.data_lost, self.runs]
+                self.workers, self.events, self.expired, self.epoch, self.data_lost, self.runs]
 
     def patterns(self) -> list[str]:
         """SCAN patterns of the per-worker and per-task keys (for ``clear``)."""

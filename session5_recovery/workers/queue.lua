@@ -35,6 +35,7 @@
 --   {q}:tasks            SET    every id the queue holds (the "enqueued" registry)
 --   {q}:workers          ZSET   worker id -> last time it said it was alive (the registry)
 --   {q}:events           STREAM what happened, one entry per event
+--   {q}:expired          STRING how many finished tasks were deleted by retention ("expire")
 --   {q}:processing:<w>   LIST   ids worker <w> has claimed: its in-flight tasks
 --   {q}:worker:<w>       STRING worker <w>'s heartbeat; it expires unless refreshed (PX ttl)
 --   {q}:task:<id>        HASH   the task: data, status, attempts, timestamps, result (one
@@ -67,6 +68,7 @@ end
 local PENDING_HIGH, PENDING, PENDING_LOW = K["pending:high"], K.pending, K["pending:low"]
 local WAKE, PAUSED, DELAYED, COMPLETED = K.wake, K.paused, K.delayed, K.completed
 local DLQ, CANCELLED, TASKS, WORKERS, EVENTS = K.dlq, K.cancelled, K.tasks, K.workers, K.events
+local EXPIRED = K.expired
 local PENDING_LISTS = {PENDING_HIGH, PENDING, PENDING_LOW}  -- claimed in this order
 local PRIORITY_LIST = {high = PENDING_HIGH, normal = PENDING, low = PENDING_LOW}
 local function task_key(id) return prefix .. "task:" .. id end
@@ -100,7 +102,10 @@ end
 -- million-task queue (a resume) would make one script run for seconds.
 local MAX_WAKE = 1000
 local function wake(n)
-    for _ = 1, math.min(n, MAX_WAKE) do redis.call("LPUSH", WAKE, "1") end
+    if n <= 0 then return end
+    local tokens = {}
+    for i = 1, math.min(n, MAX_WAKE) do tokens[i] = "1" end
+    redis.call("LPUSH", WAKE, unpack(tokens))  -- one command; at most MAX_WAKE values
     trim_wake()
 end
 
@@ -324,13 +329,14 @@ elseif command == "complete" then
     -- With next_max > 0 it then claims up to that many more tasks for the same worker,
     -- like "claim" (one round trip per task for a busy worker: finish one, get the next).
     -- ARGS: worker, id, attempt, result (JSON text, size-checked by the caller; "" for
-    -- none), next_max (0: claim nothing), heartbeat_ttl_ms
+    -- none), next_max (0: claim nothing), heartbeat_ttl_ms, result_ttl_ms (0: kept; else
+    -- the task's hash expires that long after its completion, see "expire")
     -- KEYS: processing:<w>, task:<id>, worker:<w>
     -- REPLY: {"completed", <the claim's reply>} | {"already", "completed"} | {"refused"}
     -- Status: processing -> completed
     -- (and, with next_max > 0, the claim's own move for what it claims)
     local worker, id, attempt, result = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-    local next_max, ttl_ms = tonumber(ARGV[9]) or 0, ARGV[10]
+    local next_max, ttl_ms, result_ttl_ms = tonumber(ARGV[9]) or 0, ARGV[10], tonumber(ARGV[11]) or 0
     local mine, key = MINE, TASK_KEYS[1]
     local t = read_task(key)  -- the read that fails on a broken key, before any write
     local status, attempts, finished_by = t[1], t[3], t[7]
@@ -346,6 +352,7 @@ elseif command == "complete" then
     redis.call("HSET", key, "status", "completed", "finished_at", now, "worker_id", worker,
                "finished_by", worker .. "/" .. attempt, "result", result)
     redis.call("RPUSH", COMPLETED, id)
+    if result_ttl_ms > 0 then redis.call("PEXPIRE", key, result_ttl_ms) end
     emit("completed", {"task", id, "worker", worker, "attempt", attempt})
     local reply = {"completed"}
     if next_max > 0 then
@@ -592,6 +599,51 @@ elseif command == "purge" then
     return {"purged", #ids}
 
 
+elseif command == "expire" then
+    -- Retention: forget the oldest finished tasks, at most `limit` per call. A completed
+    -- task goes once its hash has expired (result_ttl: "complete" set a TTL on it), or
+    -- once it is older than result_ttl, or when more than keep_completed are kept; a
+    -- dead-lettered one once it is older than failure_ttl. Each leaves the completed
+    -- list (or the DLQ) and the {q}:tasks registry together, and {q}:expired counts it,
+    -- so the conservation invariant gains an "expired" term instead of breaking.
+    -- ARGS: result_ttl (s, "" to keep), keep_completed ("" for no limit), failure_ttl
+    -- (s, "" to keep), limit
+    -- REPLY: {"expired", completed n, dead_lettered n}
+    -- Status: completed -> none | dead_lettered -> none
+    local result_ttl, keep = tonumber(ARGV[5]), tonumber(ARGV[6])
+    local failure_ttl, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+    local clock = tonumber(now)
+    -- Reads. Completed: oldest at the left; the DLQ: oldest at the right.
+    local over = keep and math.max(0, redis.call("LLEN", COMPLETED) - keep) or 0
+    local done = {}
+    for i, id in ipairs(redis.call("LRANGE", COMPLETED, 0, limit - 1)) do
+        local finished = redis.pcall("HGET", task_key(id), "finished_at")
+        local gone = finished == false or type(finished) == "table"  -- expired, or not a hash
+        local old = result_ttl and tonumber(finished) and clock - tonumber(finished) >= result_ttl
+        if not (i <= over or gone or old) then break end  -- the rest are younger
+        done[#done + 1] = id
+    end
+    local dead = {}
+    if failure_ttl then
+        local ids = redis.call("LRANGE", DLQ, -limit, -1)
+        for i = #ids, 1, -1 do
+            local at = tonumber(redis.pcall("HGET", task_key(ids[i]), "dead_at"))
+            if not (at and clock - at >= failure_ttl) then break end
+            dead[#dead + 1] = ids[i]
+        end
+    end
+    -- Writes.
+    for _, id in ipairs(done) do redis.call("UNLINK", task_key(id)); redis.call("SREM", TASKS, id) end
+    for _, id in ipairs(dead) do redis.call("UNLINK", task_key(id)); redis.call("SREM", TASKS, id) end
+    if #done > 0 then redis.call("LTRIM", COMPLETED, #done, -1) end
+    if #dead > 0 then redis.call("LTRIM", DLQ, 0, -(#dead + 1)) end
+    if #done + #dead > 0 then
+        redis.call("INCRBY", EXPIRED, #done + #dead)
+        emit("expired", {"completed", #done, "dead_lettered", #dead})
+    end
+    return {"expired", #done, #dead}
+
+
 elseif command == "pause" or command == "resume" then
     -- While paused, "claim" claims nothing; tasks in flight finish normally.
     -- REPLY: {"paused" | "resumed", changed (1/0)}
@@ -662,13 +714,13 @@ elseif command == "counts" then
     -- between two keys. O(workers): the registry, plus any extra worker ids given.
     -- ARGS: extra worker ids.
     -- REPLY: {"counts", tasks, high, normal, low, delayed, completed, dlq, cancelled,
-    --         paused, worker, in flight, ...}
+    --         paused, expired, worker, in flight, ...}
     -- Status: none
     local result = {"counts", redis.call("SCARD", TASKS), redis.call("LLEN", PENDING_HIGH),
                     redis.call("LLEN", PENDING), redis.call("LLEN", PENDING_LOW),
                     redis.call("ZCARD", DELAYED), redis.call("LLEN", COMPLETED),
                     redis.call("LLEN", DLQ), redis.call("LLEN", CANCELLED),
-                    redis.call("EXISTS", PAUSED)}
+                    redis.call("EXISTS", PAUSED), tonumber(redis.call("GET", EXPIRED) or "0")}
     local seen = {}
     local candidates = redis.call("ZRANGE", WORKERS, 0, -1)
     for i = 5, #ARGV do candidates[#candidates + 1] = ARGV[i] end

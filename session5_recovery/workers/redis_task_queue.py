@@ -91,6 +91,7 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
     "replay": (*_PENDING, "dlq", "events"),
     "cancel": (*_PENDING, "cancelled", "events"),
     "purge": _RECORD,
+    "expire": ("completed", "dlq", "tasks", "expired", "events"),
     "pause": (*_PENDING, "paused", "events"),
     "resume": (*_PENDING, "paused", "events"),
     "heartbeat": ("workers",),
@@ -98,7 +99,7 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
     "stopping": ("events",),
     "deregister": ("workers", "events"),
     "counts": (*_PENDING, "paused", "delayed", "completed", "dlq", "cancelled", "tasks",
-               "workers"),
+               "workers", "expired"),
 }
 
 
@@ -262,8 +263,9 @@ class Conservation:
     """Where every task is, counted at one instant; ``holds`` if none is missing or doubled.
 
     pending (all priorities) + processing (every worker's list) + delayed +
-    completed + dead_lettered (the DLQ) + cancelled must equal the number of tasks
-    the queue holds (``enqueued``): a task is always in exactly one place.
+    completed + dead_lettered (the DLQ) + cancelled + expired must equal
+    ``enqueued``, the tasks the queue holds plus those retention has deleted
+    (purged ones leave both sides): a task is always in exactly one place.
     """
 
     enqueued: int
@@ -273,13 +275,14 @@ class Conservation:
     completed: int
     dead_lettered: int
     cancelled: int = 0
+    expired: int = 0  # finished tasks deleted by retention (result_ttl, failure_ttl)
     pending_by_priority: tuple[int, int, int] = (0, 0, 0)  # high, normal, low
     paused: bool = False
 
     @property
     def accounted(self) -> int:
         return (self.pending + self.processing + self.delayed + self.completed
-                + self.dead_lettered + self.cancelled)
+                + self.dead_lettered + self.cancelled + self.expired)
 
     @property
     def holds(self) -> bool:
@@ -289,7 +292,7 @@ class Conservation:
         verdict = "==" if self.holds else "!="
         return (f"pending {self.pending} + in flight {self.processing} + delayed {self.delayed} "
                 f"+ completed {self.completed} + dead_lettered {self.dead_lettered} "
-                f"+ cancelled {self.cancelled} = {self.accounted} "
+                f"+ cancelled {self.cancelled} + expired {self.expired} = {self.accounted} "
                 f"{verdict} enqueued {self.enqueued}")
 
 
@@ -597,7 +600,7 @@ class RedisTaskQueue:
         keys = [self.keys.processing(worker), self.keys.task(task_id), self.keys.heartbeat(worker)]
         # Only a completion that also claims needs the claim's keys (fewer to send).
         reply = self._call("complete", worker, task_id, attempt, text, max_tasks,
-                           self.settings.heartbeat_ttl_ms, keys=keys,
+                           self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys,
                            key_set="complete+claim" if max_tasks else "complete")
         outcome = _text(reply[0])
         if outcome == "refused":
@@ -628,7 +631,7 @@ class RedisTaskQueue:
             keys = [self.keys.processing(worker_id), self.keys.task(task_id),
                     self.keys.heartbeat(worker_id)]
             self._call("complete", worker_id, task_id, attempt, text, claim,
-                       self.settings.heartbeat_ttl_ms, keys=keys, client=pipe,
+                       self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys, client=pipe,
                        key_set="complete+claim" if claim else "complete")
         replies = pipe.execute()
         recorded = [_text(reply[0]) != "refused" for reply in replies]
@@ -751,8 +754,34 @@ class RedisTaskQueue:
         return int(self._call("promote", limit)[1])
 
     def maintain(self) -> tuple[list[Recovery], int]:
-        """The periodic chores: reap dead workers, promote due retries (both O(workers))."""
-        return self.reap(), self.promote_due()
+        """The periodic chores: reap dead workers, promote due retries (both O(workers)),
+        and forget finished tasks past their retention (``expire``, bounded per call)."""
+        recovered, promoted = self.reap(), self.promote_due()
+        self.expire()
+        return recovered, promoted
+
+    @property
+    def _result_ttl_ms(self) -> int:
+        """``result_ttl`` for the "complete" command: milliseconds, 0 to keep."""
+        ttl = self.settings.result_ttl
+        return 0 if ttl is None else max(1, round(ttl * 1000))
+
+    def expire(self, limit: int = COMMAND_CHUNK) -> tuple[int, int]:
+        """Forget the finished tasks past their retention, ``limit`` at most of each kind.
+
+        Completed tasks go ``result_ttl`` after they completed (their hash expires by
+        itself, this takes their id out of the lists), or beyond the newest
+        ``keep_completed``; dead-lettered ones ``failure_ttl`` after they died (never,
+        by default). They are counted as ``expired``. Returns (completed, dead-lettered)
+        forgotten by this call; the workers' chores call it every ``reap_interval``.
+        """
+        def arg(value: float | int | None) -> str:
+            return "" if value is None else repr(value)
+
+        s = self.settings
+        reply = self._call("expire", arg(s.result_ttl), arg(s.keep_completed),
+                           arg(s.failure_ttl), limit)
+        return int(reply[1]), int(reply[2])
 
     def workers(self) -> list[WorkerInfo]:
         """The registered workers with their heartbeat age and in-flight ids."""
@@ -848,13 +877,13 @@ class RedisTaskQueue:
         """
         extra = self.unregistered_owners() if full else []
         reply = [_text(v) for v in self._call("counts", *extra)]
-        enqueued, high, normal, low, delayed, completed, dead, cancelled, paused = (
-            int(n) for n in reply[1:10])
-        in_flight = sum(int(n) for n in reply[11::2])
-        return Conservation(enqueued=enqueued, pending=high + normal + low, processing=in_flight,
-                            delayed=delayed, completed=completed, dead_lettered=dead,
-                            cancelled=cancelled, pending_by_priority=(high, normal, low),
-                            paused=bool(paused))
+        held, high, normal, low, delayed, completed, dead, cancelled, paused, expired = (
+            int(n) for n in reply[1:11])
+        in_flight = sum(int(n) for n in reply[12::2])
+        return Conservation(enqueued=held + expired, pending=high + normal + low,
+                            processing=in_flight, delayed=delayed, completed=completed,
+                            dead_lettered=dead, cancelled=cancelled, expired=expired,
+                            pending_by_priority=(high, normal, low), paused=bool(paused))
 
     def get_stats(self) -> dict[str, int]:
         """How many tasks are in each state, from the keys' own counts (ints).
@@ -867,7 +896,8 @@ class RedisTaskQueue:
         return {"pending": c.pending, "pending_high": high, "pending_normal": normal,
                 "pending_low": low, "processing": c.processing, "delayed": c.delayed,
                 "completed": c.completed, "dead_lettered": c.dead_lettered,
-                "cancelled": c.cancelled, "total": c.accounted, "enqueued": c.enqueued,
+                "cancelled": c.cancelled, "expired": c.expired, "total": c.accounted,
+                "enqueued": c.enqueued,
                 "workers": int(self.client.zcard(self.keys.workers)), "paused": int(c.paused)}
 
     def run_counts(self) -> dict[str, int]:

@@ -59,8 +59,9 @@ ALLOWED_TRANSITIONS: dict[TaskStatus | None, frozenset[TaskStatus | None]] = {
     TaskStatus.PROCESSING: frozenset({TaskStatus.COMPLETED, TaskStatus.DELAYED,
                                       TaskStatus.DEAD_LETTERED, TaskStatus.PENDING}),
     TaskStatus.DELAYED: frozenset({TaskStatus.PENDING}),
+    # -> None: purged, or forgotten by retention (result_ttl, failure_ttl: "expire")
     TaskStatus.DEAD_LETTERED: frozenset({TaskStatus.PENDING, None}),
-    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.COMPLETED: frozenset({None}),
     TaskStatus.CANCELLED: frozenset(),
 }
 
@@ -77,6 +78,7 @@ COMMAND_MOVES: dict[str, frozenset[tuple[TaskStatus | None, TaskStatus | None]]]
     "replay": frozenset({(TaskStatus.DEAD_LETTERED, _P)}),
     "cancel": frozenset({(_P, TaskStatus.CANCELLED)}),
     "purge": frozenset({(TaskStatus.DEAD_LETTERED, None)}),
+    "expire": frozenset({(TaskStatus.COMPLETED, None), (TaskStatus.DEAD_LETTERED, None)}),
 }
 
 
