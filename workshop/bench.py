@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import redis
@@ -291,7 +291,7 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     queue = RedisTaskQueue(url=ctx.target.url, queue_name=name,
                            settings=RecoverySettings(run_ledger=QueueKeys(name).runs))
     bulk = Measurement("session 5", "enqueue, add_tasks (1 pipeline)", unit="tasks/s",
-                       note="one enqueue script call for the whole batch")
+                       note="one enqueue script call per chunk of ENQUEUE_CHUNK tasks")
     processing = {size: Measurement("session 5", processing_name(size), unit="tasks/s",
                                     note=f"claim script ({size} per call) + fenced complete; "
                                          f"heartbeats and events on")
@@ -331,6 +331,53 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     return [bulk, *processing.values(), *ratios]
 
 
+def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
+                      ) -> list[Measurement]:
+    """What one session 5 task costs the *server*: Redis CPU per task, from ``INFO cpu``.
+
+    On a private server this bench starts (the shared one serves other programs too),
+    one worker process drains ``ctx.tasks`` no-op tasks per prefetch size; the
+    server's own CPU time (user + system) over the drain, divided by the tasks. No
+    run ledger here (its write would be counted too): the event stream must show one
+    claim per task and nothing handed back instead.
+    """
+    from session5_recovery.workers import RedisTaskQueue
+    from workshop.redis_connection import start_embedded
+
+    private = start_embedded()
+    if private is None or private.url is None:
+        return []
+    measurements = {size: Measurement("session 5", f"Redis CPU per task, prefetch {size}",
+                                      unit="us/task", note="INFO cpu of a private server, "
+                                      "one worker process, no-op tasks")
+                    for size in prefetch_sizes}
+    queue = RedisTaskQueue(url=private.url, queue_name=f"bench-cpu-{uuid.uuid4().hex[:8]}")
+    on_private = replace(ctx, target=private)
+    n = ctx.tasks
+
+    def server_cpu() -> float:
+        cpu = queue.client.info("cpu")
+        return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+    try:
+        for _ in range(ctx.repeat):
+            for size, measurement in measurements.items():
+                queue.clear()
+                queue.add_tasks([{"type": "noop"}] * n)
+                before = server_cpu()
+                _drain_seconds(on_private, queue, size)
+                measurement.samples.append((server_cpu() - before) * 1e6 / n)
+                names = [e.name for e in queue.events(None)]
+                if names.count("claimed") != n or "requeued" in names:
+                    raise RuntimeError(f"the CPU bench worker claimed {names.count('claimed')} "
+                                       f"times for {n} tasks")
+            ctx.advance()
+    finally:
+        queue.clear()
+        queue.close()
+    return list(measurements.values())
+
+
 def processing_name(prefetch: int) -> str:
     """The measurement's name for one prefetch size (what ``ratios`` looks up)."""
     return "processing, 1 worker process" + ("" if prefetch == 1 else f", prefetch {prefetch}")
@@ -345,6 +392,7 @@ GROUPS: list[tuple[str, Callable[[BenchContext], list[Measurement]]]] = [
     ("pipelining", measure_pipelining),
     ("session 4", measure_session4),
     ("session 5", measure_session5),
+    ("session 5, server CPU", measure_redis_cpu),
     ("session 1", measure_session1),
 ]
 
@@ -382,6 +430,10 @@ def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
             out[f"{label} / reference (target >= {target:g})"] = pair.median
     if five and processing:
         out["session 5 / session 4 processing"] = five.median / processing.median
+    for size, target in ((1, 45), (10, 25)):
+        cpu = find(measurements, "session 5", f"Redis CPU per task, prefetch {size}")
+        if cpu:
+            out[f"session 5 Redis CPU us per task, prefetch {size} (target <= {target})"] = cpu.median
     return out
 
 

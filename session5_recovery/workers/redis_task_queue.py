@@ -58,10 +58,10 @@ MAX_RESULT_BYTES = 1_000_000
 MAX_ERROR_CHARS = 2_000
 # The most tasks one enqueue script call writes, and the most bytes of task data it
 # carries (a bigger task goes alone). Redis runs one script at a time and every other
-# client waits meanwhile: a chunk of 500 no-op tasks takes about 4 ms on the server
+# client waits meanwhile: a chunk of 200 no-op tasks takes about 4 ms on the server
 # here, so no add_tasks() call, however long, holds the server for more than a few
 # milliseconds at a time (one call of 100,000 tasks used to block it for seconds).
-ENQUEUE_CHUNK = 500
+ENQUEUE_CHUNK = 200
 ENQUEUE_CHUNK_BYTES = 1_000_000
 # The same bound for the other commands whose work grows with the data: purge, replay
 # all, and the reaper's extra workers (sweep) go this many at a time.
