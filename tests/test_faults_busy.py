@@ -110,3 +110,27 @@ def test_is_outage_names_busy_and_loading_but_not_a_refusal():
     assert is_outage(redis.exceptions.BusyLoadingError("LOADING Redis is loading"))
     assert is_outage(redis.TimeoutError("Timeout reading from socket"))
     assert not is_outage(redis.ResponseError("WRONGTYPE Operation against a key"))
+
+
+def test_a_batch_completion_survives_a_server_that_forgot_the_script():
+    """complete_many sends EVALSHA in a pipeline itself (no SCRIPT EXISTS first): after a
+    SCRIPT FLUSH (what a restart does), it loads the script and sends the batch again."""
+    with ThrowawayRedis() as server:
+        queue = RedisTaskQueue(url=server.url, queue_name="noscript",
+                               settings=RecoverySettings(**SETTINGS))
+        ids = queue.add_tasks([{"type": "noop"}] * 3)
+        tasks = queue.get_tasks("w1", 3, timeout=0)
+        queue.client.script_flush()
+        recorded, _ = queue.complete_many("w1", [(t.id, "") for t in tasks])
+        assert recorded == [True, True, True]
+        assert queue.list_ids("completed") == ids and queue.conservation().holds
+        # And no SCRIPT EXISTS round trip before each batch (redis-py's script objects
+        # send one before every pipeline that holds a script).
+        more = queue.add_tasks([{"type": "noop"}] * 3)
+        tasks = queue.get_tasks("w1", 3, timeout=0)
+        queue.client.config_resetstat()
+        queue.complete_many("w1", [(t.id, "") for t in tasks])
+        commands = queue.client.info("commandstats")
+        assert "cmdstat_script|exists" not in commands, commands
+        assert queue.list_ids("completed") == ids + more
+        queue.close()

@@ -109,11 +109,27 @@ local function wake(n)
     trim_wake()
 end
 
--- Make a task claimable again at the head of its priority's line (RPUSH: the end
--- claims take from). ``attempts`` is written as given.
-local function back_to_pending(key, id, priority, fields)
+-- Make a task claimable again, with `fields` (our own few) written too: at the head
+-- of its priority's line (RPUSH: the end claims take from) when it was interrupted, at
+-- the tail (LPUSH, like a new task) when it comes back later (a retry, a replay). The
+-- caller wakes the workers.
+local function back_to_pending(key, id, priority, fields, at_head)
     redis.call("HSET", key, "status", "pending", "worker_id", "", unpack(fields))
-    redis.call("RPUSH", PRIORITY_LIST[priority] or PENDING, id)
+    redis.call(at_head and "RPUSH" or "LPUSH", PRIORITY_LIST[priority] or PENDING, id)
+end
+
+-- Dead-letter a task: its hash says why (plus `fields`, our own few), its id goes to the
+-- head of the DLQ, and an event says so. `key` nil: the id's key holds something that
+-- is not a hash, left as it is for a person; only the id is parked.
+local function dead_letter(key, id, worker, attempt, reason, fields)
+    if key then
+        local write = {"HSET", key, "status", "dead_lettered", "reason", reason,
+                       "finished_at", now, "dead_at", now}
+        for _, v in ipairs(fields or {}) do write[#write + 1] = v end
+        redis.call(unpack(write))  -- our own fields only: never more than a dozen
+    end
+    redis.call("LPUSH", DLQ, id)
+    emit("dead_lettered", {"task", id, "worker", worker, "attempt", attempt, "reason", reason})
 end
 
 -- Read what the finishing commands need, all at once (a read: errors, if the hash
@@ -177,20 +193,16 @@ local function quarantine(entry, source, worker)
     elseif kind ~= "none" then
         -- the key is taken by something else: park the id itself, leave the key for a person
         redis.call("SADD", TASKS, id)
-        redis.call("LPUSH", DLQ, id)
-        emit("dead_lettered", {"task", id, "worker", worker, "attempt", 0, "reason",
-             "the task key " .. task_key(id) .. " holds a " .. kind .. ", not a hash"})
+        dead_letter(nil, id, worker, 0, "the task key " .. task_key(id) .. " holds a " ..
+                    kind .. ", not a hash")
         return
     else
         reason = "no task record " .. task_key(id) .. " for this id (" .. (eviction_note() or
                  ("was it pushed into " .. PENDING .. " by hand?")) .. ")"
     end
     redis.call("SADD", TASKS, id)
-    redis.call("HSET", task_key(id), "id", id, "type", "unknown", "data", data, "status",
-               "dead_lettered", "attempts", 0, "max_attempts", 0, "created_at", now,
-               "history", 0, "reason", reason, "finished_at", now, "dead_at", now)
-    redis.call("LPUSH", DLQ, id)
-    emit("dead_lettered", {"task", id, "worker", worker, "attempt", 0, "reason", reason})
+    dead_letter(task_key(id), id, worker, 0, reason, {"id", id, "type", "unknown", "data", data,
+                "attempts", 0, "max_attempts", 0, "created_at", now, "history", 0})
 end
 
 -- One more entry of error history (fields error:1, error:2, ...), given the count read before.
@@ -200,79 +212,106 @@ local function history_fields(history, entry)
 end
 
 
--- Claim up to max_tasks for `worker` into MINE (see the "claim" command): the reads
--- first, then the moves. Used by "claim", and by "complete" to hand out the next task.
-local function claim_batch(worker, max_tasks, ttl_ms)
-    local mine, beat = MINE, BEAT
-    if redis.call("EXISTS", PAUSED) == 1 then
-        return {"paused"}
-    end
-    -- Reads: which ids, and what each is.
+-- The reads of a claim: the oldest `max_tasks` ids of the highest priorities, and what
+-- each is (nil fields: no task behind it; finished: its id was pushed in again by hand;
+-- bad_field: a counter that is not a number).
+local function claim_candidates(max_tasks)
     local picked = {}
     for _, list in ipairs(PENDING_LISTS) do
         local want = max_tasks - #picked
         if want <= 0 then break end
         local ids = redis.call("LRANGE", list, -want, -1)  -- the oldest `want`, newest first
         for i = #ids, 1, -1 do
-            local id = ids[i]
-            local fields = nil
-            if plausible_id(id) then
+            local p = {id = ids[i], list = list}
+            if plausible_id(p.id) then
                 -- pcall: a key of the wrong type is an error reply here, not a failed script
-                fields = redis.pcall("HMGET", task_key(id), "type", "data", "attempts",
-                                     "max_attempts", "id", "history", "status", "replays")
-                if fields.err or not (fields[1] or fields[2] or fields[3] or fields[4] or fields[5])
-                then fields = nil end  -- a key of the wrong type, or no task at all
-            end
-            local p = {id = id, list = list, fields = fields}
-            if fields then
-                -- finished already (its id pushed into pending again): refused, not run twice
-                if fields[7] == "completed" or fields[7] == "dead_lettered" or fields[7] == "cancelled" then
-                    p.finished = fields[7]
+                local f = redis.pcall("HMGET", task_key(p.id), "type", "data", "attempts",
+                                      "max_attempts", "id", "history", "status", "replays")
+                if not f.err and (f[1] or f[2] or f[3] or f[4] or f[5]) then
+                    p.fields = f
+                    if f[7] == "completed" or f[7] == "dead_lettered" or f[7] == "cancelled" then
+                        p.finished = f[7]
+                    end
+                    p.bad_field, p.bad_value = malformed_field(f)
                 end
-                p.bad_field, p.bad_value = malformed_field(fields)
             end
             picked[#picked + 1] = p
         end
     end
-    -- Writes.
-    redis.call("ZADD", WORKERS, now, worker)
-    redis.call("SET", beat, now, "PX", ttl_ms)
-    local reply = {"claimed"}
-    for _, p in ipairs(picked) do
-        if p.fields == nil then
-            quarantine(p.id, p.list, worker)
-        elseif p.finished then
-            redis.call("LREM", p.list, -1, p.id)  -- the stray copy; the task stays where it is
-            emit("claim_refused", {"task", p.id, "worker", worker, "status", p.finished,
-                                   "reason", "already " .. p.finished .. "; its id was pushed into pending again"})
-        elseif p.bad_field then
-            -- Counters reset to numbers so later commands can read them; the bad value is kept.
-            local reason = "malformed task record: field '" .. p.bad_field .. "' is " ..
-                           string.format("%q", string.sub(p.bad_value, 1, 40)) ..
-                           ", not a whole number (was the hash edited by hand?)"
-            redis.call("LREM", p.list, -1, p.id)
-            redis.call("HSET", task_key(p.id), "attempts", 0, "max_attempts", 0, "history", 0,
-                       "replays", 0, "bad_" .. p.bad_field, p.bad_value, "status", "dead_lettered",
-                       "reason", reason, "finished_at", now, "dead_at", now)
-            redis.call("LPUSH", DLQ, p.id)
-            emit("dead_lettered", {"task", p.id, "worker", worker, "attempt", 0, "reason", reason})
-        else
-            redis.call("LMOVE", p.list, mine, "RIGHT", "LEFT")
-            local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
-            redis.call("HSET", task_key(p.id), "status", "processing", "worker_id", worker,
-                       "started_at", now, "attempts", attempt)
-            emit("claimed", {"task", p.id, "worker", worker, "attempt", attempt})
-            for _, v in ipairs({p.id, p.fields[1] or "image", p.fields[2] or "", attempt,
-                                p.fields[4] or "0"}) do
-                reply[#reply + 1] = v
-            end
+    return picked
+end
+
+-- The write of a claim for one candidate `p`; a claimed task is appended to `reply`.
+local function claim_one(p, worker, reply)
+    if p.fields == nil then
+        quarantine(p.id, p.list, worker)
+    elseif p.finished then
+        redis.call("LREM", p.list, -1, p.id)  -- the stray copy; the task stays where it is
+        emit("claim_refused", {"task", p.id, "worker", worker, "status", p.finished, "reason",
+                               "already " .. p.finished .. "; its id was pushed into pending again"})
+    elseif p.bad_field then
+        -- Counters reset to numbers so later commands can read them; the bad value is kept.
+        local reason = "malformed task record: field '" .. p.bad_field .. "' is " ..
+                       string.format("%q", string.sub(p.bad_value, 1, 40)) ..
+                       ", not a whole number (was the hash edited by hand?)"
+        redis.call("LREM", p.list, -1, p.id)
+        dead_letter(task_key(p.id), p.id, worker, 0, reason, {"attempts", 0, "max_attempts", 0,
+                    "history", 0, "replays", 0, "bad_" .. p.bad_field, p.bad_value})
+    else
+        redis.call("LMOVE", p.list, MINE, "RIGHT", "LEFT")
+        local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
+        redis.call("HSET", task_key(p.id), "status", "processing", "worker_id", worker,
+                   "started_at", now, "attempts", attempt)
+        emit("claimed", {"task", p.id, "worker", worker, "attempt", attempt})
+        for _, v in ipairs({p.id, p.fields[1] or "image", p.fields[2] or "", attempt,
+                            p.fields[4] or "0"}) do
+            reply[#reply + 1] = v
         end
     end
+end
+
+-- Claim up to max_tasks for `worker` into MINE (see the "claim" command): the reads
+-- first, then the moves. Used by "claim", and by "complete" to hand out the next task.
+local function claim_batch(worker, max_tasks, ttl_ms)
+    if redis.call("EXISTS", PAUSED) == 1 then
+        return {"paused"}
+    end
+    local picked = claim_candidates(max_tasks)
+    redis.call("ZADD", WORKERS, now, worker)
+    redis.call("SET", BEAT, now, "PX", ttl_ms)
+    local reply = {"claimed"}
+    for _, p in ipairs(picked) do claim_one(p, worker, reply) end
     if redis.call("LLEN", WAKE) > 0 then trim_wake() end
     if #picked == 0 then
         return {"empty"}
     end
     return reply
+end
+
+
+-- The reaper's move for one task `id` of the dead `worker`'s `list`: back to pending
+-- with the lost attempt counted, or to the DLQ if that was its last. Returns which.
+local function recover(id, list, worker)
+    local key = task_key(id)
+    if not plausible_id(id) or redis.call("TYPE", key)["ok"] ~= "hash" then
+        quarantine(id, list, worker)
+        return "dead_lettered"
+    end
+    local t = read_task(key)
+    local attempts, max_attempts = tonumber(t[3]) or 0, tonumber(t[4]) or 0
+    local err = "worker " .. worker .. " was lost (its heartbeat expired) during attempt " .. attempts
+    local record = history_fields(t[5], cjson.encode(
+        {attempt = attempts, at = tonumber(now), worker = worker, error = err}))
+    redis.call("LREM", list, 1, id)
+    redis.call("HSET", key, "error", err, unpack(record))
+    if attempts >= max_attempts then
+        dead_letter(key, id, worker, attempts, "its worker was lost in " .. attempts .. " of " ..
+                    max_attempts .. " attempts: a task that kills its worker?")
+        return "dead_lettered"
+    end
+    back_to_pending(key, id, t[6], {}, true)
+    emit("requeued", {"task", id, "worker", worker, "attempt", attempts, "reason", "worker lost"})
+    return "requeued"
 end
 
 
@@ -394,10 +433,7 @@ elseif command == "fail" then
     if permanent == "1" or n >= limit then
         local reason = permanent == "1" and ("permanent error, not retried: " .. err)
             or ("failed " .. n .. " of " .. limit .. " attempts; last error: " .. err)
-        redis.call("HSET", key, "status", "dead_lettered", "reason", reason,
-                   "finished_at", now, "dead_at", now)
-        redis.call("LPUSH", DLQ, id)
-        emit("dead_lettered", {"task", id, "worker", worker, "attempt", attempt, "reason", reason})
+        dead_letter(key, id, worker, attempt, reason)
         return {"dead_lettered"}
     end
     local due = tostring(tonumber(now) + tonumber(delay))
@@ -436,7 +472,8 @@ elseif command == "requeue" then
         attempt = attempt - 1  -- only if our claim was recorded
     end
     redis.call("LREM", mine, 1, id)
-    back_to_pending(key, id, priority, {"attempts", attempt, "finished_by", worker .. "/requeued"})
+    back_to_pending(key, id, priority, {"attempts", attempt, "finished_by", worker .. "/requeued"},
+                    true)
     wake(1)
     emit("requeued", {"task", id, "worker", worker, "attempt", attempt, "reason", reason})
     return {"requeued"}
@@ -468,37 +505,8 @@ elseif command == "reap" then
             -- Newest claim first: each goes back to the head of the line (RPUSH), so the
             -- oldest ends up first in line again and a batch keeps its order.
             for _, id in ipairs(in_flight) do
-                local key = task_key(id)
-                local outcome
-                if not plausible_id(id) or redis.call("TYPE", key)["ok"] ~= "hash" then
-                    quarantine(id, list, worker)
-                    outcome = "dead_lettered"
-                else
-                    local t = read_task(key)
-                    local attempts, max_attempts = tonumber(t[3]) or 0, tonumber(t[4]) or 0
-                    local err = "worker " .. worker .. " was lost (its heartbeat expired) " ..
-                                "during attempt " .. attempts
-                    local record = history_fields(t[5], cjson.encode(
-                        {attempt = attempts, at = tonumber(now), worker = worker, error = err}))
-                    redis.call("LREM", list, 1, id)
-                    redis.call("HSET", key, "error", err, unpack(record))
-                    if attempts >= max_attempts then
-                        local reason = "its worker was lost in " .. attempts .. " of " ..
-                                       max_attempts .. " attempts: a task that kills its worker?"
-                        redis.call("HSET", key, "status", "dead_lettered", "reason", reason,
-                                   "finished_at", now, "dead_at", now)
-                        redis.call("LPUSH", DLQ, id)
-                        emit("dead_lettered", {"task", id, "worker", worker, "attempt", attempts,
-                                               "reason", reason})
-                        outcome = "dead_lettered"
-                    else
-                        back_to_pending(key, id, t[6], {})
-                        woken = woken + 1
-                        emit("requeued", {"task", id, "worker", worker, "attempt", attempts,
-                                          "reason", "worker lost"})
-                        outcome = "requeued"
-                    end
-                end
+                local outcome = recover(id, list, worker)
+                if outcome == "requeued" then woken = woken + 1 end
                 report[#report + 1] = worker
                 report[#report + 1] = id
                 report[#report + 1] = outcome
@@ -533,8 +541,7 @@ elseif command == "promote" then
     for i, id in ipairs(due) do
         redis.call("ZREM", DELAYED, id)
         redis.call("HDEL", task_key(id), "due_at")
-        redis.call("HSET", task_key(id), "status", "pending", "worker_id", "")
-        redis.call("LPUSH", PRIORITY_LIST[moves[i][1]] or PENDING, id)
+        back_to_pending(task_key(id), id, moves[i][1], {})
         emit("requeued", {"task", id, "attempt", moves[i][2] or "0", "reason", "retry due"})
     end
     if #due > 0 then wake(#due) end
@@ -555,8 +562,7 @@ elseif command == "replay" then
     redis.call("LREM", DLQ, 1, id)
     redis.call("HDEL", key, "reason", "dead_at", "finished_at", "finished_by")
     redis.call("HINCRBY", key, "replays", 1)
-    redis.call("HSET", key, "status", "pending", "attempts", 0, "worker_id", "")
-    redis.call("LPUSH", PRIORITY_LIST[priority] or PENDING, id)
+    back_to_pending(key, id, priority, {"attempts", 0})
     wake(1)
     emit("replayed", {"task", id, "attempt", 0, "reason", "replayed from the DLQ"})
     return {"replayed"}

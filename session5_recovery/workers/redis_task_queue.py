@@ -374,8 +374,13 @@ class RedisTaskQueue:
         (``COMMAND_KEYS``) plus ``keys`` (one worker's, or the tasks')."""
         argv = [command, repr(self.settings.clock()), self.settings.events_maxlen,
                 self.keys.prefix, *args]
-        fixed = self._command_keys[key_set or command]
-        return self._script(keys=[*fixed, *keys], args=argv, client=client)
+        every_key = [*self._command_keys[key_set or command], *keys]
+        if client is not None:
+            # In a pipeline, EVALSHA by hand: redis-py's script object would send SCRIPT
+            # EXISTS before every execute(), one round trip for nothing. The caller loads
+            # the script and sends again if the server answers NOSCRIPT (complete_many).
+            return client.evalsha(self._script.sha, len(every_key), *every_key, *argv)
+        return self._script(keys=every_key, args=argv)
 
     # --- producers ---------------------------------------------------------
 
@@ -624,16 +629,24 @@ class RedisTaskQueue:
         """
         if not done:
             return [], (self.get_tasks(worker_id, max_tasks, 0) if max_tasks else [])
-        pipe = self.client.pipeline(transaction=False)
-        for index, (task_id, text) in enumerate(done):
-            _, attempt = self._owner(task_id, worker_id)
-            claim = max_tasks if index == len(done) - 1 else 0
-            keys = [self.keys.processing(worker_id), self.keys.task(task_id),
-                    self.keys.heartbeat(worker_id)]
-            self._call("complete", worker_id, task_id, attempt, text, claim,
-                       self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys, client=pipe,
-                       key_set="complete+claim" if claim else "complete")
-        replies = pipe.execute()
+        attempts = [self._owner(task_id, worker_id)[1] for task_id, _ in done]
+
+        def send() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for index, ((task_id, text), attempt) in enumerate(zip(done, attempts, strict=True)):
+                claim = max_tasks if index == len(done) - 1 else 0
+                keys = [self.keys.processing(worker_id), self.keys.task(task_id),
+                        self.keys.heartbeat(worker_id)]
+                self._call("complete", worker_id, task_id, attempt, text, claim,
+                           self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys,
+                           client=pipe, key_set="complete+claim" if claim else "complete")
+            return pipe.execute()
+
+        try:
+            replies = send()
+        except redis.exceptions.NoScriptError:  # a restarted server has forgotten the script
+            self.client.script_load(QUEUE_LUA)  # (none of the calls ran: send them again)
+            replies = send()
         recorded = [_text(reply[0]) != "refused" for reply in replies]
         for ok, (task_id, _) in zip(recorded, done, strict=True):
             if not ok:
