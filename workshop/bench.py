@@ -257,11 +257,22 @@ def measure_session1(ctx: BenchContext) -> list[Measurement]:
     return [enqueue, processing]
 
 
-def _drain_seconds(ctx: BenchContext, queue: Any, prefetch: int) -> float:
+def keeping_every_event(tasks: int) -> Any:
+    """Session 5 settings whose event stream keeps a whole drain (the bench counts claims)."""
+    from session5_recovery.workers import RecoverySettings
+
+    return RecoverySettings(events_maxlen=max(10_000, 4 * tasks + 1_000))
+
+
+def _drain_seconds(ctx: BenchContext, queue: Any, prefetch: int, *,
+                   ledger: str | None = None) -> float:
     """One worker process drains the queue; the seconds its ``start()`` took (as session 4).
 
-    The worker counts each run in the queue's run ledger: a fast drain that ran some
-    tasks twice is refused, not reported (RuntimeError).
+    A drain that ran a task twice is refused, not reported (RuntimeError). Timed
+    drains look at the event stream (one claim per task, nothing handed back); with
+    ``ledger`` (a run ledger key) the worker also records every run, and each task
+    must have run exactly once. That write is one more round trip per task, so the
+    bench makes one such untimed drain per prefetch size, before the timed ones.
     """
     from session5_recovery.tools import run_report
     from session5_recovery.workers import run_worker_process
@@ -270,10 +281,17 @@ def _drain_seconds(ctx: BenchContext, queue: Any, prefetch: int) -> float:
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
         counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url, queue.queue_name,
                              True, prefetch=prefetch,
-                             settings={"run_ledger": queue.settings.run_ledger}).result()
-    report = run_report(queue)
-    if not report.holds or report.runs != report.tasks:
-        raise RuntimeError(f"the bench worker ran tasks more than once: {report}")
+                             settings={"run_ledger": ledger,
+                                       "events_maxlen": queue.settings.events_maxlen}).result()
+    names = [e.name for e in queue.events(None)]
+    if names.count("claimed") != names.count("enqueued") or "requeued" in names:
+        raise RuntimeError(f"the bench worker claimed {names.count('claimed')} times for "
+                           f"{names.count('enqueued')} tasks, {names.count('requeued')} handed back")
+    if ledger is not None:
+        report = run_report(type(queue)(client=queue.client, queue_name=queue.queue_name,
+                                        settings=queue.settings.replace(run_ledger=ledger)))
+        if not report.holds or report.runs != report.tasks or report.never_ran:
+            raise RuntimeError(f"the bench worker ran tasks more than once: {report}")
     return float(counts["seconds"])
 
 
@@ -284,12 +302,11 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     ``with_reference``: also measure the reference queue just before and after each
     run, for ratios that a change of load on the machine does not distort.
     """
-    from session5_recovery.workers import QueueKeys, RecoverySettings, RedisTaskQueue
+    from session5_recovery.workers import RedisTaskQueue
 
     assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    queue = RedisTaskQueue(url=ctx.target.url, queue_name=name,
-                           settings=RecoverySettings(run_ledger=QueueKeys(name).runs))
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}",
+                           settings=keeping_every_event(ctx.tasks))
     bulk = Measurement("session 5", "enqueue, add_tasks (1 pipeline)", unit="tasks/s",
                        note="one enqueue script call per chunk of ENQUEUE_CHUNK tasks")
     processing = {size: Measurement("session 5", processing_name(size), unit="tasks/s",
@@ -303,6 +320,10 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     n = ctx.tasks
     noop = {"type": "noop"}
     try:
+        for size in prefetch_sizes:  # runs counted once per size, untimed
+            queue.clear()
+            queue.add_tasks([noop] * n)
+            _drain_seconds(ctx, queue, size, ledger=queue.keys.runs)
         for _ in range(ctx.repeat):
             for size, measurement in processing.items():
                 queue.clear()
@@ -339,7 +360,7 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
     one worker process drains ``ctx.tasks`` no-op tasks per prefetch size; the
     server's own CPU time (user + system) over the drain, divided by the tasks. No
     run ledger here (its write would be counted too): the event stream must show one
-    claim per task and nothing handed back instead.
+    claim per task and nothing handed back instead (measure_session5 counts the runs).
     """
     from session5_recovery.workers import RedisTaskQueue
     from workshop.redis_connection import start_embedded
@@ -351,7 +372,8 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                                       unit="us/task", note="INFO cpu of a private server, "
                                       "one worker process, no-op tasks")
                     for size in prefetch_sizes}
-    queue = RedisTaskQueue(url=private.url, queue_name=f"bench-cpu-{uuid.uuid4().hex[:8]}")
+    queue = RedisTaskQueue(url=private.url, queue_name=f"bench-cpu-{uuid.uuid4().hex[:8]}",
+                           settings=keeping_every_event(ctx.tasks))
     on_private = replace(ctx, target=private)
     n = ctx.tasks
 
@@ -365,12 +387,8 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                 queue.clear()
                 queue.add_tasks([{"type": "noop"}] * n)
                 before = server_cpu()
-                _drain_seconds(on_private, queue, size)
+                _drain_seconds(on_private, queue, size)  # (it checks the claims)
                 measurement.samples.append((server_cpu() - before) * 1e6 / n)
-                names = [e.name for e in queue.events(None)]
-                if names.count("claimed") != n or "requeued" in names:
-                    raise RuntimeError(f"the CPU bench worker claimed {names.count('claimed')} "
-                                       f"times for {n} tasks")
             ctx.advance()
     finally:
         queue.clear()
