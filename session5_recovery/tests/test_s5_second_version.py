@@ -485,6 +485,9 @@ class TestOneTableForEveryCommand:
         run("claim", ["t8"], lambda: (  # a hash edited by hand: dead-lettered by the claim
             queue.client.hset(queue.keys.task("t8"), "attempts", "abc"),
             queue.get_tasks("w3", 1, timeout=0)))
+        run("enqueue", ["t9"], lambda: queue.add_task({"type": "noop"}, task_id="t9"))
+        assert [t.id for t in queue.get_tasks("w4", 1, timeout=0)] == ["t9"]
+        run("complete_batch", ["t9"], lambda: queue.complete_many("w4", [("t9", "")]))
         # Retention: t0 completed and t8 dead-lettered, both long enough ago.
         aged = RedisTaskQueue(client=queue.client, queue_name=queue.queue_name,
                               settings=queue.settings.replace(result_ttl=3600, failure_ttl=60))

@@ -24,7 +24,7 @@ from session5_recovery.workers import (
     RedisWorker,
     run_worker_process,
 )
-from session5_recovery.workers.redis_task_queue import COMMAND_CHUNK, ENQUEUE_CHUNK
+from session5_recovery.workers.redis_task_queue import COMMAND_CHUNK, COMPLETE_CHUNK, ENQUEUE_CHUNK
 
 pytestmark = pytest.mark.redis
 
@@ -296,3 +296,23 @@ def test_dead_lettered_tasks_stay_until_replayed_or_purged_unless_failure_ttl(
     assert timed.expire() == (0, 3)
     c = timed.conservation()
     assert (c.dead_lettered, c.expired) == (0, 3) and c.holds and timed.get_task_info(ids[0]) is None
+
+
+def test_a_big_batch_of_completions_goes_in_bounded_calls_and_is_safe_to_resend(queue):
+    ids = queue.add_tasks([{"type": "noop"}] * (2 * COMPLETE_CHUNK + 5))
+    assert len(queue.get_tasks("w1", len(ids), timeout=0)) == len(ids)
+    sizes: list[int] = []
+    real = queue._call
+
+    def call(command, *args, **kwargs):
+        if command == "complete_batch":
+            sizes.append(len(kwargs["keys"]) - 2)  # minus the worker's list and heartbeat
+        return real(command, *args, **kwargs)
+
+    queue._call = call
+    done = [(task_id, "") for task_id in ids]
+    assert queue.complete_many("w1", done)[0] == [True] * len(ids)
+    assert sizes == [COMPLETE_CHUNK, COMPLETE_CHUNK, 5]
+    # A resend after a lost reply: every one answers "already", none is counted twice.
+    assert queue.complete_many("w1", done)[0] == [True] * len(ids)
+    assert queue.list_ids("completed") == ids and queue.conservation().holds

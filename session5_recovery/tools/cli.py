@@ -37,6 +37,7 @@ from ..workers.redis_connection import RedisUnavailableError, check_url_scheme, 
 from ..workers.redis_task_queue import (
     DEFAULT_QUEUE_NAME,
     ENQUEUE_CHUNK,
+    MAX_CLAIM,
     RedisTaskQueue,
     connection_help,
 )
@@ -231,8 +232,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         settings = RecoverySettings(heartbeat_interval=args.heartbeat_interval,
                                     heartbeat_ttl=args.heartbeat_ttl,
                                     task_time_limit=args.time_limit or None)
-        if args.prefetch < 1:
-            raise ValueError(f"--prefetch must be at least 1, got {args.prefetch}")
+        if not 1 <= args.prefetch <= MAX_CLAIM:
+            raise ValueError(f"--prefetch must be from 1 to {MAX_CLAIM}, got {args.prefetch}")
     except ValueError as error:
         raise SystemExit(f"worker: {error}") from None
     pipeline = FilterFactory.pipeline(args.filters) if args.filters else default_pipeline()

@@ -289,6 +289,30 @@ local function claim_batch(worker, max_tasks, ttl_ms)
 end
 
 
+-- Record the success of attempt `attempt` of task `id` (hash `key`, read as `t` by
+-- read_task), fenced: only if the id is still in THIS worker's list (MINE) and this is
+-- the attempt it claimed. Returns "completed", "already" (a resend of a completion
+-- that got through) or "refused" (no longer ours: nothing is written).
+local function complete_one(worker, id, attempt, result, key, t, result_ttl_ms)
+    local status, attempts, finished_by = t[1], t[3], t[7]
+    -- The fence: LREM removes the id only if it is in THIS worker's list (a removal
+    -- of nothing writes nothing), and only for the attempt this worker claimed.
+    if attempts ~= attempt or redis.call("LREM", MINE, 1, id) == 0 then
+        if status == "completed" and finished_by == worker .. "/" .. attempt then
+            return "already"  -- our earlier call got through; its reply was lost
+        end
+        emit("completion_refused", {"task", id, "worker", worker})
+        return "refused"
+    end
+    redis.call("HSET", key, "status", "completed", "finished_at", now, "worker_id", worker,
+               "finished_by", worker .. "/" .. attempt, "result", result)
+    redis.call("RPUSH", COMPLETED, id)
+    if result_ttl_ms > 0 then redis.call("PEXPIRE", key, result_ttl_ms) end
+    emit("completed", {"task", id, "worker", worker, "attempt", attempt})
+    return "completed"
+end
+
+
 -- The reaper's move for one task `id` of the dead `worker`'s `list`: back to pending
 -- with the lost attempt counted, or to the DLQ if that was its last. Returns which.
 local function recover(id, list, worker)
@@ -376,24 +400,35 @@ elseif command == "complete" then
     -- (and, with next_max > 0, the claim's own move for what it claims)
     local worker, id, attempt, result = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
     local next_max, ttl_ms, result_ttl_ms = tonumber(ARGV[9]) or 0, ARGV[10], tonumber(ARGV[11]) or 0
-    local mine, key = MINE, TASK_KEYS[1]
-    local t = read_task(key)  -- the read that fails on a broken key, before any write
-    local status, attempts, finished_by = t[1], t[3], t[7]
-    -- The fence: LREM removes the id only if it is in THIS worker's list (a removal
-    -- of nothing writes nothing), and only for the attempt this worker claimed.
-    if attempts ~= attempt or redis.call("LREM", mine, 1, id) == 0 then
-        if status == "completed" and finished_by == worker .. "/" .. attempt then
-            return {"already", "completed"}  -- our earlier call got through; its reply was lost
-        end
-        emit("completion_refused", {"task", id, "worker", worker})
-        return {"refused"}
-    end
-    redis.call("HSET", key, "status", "completed", "finished_at", now, "worker_id", worker,
-               "finished_by", worker .. "/" .. attempt, "result", result)
-    redis.call("RPUSH", COMPLETED, id)
-    if result_ttl_ms > 0 then redis.call("PEXPIRE", key, result_ttl_ms) end
-    emit("completed", {"task", id, "worker", worker, "attempt", attempt})
+    local t = read_task(TASK_KEYS[1])  -- the read that fails on a broken key, before any write
+    local outcome = complete_one(worker, id, attempt, result, TASK_KEYS[1], t, result_ttl_ms)
+    if outcome == "already" then return {"already", "completed"} end
+    if outcome == "refused" then return {"refused"} end
     local reply = {"completed"}
+    if next_max > 0 then
+        for _, v in ipairs(claim_batch(worker, next_max, ttl_ms)) do reply[#reply + 1] = v end
+    end
+    return reply
+
+
+elseif command == "complete_batch" then
+    -- The successes of a prefetched batch in ONE call: each one fenced and resend-safe
+    -- exactly as "complete" (one refused does not affect the others), then, with
+    -- next_max > 0, a claim. The caller sends at most COMPLETE_CHUNK per call.
+    -- ARGS: worker, next_max, heartbeat_ttl_ms, result_ttl_ms, then per task: id,
+    -- attempt, result. KEYS: processing:<w>, worker:<w>, the task keys in the same order
+    -- REPLY: {"batch", n, "completed" | "already" | "refused" (n of them), <the claim's reply>}
+    -- Status: processing -> completed
+    local worker, next_max, ttl_ms = ARGV[5], tonumber(ARGV[6]) or 0, ARGV[7]
+    local result_ttl_ms = tonumber(ARGV[8]) or 0
+    local read = {}
+    for i, key in ipairs(TASK_KEYS) do read[i] = read_task(key) end  -- every read first
+    local reply = {"batch", #TASK_KEYS}
+    for i, key in ipairs(TASK_KEYS) do
+        local base = 9 + (i - 1) * 3
+        reply[#reply + 1] = complete_one(worker, ARGV[base], ARGV[base + 1], ARGV[base + 2],
+                                         key, read[i], result_ttl_ms)
+    end
     if next_max > 0 then
         for _, v in ipairs(claim_batch(worker, next_max, ttl_ms)) do reply[#reply + 1] = v end
     end

@@ -66,6 +66,8 @@ ENQUEUE_CHUNK_BYTES = 1_000_000
 # The same bound for the other commands whose work grows with the data: purge, replay
 # all, and the reaper's extra workers (sweep) go this many at a time.
 COMMAND_CHUNK = 500
+# The most successes one "complete_batch" call records (a prefetched batch's end).
+COMPLETE_CHUNK = 100
 # The most tasks one claim may take (prefetch): a claim moves them in one script.
 MAX_CLAIM = 1_000
 # Task ids a caller chooses follow the one rule for names (keys.py).
@@ -84,6 +86,7 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
     "claim": (*_PENDING, "paused", "workers", *_RECORD),
     "complete": ("completed", "events"),
     "complete+claim": ("completed", *_PENDING, "paused", "workers", *_RECORD),  # and the next
+    "complete_batch": ("completed", "events"),  # (with a claim: "complete+claim"'s keys)
     "fail": ("delayed", "dlq", "events"),
     "requeue": (*_PENDING, *_RECORD),
     "reap": (*_PENDING, "workers", *_RECORD),
@@ -168,12 +171,13 @@ def describe_outage(error: BaseException) -> str:
     return f"cannot reach Redis ({error})"
 
 
-def _chunks(prepared: list[tuple[str, str, str]]) -> Iterable[list[tuple[str, str, str]]]:
-    """``prepared`` tasks in chunks of at most ENQUEUE_CHUNK tasks and ENQUEUE_CHUNK_BYTES."""
+def _chunks(prepared: list[tuple[str, str, str]], most: int = ENQUEUE_CHUNK
+            ) -> Iterable[list[tuple[str, str, str]]]:
+    """``(id, _, text)`` triples in chunks of at most ``most`` and ENQUEUE_CHUNK_BYTES of text."""
     chunk: list[tuple[str, str, str]] = []
     size = 0
     for task in prepared:
-        if chunk and (len(chunk) >= ENQUEUE_CHUNK or size + len(task[2]) > ENQUEUE_CHUNK_BYTES):
+        if chunk and (len(chunk) >= most or size + len(task[2]) > ENQUEUE_CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
         chunk.append(task)
@@ -622,24 +626,29 @@ class RedisTaskQueue:
         """Record several successes of one worker in ONE round trip, then claim ``max_tasks``.
 
         ``done`` is ``[(task_id, encoded result), ...]`` (results from
-        ``encode_result``). Each completion is its own fenced "complete" command
-        (sent together in a pipeline, not one transaction): one refused task does
-        not affect the others. What a worker with a prefetched batch does at the
-        end of the batch. Returns (recorded or not, per task; the tasks claimed).
+        ``encode_result``). One "complete_batch" script call per ``COMPLETE_CHUNK``
+        successes, all sent in one pipeline; each completion is fenced on its own,
+        so one refused task does not affect the others. What a worker with a
+        prefetched batch does at the end of the batch. Returns (recorded or not, per
+        task; the tasks claimed).
         """
         if not done:
             return [], (self.get_tasks(worker_id, max_tasks, 0) if max_tasks else [])
-        attempts = [self._owner(task_id, worker_id)[1] for task_id, _ in done]
+        chunks = list(_chunks([(task_id, str(self._owner(task_id, worker_id)[1]), text)
+                               for task_id, text in done], COMPLETE_CHUNK))
 
         def send() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
-            for index, ((task_id, text), attempt) in enumerate(zip(done, attempts, strict=True)):
-                claim = max_tasks if index == len(done) - 1 else 0
-                keys = [self.keys.processing(worker_id), self.keys.task(task_id),
-                        self.keys.heartbeat(worker_id)]
-                self._call("complete", worker_id, task_id, attempt, text, claim,
-                           self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys,
-                           client=pipe, key_set="complete+claim" if claim else "complete")
+            for index, chunk in enumerate(chunks):
+                claim = max_tasks if index == len(chunks) - 1 else 0
+                args: list[Any] = [worker_id, claim, self.settings.heartbeat_ttl_ms,
+                                   self._result_ttl_ms]
+                for task in chunk:
+                    args += task
+                keys = [self.keys.processing(worker_id), self.keys.heartbeat(worker_id),
+                        *[self.keys.task(task_id) for task_id, _, _ in chunk]]
+                self._call("complete_batch", *args, keys=keys, client=pipe,
+                           key_set="complete+claim" if claim else "complete_batch")
             return pipe.execute()
 
         try:
@@ -647,15 +656,19 @@ class RedisTaskQueue:
         except redis.exceptions.NoScriptError:  # a restarted server has forgotten the script
             self.client.script_load(QUEUE_LUA)  # (none of the calls ran: send them again)
             replies = send()
-        recorded = [_text(reply[0]) != "refused" for reply in replies]
+        outcomes: list[str] = []
+        for reply in replies:
+            outcomes += [_text(o) for o in reply[2:2 + int(reply[1])]]
+        recorded = [outcome != "refused" for outcome in outcomes]
         for ok, (task_id, _) in zip(recorded, done, strict=True):
             if not ok:
                 log.warning("queue %s: completion of task %s by %s REFUSED: no longer its task",
                             self.queue_name, task_id, worker_id)
         last = replies[-1]
+        claim = last[2 + int(last[1]):]
         claimed: list[Task] = []
-        if _text(last[0]) == "completed" and len(last) > 1 and _text(last[1]) == "claimed":
-            claimed = self._tasks_from(worker_id, last[1:])
+        if claim and _text(claim[0]) == "claimed":
+            claimed = self._tasks_from(worker_id, claim)
         return recorded, claimed
 
     def mark_failed(self, task_id: str, error: str, *, permanent: bool = False,

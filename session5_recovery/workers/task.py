@@ -71,6 +71,7 @@ COMMAND_MOVES: dict[str, frozenset[tuple[TaskStatus | None, TaskStatus | None]]]
     "enqueue": frozenset({(None, _P)}),
     "claim": frozenset({(_P, _R), (_P, TaskStatus.DEAD_LETTERED)}),
     "complete": frozenset({(_R, TaskStatus.COMPLETED)}),
+    "complete_batch": frozenset({(_R, TaskStatus.COMPLETED)}),
     "fail": frozenset({(_R, _D), (_R, TaskStatus.DEAD_LETTERED)}),
     "requeue": frozenset({(_R, _P)}),
     "reap": frozenset({(_R, _P), (_R, TaskStatus.DEAD_LETTERED)}),
