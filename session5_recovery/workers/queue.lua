@@ -41,7 +41,7 @@
 --   {q}:task:<id>        HASH   the task: data, status, attempts, timestamps, result (one
 --                               JSON field), error history
 --
--- Commands that discover ids themselves (claim, reap, promote, purge, counts) build
+-- Commands that discover ids themselves (claim, reap, promote, purge, expire, counts) build
 -- those ids' task keys (and the registered workers' list and heartbeat keys) from
 -- the same {q} prefix, so every key stays in the queue's slot.
 --
