@@ -88,7 +88,7 @@ def run_through(outage: Callable[[ThrowawayRedis], None], name: str, seen: str) 
         record_figures(f"{name}_outage", {**report.as_dict(), "lines_about_it": len(said)})
         assert worker_alive and heartbeat_alive, f"a thread died of {seen}:\n" + "\n".join(log)
         assert said, f"the worker never met the {seen} outage:\n" + "\n".join(log)
-        # Once per caller that met it (the loop, the heartbeat thread), not once per retry.
+        # Once by the worker, once by its heartbeat thread: not once per retry or caller.
         assert len(said) <= 2, "\n".join(said)
         assert report.holds and report.runs == TASKS and report.faults == 0, report
         assert queue.conservation().holds and not thread.is_alive()

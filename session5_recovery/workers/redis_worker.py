@@ -159,6 +159,7 @@ class RedisWorker:
         self.heartbeat.instance = self.instance
         self.heartbeat.epoch = self.epoch = QueueEpoch(queue, worker_id)
         self._outage_seen = False  # a call failed to reach Redis: look for stray claims
+        self._outage_said = False  # the current outage has been reported
         self._next_stray_check = 0.0  # time.monotonic() of the next look, even when busy
         self.allow_eviction = allow_eviction  # see server_checks.py
         self._children_before: set[int] = set()  # processes that were there before us
@@ -278,6 +279,7 @@ class RedisWorker:
                     if outage:
                         self._say("Redis is back")
                         outage = 0
+                        self._outage_said = False
                     if not claimed:
                         self._retrying(self._release_strays)
                         if burst and self._retrying(self.queue.is_drained):
@@ -539,7 +541,10 @@ class RedisWorker:
         attempt = 0
         while True:
             try:
-                return call()
+                result = call()
+                if attempt:
+                    self._outage_said = False  # the next outage is news again
+                return result
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 attempt += 1
                 if self._stop_now:
@@ -574,7 +579,8 @@ class RedisWorker:
         """Wait before trying again: Redis is unreachable, loading, or busy (is_outage)."""
         self._outage_seen = True
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
-        if attempt == 1:  # once per outage; "Redis is back" when it ends
+        if not self._outage_said:  # once per outage, whoever meets it first
+            self._outage_said = True
             self._say(f"{describe_outage(error)}; waiting and retrying (up to every "
                       f"{self.settings.reconnect_cap:g} s)")
         if not self._stop_now:
