@@ -41,8 +41,8 @@ from _chaos_helpers import (
 )
 from PIL import Image
 
-from session5_recovery.tools import WorkerFleet
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue
+from session5_recovery.tools import WorkerFleet, run_report
+from session5_recovery.workers import QueueKeys, RecoverySettings, RedisTaskQueue
 from workshop.images import generated_image
 from workshop.waiting import wait_until
 
@@ -67,19 +67,43 @@ FAST = {"heartbeat_interval": 0.1, "heartbeat_ttl": 0.6, "reap_interval": 0.1,
 STEADY_TTL = 3.0
 
 
+def ledgered_queue(url: str, name: str) -> RedisTaskQueue:
+    """A session 5 queue whose workers count each run in the queue's run ledger."""
+    return RedisTaskQueue(url=url, queue_name=name, settings=RecoverySettings.from_dict(
+        {**FAST, "run_ledger": QueueKeys(name).runs}))
+
+
+def settings_for(queue: RedisTaskQueue, **changes: Any) -> dict[str, Any]:
+    """FAST with ``changes``, and the queue's run ledger: what a worker process is given."""
+    return {**FAST, **changes, "run_ledger": queue.settings.run_ledger}
+
+
+def check_runs(queue: RedisTaskQueue, name: str, tmp_path: Any = None) -> None:
+    """Runs per task against the faults that hit it, recorded for the closing note."""
+    report = run_report(queue)
+    record_figures(f"ledger_{name}", report.as_dict(), tmp_path)
+    assert report.holds, report
+
+
 @pytest.fixture
-def chaos_queue(redis_target) -> Iterator[RedisTaskQueue]:
-    """A session 5 queue on the test Redis, under a unique name, deleted afterwards."""
-    queue = RedisTaskQueue(url=redis_target.url, queue_name=f"chaos-{uuid.uuid4().hex[:10]}",
-                           settings=RecoverySettings.from_dict(FAST))
-    yield queue
-    queue.clear()
-    queue.close()
+def chaos_queue(redis_target, request) -> Iterator[RedisTaskQueue]:
+    """A session 5 queue on the test Redis, under a unique name, deleted afterwards.
+
+    Its workers keep a run ledger; at the end no task may have run more often than
+    one run, plus one per fault that hit it, plus its retries.
+    """
+    queue = ledgered_queue(redis_target.url, f"chaos-{uuid.uuid4().hex[:10]}")
+    try:
+        yield queue
+        check_runs(queue, request.node.name)
+    finally:
+        queue.clear()
+        queue.close()
 
 
 def fleet_for(queue: RedisTaskQueue, url: str, prefix: str, allowed: list[str] | None = None,
               **changes: Any) -> WorkerFleet:
-    settings = RecoverySettings.from_dict({**FAST, **changes})
+    settings = RecoverySettings.from_dict(settings_for(queue, **changes))
     # CHAOS_VERBOSE=1: the workers print a line per event (shown when a test fails).
     return WorkerFleet(url, queue.queue_name, settings=settings, start_method=START_METHOD,
                        allowed_dirs=allowed, prefix=prefix,
@@ -309,7 +333,8 @@ def test_a_poison_task_ends_in_the_dlq_after_max_attempts(chaos_queue, redis_tar
         def start_worker(n: int) -> Any:
             ready = procs.context.Event()
             process = procs.start(run_s5_worker, (f"poison-{n}", redis_target.url,
-                                                  queue.queue_name, FAST, None, ready))
+                                                  queue.queue_name, settings_for(queue), None,
+                                                  ready))
             assert ready.wait(15), "a worker did not start"
             return process
 
@@ -370,8 +395,7 @@ def aof_redis() -> Iterator[ThrowawayRedis]:
 
 
 def test_workers_ride_out_a_redis_restart_and_lose_nothing(aof_redis, tmp_path):
-    queue = RedisTaskQueue(url=aof_redis.url, queue_name="chaos-restart",
-                           settings=RecoverySettings.from_dict(FAST))
+    queue = ledgered_queue(aof_redis.url, "chaos-restart")
     try:
         for n in range(6):
             generated_image(160, 120, seed=n).save(tmp_path / f"img{n}.jpg")
@@ -415,6 +439,8 @@ def test_workers_ride_out_a_redis_restart_and_lose_nothing(aof_redis, tmp_path):
         assert exit_codes == [0, 0, 0], exit_codes
         assert_each_completed_once(queue, ids)
         assert_nothing_lost(queue, len(ids))
+        # The outage is a fault for every task in flight: each may run once more.
+        check_runs(queue, "redis_restart", tmp_path)
     finally:
         try:
             queue.clear()
@@ -466,7 +492,7 @@ def start_worker_that_says_when_a_sleep_starts(procs: Processes, url: str, queue
     between the claim and the start makes the worker hand the task back unstarted.
     """
     ready, sleep_started = procs.context.Event(), procs.context.Event()
-    settings = {**FAST, "heartbeat_ttl": STEADY_TTL}
+    settings = {**FAST, "heartbeat_ttl": STEADY_TTL, "run_ledger": QueueKeys(queue_name).runs}
     process = procs.start(run_s5_worker, (worker_id, url, queue_name, settings, None, ready,
                                           sleep_started))
     assert ready.wait(15), f"worker {worker_id} did not start (exit code {process.exitcode})"

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import redis
@@ -257,14 +257,41 @@ def measure_session1(ctx: BenchContext) -> list[Measurement]:
     return [enqueue, processing]
 
 
-def _drain_seconds(ctx: BenchContext, queue_name: str, prefetch: int) -> float:
-    """One worker process drains the queue; the seconds its ``start()`` took (as session 4)."""
+def keeping_every_event(tasks: int) -> Any:
+    """Session 5 settings whose event stream keeps a whole drain (the bench counts claims)."""
+    from session5_recovery.workers import RecoverySettings
+
+    return RecoverySettings(events_maxlen=max(10_000, 4 * tasks + 1_000))
+
+
+def _drain_seconds(ctx: BenchContext, queue: Any, prefetch: int, *,
+                   ledger: str | None = None) -> float:
+    """One worker process drains the queue; the seconds its ``start()`` took (as session 4).
+
+    A drain that ran a task twice is refused, not reported (RuntimeError). Timed
+    drains look at the event stream (one claim per task, nothing handed back); with
+    ``ledger`` (a run ledger key) the worker also records every run, and each task
+    must have run exactly once. That write is one more round trip per task, so the
+    bench makes one such untimed drain per prefetch size, before the timed ones.
+    """
+    from session5_recovery.tools import run_report
     from session5_recovery.workers import run_worker_process
 
     ctx_mp = multiprocessing.get_context("spawn")  # as on macOS and Windows
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
-        counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url, queue_name,
-                             True, prefetch=prefetch).result()
+        counts = pool.submit(run_worker_process, "bench-worker", ctx.target.url, queue.queue_name,
+                             True, prefetch=prefetch,
+                             settings={"run_ledger": ledger,
+                                       "events_maxlen": queue.settings.events_maxlen}).result()
+    names = [e.name for e in queue.events(None)]
+    if names.count("claimed") != names.count("enqueued") or "requeued" in names:
+        raise RuntimeError(f"the bench worker claimed {names.count('claimed')} times for "
+                           f"{names.count('enqueued')} tasks, {names.count('requeued')} handed back")
+    if ledger is not None:
+        report = run_report(type(queue)(client=queue.client, queue_name=queue.queue_name,
+                                        settings=queue.settings.replace(run_ledger=ledger)))
+        if not report.holds or report.runs != report.tasks or report.never_ran:
+            raise RuntimeError(f"the bench worker ran tasks more than once: {report}")
     return float(counts["seconds"])
 
 
@@ -278,9 +305,10 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     from session5_recovery.workers import RedisTaskQueue
 
     assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
-    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}")
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}",
+                           settings=keeping_every_event(ctx.tasks))
     bulk = Measurement("session 5", "enqueue, add_tasks (1 pipeline)", unit="tasks/s",
-                       note="one enqueue script call for the whole batch")
+                       note="one enqueue script call per chunk of ENQUEUE_CHUNK tasks")
     processing = {size: Measurement("session 5", processing_name(size), unit="tasks/s",
                                     note=f"claim script ({size} per call) + fenced complete; "
                                          f"heartbeats and events on")
@@ -292,6 +320,10 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     n = ctx.tasks
     noop = {"type": "noop"}
     try:
+        for size in prefetch_sizes:  # runs counted once per size, untimed
+            queue.clear()
+            queue.add_tasks([noop] * n)
+            _drain_seconds(ctx, queue, size, ledger=queue.keys.runs)
         for _ in range(ctx.repeat):
             for size, measurement in processing.items():
                 queue.clear()
@@ -300,7 +332,7 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
                     bulk.samples.append(rate(n, seconds))
 
                 def drain(size: int = size) -> float:
-                    worker_seconds = _drain_seconds(ctx, queue.queue_name, size)
+                    worker_seconds = _drain_seconds(ctx, queue, size)
                     stats = queue.get_stats()
                     if stats["completed"] != n or not queue.conservation().holds:
                         raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
@@ -320,6 +352,50 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     return [bulk, *processing.values(), *ratios]
 
 
+def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
+                      ) -> list[Measurement]:
+    """What one session 5 task costs the *server*: Redis CPU per task, from ``INFO cpu``.
+
+    On a private server this bench starts (the shared one serves other programs too),
+    one worker process drains ``ctx.tasks`` no-op tasks per prefetch size; the
+    server's own CPU time (user + system) over the drain, divided by the tasks. No
+    run ledger here (its write would be counted too): the event stream must show one
+    claim per task and nothing handed back instead (measure_session5 counts the runs).
+    """
+    from session5_recovery.workers import RedisTaskQueue
+    from workshop.redis_connection import start_embedded
+
+    private = start_embedded()
+    if private is None or private.url is None:
+        return []
+    measurements = {size: Measurement("session 5", f"Redis CPU per task, prefetch {size}",
+                                      unit="us/task", note="INFO cpu of a private server, "
+                                      "one worker process, no-op tasks")
+                    for size in prefetch_sizes}
+    queue = RedisTaskQueue(url=private.url, queue_name=f"bench-cpu-{uuid.uuid4().hex[:8]}",
+                           settings=keeping_every_event(ctx.tasks))
+    on_private = replace(ctx, target=private)
+    n = ctx.tasks
+
+    def server_cpu() -> float:
+        cpu = queue.client.info("cpu")
+        return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+    try:
+        for _ in range(ctx.repeat):
+            for size, measurement in measurements.items():
+                queue.clear()
+                queue.add_tasks([{"type": "noop"}] * n)
+                before = server_cpu()
+                _drain_seconds(on_private, queue, size)  # (it checks the claims)
+                measurement.samples.append((server_cpu() - before) * 1e6 / n)
+            ctx.advance()
+    finally:
+        queue.clear()
+        queue.close()
+    return list(measurements.values())
+
+
 def processing_name(prefetch: int) -> str:
     """The measurement's name for one prefetch size (what ``ratios`` looks up)."""
     return "processing, 1 worker process" + ("" if prefetch == 1 else f", prefetch {prefetch}")
@@ -334,6 +410,7 @@ GROUPS: list[tuple[str, Callable[[BenchContext], list[Measurement]]]] = [
     ("pipelining", measure_pipelining),
     ("session 4", measure_session4),
     ("session 5", measure_session5),
+    ("session 5, server CPU", measure_redis_cpu),
     ("session 1", measure_session1),
 ]
 
@@ -371,6 +448,10 @@ def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
             out[f"{label} / reference (target >= {target:g})"] = pair.median
     if five and processing:
         out["session 5 / session 4 processing"] = five.median / processing.median
+    for size, target in ((1, 45), (10, 25)):
+        cpu = find(measurements, "session 5", f"Redis CPU per task, prefetch {size}")
+        if cpu:
+            out[f"session 5 Redis CPU us per task, prefetch {size} (target <= {target})"] = cpu.median
     return out
 
 

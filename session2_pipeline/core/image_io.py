@@ -118,6 +118,7 @@ def save_image_atomic(image: Image.Image, path: str | Path, *, format: str | Non
     # Same folder as the target (a rename across file systems is not atomic), a
     # name no other process or thread will pick, and a leading dot so that folder
     # listings and the batch processor skip it.
+    remove_debris(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temporary, "xb") as file:
@@ -130,6 +131,38 @@ def save_image_atomic(image: Image.Image, path: str | Path, *, format: str | Non
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_debris(path: Path) -> list[Path]:
+    """Delete the temporary files an earlier write of ``path`` left behind; which ones.
+
+    A write cut short by SIGKILL (a worker killed mid-task) cannot run its clean-up
+    and leaves ``.NAME.PID.HEX.tmp`` next to the output. The next attempt on the
+    same output removes those whose process is gone. A file of a live process is
+    left alone: that writer (a worker taken for dead, still running) may be about
+    to rename it. One pass over the folder's names, small next to an image write.
+    """
+    prefix, debris = f".{path.name}.", []
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+                continue
+            pid = entry.name[len(prefix):].split(".")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+                Path(entry.path).unlink(missing_ok=True)
+                debris.append(Path(entry.path))
+    return debris
+
+
+def _process_alive(pid: int) -> bool:
+    """Is there a process with this id on this machine? (signal 0 checks without sending)"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's), or we cannot tell: keep its file
+    return True
 
 
 def _format_for(path: Path) -> str:

@@ -15,7 +15,9 @@ import sys
 
 import pytest
 
+from session5_recovery.tools import run_report
 from session5_recovery.workers import (
+    QueueKeys,
     RecoverySettings,
     RedisTaskQueue,
     RedisWorker,
@@ -44,12 +46,17 @@ SPAWN = multiprocessing.get_context("spawn")  # as on macOS and Windows
 
 @pytest.fixture
 def queue(redis_client, queue_name):
-    return RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=SETTINGS)
+    return RedisTaskQueue(client=redis_client, queue_name=queue_name,
+                          settings=SETTINGS.replace(run_ledger=QueueKeys(queue_name).runs))
 
 
 @pytest.fixture
-def workers(redis_url, queue_name):
-    """Start worker processes; every one still running at the end is killed."""
+def workers(redis_url, queue_name, queue):
+    """Start worker processes; every one still running at the end is killed.
+
+    Every worker counts its runs in the queue's run ledger; at the end no task may
+    have run more often than the faults of its test (kills, freezes, signals) allow.
+    """
     started: list = []
 
     def start(worker_id: str, ctx=None, *, burst: bool = False, settings=SETTINGS,
@@ -57,6 +64,7 @@ def workers(redis_url, queue_name):
         """``sleep_started``: an Event of ``ctx`` that each "sleep" task sets as it begins."""
         ctx = ctx or SPAWN
         ready = ctx.Event()
+        settings = settings.replace(run_ledger=queue.settings.run_ledger)
         kwargs = {"settings": settings.to_dict(), "ready": ready}
         target = run_worker_process
         if sleep_started is not None:
@@ -75,6 +83,8 @@ def workers(redis_url, queue_name):
             os.kill(process.pid, signal.SIGCONT)  # a stopped process cannot die
             process.kill()
         process.join(5)
+    report = run_report(queue)
+    assert report.holds, report
 
 
 def run_worker_that_says_when_a_sleep_starts(worker_id: str, redis_url: str, queue_name: str,

@@ -351,12 +351,13 @@ class TestDuplicateIds:
         assert queue.get_task_info("order-42").data == {"type": "noop"}, "nothing overwritten"
         assert queue.get_stats()["enqueued"] == 1 and names(queue).count("enqueued") == 1
 
-    def test_a_batch_with_one_duplicate_writes_nothing(self, queue):
+    def test_a_batch_queues_its_new_ids_and_refuses_the_ones_already_held(self, queue):
         queue.add_task({"type": "noop"}, task_id="taken")
-        with pytest.raises(DuplicateTaskError):  # add_tasks has no ids: the shared helper has
-            queue._enqueue([({"type": "noop"}, "fresh"), ({"type": "noop"}, "taken")],
-                           "normal", None)
-        assert queue.get_task_info("fresh") is None and queue.get_stats()["enqueued"] == 1
+        ids = queue.add_tasks([{"type": "noop"}, {"type": "noop", "again": True}],
+                              task_ids=["fresh", "taken"])
+        assert ids == ["fresh", "taken"] and (ids.queued, ids.already) == (1, 1)
+        assert queue.get_task_info("taken").data == {"type": "noop"}, "nothing overwritten"
+        assert queue.get_stats()["enqueued"] == 2
 
     @pytest.mark.parametrize("bad", ["", "has space", "a*b", "x" * 201, 7])
     def test_bad_ids_are_refused(self, queue, bad):
@@ -484,6 +485,14 @@ class TestOneTableForEveryCommand:
         run("claim", ["t8"], lambda: (  # a hash edited by hand: dead-lettered by the claim
             queue.client.hset(queue.keys.task("t8"), "attempts", "abc"),
             queue.get_tasks("w3", 1, timeout=0)))
+        run("enqueue", ["t9"], lambda: queue.add_task({"type": "noop"}, task_id="t9"))
+        assert [t.id for t in queue.get_tasks("w4", 1, timeout=0)] == ["t9"]
+        run("complete_batch", ["t9"], lambda: queue.complete_many("w4", [("t9", "")]))
+        # Retention: t0 completed and t8 dead-lettered, both long enough ago.
+        aged = RedisTaskQueue(client=queue.client, queue_name=queue.queue_name,
+                              settings=queue.settings.replace(result_ttl=3600, failure_ttl=60))
+        fake_clock.advance(7200)
+        run("expire", [*ids, "t8"], aged.expire)
         for command, moves in COMMAND_MOVES.items():
             assert seen[command] == set(moves), f"{command}: saw {seen[command]}, table {moves}"
 

@@ -11,8 +11,10 @@ import time
 import pytest
 
 from session2_pipeline.core import default_pipeline
+from session5_recovery.tools import run_report
 from session5_recovery.workers import (
     HandlerRegistry,
+    QueueKeys,
     RecoverySettings,
     RedisTaskQueue,
     RedisWorker,
@@ -29,7 +31,8 @@ FAST = RecoverySettings(heartbeat_interval=0.05, heartbeat_ttl=0.5, reap_interva
 
 @pytest.fixture
 def queue(redis_client, queue_name):
-    return RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=FAST)
+    ledger = FAST.replace(run_ledger=QueueKeys(queue_name).runs)  # runs per task, counted
+    return RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=ledger)
 
 
 @pytest.fixture
@@ -44,6 +47,8 @@ def run(queue, tmp_path, **kwargs):
     counts = worker.start(burst=True, handle_signals=False)
     assert queue.conservation().holds, queue.conservation()
     assert queue.workers() == [], "a worker that stops leaves the registry"
+    report = run_report(queue)  # no fault here: one run per task, plus its retries
+    assert report.holds and report.faults == 0, report
     return counts
 
 
@@ -66,6 +71,7 @@ def test_a_flaky_task_succeeds_on_a_retry(queue, tmp_path):
     info = queue.get_task_info(task_id)
     assert info.status is TaskStatus.COMPLETED and info.attempts == 3
     assert counts.retried == 2 and counts.completed == 1
+    assert queue.run_counts() == {task_id: 3}, "three attempts, three runs, no more"
     assert queue.get_result(task_id) == {"succeeded_on_attempt": 3}
     names = [e.name for e in queue.events(None) if e.task_id == task_id]
     assert names == ["enqueued", "claimed", "failed", "retry_scheduled", "requeued",

@@ -9,6 +9,8 @@ demo, or a test) drives it with:
   runs the reaper;
 - timeline.py: the event stream as readable lines (the monitor, the demos and
   the ``events`` command all print it this way);
+- ledger.py: ``run_report``, runs per task (from the run ledger) against the
+  faults and retries that hit each task: "nothing ran twice without a reason";
 - fleet.py: ``WorkerFleet``, a small process supervisor that starts, kills and
   replaces worker processes for the demos and the tests.
 
@@ -17,6 +19,7 @@ a worker runs without any of these files.
 """
 
 from .fleet import WorkerFleet
+from .ledger import RunReport, run_report
 from .timeline import describe, format_timeline
 
-__all__ = ["WorkerFleet", "describe", "format_timeline"]
+__all__ = ["RunReport", "WorkerFleet", "describe", "format_timeline", "run_report"]

@@ -42,9 +42,11 @@ from session4_redis.workers.redis_connection import (
 from ..workers.cluster import cluster_note, redis_client
 from ..workers.epoch import data_lost_note
 from ..workers.instance import WorkerIdInUseError
-from ..workers.keys import QueueKeys
+from ..workers.keys import check_name
 from ..workers.redis_task_queue import (
     DEFAULT_QUEUE_NAME,
+    ENQUEUE_CHUNK,
+    MAX_CLAIM,
     TEXT_REPLIES,
     RedisTaskQueue,
     connection_help,
@@ -115,16 +117,13 @@ def whole_number(low: int) -> Callable[[str], int]:
     return parse
 
 
-def key_name(what: str) -> Callable[[str], str]:
-    """A queue or worker name: it becomes part of Redis key names, so no spaces or globs."""
+def key_name(what: str, example: str) -> Callable[[str], str]:
+    """A queue or worker name: the queue's one rule for names (keys.check_name), at the door."""
     def parse(text: str) -> str:
         try:
-            QueueKeys(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{what} {text!r} is not allowed: use letters, digits, '-', '_', ':' or '.', "
-                f"no spaces or glob characters (* ? [ ]), e.g. 'worker-1'") from None
-        return text
+            return check_name(what, text, example)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     return parse
 
 
@@ -141,7 +140,8 @@ def build_parser(program: Program | None = None) -> argparse.ArgumentParser:
     common = OneLineParser(add_help=False)
     common.add_argument("--redis-url", default=None, type=redis_url,
                         help="redis://host:port/db (default: $REDIS_URL, else redis://localhost:6379/0)")
-    common.add_argument("--queue", default=program.queue, type=key_name("queue name"),
+    common.add_argument("--queue", default=program.queue,
+                        type=key_name("queue name", program.queue),
                         help=f"queue name, the prefix of every key (default: {program.queue})")
     common.add_argument("--allow-eviction", action="store_true",
                         help="work even if the server's maxmemory-policy deletes keys when full "
@@ -152,7 +152,8 @@ def build_parser(program: Program | None = None) -> argparse.ArgumentParser:
     nested = OneLineParser(add_help=False)
     nested.add_argument("--redis-url", default=argparse.SUPPRESS, type=redis_url,
                         help=argparse.SUPPRESS)
-    nested.add_argument("--queue", default=argparse.SUPPRESS, type=key_name("queue name"),
+    nested.add_argument("--queue", default=argparse.SUPPRESS,
+                        type=key_name("queue name", program.queue),
                         help=argparse.SUPPRESS)
 
     parser = OneLineParser(prog=program.name, description=program.description)
@@ -161,7 +162,7 @@ def build_parser(program: Program | None = None) -> argparse.ArgumentParser:
     defaults = RecoverySettings()
 
     worker = commands.add_parser("worker", parents=[common], help="process tasks from the queue")
-    worker.add_argument("--id", default=None, type=key_name("worker id"),
+    worker.add_argument("--id", default=None, type=key_name("worker id", "worker-1"),
                         help="worker name (default: worker-<pid>)")
     worker.add_argument("--burst", action="store_true",
                         help="stop when the queue is drained (default: wait for tasks until Ctrl+C)")
@@ -270,8 +271,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         settings = RecoverySettings(heartbeat_interval=args.heartbeat_interval,
                                     heartbeat_ttl=args.heartbeat_ttl,
                                     task_time_limit=args.time_limit or None)
-        if args.prefetch < 1:
-            raise ValueError(f"--prefetch must be at least 1, got {args.prefetch}")
+        if not 1 <= args.prefetch <= MAX_CLAIM:
+            raise ValueError(f"--prefetch must be from 1 to {MAX_CLAIM}, got {args.prefetch}")
     except ValueError as error:
         raise SystemExit(f"worker: {error}") from None
     pipeline = FilterFactory.pipeline(args.filters) if args.filters else default_pipeline()
@@ -353,12 +354,18 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             ids = queue.add_tasks(tasks, max_attempts=args.max_attempts, priority=args.priority)
         except (TypeError, ValueError) as error:
             raise SystemExit(f"enqueue: {error}") from None
-        except redis.exceptions.OutOfMemoryError:
+        except redis.exceptions.OutOfMemoryError as error:
+            before = getattr(error, "queued_before", 0)
+            done = (f"none of the {len(tasks)} task(s) was queued" if not before else
+                    f"{before} of the {len(tasks)} task(s) were queued before it filled up, "
+                    f"the others were not (tasks go in chunks of {ENQUEUE_CHUNK}, each all or "
+                    f"nothing)")
             raise SystemExit(f"enqueue: Redis is full (maxmemory reached, it refuses writes): "
-                             f"none of the {len(tasks)} task(s) was queued (a batch is all or "
-                             f"nothing); make room or raise maxmemory, then run this again") from None
+                             f"{done}; make room or raise maxmemory, then run this again") from None
         stats = queue.get_stats()
-    print(f"queued {len(ids)} task(s) on {args.queue!r}; pending now: {stats['pending']}")
+    skipped = f" ({ids.already} already there)" if ids.already else ""
+    print(f"queued {ids.queued} task(s) on {args.queue!r}{skipped}; pending now: "
+          f"{stats['pending']}")
     if not args.task:
         print(f"outputs will go to {args.output.resolve()}")
     queue_flag = "" if args.queue == args.program.queue else f" --queue {args.queue}"

@@ -62,7 +62,9 @@ def throughput(previous: Snapshot | None, current: Snapshot) -> float | None:
     """Tasks completed per second between two snapshots."""
     if previous is None or current.at <= previous.at:
         return None
-    done = current.counts.completed - previous.counts.completed
+    # Completed tasks that retention deleted in between were completed too.
+    done = ((current.counts.completed + current.counts.expired)
+            - (previous.counts.completed + previous.counts.expired))
     return max(0, done) / (current.at - previous.at)
 
 
@@ -81,7 +83,8 @@ def render(queue_name: str, current: Snapshot, previous: Snapshot | None = None,
     for label, value, style in (("pending", c.pending, "yellow"), ("in flight", c.processing, "cyan"),
                                 ("delayed", c.delayed, "magenta"), ("completed", c.completed, "green"),
                                 ("dead_lettered (DLQ)", c.dead_lettered, "red"),
-                                ("cancelled", c.cancelled, "dim")):
+                                ("cancelled", c.cancelled, "dim"),
+                                ("expired (retention)", c.expired, "dim")):
         counts.add_row(f"[{style}]{label}[/]", str(value))
     counts.add_row("enqueued", str(c.enqueued), end_section=True)
     if c.paused:

@@ -24,7 +24,7 @@ import redis
 from .epoch import DATA_LOST_MESSAGE, QueueEpoch
 from .grace import ReapGrace
 from .instance import InstanceToken
-from .redis_task_queue import RedisTaskQueue
+from .redis_task_queue import RedisTaskQueue, describe_outage, is_outage
 
 
 class Heartbeat:
@@ -77,13 +77,15 @@ class Heartbeat:
         """Send one heartbeat; False if Redis could not be reached (the next one will retry)."""
         try:
             existed = self.queue.heartbeat(self.worker_id)
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            if not self._redis_down:
-                self._say(f"heartbeat: cannot reach Redis ({error}); retrying")
-            self._redis_down = True
-            return False
         except redis.exceptions.OutOfMemoryError:
             return self._beat_on_a_full_server()
+        except redis.RedisError as error:
+            if not is_outage(error):  # unreachable, LOADING or BUSY: the next beat retries
+                raise
+            if not self._redis_down:
+                self._say(f"heartbeat: {describe_outage(error)}; retrying")
+            self._redis_down = True
+            return False
         if self._redis_down:
             self._say("heartbeat: Redis is back")
             self._redis_down = False
@@ -143,7 +145,9 @@ class Heartbeat:
         try:
             kept = bool(self.queue.client.pexpire(self.queue.keys.heartbeat(self.worker_id),
                                                   self.settings.heartbeat_ttl_ms))
-        except (redis.ConnectionError, redis.TimeoutError):
+        except redis.RedisError as error:
+            if not is_outage(error):
+                raise
             kept = False
         if not self._server_full:
             self._say("heartbeat: Redis is full (maxmemory reached); "
@@ -168,12 +172,11 @@ class Heartbeat:
             else:
                 self._holding_off = False
                 recovered, promoted = self.queue.maintain()
-        except (redis.ConnectionError, redis.TimeoutError):
-            return  # beat_once reports the outage
         except redis.exceptions.OutOfMemoryError:
             return  # full: nothing can be moved now; beat_once says so, the next round retries
-        except redis.ResponseError as error:  # the next round tries again; the thread lives on
-            self._say(f"reaper: Redis replied {error}")
+        except redis.RedisError as error:  # the next round tries again; the thread lives on
+            if not is_outage(error):  # (an outage: beat_once reports it)
+                self._say(f"reaper: Redis replied {error}")
             return
         for item in recovered:
             what = "requeued" if item.outcome == "requeued" else "moved to the DLQ"
@@ -185,8 +188,10 @@ class Heartbeat:
         try:
             self.queue.announce_stopping(self.worker_id)
             self._announced = True
-        except (redis.ConnectionError, redis.TimeoutError):
-            pass  # the next loop tries again
+        except redis.RedisError as error:
+            if not is_outage(error):
+                raise
+            # the next loop tries again
 
     def _run(self) -> None:
         interval = self.settings.heartbeat_interval

@@ -23,6 +23,7 @@ Session 4's keys, with one change and a few additions (marked +)::
                                      history, and its result as one JSON field
   + {q}:tasks                 SET    every task id the queue holds: the "enqueued" count
   + {q}:events                STREAM what happened, in order (capped)
+  + {q}:expired               STRING how many finished tasks retention has deleted
 
 Why a processing list per worker: the claim moves the id into the claiming
 worker's own list in the same atomic step that records the claim, so "the
@@ -32,9 +33,28 @@ complete this task?" is one ``LPOS`` on its own list.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 PRIORITIES = ("high", "normal", "low")  # claimed in this order; FIFO within each
+
+# One rule for every name that becomes part of a key: a queue name, a worker id, a task
+# id. Text that a key, a URL, a log line and a SCAN pattern all carry unchanged (no
+# spaces, no glob characters, no braces that would move the hash tag); queue.lua's
+# plausible_id() applies the same rule to what it finds in a list.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
+NAME_RULE = "1-200 letters, digits or - _ . : @"
+
+
+def check_name(kind: str, value: object, example: str) -> str:
+    """``value`` if it follows the rule for names; else ValueError, one line saying how to fix it.
+
+    Called at every door (the command line, ``RedisWorker``, the queue) before
+    anything is written, so a bad name is refused before it is registered anywhere.
+    """
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise ValueError(f"{kind} must be {NAME_RULE} (e.g. {example!r}), got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -44,11 +64,7 @@ class QueueKeys:
     name: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or any(c in self.name for c in " *?[]{}"):
-            raise ValueError(
-                f"queue name must be a non-empty string without spaces, braces or glob "
-                f"characters (* ? [ ] {{ }}), got {self.name!r}; for example 'image_processing'"
-            )
+        check_name("queue name", self.name, "image_processing")
 
     @property
     def prefix(self) -> str:
@@ -141,11 +157,25 @@ class QueueKeys:
         """STRING: the token of the one live process using ``worker_id`` (expires like a heartbeat)."""
         return f"{self.prefix}instance:{worker_id}"
 
+    @property
+    def expired(self) -> str:
+        """STRING: how many finished tasks retention has deleted (result_ttl, failure_ttl)."""
+        return f"{self.prefix}expired"
+
+    @property
+    def runs(self) -> str:
+        """HASH "<task id> <run id>" -> worker, one field per run started (``settings.run_ledger``).
+
+        An instrument for tests and benchmarks ("how many times did each task run?");
+        the queue itself never reads it.
+        """
+        return f"{self.prefix}runs"
+
     def fixed(self) -> list[str]:
         """The keys whose names do not depend on a worker or a task."""
         return [self.pending_high, self.pending, self.pending_low, self.wake, self.paused,
                 self.delayed, self.completed, self.dlq, self.cancelled, self.tasks,
-                self.workers, self.events, self.epoch, self.data_lost]
+                self.workers, self.events, self.expired, self.epoch, self.data_lost, self.runs]
 
     def patterns(self) -> list[str]:
         """SCAN patterns of the per-worker and per-task keys (for ``clear``)."""

@@ -35,12 +35,13 @@
 --   {q}:tasks            SET    every id the queue holds (the "enqueued" registry)
 --   {q}:workers          ZSET   worker id -> last time it said it was alive (the registry)
 --   {q}:events           STREAM what happened, one entry per event
+--   {q}:expired          STRING how many finished tasks were deleted by retention ("expire")
 --   {q}:processing:<w>   LIST   ids worker <w> has claimed: its in-flight tasks
 --   {q}:worker:<w>       STRING worker <w>'s heartbeat; it expires unless refreshed (PX ttl)
 --   {q}:task:<id>        HASH   the task: data, status, attempts, timestamps, result (one
 --                               JSON field), error history
 --
--- Commands that discover ids themselves (claim, reap, promote, purge, counts) build
+-- Commands that discover ids themselves (claim, reap, promote, purge, expire, counts) build
 -- those ids' task keys (and the registered workers' list and heartbeat keys) from
 -- the same {q} prefix, so every key stays in the queue's slot.
 --
@@ -67,6 +68,7 @@ end
 local PENDING_HIGH, PENDING, PENDING_LOW = K["pending:high"], K.pending, K["pending:low"]
 local WAKE, PAUSED, DELAYED, COMPLETED = K.wake, K.paused, K.delayed, K.completed
 local DLQ, CANCELLED, TASKS, WORKERS, EVENTS = K.dlq, K.cancelled, K.tasks, K.workers, K.events
+local EXPIRED = K.expired
 local PENDING_LISTS = {PENDING_HIGH, PENDING, PENDING_LOW}  -- claimed in this order
 local PRIORITY_LIST = {high = PENDING_HIGH, normal = PENDING, low = PENDING_LOW}
 local function task_key(id) return prefix .. "task:" .. id end
@@ -95,16 +97,39 @@ local function trim_wake()
     end
 end
 
+-- At most this many tokens per call: they are for the workers blocked right now, and a
+-- worker that wakes claims as many tasks as it can; one token per pending id of a
+-- million-task queue (a resume) would make one script run for seconds.
+local MAX_WAKE = 1000
 local function wake(n)
-    for _ = 1, n do redis.call("LPUSH", WAKE, "1") end
+    if n <= 0 then return end
+    local tokens = {}
+    for i = 1, math.min(n, MAX_WAKE) do tokens[i] = "1" end
+    redis.call("LPUSH", WAKE, unpack(tokens))  -- one command; at most MAX_WAKE values
     trim_wake()
 end
 
--- Make a task claimable again at the head of its priority's line (RPUSH: the end
--- claims take from). ``attempts`` is written as given.
-local function back_to_pending(key, id, priority, fields)
+-- Make a task claimable again, with `fields` (our own few) written too: at the head
+-- of its priority's line (RPUSH: the end claims take from) when it was interrupted, at
+-- the tail (LPUSH, like a new task) when it comes back later (a retry, a replay). The
+-- caller wakes the workers.
+local function back_to_pending(key, id, priority, fields, at_head)
     redis.call("HSET", key, "status", "pending", "worker_id", "", unpack(fields))
-    redis.call("RPUSH", PRIORITY_LIST[priority] or PENDING, id)
+    redis.call(at_head and "RPUSH" or "LPUSH", PRIORITY_LIST[priority] or PENDING, id)
+end
+
+-- Dead-letter a task: its hash says why (plus `fields`, our own few), its id goes to the
+-- head of the DLQ, and an event says so. `key` nil: the id's key holds something that
+-- is not a hash, left as it is for a person; only the id is parked.
+local function dead_letter(key, id, worker, attempt, reason, fields)
+    if key then
+        local write = {"HSET", key, "status", "dead_lettered", "reason", reason,
+                       "finished_at", now, "dead_at", now}
+        for _, v in ipairs(fields or {}) do write[#write + 1] = v end
+        redis.call(unpack(write))  -- our own fields only: never more than a dozen
+    end
+    redis.call("LPUSH", DLQ, id)
+    emit("dead_lettered", {"task", id, "worker", worker, "attempt", attempt, "reason", reason})
 end
 
 -- Read what the finishing commands need, all at once (a read: errors, if the hash
@@ -168,20 +193,16 @@ local function quarantine(entry, source, worker)
     elseif kind ~= "none" then
         -- the key is taken by something else: park the id itself, leave the key for a person
         redis.call("SADD", TASKS, id)
-        redis.call("LPUSH", DLQ, id)
-        emit("dead_lettered", {"task", id, "worker", worker, "attempt", 0, "reason",
-             "the task key " .. task_key(id) .. " holds a " .. kind .. ", not a hash"})
+        dead_letter(nil, id, worker, 0, "the task key " .. task_key(id) .. " holds a " ..
+                    kind .. ", not a hash")
         return
     else
         reason = "no task record " .. task_key(id) .. " for this id (" .. (eviction_note() or
                  ("was it pushed into " .. PENDING .. " by hand?")) .. ")"
     end
     redis.call("SADD", TASKS, id)
-    redis.call("HSET", task_key(id), "id", id, "type", "unknown", "data", data, "status",
-               "dead_lettered", "attempts", 0, "max_attempts", 0, "created_at", now,
-               "history", 0, "reason", reason, "finished_at", now, "dead_at", now)
-    redis.call("LPUSH", DLQ, id)
-    emit("dead_lettered", {"task", id, "worker", worker, "attempt", 0, "reason", reason})
+    dead_letter(task_key(id), id, worker, 0, reason, {"id", id, "type", "unknown", "data", data,
+                "attempts", 0, "max_attempts", 0, "created_at", now, "history", 0})
 end
 
 -- One more entry of error history (fields error:1, error:2, ...), given the count read before.
@@ -191,74 +212,75 @@ local function history_fields(history, entry)
 end
 
 
--- Claim up to max_tasks for `worker` into MINE (see the "claim" command): the reads
--- first, then the moves. Used by "claim", and by "complete" to hand out the next task.
-local function claim_batch(worker, max_tasks, ttl_ms)
-    local mine, beat = MINE, BEAT
-    if redis.call("EXISTS", PAUSED) == 1 then
-        return {"paused"}
-    end
-    -- Reads: which ids, and what each is.
+-- The reads of a claim: the oldest `max_tasks` ids of the highest priorities, and what
+-- each is (nil fields: no task behind it; finished: its id was pushed in again by hand;
+-- bad_field: a counter that is not a number).
+local function claim_candidates(max_tasks)
     local picked = {}
     for _, list in ipairs(PENDING_LISTS) do
         local want = max_tasks - #picked
         if want <= 0 then break end
         local ids = redis.call("LRANGE", list, -want, -1)  -- the oldest `want`, newest first
         for i = #ids, 1, -1 do
-            local id = ids[i]
-            local fields = nil
-            if plausible_id(id) then
+            local p = {id = ids[i], list = list}
+            if plausible_id(p.id) then
                 -- pcall: a key of the wrong type is an error reply here, not a failed script
-                fields = redis.pcall("HMGET", task_key(id), "type", "data", "attempts",
-                                     "max_attempts", "id", "history", "status", "replays")
-                if fields.err or not (fields[1] or fields[2] or fields[3] or fields[4] or fields[5])
-                then fields = nil end  -- a key of the wrong type, or no task at all
-            end
-            local p = {id = id, list = list, fields = fields}
-            if fields then
-                -- finished already (its id pushed into pending again): refused, not run twice
-                if fields[7] == "completed" or fields[7] == "dead_lettered" or fields[7] == "cancelled" then
-                    p.finished = fields[7]
+                local f = redis.pcall("HMGET", task_key(p.id), "type", "data", "attempts",
+                                      "max_attempts", "id", "history", "status", "replays")
+                if not f.err and (f[1] or f[2] or f[3] or f[4] or f[5]) then
+                    p.fields = f
+                    if f[7] == "completed" or f[7] == "dead_lettered" or f[7] == "cancelled" then
+                        p.finished = f[7]
+                    end
+                    p.bad_field, p.bad_value = malformed_field(f)
                 end
-                p.bad_field, p.bad_value = malformed_field(fields)
             end
             picked[#picked + 1] = p
         end
     end
-    -- Writes.
-    redis.call("ZADD", WORKERS, now, worker)
-    redis.call("SET", beat, now, "PX", ttl_ms)
-    local reply = {"claimed"}
-    for _, p in ipairs(picked) do
-        if p.fields == nil then
-            quarantine(p.id, p.list, worker)
-        elseif p.finished then
-            redis.call("LREM", p.list, -1, p.id)  -- the stray copy; the task stays where it is
-            emit("claim_refused", {"task", p.id, "worker", worker, "status", p.finished,
-                                   "reason", "already " .. p.finished .. "; its id was pushed into pending again"})
-        elseif p.bad_field then
-            -- Counters reset to numbers so later commands can read them; the bad value is kept.
-            local reason = "malformed task record: field '" .. p.bad_field .. "' is " ..
-                           string.format("%q", string.sub(p.bad_value, 1, 40)) ..
-                           ", not a whole number (was the hash edited by hand?)"
-            redis.call("LREM", p.list, -1, p.id)
-            redis.call("HSET", task_key(p.id), "attempts", 0, "max_attempts", 0, "history", 0,
-                       "replays", 0, "bad_" .. p.bad_field, p.bad_value, "status", "dead_lettered",
-                       "reason", reason, "finished_at", now, "dead_at", now)
-            redis.call("LPUSH", DLQ, p.id)
-            emit("dead_lettered", {"task", p.id, "worker", worker, "attempt", 0, "reason", reason})
-        else
-            redis.call("LMOVE", p.list, mine, "RIGHT", "LEFT")
-            local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
-            redis.call("HSET", task_key(p.id), "status", "processing", "worker_id", worker,
-                       "started_at", now, "attempts", attempt)
-            emit("claimed", {"task", p.id, "worker", worker, "attempt", attempt})
-            for _, v in ipairs({p.id, p.fields[1] or "image", p.fields[2] or "", attempt,
-                                p.fields[4] or "0"}) do
-                reply[#reply + 1] = v
-            end
+    return picked
+end
+
+-- The write of a claim for one candidate `p`; a claimed task is appended to `reply`.
+local function claim_one(p, worker, reply)
+    if p.fields == nil then
+        quarantine(p.id, p.list, worker)
+    elseif p.finished then
+        redis.call("LREM", p.list, -1, p.id)  -- the stray copy; the task stays where it is
+        emit("claim_refused", {"task", p.id, "worker", worker, "status", p.finished, "reason",
+                               "already " .. p.finished .. "; its id was pushed into pending again"})
+    elseif p.bad_field then
+        -- Counters reset to numbers so later commands can read them; the bad value is kept.
+        local reason = "malformed task record: field '" .. p.bad_field .. "' is " ..
+                       string.format("%q", string.sub(p.bad_value, 1, 40)) ..
+                       ", not a whole number (was the hash edited by hand?)"
+        redis.call("LREM", p.list, -1, p.id)
+        dead_letter(task_key(p.id), p.id, worker, 0, reason, {"attempts", 0, "max_attempts", 0,
+                    "history", 0, "replays", 0, "bad_" .. p.bad_field, p.bad_value})
+    else
+        redis.call("LMOVE", p.list, MINE, "RIGHT", "LEFT")
+        local attempt = (tonumber(p.fields[3]) or 0) + 1  -- counted at the claim
+        redis.call("HSET", task_key(p.id), "status", "processing", "worker_id", worker,
+                   "started_at", now, "attempts", attempt)
+        emit("claimed", {"task", p.id, "worker", worker, "attempt", attempt})
+        for _, v in ipairs({p.id, p.fields[1] or "image", p.fields[2] or "", attempt,
+                            p.fields[4] or "0"}) do
+            reply[#reply + 1] = v
         end
     end
+end
+
+-- Claim up to max_tasks for `worker` into MINE (see the "claim" command): the reads
+-- first, then the moves. Used by "claim", and by "complete" to hand out the next task.
+local function claim_batch(worker, max_tasks, ttl_ms)
+    if redis.call("EXISTS", PAUSED) == 1 then
+        return {"paused"}
+    end
+    local picked = claim_candidates(max_tasks)
+    redis.call("ZADD", WORKERS, now, worker)
+    redis.call("SET", BEAT, now, "PX", ttl_ms)
+    local reply = {"claimed"}
+    for _, p in ipairs(picked) do claim_one(p, worker, reply) end
     if redis.call("LLEN", WAKE) > 0 then trim_wake() end
     if #picked == 0 then
         return {"empty"}
@@ -267,19 +289,74 @@ local function claim_batch(worker, max_tasks, ttl_ms)
 end
 
 
+-- Record the success of attempt `attempt` of task `id` (hash `key`, read as `t` by
+-- read_task), fenced: only if the id is still in THIS worker's list (MINE) and this is
+-- the attempt it claimed. Returns "completed", "already" (a resend of a completion
+-- that got through) or "refused" (no longer ours: nothing is written).
+local function complete_one(worker, id, attempt, result, key, t, result_ttl_ms)
+    local status, attempts, finished_by = t[1], t[3], t[7]
+    -- The fence: LREM removes the id only if it is in THIS worker's list (a removal
+    -- of nothing writes nothing), and only for the attempt this worker claimed.
+    if attempts ~= attempt or redis.call("LREM", MINE, 1, id) == 0 then
+        if status == "completed" and finished_by == worker .. "/" .. attempt then
+            return "already"  -- our earlier call got through; its reply was lost
+        end
+        emit("completion_refused", {"task", id, "worker", worker})
+        return "refused"
+    end
+    redis.call("HSET", key, "status", "completed", "finished_at", now, "worker_id", worker,
+               "finished_by", worker .. "/" .. attempt, "result", result)
+    redis.call("RPUSH", COMPLETED, id)
+    if result_ttl_ms > 0 then redis.call("PEXPIRE", key, result_ttl_ms) end
+    emit("completed", {"task", id, "worker", worker, "attempt", attempt})
+    return "completed"
+end
+
+
+-- The reaper's move for one task `id` of the dead `worker`'s `list`: back to pending
+-- with the lost attempt counted, or to the DLQ if that was its last. Returns which.
+local function recover(id, list, worker)
+    local key = task_key(id)
+    if not plausible_id(id) or redis.call("TYPE", key)["ok"] ~= "hash" then
+        quarantine(id, list, worker)
+        return "dead_lettered"
+    end
+    local t = read_task(key)
+    local attempts, max_attempts = tonumber(t[3]) or 0, tonumber(t[4]) or 0
+    local err = "worker " .. worker .. " was lost (its heartbeat expired) during attempt " .. attempts
+    local record = history_fields(t[5], cjson.encode(
+        {attempt = attempts, at = tonumber(now), worker = worker, error = err}))
+    redis.call("LREM", list, 1, id)
+    redis.call("HSET", key, "error", err, unpack(record))
+    if attempts >= max_attempts then
+        dead_letter(key, id, worker, attempts, "its worker was lost in " .. attempts .. " of " ..
+                    max_attempts .. " attempts: a task that kills its worker?")
+        return "dead_lettered"
+    end
+    back_to_pending(key, id, t[6], {}, true)
+    emit("requeued", {"task", id, "worker", worker, "attempt", attempts, "reason", "worker lost"})
+    return "requeued"
+end
+
+
 if command == "enqueue" then
-    -- Add tasks, all or none. ARGS: count, then per task: id, type, data (JSON text),
-    -- max_attempts, priority. KEYS: the task keys, in the same order.
-    -- REPLY: {"enqueued", n} | {"duplicate", id}
+    -- Add one chunk of tasks (the caller sends at most ENQUEUE_CHUNK per call). An id
+    -- the queue already holds is refused, not queued twice: a chunk resent after a
+    -- timeout whose first try got through queues nothing the second time.
+    -- ARGS: count, then per task: id, type, data (JSON text), max_attempts, priority.
+    -- KEYS: the task keys, in the same order.
+    -- REPLY: {"enqueued", queued, already}
     -- Status: none -> pending
     local count = tonumber(ARGV[5])
-    for i = 1, count do  -- checks first: one id already held refuses the whole batch
+    local held = {}
+    for i = 1, count do  -- checks first
         local id = ARGV[6 + (i - 1) * 5]
-        if redis.call("SISMEMBER", TASKS, id) == 1 or redis.call("EXISTS", TASK_KEYS[i]) == 1 then
-            return {"duplicate", id}
-        end
+        held[i] = redis.call("SISMEMBER", TASKS, id) == 1 or redis.call("EXISTS", TASK_KEYS[i]) == 1
     end
+    local queued = 0
     for i = 1, count do
+      if not held[i] then
+        queued = queued + 1
         local base = 6 + (i - 1) * 5
         local id, kind, data, max_attempts, priority =
             ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
@@ -289,9 +366,10 @@ if command == "enqueue" then
                    "priority", priority, "created_at", now, "history", 0)
         redis.call("LPUSH", PRIORITY_LIST[priority], id)
         emit("enqueued", {"task", id, "type", kind, "priority", priority})
+      end
     end
-    wake(count)
-    return {"enqueued", count}
+    if queued > 0 then wake(queued) end
+    return {"enqueued", queued, count - queued}
 
 
 elseif command == "claim" then
@@ -314,30 +392,43 @@ elseif command == "complete" then
     -- With next_max > 0 it then claims up to that many more tasks for the same worker,
     -- like "claim" (one round trip per task for a busy worker: finish one, get the next).
     -- ARGS: worker, id, attempt, result (JSON text, size-checked by the caller; "" for
-    -- none), next_max (0: claim nothing), heartbeat_ttl_ms
+    -- none), next_max (0: claim nothing), heartbeat_ttl_ms, result_ttl_ms (0: kept; else
+    -- the task's hash expires that long after its completion, see "expire")
     -- KEYS: processing:<w>, task:<id>, worker:<w>
     -- REPLY: {"completed", <the claim's reply>} | {"already", "completed"} | {"refused"}
     -- Status: processing -> completed
     -- (and, with next_max > 0, the claim's own move for what it claims)
     local worker, id, attempt, result = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-    local next_max, ttl_ms = tonumber(ARGV[9]) or 0, ARGV[10]
-    local mine, key = MINE, TASK_KEYS[1]
-    local t = read_task(key)  -- the read that fails on a broken key, before any write
-    local status, attempts, finished_by = t[1], t[3], t[7]
-    -- The fence: LREM removes the id only if it is in THIS worker's list (a removal
-    -- of nothing writes nothing), and only for the attempt this worker claimed.
-    if attempts ~= attempt or redis.call("LREM", mine, 1, id) == 0 then
-        if status == "completed" and finished_by == worker .. "/" .. attempt then
-            return {"already", "completed"}  -- our earlier call got through; its reply was lost
-        end
-        emit("completion_refused", {"task", id, "worker", worker})
-        return {"refused"}
-    end
-    redis.call("HSET", key, "status", "completed", "finished_at", now, "worker_id", worker,
-               "finished_by", worker .. "/" .. attempt, "result", result)
-    redis.call("RPUSH", COMPLETED, id)
-    emit("completed", {"task", id, "worker", worker, "attempt", attempt})
+    local next_max, ttl_ms, result_ttl_ms = tonumber(ARGV[9]) or 0, ARGV[10], tonumber(ARGV[11]) or 0
+    local t = read_task(TASK_KEYS[1])  -- the read that fails on a broken key, before any write
+    local outcome = complete_one(worker, id, attempt, result, TASK_KEYS[1], t, result_ttl_ms)
+    if outcome == "already" then return {"already", "completed"} end
+    if outcome == "refused" then return {"refused"} end
     local reply = {"completed"}
+    if next_max > 0 then
+        for _, v in ipairs(claim_batch(worker, next_max, ttl_ms)) do reply[#reply + 1] = v end
+    end
+    return reply
+
+
+elseif command == "complete_batch" then
+    -- The successes of a prefetched batch in ONE call: each one fenced and resend-safe
+    -- exactly as "complete" (one refused does not affect the others), then, with
+    -- next_max > 0, a claim. The caller sends at most COMPLETE_CHUNK per call.
+    -- ARGS: worker, next_max, heartbeat_ttl_ms, result_ttl_ms, then per task: id,
+    -- attempt, result. KEYS: processing:<w>, worker:<w>, the task keys in the same order
+    -- REPLY: {"batch", n, "completed" | "already" | "refused" (n of them), <the claim's reply>}
+    -- Status: processing -> completed
+    local worker, next_max, ttl_ms = ARGV[5], tonumber(ARGV[6]) or 0, ARGV[7]
+    local result_ttl_ms = tonumber(ARGV[8]) or 0
+    local read = {}
+    for i, key in ipairs(TASK_KEYS) do read[i] = read_task(key) end  -- every read first
+    local reply = {"batch", #TASK_KEYS}
+    for i, key in ipairs(TASK_KEYS) do
+        local base = 9 + (i - 1) * 3
+        reply[#reply + 1] = complete_one(worker, ARGV[base], ARGV[base + 1], ARGV[base + 2],
+                                         key, read[i], result_ttl_ms)
+    end
     if next_max > 0 then
         for _, v in ipairs(claim_batch(worker, next_max, ttl_ms)) do reply[#reply + 1] = v end
     end
@@ -377,10 +468,7 @@ elseif command == "fail" then
     if permanent == "1" or n >= limit then
         local reason = permanent == "1" and ("permanent error, not retried: " .. err)
             or ("failed " .. n .. " of " .. limit .. " attempts; last error: " .. err)
-        redis.call("HSET", key, "status", "dead_lettered", "reason", reason,
-                   "finished_at", now, "dead_at", now)
-        redis.call("LPUSH", DLQ, id)
-        emit("dead_lettered", {"task", id, "worker", worker, "attempt", attempt, "reason", reason})
+        dead_letter(key, id, worker, attempt, reason)
         return {"dead_lettered"}
     end
     local due = tostring(tonumber(now) + tonumber(delay))
@@ -419,7 +507,8 @@ elseif command == "requeue" then
         attempt = attempt - 1  -- only if our claim was recorded
     end
     redis.call("LREM", mine, 1, id)
-    back_to_pending(key, id, priority, {"attempts", attempt, "finished_by", worker .. "/requeued"})
+    back_to_pending(key, id, priority, {"attempts", attempt, "finished_by", worker .. "/requeued"},
+                    true)
     wake(1)
     emit("requeued", {"task", id, "worker", worker, "attempt", attempt, "reason", reason})
     return {"requeued"}
@@ -451,37 +540,8 @@ elseif command == "reap" then
             -- Newest claim first: each goes back to the head of the line (RPUSH), so the
             -- oldest ends up first in line again and a batch keeps its order.
             for _, id in ipairs(in_flight) do
-                local key = task_key(id)
-                local outcome
-                if not plausible_id(id) or redis.call("TYPE", key)["ok"] ~= "hash" then
-                    quarantine(id, list, worker)
-                    outcome = "dead_lettered"
-                else
-                    local t = read_task(key)
-                    local attempts, max_attempts = tonumber(t[3]) or 0, tonumber(t[4]) or 0
-                    local err = "worker " .. worker .. " was lost (its heartbeat expired) " ..
-                                "during attempt " .. attempts
-                    local record = history_fields(t[5], cjson.encode(
-                        {attempt = attempts, at = tonumber(now), worker = worker, error = err}))
-                    redis.call("LREM", list, 1, id)
-                    redis.call("HSET", key, "error", err, unpack(record))
-                    if attempts >= max_attempts then
-                        local reason = "its worker was lost in " .. attempts .. " of " ..
-                                       max_attempts .. " attempts: a task that kills its worker?"
-                        redis.call("HSET", key, "status", "dead_lettered", "reason", reason,
-                                   "finished_at", now, "dead_at", now)
-                        redis.call("LPUSH", DLQ, id)
-                        emit("dead_lettered", {"task", id, "worker", worker, "attempt", attempts,
-                                               "reason", reason})
-                        outcome = "dead_lettered"
-                    else
-                        back_to_pending(key, id, t[6], {})
-                        woken = woken + 1
-                        emit("requeued", {"task", id, "worker", worker, "attempt", attempts,
-                                          "reason", "worker lost"})
-                        outcome = "requeued"
-                    end
-                end
+                local outcome = recover(id, list, worker)
+                if outcome == "requeued" then woken = woken + 1 end
                 report[#report + 1] = worker
                 report[#report + 1] = id
                 report[#report + 1] = outcome
@@ -516,8 +576,7 @@ elseif command == "promote" then
     for i, id in ipairs(due) do
         redis.call("ZREM", DELAYED, id)
         redis.call("HDEL", task_key(id), "due_at")
-        redis.call("HSET", task_key(id), "status", "pending", "worker_id", "")
-        redis.call("LPUSH", PRIORITY_LIST[moves[i][1]] or PENDING, id)
+        back_to_pending(task_key(id), id, moves[i][1], {})
         emit("requeued", {"task", id, "attempt", moves[i][2] or "0", "reason", "retry due"})
     end
     if #due > 0 then wake(#due) end
@@ -538,8 +597,7 @@ elseif command == "replay" then
     redis.call("LREM", DLQ, 1, id)
     redis.call("HDEL", key, "reason", "dead_at", "finished_at", "finished_by")
     redis.call("HINCRBY", key, "replays", 1)
-    redis.call("HSET", key, "status", "pending", "attempts", 0, "worker_id", "")
-    redis.call("LPUSH", PRIORITY_LIST[priority] or PENDING, id)
+    back_to_pending(key, id, priority, {"attempts", 0})
     wake(1)
     emit("replayed", {"task", id, "attempt", 0, "reason", "replayed from the DLQ"})
     return {"replayed"}
@@ -565,17 +623,66 @@ elseif command == "cancel" then
 
 
 elseif command == "purge" then
-    -- Delete every dead-lettered task for good (and forget its id).
-    -- REPLY: {"purged", n}
+    -- Delete the oldest dead-lettered tasks for good (and forget their ids), at most
+    -- `limit` per call (the caller calls again until fewer come back).
+    -- ARGS: limit. REPLY: {"purged", n}
     -- Status: dead_lettered -> none
-    local ids = redis.call("LRANGE", DLQ, 0, -1)
+    local limit = tonumber(ARGV[5])
+    local ids = redis.call("LRANGE", DLQ, -limit, -1)
     for _, id in ipairs(ids) do
         redis.call("DEL", task_key(id))
         redis.call("SREM", TASKS, id)
     end
-    redis.call("DEL", DLQ)
-    emit("dlq_purged", {"tasks", #ids})
+    if #ids > 0 then
+        redis.call("LTRIM", DLQ, 0, -(#ids + 1))
+        emit("dlq_purged", {"tasks", #ids})
+    end
     return {"purged", #ids}
+
+
+elseif command == "expire" then
+    -- Retention: forget the oldest finished tasks, at most `limit` per call. A completed
+    -- task goes once its hash has expired (result_ttl: "complete" set a TTL on it), or
+    -- once it is older than result_ttl, or when more than keep_completed are kept; a
+    -- dead-lettered one once it is older than failure_ttl. Each leaves the completed
+    -- list (or the DLQ) and the {q}:tasks registry together, and {q}:expired counts it,
+    -- so the conservation invariant gains an "expired" term instead of breaking.
+    -- ARGS: result_ttl (s, "" to keep), keep_completed ("" for no limit), failure_ttl
+    -- (s, "" to keep), limit
+    -- REPLY: {"expired", completed n, dead_lettered n}
+    -- Status: completed -> none | dead_lettered -> none
+    local result_ttl, keep = tonumber(ARGV[5]), tonumber(ARGV[6])
+    local failure_ttl, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+    local clock = tonumber(now)
+    -- Reads. Completed: oldest at the left; the DLQ: oldest at the right.
+    local over = keep and math.max(0, redis.call("LLEN", COMPLETED) - keep) or 0
+    local done = {}
+    for i, id in ipairs(redis.call("LRANGE", COMPLETED, 0, limit - 1)) do
+        local finished = redis.pcall("HGET", task_key(id), "finished_at")
+        local gone = finished == false or type(finished) == "table"  -- expired, or not a hash
+        local old = result_ttl and tonumber(finished) and clock - tonumber(finished) >= result_ttl
+        if not (i <= over or gone or old) then break end  -- the rest are younger
+        done[#done + 1] = id
+    end
+    local dead = {}
+    if failure_ttl then
+        local ids = redis.call("LRANGE", DLQ, -limit, -1)
+        for i = #ids, 1, -1 do
+            local at = tonumber(redis.pcall("HGET", task_key(ids[i]), "dead_at"))
+            if not (at and clock - at >= failure_ttl) then break end
+            dead[#dead + 1] = ids[i]
+        end
+    end
+    -- Writes.
+    for _, id in ipairs(done) do redis.call("UNLINK", task_key(id)); redis.call("SREM", TASKS, id) end
+    for _, id in ipairs(dead) do redis.call("UNLINK", task_key(id)); redis.call("SREM", TASKS, id) end
+    if #done > 0 then redis.call("LTRIM", COMPLETED, #done, -1) end
+    if #dead > 0 then redis.call("LTRIM", DLQ, 0, -(#dead + 1)) end
+    if #done + #dead > 0 then
+        redis.call("INCRBY", EXPIRED, #done + #dead)
+        emit("expired", {"completed", #done, "dead_lettered", #dead})
+    end
+    return {"expired", #done, #dead}
 
 
 elseif command == "pause" or command == "resume" then
@@ -648,13 +755,13 @@ elseif command == "counts" then
     -- between two keys. O(workers): the registry, plus any extra worker ids given.
     -- ARGS: extra worker ids.
     -- REPLY: {"counts", tasks, high, normal, low, delayed, completed, dlq, cancelled,
-    --         paused, worker, in flight, ...}
+    --         paused, expired, worker, in flight, ...}
     -- Status: none
     local result = {"counts", redis.call("SCARD", TASKS), redis.call("LLEN", PENDING_HIGH),
                     redis.call("LLEN", PENDING), redis.call("LLEN", PENDING_LOW),
                     redis.call("ZCARD", DELAYED), redis.call("LLEN", COMPLETED),
                     redis.call("LLEN", DLQ), redis.call("LLEN", CANCELLED),
-                    redis.call("EXISTS", PAUSED)}
+                    redis.call("EXISTS", PAUSED), tonumber(redis.call("GET", EXPIRED) or "0")}
     local seen = {}
     local candidates = redis.call("ZRANGE", WORKERS, 0, -1)
     for i = 5, #ARGV do candidates[#candidates + 1] = ARGV[i] end

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -48,7 +47,7 @@ import redis
 from session4_redis.workers.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 
 from .cluster import redis_client
-from .keys import PRIORITIES, QueueKeys
+from .keys import NAME_PATTERN, PRIORITIES, QueueKeys, check_name
 from .settings import RecoverySettings, backoff_delay
 from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
 
@@ -59,8 +58,22 @@ MAX_TASK_BYTES = 1_000_000
 MAX_RESULT_BYTES = 1_000_000
 # Error texts are stored on the task; a huge exception message should not bloat Redis.
 MAX_ERROR_CHARS = 2_000
-# Task ids a caller chooses: text a key name, a URL and a log line can all carry.
-TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
+# The most tasks one enqueue script call writes, and the most bytes of task data it
+# carries (a bigger task goes alone). Redis runs one script at a time and every other
+# client waits meanwhile: a chunk of 200 no-op tasks takes about 4 ms on the server
+# here, so no add_tasks() call, however long, holds the server for more than a few
+# milliseconds at a time (one call of 100,000 tasks used to block it for seconds).
+ENQUEUE_CHUNK = 200
+ENQUEUE_CHUNK_BYTES = 1_000_000
+# The same bound for the other commands whose work grows with the data: purge, replay
+# all, and the reaper's extra workers (sweep) go this many at a time.
+COMMAND_CHUNK = 500
+# The most successes one "complete_batch" call records (a prefetched batch's end).
+COMPLETE_CHUNK = 100
+# The most tasks one claim may take (prefetch): a claim moves them in one script.
+MAX_CLAIM = 1_000
+# Task ids a caller chooses follow the one rule for names (keys.py).
+TASK_ID_PATTERN = NAME_PATTERN
 QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
 
 log = logging.getLogger(__name__)
@@ -75,6 +88,7 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
     "claim": (*_PENDING, "paused", "workers", *_RECORD),
     "complete": ("completed", "events"),
     "complete+claim": ("completed", *_PENDING, "paused", "workers", *_RECORD),  # and the next
+    "complete_batch": ("completed", "events"),  # (with a claim: "complete+claim"'s keys)
     "fail": ("delayed", "dlq", "events"),
     "requeue": (*_PENDING, *_RECORD),
     "reap": (*_PENDING, "workers", *_RECORD),
@@ -82,6 +96,7 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
     "replay": (*_PENDING, "dlq", "events"),
     "cancel": (*_PENDING, "cancelled", "events"),
     "purge": _RECORD,
+    "expire": ("completed", "dlq", "tasks", "expired", "events"),
     "pause": (*_PENDING, "paused", "events"),
     "resume": (*_PENDING, "paused", "events"),
     "heartbeat": ("workers",),
@@ -89,7 +104,7 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
     "stopping": ("events",),
     "deregister": ("workers", "events"),
     "counts": (*_PENDING, "paused", "delayed", "completed", "dlq", "cancelled", "tasks",
-               "workers"),
+               "workers", "expired"),
 }
 
 
@@ -116,8 +131,61 @@ class DuplicateTaskError(ValueError):
         self.task_id = task_id
 
 
+class QueuedIds(list):
+    """The ids of an ``add_tasks`` call, in order (a list), and how many were new.
+
+    ``queued`` were written by this call; ``already`` were in the queue before it
+    (a batch resent with the same ids after a timeout): refused as duplicates,
+    not queued twice.
+    """
+
+    def __init__(self, ids: Iterable[str], queued: int, already: int) -> None:
+        super().__init__(ids)
+        self.queued = queued
+        self.already = already
+
+
 class ResultTooLargeError(ValueError):
     """A handler's result is over ``MAX_RESULT_BYTES`` as JSON: the task fails permanently."""
+
+
+def is_outage(error: BaseException) -> bool:
+    """Is ``error`` Redis being unavailable for a while (wait and retry), not a refusal?
+
+    Unreachable or too slow to answer (ConnectionError, TimeoutError); loading its
+    data after a restart (``LOADING``: redis-py's BusyLoadingError, a ConnectionError);
+    or busy running a long script (``BUSY``: a plain ResponseError). A server that is
+    loading or busy did not run the command: the same wait-and-retry as a lost
+    connection is right, and a crash would be wrong.
+    """
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+        return True
+    return isinstance(error, redis.ResponseError) and str(error).startswith("BUSY")
+
+
+def describe_outage(error: BaseException) -> str:
+    """The outage in words, for the one line a worker prints about it."""
+    text = str(error)
+    if text.startswith("BUSY"):
+        return "Redis is busy running a long script (BUSY); every client waits"
+    if isinstance(error, redis.exceptions.BusyLoadingError) or text.startswith("LOADING"):
+        return "Redis is loading its data into memory (LOADING)"
+    return f"cannot reach Redis ({error})"
+
+
+def _chunks(prepared: list[tuple[str, str, str]], most: int = ENQUEUE_CHUNK
+            ) -> Iterable[list[tuple[str, str, str]]]:
+    """``(id, _, text)`` triples in chunks of at most ``most`` and ENQUEUE_CHUNK_BYTES of text."""
+    chunk: list[tuple[str, str, str]] = []
+    size = 0
+    for task in prepared:
+        if chunk and (len(chunk) >= most or size + len(task[2]) > ENQUEUE_CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(task)
+        size += len(task[2])
+    if chunk:
+        yield chunk
 
 
 def connection_help(url: str | None, error: BaseException) -> RedisUnavailableError:
@@ -201,8 +269,9 @@ class Conservation:
     """Where every task is, counted at one instant; ``holds`` if none is missing or doubled.
 
     pending (all priorities) + processing (every worker's list) + delayed +
-    completed + dead_lettered (the DLQ) + cancelled must equal the number of tasks
-    the queue holds (``enqueued``): a task is always in exactly one place.
+    completed + dead_lettered (the DLQ) + cancelled + expired must equal
+    ``enqueued``, the tasks the queue holds plus those retention has deleted
+    (purged ones leave both sides): a task is always in exactly one place.
     """
 
     enqueued: int
@@ -212,13 +281,14 @@ class Conservation:
     completed: int
     dead_lettered: int
     cancelled: int = 0
+    expired: int = 0  # finished tasks deleted by retention (result_ttl, failure_ttl)
     pending_by_priority: tuple[int, int, int] = (0, 0, 0)  # high, normal, low
     paused: bool = False
 
     @property
     def accounted(self) -> int:
         return (self.pending + self.processing + self.delayed + self.completed
-                + self.dead_lettered + self.cancelled)
+                + self.dead_lettered + self.cancelled + self.expired)
 
     @property
     def holds(self) -> bool:
@@ -228,7 +298,7 @@ class Conservation:
         verdict = "==" if self.holds else "!="
         return (f"pending {self.pending} + in flight {self.processing} + delayed {self.delayed} "
                 f"+ completed {self.completed} + dead_lettered {self.dead_lettered} "
-                f"+ cancelled {self.cancelled} = {self.accounted} "
+                f"+ cancelled {self.cancelled} + expired {self.expired} = {self.accounted} "
                 f"{verdict} enqueued {self.enqueued}")
 
 
@@ -313,8 +383,13 @@ class RedisTaskQueue:
         (``COMMAND_KEYS``) plus ``keys`` (one worker's, or the tasks')."""
         argv = [command, repr(self.settings.clock()), self.settings.events_maxlen,
                 self.keys.prefix, *args]
-        fixed = self._command_keys[key_set or command]
-        return self._script(keys=[*fixed, *keys], args=argv, client=client)
+        every_key = [*self._command_keys[key_set or command], *keys]
+        if client is not None:
+            # In a pipeline, EVALSHA by hand: redis-py's script object would send SCRIPT
+            # EXISTS before every execute(), one round trip for nothing. The caller loads
+            # the script and sends again if the server answers NOSCRIPT (complete_many).
+            return client.evalsha(self._script.sha, len(every_key), *every_key, *argv)
+        return self._script(keys=every_key, args=argv)
 
     # --- producers ---------------------------------------------------------
 
@@ -329,34 +404,55 @@ class RedisTaskQueue:
         "high", "normal" or "low". ``max_attempts`` (default: the settings') is
         stored on the task, so every worker and reaper applies the same limit.
         """
-        return self._enqueue([(data, task_id)], priority, max_attempts)[0]
+        queued = self._enqueue([(data, task_id)], priority, max_attempts)
+        if queued.already:
+            raise DuplicateTaskError(queued[0], self.queue_name)
+        return queued[0]
 
     def add_tasks(self, items: Iterable[dict[str, Any]], *, priority: str = "normal",
-                  max_attempts: int | None = None) -> list[str]:
-        """Queue many tasks in one script call, all or none; return their ids in order."""
-        return self._enqueue([(data, None) for data in items], priority, max_attempts)
+                  max_attempts: int | None = None,
+                  task_ids: Sequence[str] | None = None) -> QueuedIds:
+        """Queue many tasks; return their ids in order (with ``.queued`` and ``.already``).
+
+        Every task is checked and every id chosen before anything is sent; then the
+        tasks go in chunks of at most ``ENQUEUE_CHUNK`` (one short script call each,
+        all or none per chunk). ``task_ids`` (optional, one per item) makes a resend
+        safe: a producer whose call failed part-way (a timeout) calls again with the
+        same ids, and the ids already queued are refused as duplicates (counted in
+        ``.already``) instead of being queued twice.
+        """
+        items = list(items)
+        if task_ids is not None and len(task_ids) != len(items):
+            raise ValueError(f"task_ids must give one id per task: {len(task_ids)} ids for "
+                             f"{len(items)} tasks")
+        given = task_ids if task_ids is not None else [None] * len(items)
+        return self._enqueue(list(zip(items, given, strict=True)), priority, max_attempts)
 
     def _enqueue(self, items: list[tuple[Any, str | None]], priority: str,
-                 max_attempts: int | None) -> list[str]:
+                 max_attempts: int | None) -> QueuedIds:
         limit = self.settings.max_attempts if max_attempts is None else max_attempts
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {limit!r}")
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
-        if not items:
-            return []
-        ids: list[str] = []
-        args: list[Any] = [len(items)]
-        for index, (data, task_id) in enumerate(items):
-            task_id, kind, text = self._prepare(data, index, task_id)
-            ids.append(task_id)
-            args += [task_id, kind, text, limit, priority]
+        prepared = [self._prepare(data, index, task_id)
+                    for index, (data, task_id) in enumerate(items)]
+        ids = [task_id for task_id, _, _ in prepared]
         if len(set(ids)) != len(ids):
             raise ValueError("the same task_id appears twice in one add_tasks() call")
-        reply = self._call("enqueue", *args, keys=[self.keys.task(i) for i in ids])
-        if _text(reply[0]) == "duplicate":
-            raise DuplicateTaskError(_text(reply[1]), self.queue_name)
-        return ids
+        queued = already = 0
+        for chunk in _chunks(prepared):
+            args: list[Any] = [len(chunk)]
+            for task_id, kind, text in chunk:
+                args += [task_id, kind, text, limit, priority]
+            try:
+                reply = self._call("enqueue", *args, keys=[self.keys.task(i) for i, _, _ in chunk])
+            except redis.RedisError as error:
+                error.queued_before = queued  # type: ignore[attr-defined]  # for the CLI's message
+                raise
+            queued += int(reply[1])
+            already += int(reply[2])
+        return QueuedIds(ids, queued, already)
 
     @staticmethod
     def _prepare(data: Any, index: int, task_id: str | None) -> tuple[str, str, str]:
@@ -372,9 +468,8 @@ class RedisTaskQueue:
                 f"Store large inputs in a file and put its path in the task")
         if task_id is None:
             task_id = uuid.uuid4().hex
-        elif not isinstance(task_id, str) or not TASK_ID_PATTERN.fullmatch(task_id):
-            raise ValueError(f"task_id must be 1-200 letters, digits or - _ . : @, "
-                             f"got {task_id!r}; or leave it out to get a fresh id")
+        else:
+            check_name("task_id (or leave it out to get a fresh id)", task_id, "invoice-42")
         return task_id, kind, text
 
     # --- workers: claim and finish -----------------------------------------
@@ -399,11 +494,11 @@ class RedisTaskQueue:
         (``BLPOP``) and then claims. A worker that dies holding a batch loses none
         of it: the reaper returns the whole list.
         """
-        if not isinstance(worker_id, str) or not TASK_ID_PATTERN.fullmatch(worker_id):
-            raise ValueError(f"worker_id must be a name of letters, digits or - _ . : @, "
-                             f"e.g. 'worker-1'; got {worker_id!r}")
-        if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 1:
-            raise ValueError(f"max_tasks must be an integer >= 1, got {max_tasks!r}")
+        check_name("worker_id", worker_id, "worker-1")
+        if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) \
+                or not 1 <= max_tasks <= MAX_CLAIM:
+            raise ValueError(f"max_tasks must be an integer from 1 to {MAX_CLAIM}, "
+                             f"got {max_tasks!r}")
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
             raise ValueError(f"timeout must be a number of seconds >= 0, or None to wait "
                              f"without limit; got {timeout!r}")
@@ -519,7 +614,7 @@ class RedisTaskQueue:
         keys = [self.keys.processing(worker), self.keys.task(task_id), self.keys.heartbeat(worker)]
         # Only a completion that also claims needs the claim's keys (fewer to send).
         reply = self._call("complete", worker, task_id, attempt, text, max_tasks,
-                           self.settings.heartbeat_ttl_ms, keys=keys,
+                           self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys,
                            key_set="complete+claim" if max_tasks else "complete")
         outcome = _text(reply[0])
         if outcome == "refused":
@@ -536,32 +631,49 @@ class RedisTaskQueue:
         """Record several successes of one worker in ONE round trip, then claim ``max_tasks``.
 
         ``done`` is ``[(task_id, encoded result), ...]`` (results from
-        ``encode_result``). Each completion is its own fenced "complete" command
-        (sent together in a pipeline, not one transaction): one refused task does
-        not affect the others. What a worker with a prefetched batch does at the
-        end of the batch. Returns (recorded or not, per task; the tasks claimed).
+        ``encode_result``). One "complete_batch" script call per ``COMPLETE_CHUNK``
+        successes, all sent in one pipeline; each completion is fenced on its own,
+        so one refused task does not affect the others. What a worker with a
+        prefetched batch does at the end of the batch. Returns (recorded or not, per
+        task; the tasks claimed).
         """
         if not done:
             return [], (self.get_tasks(worker_id, max_tasks, 0) if max_tasks else [])
-        pipe = self.client.pipeline(transaction=False)
-        for index, (task_id, text) in enumerate(done):
-            _, attempt = self._owner(task_id, worker_id)
-            claim = max_tasks if index == len(done) - 1 else 0
-            keys = [self.keys.processing(worker_id), self.keys.task(task_id),
-                    self.keys.heartbeat(worker_id)]
-            self._call("complete", worker_id, task_id, attempt, text, claim,
-                       self.settings.heartbeat_ttl_ms, keys=keys, client=pipe,
-                       key_set="complete+claim" if claim else "complete")
-        replies = pipe.execute()
-        recorded = [_text(reply[0]) != "refused" for reply in replies]
+        chunks = list(_chunks([(task_id, str(self._owner(task_id, worker_id)[1]), text)
+                               for task_id, text in done], COMPLETE_CHUNK))
+
+        def send() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for index, chunk in enumerate(chunks):
+                claim = max_tasks if index == len(chunks) - 1 else 0
+                args: list[Any] = [worker_id, claim, self.settings.heartbeat_ttl_ms,
+                                   self._result_ttl_ms]
+                for task in chunk:
+                    args += task
+                keys = [self.keys.processing(worker_id), self.keys.heartbeat(worker_id),
+                        *[self.keys.task(task_id) for task_id, _, _ in chunk]]
+                self._call("complete_batch", *args, keys=keys, client=pipe,
+                           key_set="complete+claim" if claim else "complete_batch")
+            return pipe.execute()
+
+        try:
+            replies = send()
+        except redis.exceptions.NoScriptError:  # a restarted server has forgotten the script
+            self.client.script_load(QUEUE_LUA)  # (none of the calls ran: send them again)
+            replies = send()
+        outcomes: list[str] = []
+        for reply in replies:
+            outcomes += [_text(o) for o in reply[2:2 + int(reply[1])]]
+        recorded = [outcome != "refused" for outcome in outcomes]
         for ok, (task_id, _) in zip(recorded, done, strict=True):
             if not ok:
                 log.warning("queue %s: completion of task %s by %s REFUSED: no longer its task",
                             self.queue_name, task_id, worker_id)
         last = replies[-1]
+        claim = last[2 + int(last[1]):]
         claimed: list[Task] = []
-        if _text(last[0]) == "completed" and len(last) > 1 and _text(last[1]) == "claimed":
-            claimed = self._tasks_from(worker_id, last[1:])
+        if claim and _text(claim[0]) == "claimed":
+            claimed = self._tasks_from(worker_id, claim)
         return recorded, claimed
 
     def mark_failed(self, task_id: str, error: str, *, permanent: bool = False,
@@ -662,15 +774,45 @@ class RedisTaskQueue:
         O(keys), for a person (``reap --sweep`` on the command line) after someone
         edited the registry by hand; the periodic ``reap()`` never needs it.
         """
-        return self.reap(self.unregistered_owners())
+        owners = self.unregistered_owners()
+        recovered = self.reap()
+        for start in range(0, len(owners), COMMAND_CHUNK):  # a bounded number per call
+            recovered += self.reap(owners[start:start + COMMAND_CHUNK])
+        return recovered
 
     def promote_due(self, limit: int = 100) -> int:
         """Move retries whose due time has passed from ``{q}:delayed`` to pending."""
         return int(self._call("promote", limit)[1])
 
     def maintain(self) -> tuple[list[Recovery], int]:
-        """The periodic chores: reap dead workers, promote due retries (both O(workers))."""
-        return self.reap(), self.promote_due()
+        """The periodic chores: reap dead workers, promote due retries (both O(workers)),
+        and forget finished tasks past their retention (``expire``, bounded per call)."""
+        recovered, promoted = self.reap(), self.promote_due()
+        self.expire()
+        return recovered, promoted
+
+    @property
+    def _result_ttl_ms(self) -> int:
+        """``result_ttl`` for the "complete" command: milliseconds, 0 to keep."""
+        ttl = self.settings.result_ttl
+        return 0 if ttl is None else max(1, round(ttl * 1000))
+
+    def expire(self, limit: int = COMMAND_CHUNK) -> tuple[int, int]:
+        """Forget the finished tasks past their retention, ``limit`` at most of each kind.
+
+        Completed tasks go ``result_ttl`` after they completed (their hash expires by
+        itself, this takes their id out of the lists), or beyond the newest
+        ``keep_completed``; dead-lettered ones ``failure_ttl`` after they died (never,
+        by default). They are counted as ``expired``. Returns (completed, dead-lettered)
+        forgotten by this call; the workers' chores call it every ``reap_interval``.
+        """
+        def arg(value: float | int | None) -> str:
+            return "" if value is None else repr(value)
+
+        s = self.settings
+        reply = self._call("expire", arg(s.result_ttl), arg(s.keep_completed),
+                           arg(s.failure_ttl), limit)
+        return int(reply[1]), int(reply[2])
 
     def workers(self) -> list[WorkerInfo]:
         """The registered workers with their heartbeat age and in-flight ids."""
@@ -735,12 +877,26 @@ class RedisTaskQueue:
         return _text(self._call("replay", task_id, keys=[self.keys.task(task_id)])[0]) == "replayed"
 
     def replay_all(self) -> int:
-        """Replay every task in the DLQ; how many."""
-        return sum(self.replay(task_id) for task_id in reversed(self.dlq_ids()))
+        """Replay every task in the DLQ, oldest first; how many.
+
+        ``COMMAND_CHUNK`` ids read at a time, one short script call per task.
+        """
+        replayed = 0
+        while True:
+            oldest = [_text(i) for i in self.client.lrange(self.keys.dlq, -COMMAND_CHUNK, -1)]
+            done = sum(self.replay(task_id) for task_id in reversed(oldest))
+            replayed += done
+            if len(oldest) < COMMAND_CHUNK or done == 0:
+                return replayed
 
     def purge_dlq(self) -> int:
-        """Delete every dead-lettered task for good; how many."""
-        return int(self._call("purge")[1])
+        """Delete every dead-lettered task for good; how many (``COMMAND_CHUNK`` per call)."""
+        purged = 0
+        while True:
+            done = int(self._call("purge", COMMAND_CHUNK)[1])
+            purged += done
+            if done < COMMAND_CHUNK:
+                return purged
 
     # --- reading ----------------------------------------------------------------
 
@@ -752,13 +908,13 @@ class RedisTaskQueue:
         """
         extra = self.unregistered_owners() if full else []
         reply = [_text(v) for v in self._call("counts", *extra)]
-        enqueued, high, normal, low, delayed, completed, dead, cancelled, paused = (
-            int(n) for n in reply[1:10])
-        in_flight = sum(int(n) for n in reply[11::2])
-        return Conservation(enqueued=enqueued, pending=high + normal + low, processing=in_flight,
-                            delayed=delayed, completed=completed, dead_lettered=dead,
-                            cancelled=cancelled, pending_by_priority=(high, normal, low),
-                            paused=bool(paused))
+        held, high, normal, low, delayed, completed, dead, cancelled, paused, expired = (
+            int(n) for n in reply[1:11])
+        in_flight = sum(int(n) for n in reply[12::2])
+        return Conservation(enqueued=held + expired, pending=high + normal + low,
+                            processing=in_flight, delayed=delayed, completed=completed,
+                            dead_lettered=dead, cancelled=cancelled, expired=expired,
+                            pending_by_priority=(high, normal, low), paused=bool(paused))
 
     def get_stats(self) -> dict[str, int]:
         """How many tasks are in each state, from the keys' own counts (ints).
@@ -771,8 +927,25 @@ class RedisTaskQueue:
         return {"pending": c.pending, "pending_high": high, "pending_normal": normal,
                 "pending_low": low, "processing": c.processing, "delayed": c.delayed,
                 "completed": c.completed, "dead_lettered": c.dead_lettered,
-                "cancelled": c.cancelled, "total": c.accounted, "enqueued": c.enqueued,
+                "cancelled": c.cancelled, "expired": c.expired, "total": c.accounted,
+                "enqueued": c.enqueued,
                 "workers": int(self.client.zcard(self.keys.workers)), "paused": int(c.paused)}
+
+    def run_counts(self) -> dict[str, int]:
+        """Task id -> how many times a worker started it, from ``settings.run_ledger``.
+
+        Completions say what was recorded; this says what was *executed*. With no
+        fault, every task runs once; each fault that hits a task (its worker killed
+        or taken for dead) may add one run. {} when no ledger is set.
+        """
+        ledger = self.settings.run_ledger
+        if ledger is None:
+            return {}
+        runs: dict[str, int] = {}
+        for field in self.client.hkeys(ledger):  # "<task id> <run id>" -> worker id
+            task_id = _text(field).split(" ")[0]
+            runs[task_id] = runs.get(task_id, 0) + 1
+        return runs
 
     def get_task_info(self, task_id: str) -> Task | None:
         """The task ``task_id`` as stored now (with its result, if any); None if there is none.
@@ -875,8 +1048,10 @@ class RedisTaskQueue:
         for pattern in self.keys.patterns():
             keys.extend(self.client.scan_iter(match=pattern, count=1000))
         deleted = 0
-        for start in range(0, len(keys), 1000):  # DEL in batches: one huge command blocks Redis
-            deleted += self.client.delete(*keys[start:start + 1000])
+        # In batches, and UNLINK, not DEL: the server frees a big list in the background
+        # instead of blocking every client while it does.
+        for start in range(0, len(keys), COMMAND_CHUNK):
+            deleted += self.client.unlink(*keys[start:start + COMMAND_CHUNK])
         self._claimed.clear()
         return deleted
 

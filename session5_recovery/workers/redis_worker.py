@@ -31,6 +31,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -54,8 +55,15 @@ from .handlers import (
 )
 from .heartbeat import Heartbeat
 from .instance import InstanceToken
+from .keys import check_name
 from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
-from .redis_task_queue import RedisTaskQueue, ResultTooLargeError
+from .redis_task_queue import (
+    MAX_CLAIM,
+    RedisTaskQueue,
+    ResultTooLargeError,
+    describe_outage,
+    is_outage,
+)
 from .server_checks import check_eviction_policy
 from .task import Task
 
@@ -126,12 +134,12 @@ class RedisWorker:
         kill_children: bool = False,
         allow_eviction: bool = False,
     ) -> None:
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-            raise ValueError(f"prefetch must be an integer >= 1 (tasks per claim), got {prefetch!r}")
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) \
+                or not 1 <= prefetch <= MAX_CLAIM:
+            raise ValueError(f"prefetch must be an integer from 1 to {MAX_CLAIM} (tasks per "
+                             f"claim), got {prefetch!r}")
         # Checked before anything is registered: the id becomes part of key names.
-        if not isinstance(worker_id, str) or not worker_id or any(c in worker_id for c in " *?[]"):
-            raise ValueError(f"worker_id must be a non-empty name without spaces or glob "
-                             f"characters, e.g. 'worker-1'; got {worker_id!r}")
+        check_name("worker_id", worker_id, "worker-1")
         self.worker_id = worker_id
         self.prefetch = prefetch
         self.pipeline = pipeline if pipeline is not None else default_pipeline()
@@ -152,6 +160,7 @@ class RedisWorker:
         self.heartbeat.instance = self.instance
         self.heartbeat.epoch = self.epoch = QueueEpoch(queue, worker_id)
         self._outage_seen = False  # a call failed to reach Redis: look for stray claims
+        self._outage_said = False  # the current outage has been reported
         self._next_stray_check = 0.0  # time.monotonic() of the next look, even when busy
         self.allow_eviction = allow_eviction  # see server_checks.py
         self._children_before: set[int] = set()  # processes that were there before us
@@ -162,6 +171,7 @@ class RedisWorker:
         # With prefetch > 1: successes of the current batch not sent yet (task, encoded
         # result, start time). The batch's outcomes go in one round trip at its end.
         self._unsent: list[tuple[Task, str, float]] = []
+        self._batch: deque[Task] = deque()  # claimed, not started yet (the loop's)
 
     # --- running ---------------------------------------------------------------
 
@@ -229,7 +239,8 @@ class RedisWorker:
         # task), it waits like forever mode does.
         wait = not burst
         outage = 0  # claims in a row that failed because Redis was unreachable
-        batch: deque[Task] = deque()  # claimed, not started yet
+        batch = self._batch  # claimed, not started yet
+        batch.clear()
         try:
             while not self._stopping.is_set():
                 if self._outage_seen or time.monotonic() >= self._next_stray_check:
@@ -240,8 +251,7 @@ class RedisWorker:
                     # anything else instead of waiting until we are idle.
                     self._outage_seen = False
                     self._next_stray_check = time.monotonic() + self.settings.reap_interval
-                    holding = {t.id for t in batch}
-                    self._retrying(lambda held=holding: self._release_strays(held))
+                    self._retrying(self._release_strays)
                 if not batch:
                     try:
                         claimed = self.queue.get_tasks(
@@ -258,6 +268,10 @@ class RedisWorker:
                         self._wait_for_room(error, outage, "not claiming")
                         continue
                     except redis.ResponseError as error:
+                        if is_outage(error):  # BUSY: a long script runs; nothing was claimed
+                            outage += 1
+                            self._wait_for_redis(error, attempt=outage)
+                            continue
                         # Redis refused the claim itself (a key of the wrong type, by hand?).
                         # Nothing was written: say so, wait a little (no spinning), go on.
                         self._say(f"claim failed: Redis replied {error}; trying again")
@@ -266,6 +280,7 @@ class RedisWorker:
                     if outage:
                         self._say("Redis is back")
                         outage = 0
+                        self._outage_said = False
                     if not claimed:
                         self._retrying(self._release_strays)
                         if burst and self._retrying(self.queue.is_drained):
@@ -301,11 +316,20 @@ class RedisWorker:
     def _batch_size(self, max_tasks: int | None, done: int) -> int:
         return self.prefetch if max_tasks is None else max(1, min(self.prefetch, max_tasks - done))
 
-    def _release_strays(self, holding: set[str] | None = None) -> None:
+    def _holding(self) -> set[str]:
+        """The ids our list must hold now: claimed and not started, or finished and not sent.
+
+        A prefetched batch's successes are recorded together at its end, so until
+        then they are ours as much as the tasks not started yet. Forgetting them
+        here handed back work that was done, and it ran a second time.
+        """
+        return {t.id for t in self._batch} | {task.id for task, _, _ in self._unsent}
+
+    def _release_strays(self) -> None:
         """Hand back ids in our own list that we never received.
 
-        ``holding`` is what we claimed and have not started (our list should hold
-        exactly that; nothing when idle). Any other id got there when the connection
+        Our list should hold exactly ``_holding()`` (nothing when idle). Any other
+        id got there when the connection
         dropped after Redis had run our claim but before the reply arrived (a Redis
         restart, a network cut; redis-py even retries the command on a new
         connection), or when Redis refused to record a task's outcome (its key was
@@ -315,8 +339,9 @@ class RedisWorker:
         reap_interval while busy.
         """
         mine = self.queue.keys.processing(self.worker_id)
+        holding = self._holding()
         strays = [i for i in self.queue.client.lrange(mine, 0, -1)
-                  if (i.decode() if isinstance(i, bytes) else i) not in (holding or set())]
+                  if (i.decode() if isinstance(i, bytes) else i) not in holding]
         if not strays:
             return
         try:
@@ -327,6 +352,8 @@ class RedisWorker:
                     i.decode() if isinstance(i, bytes) else i, worker_id=self.worker_id,
                     reason="not received, or not recorded")) for i in strays)
         except redis.ResponseError as error:
+            if is_outage(error):
+                raise  # BUSY: _retrying waits, as for a lost connection
             self._say(f"could not hand back my stray tasks: Redis replied {error}")
             return
         if released:
@@ -349,7 +376,9 @@ class RedisWorker:
             self.counts.requeued += released
             self.queue.deregister_worker(self.worker_id)
             self.instance.release()
-        except (redis.ConnectionError, redis.TimeoutError) as error:
+        except redis.RedisError as error:
+            if not is_outage(error):
+                raise
             # Nothing is lost: our list stays in Redis and the reaper requeues it once
             # our heartbeat expires.
             self._say(f"could not say goodbye to Redis ({error}); the reaper will requeue "
@@ -457,6 +486,12 @@ class RedisWorker:
                               pipeline=self.pipeline, allowed_dirs=self.allowed_dirs,
                               pipelines=self._pipelines)
         limit = self.handlers.time_limit(task.type, self.settings.task_time_limit)
+        ledger = self.settings.run_ledger
+        if ledger is not None:
+            # Counted as the run starts (a run cut short counts too), under a field of its
+            # own: a write resent after a lost reply (an outage) sets it again, not twice.
+            run = f"{task.id} {uuid.uuid4().hex[:12]}"
+            self._retrying(lambda: self.queue.client.hset(ledger, run, self.worker_id))
         try:
             with time_limit(limit, f"attempt {task.attempts} of task {task.id[:8]} ({task.type})"):
                 return handler(task.data, context)
@@ -507,7 +542,10 @@ class RedisWorker:
         attempt = 0
         while True:
             try:
-                return call()
+                result = call()
+                if attempt:
+                    self._outage_said = False  # the next outage is news again
+                return result
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 attempt += 1
                 if self._stop_now:
@@ -521,6 +559,13 @@ class RedisWorker:
                 if self._stop_now:
                     raise StopNow() from error
                 self._wait_for_room(error, attempt, "cannot record what I did yet")
+            except redis.ResponseError as error:
+                if not is_outage(error):
+                    raise
+                attempt += 1  # BUSY: another client's long script; ours did not run
+                if self._stop_now:
+                    raise StopNow() from error
+                self._wait_for_redis(error, attempt)
 
     def _wait_for_room(self, error: Exception, attempt: int, doing: str) -> None:
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
@@ -532,10 +577,13 @@ class RedisWorker:
             self._stopping.wait(delay)
 
     def _wait_for_redis(self, error: Exception, attempt: int) -> None:
+        """Wait before trying again: Redis is unreachable, loading, or busy (is_outage)."""
         self._outage_seen = True
         delay = min(self.settings.reconnect_cap, 0.1 * 2 ** (attempt - 1))
-        if attempt in (1, 5) or attempt % 20 == 0:
-            self._say(f"cannot reach Redis ({error}); retrying in {delay:.1f} s")
+        if not self._outage_said:  # once per outage, whoever meets it first
+            self._outage_said = True
+            self._say(f"{describe_outage(error)}; waiting and retrying (up to every "
+                      f"{self.settings.reconnect_cap:g} s)")
         if not self._stop_now:
             self._stopping.wait(delay)  # a stop signal ends the wait early
 

@@ -38,6 +38,16 @@ SECONDS_ALLOWED = {
 }
 
 
+# How long a completed task (and its result) stays by default: one hour. RQ keeps a
+# result 500 s, Celery's result backend one day, BullMQ everything unless told
+# (removeOnComplete). An hour is long enough for a person, a demo or a polling client
+# to read a result after a burst, and short enough that a queue draining a hundred
+# tasks a second holds about 360,000 finished tasks (about 150 MB), not every task it
+# ever ran. Session 6 keeps its own rows in its database, so its API still answers
+# for an expired task.
+DEFAULT_RESULT_TTL = 3600.0
+
+
 @dataclass(frozen=True)
 class RecoverySettings:
     """The knobs of heartbeats, recovery and retries, with their defaults (seconds)."""
@@ -56,6 +66,19 @@ class RecoverySettings:
     # One attempt may run this long before it is interrupted and counted as failed
     # (None: no limit). A task type can set its own in the handler registry.
     task_time_limit: float | None = 600.0
+    # Retention (README, "Retention"). A completed task, its result with it, is deleted
+    # this long after it completed (None: kept until someone deletes it); see
+    # DEFAULT_RESULT_TTL for the choice. ``keep_completed`` also deletes the oldest
+    # completed tasks beyond that many (None: no count limit). A dead-lettered task waits
+    # for a person: kept until replayed or purged, unless ``failure_ttl`` is set.
+    result_ttl: float | None = DEFAULT_RESULT_TTL
+    keep_completed: int | None = None
+    failure_ttl: float | None = None
+    # The key of a Redis hash where the worker records each run of a task just before the
+    # handler starts (one field "<task id> <run id>" per run; RedisTaskQueue.run_counts()
+    # counts them): how tests, the chaos suite and the benchmark check "no task ran twice"
+    # by counting executions, not completions. None: off.
+    run_ledger: str | None = None
     # Injectable for tests: "now" in seconds, and a uniform random number in [0, 1).
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
@@ -75,6 +98,16 @@ class RecoverySettings:
                                   or not MIN_SECONDS <= limit <= 7 * MAX_SECONDS):
             raise ValueError(f"task_time_limit must be None (no limit) or seconds from "
                              f"{MIN_SECONDS:g} to {7 * MAX_SECONDS:g}, got {limit!r}")
+        for name in ("result_ttl", "failure_ttl"):
+            ttl = getattr(self, name)
+            if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float))
+                                    or not 0 < ttl <= 365 * MAX_SECONDS):
+                raise ValueError(f"{name} must be None (keep) or a positive number of seconds "
+                                 f"up to a year, got {ttl!r}")
+        keep = self.keep_completed
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+            raise ValueError(f"keep_completed must be None (no limit) or an integer >= 0, "
+                             f"got {keep!r}")
         if self.heartbeat_ttl < 2 * self.heartbeat_interval:
             raise ValueError(
                 f"heartbeat_ttl ({self.heartbeat_ttl} s) must be at least twice "
@@ -85,6 +118,9 @@ class RecoverySettings:
             raise ValueError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
         if self.backoff_factor < 1:
             raise ValueError(f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
+        if self.run_ledger is not None and (not isinstance(self.run_ledger, str)
+                                            or not self.run_ledger):
+            raise ValueError(f"run_ledger must be None or a Redis key name, got {self.run_ledger!r}")
         if not isinstance(self.events_maxlen, int) or self.events_maxlen < 100:
             raise ValueError(f"events_maxlen must be an integer >= 100, got {self.events_maxlen!r}")
 

@@ -59,8 +59,9 @@ ALLOWED_TRANSITIONS: dict[TaskStatus | None, frozenset[TaskStatus | None]] = {
     TaskStatus.PROCESSING: frozenset({TaskStatus.COMPLETED, TaskStatus.DELAYED,
                                       TaskStatus.DEAD_LETTERED, TaskStatus.PENDING}),
     TaskStatus.DELAYED: frozenset({TaskStatus.PENDING}),
+    # -> None: purged, or forgotten by retention (result_ttl, failure_ttl: "expire")
     TaskStatus.DEAD_LETTERED: frozenset({TaskStatus.PENDING, None}),
-    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.COMPLETED: frozenset({None}),
     TaskStatus.CANCELLED: frozenset(),
 }
 
@@ -70,6 +71,7 @@ COMMAND_MOVES: dict[str, frozenset[tuple[TaskStatus | None, TaskStatus | None]]]
     "enqueue": frozenset({(None, _P)}),
     "claim": frozenset({(_P, _R), (_P, TaskStatus.DEAD_LETTERED)}),
     "complete": frozenset({(_R, TaskStatus.COMPLETED)}),
+    "complete_batch": frozenset({(_R, TaskStatus.COMPLETED)}),
     "fail": frozenset({(_R, _D), (_R, TaskStatus.DEAD_LETTERED)}),
     "requeue": frozenset({(_R, _P)}),
     "reap": frozenset({(_R, _P), (_R, TaskStatus.DEAD_LETTERED)}),
@@ -77,6 +79,7 @@ COMMAND_MOVES: dict[str, frozenset[tuple[TaskStatus | None, TaskStatus | None]]]
     "replay": frozenset({(TaskStatus.DEAD_LETTERED, _P)}),
     "cancel": frozenset({(_P, TaskStatus.CANCELLED)}),
     "purge": frozenset({(TaskStatus.DEAD_LETTERED, None)}),
+    "expire": frozenset({(TaskStatus.COMPLETED, None), (TaskStatus.DEAD_LETTERED, None)}),
 }
 
 
