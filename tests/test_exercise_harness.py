@@ -33,6 +33,7 @@ EXERCISES = discover_exercises()
 TESTS_FAILED = 1
 # The first test of an exercise waits for all its versions to run (a few seconds; a mutant
 # that hangs costs its tests' 30 s limit each), so these tests get more than the suite's 120 s.
+# Slow: about a minute for all of them, outside the learner's `pytest -m "not slow"` loop.
 ALL_VERSIONS_TIMEOUT = pytest.mark.timeout(600)
 
 
@@ -66,6 +67,7 @@ def test_exercise_is_complete(exercise: Exercise):
         assert ast.get_docstring(ast.parse(text)), f"{mutant.name} needs a docstring naming its mistake"
 
 
+@pytest.mark.slow
 @ALL_VERSIONS_TIMEOUT
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.label)
 def test_solution_passes(exercise: Exercise):
@@ -74,6 +76,7 @@ def test_solution_passes(exercise: Exercise):
     assert run.passed, f"{exercise.label}: no test ran against the solution"
 
 
+@pytest.mark.slow
 @ALL_VERSIONS_TIMEOUT
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.label)
 def test_untouched_stub_fails(exercise: Exercise):
@@ -104,6 +107,7 @@ def rejected_by(mutant: Path) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 @ALL_VERSIONS_TIMEOUT
 @pytest.mark.parametrize(("exercise", "mutant"), MUTANTS,
                          ids=[f"{e.label}:{m.stem.split('__', 1)[1]}" for e, m in MUTANTS])
@@ -137,6 +141,7 @@ def test_reported_name_is_how_a_mutant_names_a_test():
         "test_ex2_b.py::test_part1_d")
 
 
+@pytest.mark.slow
 def test_versions_run_in_one_process_do_not_leak_into_each_other():
     """The same outcomes in the opposite order: no version sees what the one before it loaded."""
     exercise = EXERCISES[0]

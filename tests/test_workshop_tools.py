@@ -187,6 +187,7 @@ def test_the_repository_cites_nothing_outside_itself():
     assert not offenders, offenders
 
 
+@pytest.mark.slow  # runs every session's exercises in pytest processes of their own
 def test_the_progress_table_fits_an_80_column_terminal_uncut():
     import io
 
