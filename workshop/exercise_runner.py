@@ -11,9 +11,8 @@ child process instead::
 
 where each VARIANT is ``solutions``, ``stub`` or the path of a mutant. Between runs
 it forgets the test module and the loaded exercise (``sys.modules``), so each run
-imports the version it checks, exactly as a fresh process would. The parent starts
-runs pytest with plugin autoloading off (only ``pytest_timeout``, which the exercise
-tests use). ``run_variants`` is the way in from Python.
+imports the version it checks, exactly as a fresh process would. It runs pytest with
+plugin autoloading off (LEAN_PYTEST_ENV). ``run_variants`` is the way in from Python.
 """
 
 from __future__ import annotations
@@ -33,6 +32,10 @@ from .paths import REPO_ROOT
 
 SOLUTIONS = "solutions"
 STUB = "stub"
+# A pytest with only the plugin the workshop's tests use (their time limits): importing
+# every installed plugin (schemathesis, hypothesis, anyio...) costs a child pytest process
+# seconds before its first test. For pytest processes the suite starts itself.
+LEAN_PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTEST_ADDOPTS": "-p pytest_timeout"}
 # Stub and mutants may leave a thread blocked on a Condition or a socket behind them: its
 # "unraisable exception" warning is a symptom of the mistake, not a defect of the test file.
 # The solution runs with the suite's own rule (such a warning is an error).
@@ -103,7 +106,7 @@ def run_one(test_file: Path, variant: str) -> VariantRun:
     """Run ``test_file`` against one version of its exercise, in this process."""
     os.environ.pop(FILE_ENV, None)
     os.environ.pop(SOURCE_ENV, None)
-    args = [str(test_file), "-q", "--no-header", "-p", "no:cacheprovider", "-p", "pytest_timeout"]
+    args = [str(test_file), "-q", "--no-header", "-p", "no:cacheprovider"]
     if variant == SOLUTIONS:
         os.environ[SOURCE_ENV] = SOLUTIONS
     elif variant == STUB:
@@ -141,9 +144,7 @@ def run_variants(exercise: Exercise, variants: list[str], timeout: float = 900) 
 
 def main(argv: list[str]) -> None:
     report, test_file, *variants = argv
-    # Only the plugin the exercise tests use (run_one asks for it): importing every installed
-    # plugin (hypothesis, schemathesis, anyio...) would cost more than the tests themselves.
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    os.environ.update(LEAN_PYTEST_ENV)
     test_path = Path(test_file).resolve()
     runs = {}
     for variant in variants:
