@@ -19,6 +19,7 @@ from workshop.exercise_runner import LEAN_PYTEST_ENV
 from workshop.exercises import discover_exercises
 from workshop.images import make_sample_images, sample_photo
 from workshop.paths import REPO_ROOT, session_dirs
+from workshop.suite_time import BUDGET_SECONDS, TOTAL_BUDGET, folder_of
 
 DEAD_URL = "redis://127.0.0.1:1/0"
 
@@ -271,3 +272,11 @@ class _Sink:
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+def test_the_time_report_charges_a_session_for_the_checks_of_its_exercises():
+    assert folder_of("session5_recovery/tests/test_s5_queue.py::test_x") == "session5_recovery"
+    assert folder_of("tests/test_exercise_harness.py::test_solution_passes"
+                     "[session6_api/ex2_outbox_relay]") == "session6_api"
+    assert folder_of("tests/test_chaos.py::test_x[fork]") == "tests"
+    assert sum(BUDGET_SECONDS.values()) == TOTAL_BUDGET
