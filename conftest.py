@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -57,6 +58,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("slow") is None and any(
                 item.get_closest_marker(name) for name in IMPLIES_SLOW):
             item.add_marker(pytest.mark.slow)
+    # `make test` hands whole files to two workers: a long file handed out last would keep
+    # one worker busy while the other idles. The files with the most slow tests go first
+    # (a stable sort: each file's tests stay together and in their order).
+    slow_tests = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow_tests[item.path])
 
 
 def pytest_configure(config: pytest.Config) -> None:
