@@ -10,9 +10,10 @@ child process instead::
     python -m workshop.exercise_runner REPORT.json TEST_FILE VARIANT...
 
 where each VARIANT is ``solutions``, ``stub`` or the path of a mutant. Between runs
-it forgets the test module and the loaded exercise (``sys.modules``), so each run
-imports the version it checks, exactly as a fresh process would. It runs pytest with
-plugin autoloading off (LEAN_PYTEST_ENV). ``run_variants`` is the way in from Python.
+it forgets every module loaded from the repository (``sys.modules``): the test module,
+the version it checked, and the session libraries whose state a version may have
+changed, so each run imports them afresh, as a fresh process would. It runs pytest
+with plugin autoloading off (LEAN_PYTEST_ENV). ``run_variants`` is the way in from Python.
 """
 
 from __future__ import annotations
@@ -94,11 +95,25 @@ class _Recorder:
         return self.run
 
 
-def _forget(test_file: Path) -> None:
-    """Drop the test module and every loaded exercise version from ``sys.modules``."""
+def _from_the_repository(module: object) -> bool:
+    """Was ``module`` loaded from this repository (not from the standard library or a venv)?"""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    resolved = Path(path).resolve()
+    return resolved.is_relative_to(REPO_ROOT) and "site-packages" not in resolved.parts
+
+
+def _forget() -> None:
+    """Drop every module loaded from the repository, so the next run imports them afresh.
+
+    Not only the test module and the exercise version: a library module keeps state that a
+    version changes (a version registers its filters in session 2's registry, under its
+    own module's name), and the next version must not find it there. Installed packages
+    stay loaded: they are most of the import time, and the exercises do not change them.
+    """
     for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if name.startswith("_exercise_") or (path and Path(path).resolve() == test_file):
+        if name != "__main__" and (name.startswith("_exercise_") or _from_the_repository(module)):
             del sys.modules[name]
 
 
@@ -115,7 +130,7 @@ def run_one(test_file: Path, variant: str) -> VariantRun:
     else:
         os.environ[FILE_ENV] = variant
         args += TOLERATE_UNRAISABLE
-    _forget(test_file)
+    _forget()
     recorder = _Recorder()
     exit_code = pytest.main(args, plugins=[recorder])
     return recorder.finish(exit_code)
