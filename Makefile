@@ -42,8 +42,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m workshop demo
 
+# Two pytest workers (pytest-xdist), each taking a whole test file at a time, so a file's
+# module-scoped server or browser is started once. TEST_WORKERS=0: one process, no workers.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Exercises left to do are progress, not an error: make check shows the table and
 # exits 0. `python -m workshop check` itself exits 1 until every exercise passes,

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -26,6 +27,9 @@ from workshop.redis_connection import LOCAL_URL, RedisTarget, ping, resolve_redi
 from workshop.testing import FakeClock
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# At the end of a run: the time each folder's tests took, next to its budget.
+pytest_plugins = ["workshop.suite_time"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,10 +45,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 EXERCISE_TIMEOUT = 30
 
 
+# The learner's quick loop is `pytest -m "not slow"` (about a minute): a test that starts
+# processes (multiprocess) or kills them (chaos) is slow without having to say so.
+IMPLIES_SLOW = ("multiprocess", "chaos")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so "not slow" sees the implied marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.parent.name == "exercises" and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(EXERCISE_TIMEOUT))
+        if item.get_closest_marker("slow") is None and any(
+                item.get_closest_marker(name) for name in IMPLIES_SLOW):
+            item.add_marker(pytest.mark.slow)
+    # `make test` hands whole files to two workers: a long file handed out last would keep
+    # one worker busy while the other idles. The files with the most slow tests go first
+    # (a stable sort: each file's tests stay together and in their order).
+    slow_tests = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow_tests[item.path])
 
 
 def pytest_configure(config: pytest.Config) -> None:

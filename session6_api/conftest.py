@@ -3,7 +3,10 @@
 - ``database_url``: each test runs on SQLite (a file in tmp_path) and on PostgreSQL
   (``TEST_DATABASE_URL``, default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``).
   Under ``CI=true`` PostgreSQL must answer: the tests fail, never skip. Elsewhere
-  they skip saying how to point them at a server.
+  they skip saying how to point them at a server. ``@pytest.mark.databases("sqlite")``
+  narrows a test or a module to the databases named: an HTTP contract (status codes,
+  messages, headers) does not depend on the database, while what goes through the
+  store's queries (pages, counts, idempotency keys, events applied to rows) runs on both.
 - ``table_prefix``: a prefix of its own per test, so parallel runs on one shared
   PostgreSQL never see each other's rows; the tables are dropped afterwards.
 - ``api``: the app (relay and event follower NOT in background threads: the test
@@ -60,7 +63,22 @@ def _postgres() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that needs ``database_url`` runs once per database its ``databases`` mark names."""
+    if "database_url" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("databases")
+        names = list(marker.args) if marker else list(DATABASES)
+        unknown = set(names) - set(DATABASES)
+        if unknown:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown database(s) {sorted(unknown)}; "
+                                    f"choose from {DATABASES}")
+        metafunc.parametrize("database_url", names, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tasks.db'}"

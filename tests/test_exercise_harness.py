@@ -1,7 +1,7 @@
 """Every exercise's tests really check the learner (ARCHITECTURE.md, "Exercises").
 
-For each ``sessionN_x/exercises/test_exK_name.py`` this runs the same tests, in a
-fresh pytest process, against three kinds of file:
+For each ``sessionN_x/exercises/test_exK_name.py`` this runs the same tests against
+three kinds of file:
 
 - the reference solution:   every test must pass;
 - the untouched stub:       some test must fail (an exercise that passes untouched checks nothing);
@@ -10,42 +10,41 @@ fresh pytest process, against three kinds of file:
   a test that fails for an unrelated reason) would prove nothing about the test
   meant to catch that mistake.
 
-pytest's exit code 1 means "tests ran and some failed"; anything else (2: interrupted,
-4: usage error, 5: no tests) would mean the file could not even be tested, which is
-a defect in the exercise, not a proof that the tests catch mistakes.
+All the versions of one exercise run in one child process, one pytest run after the
+other (``workshop/exercise_runner.py``): a fresh process per version spent most of its
+time importing pytest plugins. pytest's exit code 1 means "tests ran and some failed";
+anything else (2: interrupted, 4: usage error, 5: no tests) would mean the file could
+not even be tested, which is a defect in the exercise, not a proof that the tests
+catch mistakes.
 """
 
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import sys
-import tempfile
-import xml.etree.ElementTree as ET
+import functools
 from pathlib import Path
 
 import pytest
 
-from workshop.exercises import FILE_ENV, SOURCE_ENV, Exercise, discover_exercises
-from workshop.paths import REPO_ROOT
+from workshop.exercise_runner import SOLUTIONS, STUB, VariantRun, reported_name, run_variants
+from workshop.exercises import Exercise, discover_exercises
 
 EXERCISES = discover_exercises()
 TESTS_FAILED = 1
+# The first test of an exercise waits for all its versions to run (a few seconds; a mutant
+# that hangs costs its tests' 30 s limit each), so these tests get more than the suite's 120 s.
+# Slow: about a minute for all of them, outside the learner's `pytest -m "not slow"` loop.
+ALL_VERSIONS_TIMEOUT = pytest.mark.timeout(600)
 
 
-def run_exercise_tests(exercise: Exercise, target) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in (FILE_ENV, SOURCE_ENV)}
-    env[FILE_ENV] = str(target)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", str(exercise.test), "-q", "-x", "--no-header",
-         "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnraisableExceptionWarning"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )
+@functools.cache
+def runs_of(exercise: Exercise) -> dict[str, VariantRun]:
+    """Every version of ``exercise`` under its tests: run once, shared by the tests below."""
+    return run_variants(exercise, [SOLUTIONS, STUB, *map(str, exercise.mutants)])
 
 
-def tail(result: subprocess.CompletedProcess) -> str:
-    return (result.stdout + result.stderr)[-3000:]
+def tail(run: VariantRun) -> str:
+    return f"failed: {run.failed}\n{run.failure_text[-3000:]}"
 
 
 def test_there_are_exercises():
@@ -68,23 +67,23 @@ def test_exercise_is_complete(exercise: Exercise):
         assert ast.get_docstring(ast.parse(text)), f"{mutant.name} needs a docstring naming its mistake"
 
 
+@pytest.mark.slow
+@ALL_VERSIONS_TIMEOUT
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.label)
 def test_solution_passes(exercise: Exercise):
-    env = {k: v for k, v in os.environ.items() if k != FILE_ENV}
-    env[SOURCE_ENV] = "solutions"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(exercise.test), "-q", "--no-header", "-p", "no:cacheprovider"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )
-    assert result.returncode == 0, f"{exercise.label}: the solution fails its tests\n{tail(result)}"
+    run = runs_of(exercise)[SOLUTIONS]
+    assert run.exit_code == 0, f"{exercise.label}: the solution fails its tests\n{tail(run)}"
+    assert run.passed, f"{exercise.label}: no test ran against the solution"
 
 
+@pytest.mark.slow
+@ALL_VERSIONS_TIMEOUT
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.label)
 def test_untouched_stub_fails(exercise: Exercise):
-    result = run_exercise_tests(exercise, exercise.stub)
-    assert result.returncode == TESTS_FAILED, (
+    run = runs_of(exercise)[STUB]
+    assert run.exit_code == TESTS_FAILED, (
         f"{exercise.label}: the untouched stub should fail its tests (exit code 1), "
-        f"got exit code {result.returncode}\n{tail(result)}")
+        f"got exit code {run.exit_code}\n{tail(run)}")
 
 
 MUTANTS = [(exercise, mutant) for exercise in EXERCISES for mutant in exercise.mutants]
@@ -108,36 +107,8 @@ def rejected_by(mutant: Path) -> list[str]:
     return names
 
 
-def failing_tests(exercise: Exercise, target: Path) -> tuple[int, set[str], str]:
-    """Run every test of ``exercise`` against ``target`` (no -x); return the failing tests.
-
-    Names are ``test_file.py::TestClass::test_name`` without parameter ids, the way a
-    mutant's docstring names them.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in (FILE_ENV, SOURCE_ENV)}
-    env[FILE_ENV] = str(target)
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.xml"
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", str(exercise.test), "-q", "--no-header",
-             "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnraisableExceptionWarning",
-             f"--junitxml={report}", "-o", "junit_family=xunit1"],
-            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
-        )
-        failed: set[str] = set()
-        if report.exists():
-            for case in ET.parse(report).iter("testcase"):
-                if case.find("failure") is None and case.find("error") is None:
-                    continue
-                test_class = case.get("classname", "").split(".")[-1]
-                name = case.get("name", "").split("[")[0]
-                parts = [exercise.test.name, name]
-                if test_class.startswith("Test"):
-                    parts.insert(1, test_class)
-                failed.add("::".join(parts))
-    return result.returncode, failed, tail(result)
-
-
+@pytest.mark.slow
+@ALL_VERSIONS_TIMEOUT
 @pytest.mark.parametrize(("exercise", "mutant"), MUTANTS,
                          ids=[f"{e.label}:{m.stem.split('__', 1)[1]}" for e, m in MUTANTS])
 def test_mutant_fails_the_tests_it_names(exercise: Exercise, mutant):
@@ -145,14 +116,14 @@ def test_mutant_fails_the_tests_it_names(exercise: Exercise, mutant):
     named = rejected_by(mutant)
     assert named, (f"{mutant.name} must name the test(s) that reject it in its docstring:\n"
                    f"Rejected by:\n    {exercise.test.name}::TestPartN_...::test_...")
-    code, failed, output = failing_tests(exercise, mutant)
-    assert code == TESTS_FAILED, (
+    run = runs_of(exercise)[str(mutant)]
+    assert run.exit_code == TESTS_FAILED, (
         f"{exercise.label}: mutant {mutant.name} ({mistake}) should fail the tests "
-        f"(exit code 1), got exit code {code}\n{output}")
-    missed = [name for name in named if name not in failed]
+        f"(exit code 1), got exit code {run.exit_code}\n{tail(run)}")
+    missed = [name for name in named if name not in run.failed]
     assert not missed, (
         f"{exercise.label}: mutant {mutant.name} ({mistake}) passed {missed}, which its "
-        f"docstring says reject it; the tests that did fail: {sorted(failed)}\n{output}")
+        f"docstring says reject it; the tests that did fail: {run.failed}\n{tail(run)}")
 
 
 def test_rejected_by_reads_a_mutant_docstring(tmp_path):
@@ -161,3 +132,26 @@ def test_rejected_by_reads_a_mutant_docstring(tmp_path):
                       '    test_ex1_demo.py::TestPart2_B::test_b\n\nMore words.\n"""\n')
     assert rejected_by(mutant) == ["test_ex1_demo.py::TestPart1_A::test_a",
                                    "test_ex1_demo.py::TestPart2_B::test_b"]
+
+
+def test_reported_name_is_how_a_mutant_names_a_test():
+    assert reported_name("session1_basics/exercises/test_ex1_a.py::TestPart1_B::test_c[x-1]") == (
+        "test_ex1_a.py::TestPart1_B::test_c")
+    assert reported_name("session6_api/exercises/test_ex2_b.py::test_part1_d[sqlite]") == (
+        "test_ex2_b.py::test_part1_d")
+
+
+@pytest.mark.slow
+def test_versions_run_in_one_process_do_not_leak_into_each_other():
+    """The same outcomes in the opposite order: no version sees what the one before it loaded.
+
+    Session 2's new-filter exercise is the one to try: each of its versions registers its
+    filters in the library's registry, which refuses a second class under a taken name.
+    """
+    exercise = next(e for e in EXERCISES if e.label == "session2_pipeline/ex1_new_filter")
+    variants = [SOLUTIONS, STUB, *map(str, exercise.mutants)]
+    backwards = run_variants(exercise, variants[::-1])
+    forwards = runs_of(exercise)
+    assert {v: (run.exit_code, run.failed) for v, run in backwards.items() if v != STUB} == {
+        v: (run.exit_code, run.failed) for v, run in forwards.items() if v != STUB}
+    assert backwards[STUB].exit_code == forwards[STUB].exit_code == TESTS_FAILED

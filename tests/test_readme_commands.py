@@ -22,7 +22,9 @@ its program (it is not meant to be pasted as it is).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
 import re
 import shlex
 import shutil
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from workshop.exercise_runner import LEAN_PYTEST_ENV
 from workshop.paths import REPO_ROOT
 
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
@@ -203,11 +206,17 @@ def _check_python(words: list[str], block: Block, helps: dict) -> None:
             f"{shown.stdout[-2000:]}")
 
 
-def _check_pytest(words: list[str], block: Block) -> None:
-    args = [w for w in words[1:] if w not in ("-x", "-s", "-v", "-q")]
-    result = subprocess.run(
+@functools.cache
+def _collect(args: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """``pytest --collect-only`` with these arguments, once per run (READMEs repeat some)."""
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **LEAN_PYTEST_ENV})
+
+
+def _check_pytest(words: list[str], block: Block) -> None:
+    result = _collect(tuple(w for w in words[1:] if w not in ("-x", "-s", "-v", "-q")))
     assert result.returncode == 0, (f"{block.where}: `{' '.join(words)}` does not even collect:\n"
                                     f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
 

@@ -15,11 +15,20 @@ from PIL import Image
 # The connection module itself (workshop.redis_connection re-exports its public names).
 from session4_redis.workers import redis_connection
 from workshop import check, doctor
+from workshop.exercise_runner import LEAN_PYTEST_ENV
 from workshop.exercises import discover_exercises
 from workshop.images import make_sample_images, sample_photo
 from workshop.paths import REPO_ROOT, session_dirs
+from workshop.suite_time import BUDGET_SECONDS, TOTAL_BUDGET, folder_of
 
 DEAD_URL = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def lean_pytest(monkeypatch):
+    """The pytest processes that ``check`` starts load no plugin but the time limits (seconds each)."""
+    for name, value in LEAN_PYTEST_ENV.items():
+        monkeypatch.setenv(name, value)
 
 
 def run_workshop(*args: str) -> subprocess.CompletedProcess:
@@ -72,7 +81,7 @@ def test_sample_images_are_real_and_sized(tmp_path):
     assert make_sample_images(tmp_path, 5) == paths, "a second call reuses the files"
 
 
-def test_check_shows_progress_and_the_next_hint():
+def test_check_shows_progress_and_the_next_hint(lean_pytest):
     sessions = [s for s in session_dirs() if any((s / "exercises").glob("test_ex*.py"))]
     if not sessions:
         pytest.skip("no session with exercises yet")
@@ -187,7 +196,8 @@ def test_the_repository_cites_nothing_outside_itself():
     assert not offenders, offenders
 
 
-def test_the_progress_table_fits_an_80_column_terminal_uncut():
+@pytest.mark.slow  # runs every session's exercises in pytest processes of their own
+def test_the_progress_table_fits_an_80_column_terminal_uncut(lean_pytest):
     import io
 
     from rich.console import Console
@@ -262,3 +272,11 @@ class _Sink:
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+def test_the_time_report_charges_a_session_for_the_checks_of_its_exercises():
+    assert folder_of("session5_recovery/tests/test_s5_queue.py::test_x") == "session5_recovery"
+    assert folder_of("tests/test_exercise_harness.py::test_solution_passes"
+                     "[session6_api/ex2_outbox_relay]") == "session6_api"
+    assert folder_of("tests/test_chaos.py::test_x[fork]") == "tests"
+    assert sum(BUDGET_SECONDS.values()) == TOTAL_BUDGET

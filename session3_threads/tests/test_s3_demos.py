@@ -70,6 +70,7 @@ class TestRaceCounters:
         assert "lost updates = 0" in out
 
 
+@pytest.mark.slow  # the GIL demo, run for real: threads and processes on each kind of work
 class TestGilDemo:
     @pytest.fixture(scope="class")
     @classmethod

@@ -16,7 +16,7 @@ from session6_api.browser_safety import CONTENT_SECURITY_POLICY, host_name
 from session6_api.cli import with_bind_address
 from session6_api.config import LOCAL_HOSTS
 
-pytestmark = [pytest.mark.redis]
+pytestmark = [pytest.mark.redis, pytest.mark.databases("sqlite")]  # HTTP contracts
 EVIL = "http://attacker.example"
 
 

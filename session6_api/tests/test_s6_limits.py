@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-pytestmark = [pytest.mark.redis]
+pytestmark = [pytest.mark.redis, pytest.mark.databases("sqlite")]  # HTTP contracts
 
 
 def png_header_only(width: int, height: int) -> bytes:
