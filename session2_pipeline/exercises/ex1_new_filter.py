@@ -46,7 +46,7 @@ class InvertFilter(BaseFilter):
         # RGBA. Rule: colours are inverted, transparency is not, and the input is untouched.
         raise NotImplementedError(
             "Exercise 1, part 1: return the negative of the image, keeping its alpha band "
-            "(see the hint in README)")
+            "(hint: make hint SESSION=2 EXERCISE=1)")
 
 
 class SepiaFilter(BaseFilter):
@@ -60,14 +60,14 @@ class SepiaFilter(BaseFilter):
         # TODO (part 2): a filter never checks its own parameters: BaseFilter does it.
         raise NotImplementedError(
             "Exercise 1, part 2: declare `parameters` and pass strength to "
-            "super().__init__ (see the hint in README)")
+            "super().__init__ (hint: make hint SESSION=2 EXERCISE=1)")
 
     def apply(self, image: Image.Image) -> Image.Image:
         # TODO (part 2): strength 0 gives the image back unchanged, 1 gives full sepia
         # (SEPIA_MATRIX), anything between is that much of the way; alpha is kept.
         raise NotImplementedError(
             "Exercise 1, part 2: convert with SEPIA_MATRIX and blend by "
-            "self.params['strength'] (see the hint in README)")
+            "self.params['strength'] (hint: make hint SESSION=2 EXERCISE=1)")
 
 
 def register_filters() -> None:
@@ -76,4 +76,4 @@ def register_filters() -> None:
     # "sepia:strength=0.5" work anywhere; calling this twice does no harm.
     raise NotImplementedError(
         "Exercise 1, part 3: register InvertFilter and SepiaFilter with register_filter "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=2 EXERCISE=1)")

@@ -50,7 +50,7 @@ class BankAccount:
         #     self._balance = current + amount
         #     return self._balance
         raise NotImplementedError("Exercise 1, part 1: make deposit() thread-safe with a "
-                                  "threading.Lock (see the hint in README)")
+                                  "threading.Lock (hint: make hint SESSION=3 EXERCISE=1)")
 
     # --- Part 2 ----------------------------------------------------------------------
 
@@ -67,4 +67,4 @@ class BankAccount:
         #     self._balance = current - amount
         #     return True
         raise NotImplementedError("Exercise 1, part 2: make withdraw() thread-safe: check and "
-                                  "subtract under the same lock (see the hint in README)")
+                                  "subtract under the same lock (hint: make hint SESSION=3 EXERCISE=1)")

@@ -46,7 +46,7 @@ def retry_options(max_retries: int = 3, min_backoff_ms: int = 100,
     # TODO (part 1): the options Dramatiq's Retries middleware reads, so that transient
     # errors are retried with backoff and a PermanentTaskError is never retried.
     raise NotImplementedError("Exercise 1, part 1: return Dramatiq's retry options "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=1)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -57,7 +57,7 @@ def attempt_number() -> int:
     # TODO (part 2): 1 on the first run of the message being processed, 2 on its first
     # retry, and so on; the first run must not be an error.
     raise NotImplementedError("Exercise 1, part 2: read the retry count of the current "
-                              "message (see the hint in README)")
+                              "message (hint: make hint SESSION=7 EXERCISE=1)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -69,4 +69,4 @@ def declare_flaky(broker: dramatiq.Broker, runs: list) -> dramatiq.Actor:
     # retry policy of part 1 (10 to 50 ms backoff); every run is recorded in `runs`,
     # even the ones that fail.
     raise NotImplementedError("Exercise 1, part 3: declare the flaky actor "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=1)")

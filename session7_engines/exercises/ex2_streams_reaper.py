@@ -40,7 +40,7 @@ def reap(r: Any, stream: str, group: str, consumer: str, min_idle_ms: int,
     # TODO (part 1): the idle entries become this consumer's, each reported with its
     # delivery count *after* the take-over (that count is the number of attempts).
     raise NotImplementedError("Exercise 2, part 1: take over idle entries with XAUTOCLAIM "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=2)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -51,7 +51,7 @@ def dead_letter(r: Any, stream: str, group: str, dead_stream: str, entry_id: str
     """Move one entry to the dead-letter stream: added there and acked here, atomically."""
     # TODO (part 2): the entry is in the dead stream and acked here, both or neither.
     raise NotImplementedError("Exercise 2, part 2: dead-letter an entry atomically "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=2)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -64,4 +64,4 @@ def reap_or_bury(r: Any, stream: str, group: str, consumer: str, dead_stream: st
     # TODO (part 3): a poison entry is buried once it has been delivered more than
     # max_deliveries times, and never comes back; every other reaped entry is returned.
     raise NotImplementedError("Exercise 2, part 3: reap and bury the poison "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=2)")
