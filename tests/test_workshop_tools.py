@@ -17,7 +17,7 @@ from session4_redis.workers import redis_connection
 from workshop import check, doctor
 from workshop.exercises import discover_exercises
 from workshop.images import make_sample_images, sample_photo
-from workshop.paths import REPO_ROOT, session_dirs
+from workshop.paths import REPO_ROOT, session_dirs, session_numbers
 
 DEAD_URL = "redis://127.0.0.1:1/0"
 
@@ -262,3 +262,15 @@ class _Sink:
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+def test_help_names_the_sessions_that_exist_not_a_fixed_range():
+    """A new session folder shows up in ``check --help`` and ``make help`` with no edit."""
+    numbers = session_numbers()
+    assert numbers == sorted(range(1, len(numbers) + 1)), numbers
+    usage = run_workshop("check", "--help").stdout
+    assert f"session number ({numbers[0]}-{numbers[-1]})" in usage, usage
+    if shutil.which("make"):
+        make_help = subprocess.run(["make", "-s", "help"], cwd=REPO_ROOT, capture_output=True,
+                                   text=True, timeout=60).stdout
+        assert f"SESSION=N for one: {' '.join(map(str, numbers))}" in make_help, make_help
