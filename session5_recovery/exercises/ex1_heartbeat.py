@@ -13,10 +13,10 @@ death: each heartbeat writes a key that expires unless it is written again.
   seen. ``dead_workers`` lists the registered workers that are not alive at the
   time ``clock()`` says, oldest silence first.
 - Part 3: ``run_with_heartbeat(task, beat, interval)``. Run ``task()`` and return
-  its result, while a separate thread calls ``beat()`` right away and then every
-  ``interval`` seconds, for as long as the task runs. A task may take an hour: the
-  heartbeat must not wait for it. When the task ends (or raises), stop the thread
-  and wait for it before returning.
+  its result. The first ``beat()`` has been sent when ``task()`` starts; then a
+  separate thread calls ``beat()`` every ``interval`` seconds, for as long as the task
+  runs. A task may take an hour: the heartbeat must not wait for it. When the task
+  ends (or raises), stop the thread and wait for it before returning.
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> 
 
 def run_with_heartbeat(task: Callable[[], T], beat: Callable[[], None], interval: float) -> T:
     """Run ``task()`` here while another thread calls ``beat()`` every ``interval`` s."""
-    # TODO (part 3): the beats go on while task() runs, however long it blocks, starting
-    # before it; they stop (without waiting out an interval) once task() returns or
-    # raises, and task()'s result or error is the caller's.
+    # TODO (part 3): the first beat has been sent (not just started) when task() starts;
+    # the beats go on while task() runs, however long it blocks; they stop (without
+    # waiting out an interval) once task() returns or raises, and task()'s result or
+    # error is the caller's.
     raise NotImplementedError("Exercise 1, part 3: beat from a separate thread while the "
                               "task runs (hint: make hint SESSION=5 EXERCISE=1)")
