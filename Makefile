@@ -12,13 +12,15 @@ EXERCISE ?=
 # committed notebooks/figures/ instead (on purpose, to update what the READMEs show).
 FIGURES ?=
 REFRESH := $(filter refresh,$(FIGURES))
+# The session numbers, from the folders that exist (session1_basics -> 1), for make help.
+SESSIONS := $(sort $(foreach d,$(wildcard session[0-9]*_*/),$(firstword $(subst _, ,$(d:session%=%)))))
 
 .PHONY: help install demo test check hint doctor bench notebooks lab redis serve lint clean
 
 help:
 	@echo "make demo       run the flagship demo (creates .venv on first use)"
 	@echo "make test       run the whole test suite"
-	@echo "make check      check your own exercises (SESSION=1..7 for one session)"
+	@echo "make check      check your own exercises (SESSION=N for one: $(SESSIONS))"
 	@echo "make hint       the next hint for your first unfinished part (SESSION=6 EXERCISE=1)"
 	@echo "make doctor     preflight: Python, packages, Redis, output dir; sessions 6-7 too"
 	@echo "make bench      queue throughput table, ratios to a reference queue (saved to output/bench.json)"

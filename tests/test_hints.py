@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import subprocess
@@ -142,3 +143,31 @@ def test_hint_for_an_exercise_that_does_not_exist_says_so(tmp_path):
     console, buffer = quiet_console()
     assert hints.run_hint("1", "9", console=console, seen_file=tmp_path / "seen.json") == 2
     assert "session1_basics has no exercise 9." in buffer.getvalue()
+
+
+def _not_implemented_messages(stub) -> list[str]:
+    """The messages of every ``raise NotImplementedError("...")`` in a stub."""
+    messages = []
+    for node in ast.walk(ast.parse(stub.read_text())):
+        if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                and getattr(node.exc.func, "id", "") == "NotImplementedError" and node.exc.args):
+            messages.append(ast.literal_eval(node.exc.args[0]))
+    return messages
+
+
+def test_every_stub_message_names_its_part_and_its_own_hint_command():
+    """An untouched stub's error is the first thing ``make check`` shows: it says what to
+    do and how to ask for a hint for that very exercise (there is no hint in the README)."""
+    wrong = []
+    for exercise in discover_exercises():
+        session = exercise.session.removeprefix("session").split("_", 1)[0]
+        number = hints.exercise_number(exercise.name)
+        command = f"(hint: make hint SESSION={session} EXERCISE={number})"
+        messages = _not_implemented_messages(exercise.stub)
+        if not messages:
+            wrong.append(f"{exercise.label}: no NotImplementedError message")
+        for message in messages:
+            if not re.match(rf"Exercise {number}, part \d+: ", message) or not message.endswith(command):
+                wrong.append(f"{exercise.label}: {message!r}")
+    assert not wrong, "each message starts 'Exercise K, part P: ' and ends with its hint command:\n" + (
+        "\n".join(wrong))

@@ -18,7 +18,7 @@ from workshop import check, doctor
 from workshop.exercise_runner import LEAN_PYTEST_ENV
 from workshop.exercises import discover_exercises
 from workshop.images import make_sample_images, sample_photo
-from workshop.paths import REPO_ROOT, session_dirs
+from workshop.paths import REPO_ROOT, session_dirs, session_numbers
 from workshop.suite_time import BUDGET_SECONDS, TOTAL_BUDGET, folder_of
 
 DEAD_URL = "redis://127.0.0.1:1/0"
@@ -280,3 +280,15 @@ def test_the_time_report_charges_a_session_for_the_checks_of_its_exercises():
                      "[session6_api/ex2_outbox_relay]") == "session6_api"
     assert folder_of("tests/test_chaos.py::test_x[fork]") == "tests"
     assert sum(BUDGET_SECONDS.values()) == TOTAL_BUDGET
+
+
+def test_help_names_the_sessions_that_exist_not_a_fixed_range():
+    """A new session folder shows up in ``check --help`` and ``make help`` with no edit."""
+    numbers = session_numbers()
+    assert numbers == sorted(range(1, len(numbers) + 1)), numbers
+    usage = run_workshop("check", "--help").stdout
+    assert f"session number ({numbers[0]}-{numbers[-1]})" in usage, usage
+    if shutil.which("make"):
+        make_help = subprocess.run(["make", "-s", "help"], cwd=REPO_ROOT, capture_output=True,
+                                   text=True, timeout=60).stdout
+        assert f"SESSION=N for one: {' '.join(map(str, numbers))}" in make_help, make_help

@@ -77,6 +77,14 @@ def _run_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _session_range() -> str:
+    """'1-8' from the session folders that exist, so a new session needs no edit here."""
+    from .paths import session_numbers
+
+    numbers = session_numbers()
+    return f"{numbers[0]}-{numbers[-1]}" if numbers else "none yet"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workshop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="run the flagship demo").set_defaults(run=_run_demo)
     commands.add_parser("doctor", help="preflight checks").set_defaults(run=_run_doctor)
     check = commands.add_parser("check", help="check your exercises")
-    check.add_argument("session", nargs="?", help="session number (1-7); all if omitted")
+    check.add_argument("session", nargs="?", help=f"session number ({_session_range()}); all if omitted")
     check.set_defaults(run=_run_check)
     hint = commands.add_parser("hint", help="the next hint for your first unfinished part")
     hint.add_argument("session", nargs="?", help="session number; the first unfinished if omitted")

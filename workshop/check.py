@@ -61,9 +61,9 @@ def _part_name(classname: str, testname: str = "") -> tuple[str, str]:
     """The exercise and the part a test belongs to.
 
     ('ex1_transitions', 'Part1_rules') from the class
-    'session1_basics.exercises.test_ex1_transitions.TestPart1_rules'; ('ex1_idempotency',
-    'Part1') from a module-level function 'test_part1_every_value_counts' (session 6's
-    tests are functions: the number after ``test_part`` is their part).
+    'session1_basics.exercises.test_ex1_transitions.TestPart1_rules'; ('ex1_x', 'Part1')
+    from a module-level function 'test_part1_every_value_counts' in test_ex1_x.py (a test
+    file may use functions: the number after ``test_part`` is their part, unnamed).
     """
     pieces = classname.split(".")
     exercise = next((p.removeprefix("test_") for p in pieces if p.startswith("test_ex")), pieces[-1])

@@ -17,3 +17,8 @@ LEARNER_FIGURES_DIR = OUTPUT_DIR / "notebooks" / "figures"
 def session_dirs() -> list[Path]:
     """The session folders in teaching order (session1_basics, session2_pipeline, ...)."""
     return sorted(p for p in REPO_ROOT.glob("session[0-9]*_*") if p.is_dir())
+
+
+def session_numbers() -> list[int]:
+    """The numbers of the sessions that exist, in order: [1, 2, ..., 8]."""
+    return sorted(int(p.name.removeprefix("session").split("_", 1)[0]) for p in session_dirs())

@@ -43,7 +43,7 @@ def allowed_next(current: TaskStatus | str) -> frozenset[TaskStatus]:
     #              and "failed" and TaskStatus.FAILED give the same answer.
     raise NotImplementedError(
         "Exercise 1, part 1: return the statuses reachable from `current` in one move "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=1 EXERCISE=1)")
 
 
 def can_transition(current: TaskStatus | str, new: TaskStatus | str) -> bool:
@@ -52,7 +52,7 @@ def can_transition(current: TaskStatus | str, new: TaskStatus | str) -> bool:
     #              member of a status must give the same answer.
     raise NotImplementedError(
         "Exercise 1, part 2: return whether `new` is one of the allowed next statuses "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=1 EXERCISE=1)")
 
 
 def move(task: Task, new_status: TaskStatus | str, now: float) -> None:
@@ -71,4 +71,4 @@ def move(task: Task, new_status: TaskStatus | str, now: float) -> None:
     #              change anything); an allowed one keeps every field of the docstring true.
     raise NotImplementedError(
         "Exercise 1, part 3: refuse a move that is not allowed, otherwise update the status "
-        "and the bookkeeping (see the hint in README)")
+        "and the bookkeeping (hint: make hint SESSION=1 EXERCISE=1)")

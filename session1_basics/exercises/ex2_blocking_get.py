@@ -52,7 +52,7 @@ class BlockingQueue:
         #   about it. Rule: the deque and the condition are touched only under the lock.
         raise NotImplementedError(
             "Exercise 2, part 1: append the item and notify one waiter, holding the lock "
-            "(see the hint in README)")
+            "(hint: make hint SESSION=1 EXERCISE=2)")
 
     def get(self, timeout: float | None = None) -> Any | None:
         """Take the oldest item, waiting at most ``timeout`` seconds (None: no limit).
@@ -65,4 +65,4 @@ class BlockingQueue:
         #   Time measured with self._clock(); when it runs out, None.
         raise NotImplementedError(
             "Exercise 2, part 2: wait in a loop until an item is there or the deadline "
-            "has passed (see the hint in README)")
+            "has passed (hint: make hint SESSION=1 EXERCISE=2)")

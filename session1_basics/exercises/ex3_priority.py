@@ -55,20 +55,20 @@ class PriorityTaskQueue(TaskQueue):
         #              equal priorities, earlier arrival first; no two tasks share a key.
         raise NotImplementedError(
             "Exercise 3, part 1: return a key that sorts higher priorities and earlier "
-            "arrivals first (see the hint in README)")
+            "arrivals first (hint: make hint SESSION=1 EXERCISE=3)")
 
     def _qsize(self) -> int:
         # TODO Part 2: how many tasks are pending?
         raise NotImplementedError("Exercise 3, part 2: return the number of pending tasks "
-                                  "(see the hint in README)")
+                                  "(hint: make hint SESSION=1 EXERCISE=3)")
 
     def _put(self, task: Task) -> None:
         # TODO Part 2: store the task so that the one with the smallest key comes out
         #              first, without sorting the whole list on every put.
         raise NotImplementedError("Exercise 3, part 2: push the task onto the heap with its key "
-                                  "(see the hint in README)")
+                                  "(hint: make hint SESSION=1 EXERCISE=3)")
 
     def _get(self) -> Task:
         # TODO Part 2: take out the task with the smallest key and return the task.
         raise NotImplementedError("Exercise 3, part 2: pop the task with the smallest key "
-                                  "(see the hint in README)")
+                                  "(hint: make hint SESSION=1 EXERCISE=3)")

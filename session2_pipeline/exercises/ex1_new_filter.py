@@ -21,14 +21,15 @@ Check your work:  pytest session2_pipeline/exercises/test_ex1_new_filter.py
 
 from __future__ import annotations
 
-from PIL import Image, ImageOps  # noqa: F401  (ImageOps.invert may help)
+from PIL import Image, ImageOps  # noqa: F401  (Pillow's ready-made operations live in ImageOps)
 
 from session2_pipeline.core import register_filter  # noqa: F401
 from session2_pipeline.filters import BaseFilter, Parameter  # noqa: F401
 
-# The classic sepia matrix: each output channel is a mix of the input R, G, B.
-# Use it as image.convert("RGB", SEPIA_MATRIX). (The fourth number of each row is
-# an offset, unused here.)
+# The classic sepia matrix: each output channel (a row) is a mix of the input R, G and B.
+# Pillow can apply a colour matrix of this form while it converts an image's mode: find
+# how in the documentation of Image.convert. (The fourth number of each row is an offset,
+# unused here.)
 SEPIA_MATRIX = (
     0.393, 0.769, 0.189, 0,
     0.349, 0.686, 0.168, 0,
@@ -46,7 +47,7 @@ class InvertFilter(BaseFilter):
         # RGBA. Rule: colours are inverted, transparency is not, and the input is untouched.
         raise NotImplementedError(
             "Exercise 1, part 1: return the negative of the image, keeping its alpha band "
-            "(see the hint in README)")
+            "(hint: make hint SESSION=2 EXERCISE=1)")
 
 
 class SepiaFilter(BaseFilter):
@@ -57,17 +58,19 @@ class SepiaFilter(BaseFilter):
     # the filters in session2_pipeline/filters/ do, so a bad value is refused for you.
 
     def __init__(self, strength: float = 1.0) -> None:
-        # TODO (part 2): a filter never checks its own parameters: BaseFilter does it.
+        # TODO (part 2): a filter never checks its own parameters: BaseFilter does it, from
+        # what the class declares. How do the filters in session2_pipeline/filters/ hand
+        # their values over?
         raise NotImplementedError(
-            "Exercise 1, part 2: declare `parameters` and pass strength to "
-            "super().__init__ (see the hint in README)")
+            "Exercise 1, part 2: take a strength from 0 to 1, refusing anything else "
+            "(hint: make hint SESSION=2 EXERCISE=1)")
 
     def apply(self, image: Image.Image) -> Image.Image:
         # TODO (part 2): strength 0 gives the image back unchanged, 1 gives full sepia
         # (SEPIA_MATRIX), anything between is that much of the way; alpha is kept.
         raise NotImplementedError(
-            "Exercise 1, part 2: convert with SEPIA_MATRIX and blend by "
-            "self.params['strength'] (see the hint in README)")
+            "Exercise 1, part 2: tone the image towards sepia as far as its strength says, "
+            "keeping its alpha band (hint: make hint SESSION=2 EXERCISE=1)")
 
 
 def register_filters() -> None:
@@ -75,5 +78,5 @@ def register_filters() -> None:
     # TODO (part 3): afterwards FilterFactory.create("invert") and the spec
     # "sepia:strength=0.5" work anywhere; calling this twice does no harm.
     raise NotImplementedError(
-        "Exercise 1, part 3: register InvertFilter and SepiaFilter with register_filter "
-        "(see the hint in README)")
+        "Exercise 1, part 3: make both filters known to FilterFactory "
+        "(hint: make hint SESSION=2 EXERCISE=1)")

@@ -38,7 +38,7 @@ def parse_value(text: str) -> int | float | bool | str:
     # string is "true" to Python.
     raise NotImplementedError(
         "Exercise 2, part 1: turn the text into an int, float or bool when it is one "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=2 EXERCISE=2)")
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -48,7 +48,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     # (no name, a parameter without "=", a key given twice).
     raise NotImplementedError(
         "Exercise 2, part 2: split the name from the key=value parameters "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=2 EXERCISE=2)")
 
 
 def parse_pipeline(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -57,7 +57,7 @@ def parse_pipeline(text: str) -> list[tuple[str, dict[str, Any]]]:
     # probably lost a filter), not skipped, and the message says which step it was.
     raise NotImplementedError(
         "Exercise 2, part 3: split on '|' and parse each step; an empty step is an error "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=2 EXERCISE=2)")
 
 
 def build_pipeline(text: str) -> FilterPipeline:

@@ -45,7 +45,7 @@ def write_atomically(image: Image.Image, path: str | Path) -> Path:
     # the caller.
     raise NotImplementedError(
         "Exercise 3, part 1: save to a temporary file next to path, then os.replace it "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=2 EXERCISE=3)")
 
 
 def process_image(pipeline: FilterPipeline, input_path: str | Path,
@@ -63,4 +63,4 @@ def run_batch(pipeline: FilterPipeline, inputs: Iterable[str | Path],
     # recorded under its input path as "ErrorType: message".
     raise NotImplementedError(
         "Exercise 3, part 2: loop over inputs, catch each failure, record it, go on "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=2 EXERCISE=3)")

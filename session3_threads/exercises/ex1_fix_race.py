@@ -41,30 +41,20 @@ class BankAccount:
 
     def deposit(self, amount: int) -> int:
         """Add ``amount`` and return the new balance."""
-        # TODO (part 1): this is the unsafe version. It loses updates when two threads
-        # interleave between the read and the write. Rule: no other change to this account
-        # may happen between the read and the write.
-        #
-        #     current = self._balance
-        #     self._pause()
-        #     self._balance = current + amount
-        #     return self._balance
-        raise NotImplementedError("Exercise 1, part 1: make deposit() thread-safe with a "
-                                  "threading.Lock (see the hint in README)")
+        # TODO (part 1): read the balance, call self._pause() (the tests use it to switch
+        # threads at the worst moment), then write the balance plus amount and return it.
+        # Rule: no other change to this account may happen between the read and the
+        # write, however the threads interleave.
+        raise NotImplementedError("Exercise 1, part 1: add to the balance without ever losing "
+                                  "a deposit (hint: make hint SESSION=3 EXERCISE=1)")
 
     # --- Part 2 ----------------------------------------------------------------------
 
     def withdraw(self, amount: int) -> bool:
         """Take ``amount`` out if the balance covers it; True if it did, False if not."""
-        # TODO (part 2): this is the unsafe version. Two threads can both pass the check
-        # before either subtracts. Rule: the balance a check saw is still the balance when
-        # the subtraction happens, whoever else deposits or withdraws meanwhile.
-        #
-        #     current = self._balance
-        #     if current < amount:
-        #         return False
-        #     self._pause()
-        #     self._balance = current - amount
-        #     return True
-        raise NotImplementedError("Exercise 1, part 2: make withdraw() thread-safe: check and "
-                                  "subtract under the same lock (see the hint in README)")
+        # TODO (part 2): check that the balance covers amount (False if not), call
+        # self._pause(), then subtract and return True. Rule: the balance the check saw is
+        # still the balance when the subtraction happens, whoever else deposits or
+        # withdraws meanwhile: two withdrawals of 80 from 100 must not both succeed.
+        raise NotImplementedError("Exercise 1, part 2: never let two withdrawals spend the same "
+                                  "money (hint: make hint SESSION=3 EXERCISE=1)")

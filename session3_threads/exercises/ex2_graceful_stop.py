@@ -66,7 +66,7 @@ class StoppablePool:
         # to stop. Rules: no claim after the stop event is set; a task already claimed is
         # always finished; an idle worker (empty queue) must still notice the event.
         raise NotImplementedError("Exercise 2, part 1: write the worker loop that checks the "
-                                  "stop event before each claim (see the hint in README)")
+                                  "stop event before each claim (hint: make hint SESSION=3 EXERCISE=2)")
 
     # --- Part 2 ----------------------------------------------------------------------
 
@@ -75,4 +75,4 @@ class StoppablePool:
         # TODO (part 2): return only once the tasks in flight are done. Rules: `timeout`
         # bounds the whole call, not each thread; True means no worker thread is alive.
         raise NotImplementedError("Exercise 2, part 2: set the stop event and join the "
-                                  "threads (see the hint in README)")
+                                  "threads (hint: make hint SESSION=3 EXERCISE=2)")

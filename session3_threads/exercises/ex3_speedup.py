@@ -41,14 +41,16 @@ def speedup(sequential_seconds: float, parallel_seconds: float) -> float:
     """How many times faster the parallel run was: sequential time / parallel time."""
     # TODO (part 1): how many times faster. Times that make no sense (zero, negative, not a
     # number) are a clear ValueError, never a ZeroDivisionError.
-    raise NotImplementedError("Exercise 3, part 1: return sequential_seconds / parallel_seconds, after checking both are > 0 (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 1: how many times faster the parallel run was"
+                              " (hint: make hint SESSION=3 EXERCISE=3)")
 
 
 def efficiency(sequential_seconds: float, parallel_seconds: float, workers: int) -> float:
     """Speedup per worker: 1.0 when ``workers`` workers made it ``workers`` times faster."""
     # TODO (part 1): the speedup each worker used contributed; a worker count that makes no
     # sense is a ValueError too.
-    raise NotImplementedError("Exercise 3, part 1: return the speedup divided by the number of workers (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 1: how much of the speedup each worker gave"
+                              " (hint: make hint SESSION=3 EXERCISE=3)")
 
 
 # --- Part 2 --------------------------------------------------------------------------
@@ -58,13 +60,15 @@ def amdahl_speedup(serial_fraction: float, workers: int) -> float:
     """The best speedup ``workers`` workers can give when ``serial_fraction`` cannot be split."""
     # TODO (part 2): the best speedup `workers` workers can give when this fraction of the
     # work cannot be split (module docstring); arguments out of range are a ValueError.
-    raise NotImplementedError("Exercise 3, part 2: implement Amdahl's law 1 / (s + (1 - s) / n) (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 2: the best speedup Amdahl's law allows"
+                              " (hint: make hint SESSION=3 EXERCISE=3)")
 
 
 def amdahl_limit(serial_fraction: float) -> float:
     """The best speedup with unlimited workers: 1 / serial_fraction (infinite when it is 0)."""
     # TODO (part 2): the limit of amdahl_speedup as workers grows without bound.
-    raise NotImplementedError("Exercise 3, part 2: return 1 / serial_fraction or math.inf when it is 0 (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 2: the speedup no number of workers can pass"
+                              " (hint: make hint SESSION=3 EXERCISE=3)")
 
 
 # --- Part 3 --------------------------------------------------------------------------
@@ -78,4 +82,5 @@ def serial_fraction(measured_speedup: float, workers: int) -> float:
     """
     # TODO (part 3): the s for which Amdahl's law gives exactly measured_speedup on
     # `workers` workers (solve on paper first); fewer than 2 workers is a ValueError.
-    raise NotImplementedError("Exercise 3, part 3: solve Amdahl's law for the serial fraction (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 3: the serial fraction a measured speedup "
+                              "implies (hint: make hint SESSION=3 EXERCISE=3)")

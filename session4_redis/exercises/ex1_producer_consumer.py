@@ -46,7 +46,7 @@ def produce(queue: RedisTaskQueue, image_paths: Sequence[str | Path], output_dir
     #              single round trip, however many images there are.
     raise NotImplementedError(
         "Exercise 1, part 1: build one task dict per image and queue them all with "
-        "queue.add_tasks (see the hint in README)")
+        "queue.add_tasks (hint: make hint SESSION=4 EXERCISE=1)")
 
 
 def consume(queue: RedisTaskQueue, worker_id: str,
@@ -63,7 +63,7 @@ def consume(queue: RedisTaskQueue, worker_id: str,
     #              one task's error never stops the consumer; an empty queue does (no wait).
     raise NotImplementedError(
         "Exercise 1, part 2: claim tasks until the queue is empty, run each with handle "
-        "and record completed or failed (see the hint in README)")
+        "and record completed or failed (hint: make hint SESSION=4 EXERCISE=1)")
 
 
 def wait_for_results(queue: RedisTaskQueue, task_ids: Sequence[str], timeout: float, *,
@@ -80,7 +80,7 @@ def wait_for_results(queue: RedisTaskQueue, task_ids: Sequence[str], timeout: fl
     #              `timeout` seconds by `clock`, and never spins without sleeping.
     raise NotImplementedError(
         "Exercise 1, part 3: poll get_task_info until every task is completed or failed, "
-        "with a deadline (see the hint in README)")
+        "with a deadline (hint: make hint SESSION=4 EXERCISE=1)")
 
 
 # --- given: the two scripts ------------------------------------------------

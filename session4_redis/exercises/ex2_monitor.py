@@ -46,7 +46,7 @@ def take_sample(queue: RedisTaskQueue, clock: Callable[[], float] = time.monoton
     # TODO Part 1: the four counts must describe one and the same instant.
     raise NotImplementedError(
         "Exercise 2, part 1: build a Sample from queue.get_stats() and clock() "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=4 EXERCISE=2)")
 
 
 def throughput(previous: Sample, current: Sample) -> float:
@@ -58,7 +58,7 @@ def throughput(previous: Sample, current: Sample) -> float:
     #              that fails tasks fast is busy, not idle.
     raise NotImplementedError(
         "Exercise 2, part 2: finished tasks between the samples divided by the time between "
-        "them (see the hint in README)")
+        "them (hint: make hint SESSION=4 EXERCISE=2)")
 
 
 def eta_seconds(sample: Sample, rate: float) -> float | None:
@@ -71,7 +71,7 @@ def eta_seconds(sample: Sample, rate: float) -> float | None:
     #              "nothing left" wins over "no progress".
     raise NotImplementedError(
         "Exercise 2, part 3: work left divided by the rate, with the special cases "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=4 EXERCISE=2)")
 
 
 def render_rows(previous: Sample | None, current: Sample) -> list[tuple[str, str]]:
@@ -86,7 +86,7 @@ def render_rows(previous: Sample | None, current: Sample) -> list[tuple[str, str
     #              value that cannot be known yet.
     raise NotImplementedError(
         "Exercise 2, part 4: the rows of the table as (name, text) pairs "
-        "(see the hint in README)")
+        "(hint: make hint SESSION=4 EXERCISE=2)")
 
 
 # --- given: the live table -----------------------------------------------------

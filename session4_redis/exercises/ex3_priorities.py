@@ -42,7 +42,7 @@ class PriorityTaskQueue(RedisTaskQueue):
         #              highest priority first.
         raise NotImplementedError(
             "Exercise 3, part 1: return the three pending list names, highest priority "
-            "first (see the hint in README)")
+            "first (hint: make hint SESSION=4 EXERCISE=3)")
 
     def add_task(self, data: dict[str, Any], priority: str = "normal") -> str:
         """Queue ``data`` with ``priority`` ("high", "normal" or "low") and return its id.
@@ -56,7 +56,7 @@ class PriorityTaskQueue(RedisTaskQueue):
         #              its id on the right list appear together or not at all.
         raise NotImplementedError(
             "Exercise 3, part 2: store the task and push its id onto the list of its "
-            "priority (see the hint in README)")
+            "priority (hint: make hint SESSION=4 EXERCISE=3)")
 
     def _claim_id(self, timeout: float | None) -> str | None:
         """Take the oldest id of the highest non-empty priority and put it in processing.
@@ -70,7 +70,7 @@ class PriorityTaskQueue(RedisTaskQueue):
         #              then recorded as processing.
         raise NotImplementedError(
             "Exercise 3, part 3: claim from the highest non-empty priority with one "
-            "blocking command (see the hint in README)")
+            "blocking command (hint: make hint SESSION=4 EXERCISE=3)")
 
     # --- given ---------------------------------------------------------------
 

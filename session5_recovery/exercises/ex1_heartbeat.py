@@ -13,10 +13,10 @@ death: each heartbeat writes a key that expires unless it is written again.
   seen. ``dead_workers`` lists the registered workers that are not alive at the
   time ``clock()`` says, oldest silence first.
 - Part 3: ``run_with_heartbeat(task, beat, interval)``. Run ``task()`` and return
-  its result, while a separate thread calls ``beat()`` right away and then every
-  ``interval`` seconds, for as long as the task runs. A task may take an hour: the
-  heartbeat must not wait for it. When the task ends (or raises), stop the thread
-  and wait for it before returning.
+  its result. The first ``beat()`` has been sent when ``task()`` starts; then a
+  separate thread calls ``beat()`` every ``interval`` seconds, for as long as the task
+  runs. A task may take an hour: the heartbeat must not wait for it. When the task
+  ends (or raises), stop the thread and wait for it before returning.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def write_heartbeat(r: Any, queue: str, worker_id: str, now: float, ttl: float) 
     # seconds after the last beat (ttl may be a fraction: 0.5 s must stay 0.5 s), and its
     # entry in the registry, scored by when it was last seen. One round trip.
     raise NotImplementedError("Exercise 1, part 1: write the heartbeat key with a TTL and "
-                              "the registry entry (see the hint in README)")
+                              "the registry entry (hint: make hint SESSION=5 EXERCISE=1)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -55,7 +55,7 @@ def is_alive(last_seen: float, now: float, ttl: float) -> bool:
     """Alive while less than ``ttl`` seconds have passed since ``last_seen``."""
     # TODO (part 2): alive while the silence is shorter than ttl; exactly ttl is dead.
     raise NotImplementedError("Exercise 1, part 2: decide liveness from last_seen, now and "
-                              "ttl (see the hint in README)")
+                              "ttl (hint: make hint SESSION=5 EXERCISE=1)")
 
 
 def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> list[str]:
@@ -63,7 +63,7 @@ def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> 
     # TODO (part 2): every registered worker that part 2's rule says is dead, judged at
     # one single instant, oldest silence first.
     raise NotImplementedError("Exercise 1, part 2: list the registered workers that are "
-                              "not alive (see the hint in README)")
+                              "not alive (hint: make hint SESSION=5 EXERCISE=1)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -71,8 +71,9 @@ def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> 
 
 def run_with_heartbeat(task: Callable[[], T], beat: Callable[[], None], interval: float) -> T:
     """Run ``task()`` here while another thread calls ``beat()`` every ``interval`` s."""
-    # TODO (part 3): the beats go on while task() runs, however long it blocks, starting
-    # before it; they stop (without waiting out an interval) once task() returns or
-    # raises, and task()'s result or error is the caller's.
+    # TODO (part 3): the first beat has been sent (not just started) when task() starts;
+    # the beats go on while task() runs, however long it blocks; they stop (without
+    # waiting out an interval) once task() returns or raises, and task()'s result or
+    # error is the caller's.
     raise NotImplementedError("Exercise 1, part 3: beat from a separate thread while the "
-                              "task runs (see the hint in README)")
+                              "task runs (hint: make hint SESSION=5 EXERCISE=1)")

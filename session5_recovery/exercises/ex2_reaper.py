@@ -65,7 +65,7 @@ def find_dead_workers(r: Any, queue: str) -> list[str]:
     # TODO (part 1): a registered worker is dead when Redis has let its heartbeat expire;
     # a live worker must never be on this list.
     raise NotImplementedError("Exercise 2, part 1: find the registered workers without a "
-                              "heartbeat (see the hint in README)")
+                              "heartbeat (hint: make hint SESSION=5 EXERCISE=2)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -78,7 +78,7 @@ def recover_task(r: Any, queue: str, worker_id: str, task_id: str) -> str:
     # once it has used up its attempts ("dead_lettered"). Rules: claim() already counted
     # this attempt (never give it back); the moves happen together or not at all.
     raise NotImplementedError("Exercise 2, part 2: requeue the task or dead-letter it "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=5 EXERCISE=2)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -92,4 +92,4 @@ def reap(r: Any, queue: str) -> dict[str, list[str]]:
     # TODO (part 3): every task of every dead worker recovered and reported, then the
     # dead worker forgotten; a live worker and its tasks are never touched.
     raise NotImplementedError("Exercise 2, part 3: reap every dead worker "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=5 EXERCISE=2)")

@@ -52,7 +52,7 @@ def backoff_delay(attempt: int, *, base: float = 0.5, factor: float = 2.0, cap: 
     # but never beyond cap; the delay is anywhere from 0 to that ceiling ("full jitter",
     # one call to random()), so a crowd of failed tasks does not retry in step.
     raise NotImplementedError("Exercise 3, part 1: compute the capped exponential and "
-                              "apply full jitter (see the hint in README)")
+                              "apply full jitter (hint: make hint SESSION=5 EXERCISE=3)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -62,14 +62,14 @@ def is_permanent(error: BaseException) -> bool:
     """True if retrying cannot fix ``error``."""
     # TODO (part 2): permanent means retrying cannot fix it: PERMANENT_ERRORS lists them,
     # subclasses included.
-    raise NotImplementedError("Exercise 3, part 2: classify the error (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 2: classify the error (hint: make hint SESSION=5 EXERCISE=3)")
 
 
 def decide(error: BaseException, attempts: int, max_attempts: int) -> str:
     """``"retry"`` or ``"dead_letter"`` after an attempt failed with ``error``."""
     # TODO (part 2): never retry what cannot succeed, even on the first attempt; never
     # go beyond max_attempts; everything else gets another chance.
-    raise NotImplementedError("Exercise 3, part 2: retry or dead-letter (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 2: retry or dead-letter (hint: make hint SESSION=5 EXERCISE=3)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -79,7 +79,7 @@ def schedule_retry(r: Any, queue: str, task_id: str, delay: float, now: float) -
     """Park ``task_id`` in ``{queue}:delayed`` until ``now + delay``; return that due time."""
     # TODO (part 3): the task waits in the delayed set, ordered by when it is due.
     raise NotImplementedError("Exercise 3, part 3: add the task to the delayed sorted set "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=5 EXERCISE=3)")
 
 
 def promote_due(r: Any, queue: str, now: float) -> list[str]:
@@ -87,4 +87,4 @@ def promote_due(r: Any, queue: str, now: float) -> list[str]:
     # TODO (part 3): every task due by now goes to pending, earliest first. Rule: with
     # two promoters running at once, each due task is pushed exactly once, never twice.
     raise NotImplementedError("Exercise 3, part 3: move the due tasks to pending "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=5 EXERCISE=3)")

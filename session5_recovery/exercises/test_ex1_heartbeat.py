@@ -131,6 +131,31 @@ class TestPart3_heartbeat_thread:
             f"while it ran; expected a beat every 0.01 s. A heartbeat sent only before and after "
             f"each task makes every long task look like a dead worker")
 
+    def test_the_first_beat_is_sent_before_the_task_starts(self):
+        """A task must never run unannounced: the first beat has been sent when it starts.
+
+        The first beat holds itself back until the task starts (or WAIT passes): code
+        that starts the task without waiting for that beat lets the task start during
+        it, which the beat sees; correct code cannot, so the beat just waits WAIT.
+        """
+        task_started = threading.Event()
+        first_beat_saw_the_task = []
+
+        def beat():
+            if not first_beat_saw_the_task:
+                first_beat_saw_the_task.append(task_started.wait(WAIT))
+
+        def task():
+            task_started.set()
+            return "done"
+
+        assert ex.run_with_heartbeat(task, beat, interval=30) == "done"
+        assert first_beat_saw_the_task, "beat() was never called"
+        assert first_beat_saw_the_task == [False], (
+            "task() started while the first beat was still being sent: a worker killed "
+            "just then would hold a task that no heartbeat ever announced. Send the first "
+            "beat (and let it finish) before calling task()")
+
     def test_first_beat_comes_at_once(self):
         beats = Beats()
         first_in_time = ex.run_with_heartbeat(lambda: beats.wait_for(1), beats, interval=30)

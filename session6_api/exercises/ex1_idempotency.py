@@ -58,7 +58,7 @@ def fingerprint(body: dict[str, Any]) -> str:
     # spacing) get the same fingerprint; bodies that differ in any value, however deep,
     # get different ones. The result is a SHA-256 hex digest.
     raise NotImplementedError("Exercise 1, part 1: hash the body in a canonical form "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=6 EXERCISE=1)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -68,14 +68,14 @@ def find_by_key(conn: sa.Connection, table: sa.Table, key: str) -> tuple[str, st
     """(id, fingerprint) of the row with this key, or None."""
     # TODO (part 2): what this key already made, if anything: its id and the fingerprint
     # of the body it was made with.
-    raise NotImplementedError("Exercise 1, part 2: look the key up (see the hint in README)")
+    raise NotImplementedError("Exercise 1, part 2: look the key up (hint: make hint SESSION=6 EXERCISE=1)")
 
 
 def same_request(found: tuple[str, str], digest: str) -> str:
     """The existing id if the fingerprints match, else IdempotencyConflict."""
     # TODO (part 2): the same key with the same body is a repeat (answer with the task it
     # made); with another body it is a client bug, refused (the API turns it into a 422).
-    raise NotImplementedError("Exercise 1, part 2: same key, same body? (see the hint in README)")
+    raise NotImplementedError("Exercise 1, part 2: same key, same body? (hint: make hint SESSION=6 EXERCISE=1)")
 
 
 def create_task(engine: sa.Engine, table: sa.Table, body: dict[str, Any],
@@ -83,7 +83,7 @@ def create_task(engine: sa.Engine, table: sa.Table, body: dict[str, Any],
     """(task id, created): a new row, or the row this key already made."""
     # TODO (part 2): a repeat writes nothing and gets the first task (created=False); a
     # conflict writes nothing and raises; no key, or a new key, makes a new task.
-    raise NotImplementedError("Exercise 1, part 2: create or find the task (see the hint in README)")
+    raise NotImplementedError("Exercise 1, part 2: create or find the task (hint: make hint SESSION=6 EXERCISE=1)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -97,4 +97,4 @@ def insert_or_existing(engine: sa.Engine, table: sa.Table, body: dict[str, Any],
     # database lets one in; the loser answers exactly as part 2 would have, had it looked
     # a moment later (the winner's task, or a conflict). Nothing else is swallowed.
     raise NotImplementedError("Exercise 1, part 3: survive the race on the unique key "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=6 EXERCISE=1)")

@@ -54,7 +54,7 @@ def push(queue: Any, row: OutboxRow) -> bool:
     # row's own task id is what lets Redis recognise the repeat. The priority travels
     # too ("normal" when the payload has none).
     raise NotImplementedError("Exercise 2, part 1: push under the row's own id "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=6 EXERCISE=2)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -66,7 +66,7 @@ def relay_once(store: Any, queue: Any,
     # TODO (part 2): every unsent row, oldest first, ends in Redis and marked sent. Rule:
     # a relay killed at any point (between(row) is where the tests kill it) may make the
     # next relay repeat a push, never skip one; a repeat counts as a duplicate, not an error.
-    raise NotImplementedError("Exercise 2, part 2: one pass of the relay (see the hint in README)")
+    raise NotImplementedError("Exercise 2, part 2: one pass of the relay (hint: make hint SESSION=6 EXERCISE=2)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -78,4 +78,4 @@ def relay_forever(store: Any, queue: Any, stop: threading.Event, interval: float
     # logged and tried again, it never ends the relay; an idle relay waits `interval`
     # between passes instead of spinning, and a stop ends that wait at once.
     raise NotImplementedError("Exercise 2, part 3: a relay that outlives a failed pass "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=6 EXERCISE=2)")

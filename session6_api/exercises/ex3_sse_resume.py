@@ -40,7 +40,7 @@ def format_event(event_id: str, name: str, data: dict[str, Any]) -> str:
     # TODO (part 1): the text a browser's EventSource reads as one event with this id,
     # this name and this data as JSON. Rule: the data must stay on one line whatever it
     # contains, and the event must be ended so the browser delivers it.
-    raise NotImplementedError("Exercise 3, part 1: the SSE wire format (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 1: the SSE wire format (hint: make hint SESSION=6 EXERCISE=3)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -50,7 +50,7 @@ def resume_after(header: str | None) -> str:
     """The stream id to resume after: a valid ``Last-Event-ID``, else the beginning."""
     # TODO (part 2): a valid stream id (spaces around it do not count) is where to resume;
     # anything else (missing, empty, garbage) means from the start, never an error.
-    raise NotImplementedError("Exercise 3, part 2: where to resume (see the hint in README)")
+    raise NotImplementedError("Exercise 3, part 2: where to resume (hint: make hint SESSION=6 EXERCISE=3)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -62,4 +62,4 @@ def task_events(r: Any, stream: str, task_id: str, after: str = "0-0") -> list[s
     # first terminal event. Rules: other tasks' events are skipped; read in pages of PAGE
     # (the stream may hold far more); nothing seen is repeated, nothing after is missed.
     raise NotImplementedError("Exercise 3, part 3: the task's events after an id "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=6 EXERCISE=3)")

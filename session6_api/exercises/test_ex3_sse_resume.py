@@ -63,54 +63,53 @@ def parse(texts):
 # --- Part 1 ---------------------------------------------------------------------
 
 
-def test_part1_the_wire_format():
-    text = ex.format_event("1718000000000-3", "claimed", {"task": "a", "attempt": 1})
-    assert text == ('id: 1718000000000-3\nevent: claimed\n'
-                    'data: {"task": "a", "attempt": 1}\n\n'), repr(text)
+class TestPart1_WireFormat:
+    def test_the_wire_format(self):
+        text = ex.format_event("1718000000000-3", "claimed", {"task": "a", "attempt": 1})
+        assert text == ('id: 1718000000000-3\nevent: claimed\n'
+                        'data: {"task": "a", "attempt": 1}\n\n'), repr(text)
 
-
-def test_part1_data_is_one_line_of_json_even_with_newlines_inside():
-    text = ex.format_event("1-0", "failed", {"error": "line one\nline two"})
-    data_lines = [line for line in text.split("\n") if line.startswith("data: ")]
-    assert len(data_lines) == 1 and json.loads(data_lines[0][6:])["error"] == "line one\nline two"
+    def test_data_is_one_line_of_json_even_with_newlines_inside(self):
+        text = ex.format_event("1-0", "failed", {"error": "line one\nline two"})
+        data_lines = [line for line in text.split("\n") if line.startswith("data: ")]
+        assert len(data_lines) == 1 and json.loads(data_lines[0][6:])["error"] == "line one\nline two"
 
 
 # --- Part 2 ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("5-0", "5-0"), (" 1718000000000-12 ", "1718000000000-12"), (None, "0-0"), ("", "0-0"),
-    ("banana", "0-0"), ("5", "0-0"), ("-1-0", "0-0"), ("5-0; DROP TABLE", "0-0"),
-])
-def test_part2_resume_point(header, expected):
-    assert ex.resume_after(header) == expected, f"resume_after({header!r})"
+class TestPart2_ResumePoint:
+    @pytest.mark.parametrize(("header", "expected"), [
+        ("5-0", "5-0"), (" 1718000000000-12 ", "1718000000000-12"), (None, "0-0"), ("", "0-0"),
+        ("banana", "0-0"), ("5", "0-0"), ("-1-0", "0-0"), ("5-0; DROP TABLE", "0-0"),
+    ])
+    def test_resume_point(self, header, expected):
+        assert ex.resume_after(header) == expected, f"resume_after({header!r})"
 
 
 # --- Part 3 ---------------------------------------------------------------------
 
 
-def test_part3_from_the_start_the_whole_history_then_the_end(r):
-    events = parse(ex.task_events(r, STREAM, "a"))
-    assert events == [("1-0", "enqueued"), ("3-0", "claimed"), ("5-0", "failed"),
-                      ("6-0", "retry_scheduled"), ("7-0", "claimed"), ("8-0", "completed")], (
-        "expected task a's events only, ending at 'completed' (9-0 comes after the end)")
+class TestPart3_TaskEvents:
+    def test_from_the_start_the_whole_history_then_the_end(self, r):
+        events = parse(ex.task_events(r, STREAM, "a"))
+        assert events == [("1-0", "enqueued"), ("3-0", "claimed"), ("5-0", "failed"),
+                          ("6-0", "retry_scheduled"), ("7-0", "claimed"), ("8-0", "completed")], (
+            "expected task a's events only, ending at 'completed' (9-0 comes after the end)")
 
+    def test_resume_continues_right_after_the_last_seen_id(self, r):
+        seen = parse(ex.task_events(r, STREAM, "a"))[:3]
+        resumed = parse(ex.task_events(r, STREAM, "a", after=seen[-1][0]))
+        assert [i for i, _ in resumed] == ["6-0", "7-0", "8-0"], (
+            f"after {seen[-1][0]} expected 6-0, 7-0, 8-0 (nothing repeated, nothing skipped); "
+            f"got {resumed}")
 
-def test_part3_resume_continues_right_after_the_last_seen_id(r):
-    seen = parse(ex.task_events(r, STREAM, "a"))[:3]
-    resumed = parse(ex.task_events(r, STREAM, "a", after=seen[-1][0]))
-    assert [i for i, _ in resumed] == ["6-0", "7-0", "8-0"], (
-        f"after {seen[-1][0]} expected 6-0, 7-0, 8-0 (nothing repeated, nothing skipped); "
-        f"got {resumed}")
+    def test_a_running_task_gives_what_exists_so_far(self, r):
+        assert parse(ex.task_events(r, STREAM, "b")) == [("2-0", "enqueued"), ("4-0", "claimed")]
 
-
-def test_part3_a_running_task_gives_what_exists_so_far(r):
-    assert parse(ex.task_events(r, STREAM, "b")) == [("2-0", "enqueued"), ("4-0", "claimed")]
-
-
-def test_part3_more_events_than_one_page(r):
-    for n in range(10, 260):
-        r.xadd(STREAM, {"event": "heartbeat", "task": "other"}, id=f"{n}-0")
-    r.xadd(STREAM, {"event": "completed", "task": "b"}, id="300-0")
-    events = parse(ex.task_events(r, STREAM, "b"))
-    assert events[-1] == ("300-0", "completed"), "events beyond the first XRANGE page were lost"
+    def test_more_events_than_one_page(self, r):
+        for n in range(10, 260):
+            r.xadd(STREAM, {"event": "heartbeat", "task": "other"}, id=f"{n}-0")
+        r.xadd(STREAM, {"event": "completed", "task": "b"}, id="300-0")
+        events = parse(ex.task_events(r, STREAM, "b"))
+        assert events[-1] == ("300-0", "completed"), "events beyond the first XRANGE page were lost"

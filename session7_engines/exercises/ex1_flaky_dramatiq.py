@@ -7,18 +7,21 @@ that for you, through options on the actor (its ``Retries`` middleware), once yo
 say what you want:
 
 - Part 1: ``retry_options(max_retries, min_backoff_ms, max_backoff_ms)``: the actor
-  options as a dict: ``max_retries``, ``min_backoff`` and ``max_backoff`` (Dramatiq
-  counts in milliseconds), and ``throws``: the exception classes that must NOT be
-  retried (``(PermanentTaskError,)``: a bad payload will not get better).
+  options, as a dict, that give session 5's policy: a transient error is retried up to
+  ``max_retries`` times with a backoff between the two bounds, and a
+  ``PermanentTaskError`` is never retried (a bad payload will not get better). The
+  names are the ones Dramatiq's ``Retries`` middleware reads: its documentation lists
+  them, and says which unit it counts time in.
 - Part 2: ``attempt_number()``: inside an actor, which attempt is this (1 for the
-  first run)? Dramatiq keeps the count of retries so far in the message's options
-  (``"retries"``, absent on the first run); the ``CurrentMessage`` middleware gives
-  you the message being processed.
+  first run)? The actor's arguments do not say; the message being processed knows how
+  many times it has been retried, and one of the middleware the broker runs can give
+  you that message. The first run must not be an error.
 - Part 3: ``declare_flaky(broker, runs)``: declare the actor ``flaky(task_id, times)``
-  on ``broker`` with ``retry_options(min_backoff_ms=10, max_backoff_ms=50)``. Each run
-  appends ``(task_id, attempt)`` to ``runs``; then it raises ``TransientTaskError``
-  while ``attempt <= times``, raises ``PermanentTaskError`` if ``times`` is negative,
-  and otherwise returns ``{"task_id": task_id, "attempts": attempt}``.
+  on ``broker`` (not the global broker), with part 1's policy and a backoff of 10 to
+  50 ms. Each run appends ``(task_id, attempt)`` to ``runs``, failed runs too; then it
+  raises ``TransientTaskError`` while ``attempt <= times``, raises
+  ``PermanentTaskError`` if ``times`` is negative, and otherwise returns
+  ``{"task_id": task_id, "attempts": attempt}``.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def retry_options(max_retries: int = 3, min_backoff_ms: int = 100,
     # TODO (part 1): the options Dramatiq's Retries middleware reads, so that transient
     # errors are retried with backoff and a PermanentTaskError is never retried.
     raise NotImplementedError("Exercise 1, part 1: return Dramatiq's retry options "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=1)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -57,7 +60,7 @@ def attempt_number() -> int:
     # TODO (part 2): 1 on the first run of the message being processed, 2 on its first
     # retry, and so on; the first run must not be an error.
     raise NotImplementedError("Exercise 1, part 2: read the retry count of the current "
-                              "message (see the hint in README)")
+                              "message (hint: make hint SESSION=7 EXERCISE=1)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -69,4 +72,4 @@ def declare_flaky(broker: dramatiq.Broker, runs: list) -> dramatiq.Actor:
     # retry policy of part 1 (10 to 50 ms backoff); every run is recorded in `runs`,
     # even the ones that fail.
     raise NotImplementedError("Exercise 1, part 3: declare the flaky actor "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=1)")

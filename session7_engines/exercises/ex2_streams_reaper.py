@@ -8,14 +8,15 @@ reaper is whoever notices: it takes over entries idle longer than a lease with
 is therefore the number of attempts. Past ``max_deliveries`` the entry is not run
 again: it goes to a dead-letter stream, so a poison task cannot loop forever.
 
-- Part 1: ``reap(r, stream, group, consumer, min_idle_ms, count)``: take over up to
-  ``count`` entries idle at least ``min_idle_ms`` (``r.xautoclaim``, from ``"0-0"``)
-  for ``consumer``, and return ``[(entry_id, fields, deliveries), ...]`` where
-  ``deliveries`` is the entry's delivery count after the take-over
-  (``r.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)``).
+- Part 1: ``reap(r, stream, group, consumer, min_idle_ms, count)``: take over, for
+  ``consumer``, up to ``count`` entries idle at least ``min_idle_ms`` (scanning the
+  whole pending list from its start), and return ``[(entry_id, fields, deliveries),
+  ...]`` where ``deliveries`` is the entry's delivery count *after* the take-over.
+  The command that takes entries over does not report their counts: another command
+  on the pending list does.
 - Part 2: ``dead_letter(r, stream, group, dead_stream, entry_id, fields, reason)``:
-  add the entry's fields plus ``reason`` to ``dead_stream`` and ack it in ``stream``,
-  both or neither (a ``MULTI``/``EXEC`` transaction: ``r.pipeline(transaction=True)``).
+  the entry's fields plus ``reason`` end up in ``dead_stream`` and the entry is acked
+  in ``stream``: both or neither, even if the reaper dies between the two writes.
 - Part 3: ``reap_or_bury(r, stream, group, consumer, dead_stream, min_idle_ms,
   max_deliveries, count=10)``: reap, dead-letter every entry delivered more than
   ``max_deliveries`` times (reason ``"delivered N times"``), and return
@@ -40,7 +41,7 @@ def reap(r: Any, stream: str, group: str, consumer: str, min_idle_ms: int,
     # TODO (part 1): the idle entries become this consumer's, each reported with its
     # delivery count *after* the take-over (that count is the number of attempts).
     raise NotImplementedError("Exercise 2, part 1: take over idle entries with XAUTOCLAIM "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=2)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -51,7 +52,7 @@ def dead_letter(r: Any, stream: str, group: str, dead_stream: str, entry_id: str
     """Move one entry to the dead-letter stream: added there and acked here, atomically."""
     # TODO (part 2): the entry is in the dead stream and acked here, both or neither.
     raise NotImplementedError("Exercise 2, part 2: dead-letter an entry atomically "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=2)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -64,4 +65,4 @@ def reap_or_bury(r: Any, stream: str, group: str, consumer: str, dead_stream: st
     # TODO (part 3): a poison entry is buried once it has been delivered more than
     # max_deliveries times, and never comes back; every other reaped entry is returned.
     raise NotImplementedError("Exercise 2, part 3: reap and bury the poison "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=7 EXERCISE=2)")

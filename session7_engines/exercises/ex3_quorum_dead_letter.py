@@ -41,7 +41,9 @@ def queue_arguments(max_deliveries: int, dead_letter_exchange: str,
     # then routed through dead_letter_exchange with routing_key. Mind what the broker's
     # limit counts: find out whether it is deliveries or something else.
     # max_deliveries below 1 makes no sense: refuse it with ValueError.
-    raise NotImplementedError("Exercise 3, part 1: queue_arguments")
+    raise NotImplementedError("Exercise 3, part 1: a quorum queue that dead-letters "
+                              "after max_deliveries deliveries "
+                              "(hint: make hint SESSION=7 EXERCISE=3)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -53,7 +55,8 @@ def declare(channel: Any, queue: str, max_deliveries: int) -> str:
     # f"{queue}.dead", reached only through the exchange f"{queue}.dlx": an exchange
     # drops what no binding routes. Declaring twice (every worker does at start)
     # must not fail.
-    raise NotImplementedError("Exercise 3, part 2: declare")
+    raise NotImplementedError("Exercise 3, part 2: declare the queue and its dead-letter route "
+                              "(hint: make hint SESSION=7 EXERCISE=3)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -64,4 +67,5 @@ def delivery_number(headers: dict[str, Any] | None) -> int:
     # TODO (part 3): the broker writes its count into a header of each delivery.
     # What does it say on the first delivery, and what if a broker leaves the
     # header out then (newer versions do), or the message has no headers at all?
-    raise NotImplementedError("Exercise 3, part 3: delivery_number")
+    raise NotImplementedError("Exercise 3, part 3: which delivery this is, from the headers "
+                              "(hint: make hint SESSION=7 EXERCISE=3)")

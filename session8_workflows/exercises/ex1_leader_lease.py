@@ -35,7 +35,7 @@ def acquire(r: Any, key: str, token: str, ttl_ms: int) -> bool:
     # written without a TTL would make us leader for ever, even dead). If it is taken,
     # it may be ours: then extending it (part 2) is the answer.
     raise NotImplementedError("Exercise 1, part 1: take the lease if it is free "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=1)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -48,7 +48,7 @@ def renew(r: Any, key: str, token: str, ttl_ms: int) -> bool:
     # step (an optimistic transaction: watch the key, check, then a MULTI that Redis
     # refuses if the key changed). A refused or failed check means: not the leader.
     raise NotImplementedError("Exercise 1, part 2: extend the lease only while it is ours "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=1)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -59,4 +59,4 @@ def release(r: Any, key: str, token: str) -> bool:
     # TODO (part 3): the same rule as part 2: delete the key only if it holds our
     # token, checked and deleted in one step; someone else's lease is left alone.
     raise NotImplementedError("Exercise 1, part 3: release the lease only if it is ours "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=1)")

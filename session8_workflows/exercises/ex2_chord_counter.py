@@ -80,7 +80,7 @@ def record_result(r: Any, wf: str, child: str, result: Any) -> bool:
     # nothing. One command can write a hash field only if it is absent and say whether
     # it did.
     raise NotImplementedError("Exercise 2, part 1: record a child's result once "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=2)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -94,7 +94,7 @@ def complete_child(r: Any, wf: str, child: str, result: Any, callback: dict[str,
     # then read again and decide again. The callback's enqueue belongs inside it: a
     # worker that dies after the transaction must leave the callback enqueued.
     raise NotImplementedError("Exercise 2, part 2: count a child off and enqueue the "
-                              "callback if it was the last (see the hint in README)")
+                              "callback if it was the last (hint: make hint SESSION=8 EXERCISE=2)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -112,4 +112,4 @@ def fail_child(r: Any, wf: str, child: str, reason: str, policy: str,
     # count it off, and mark the chord failed with the reason, in one transaction; part 2
     # must then never enqueue the callback.
     raise NotImplementedError("Exercise 2, part 3: apply the failure policy "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=2)")

@@ -42,7 +42,7 @@ def due_times(last: float, now: float, every: float, anchor: float = 0.0) -> lis
     # counted from ``anchor`` (not ``last + every``: a scheduler that woke up late must
     # stay on the grid); then every ``every`` seconds while it is not after ``now``.
     raise NotImplementedError("Exercise 3, part 1: list the due times since the last look "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=3)")
 
 
 # --- Part 2 -------------------------------------------------------------------
@@ -54,7 +54,7 @@ def plan(due: list[float], now: float, grace: float, policy: str) -> list[float]
     # On-time ones always fire. Of the missed ones, "catch_up_once" fires the latest,
     # "skip" fires none.
     raise NotImplementedError("Exercise 3, part 2: apply the misfire policy "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=3)")
 
 
 # --- Part 3 -------------------------------------------------------------------
@@ -65,11 +65,11 @@ def firing_id(name: str, due: float) -> str:
     # TODO (part 3): built from what every scheduler agrees on (the name and the due
     # time), never from what differs between them (their clock, their name, random).
     raise NotImplementedError("Exercise 3, part 3: make the firing's id "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=3)")
 
 
 def fire(r: Any, name: str, due: float, now: float) -> bool:
     """Enqueue the firing of ``due``; False if it was enqueued before."""
     # TODO (part 3): enqueue under the firing's id with enqueue_once; a repeat is refused.
     raise NotImplementedError("Exercise 3, part 3: fire a due time once "
-                              "(see the hint in README)")
+                              "(hint: make hint SESSION=8 EXERCISE=3)")

@@ -13,10 +13,10 @@ death: each heartbeat writes a key that expires unless it is written again.
   seen. ``dead_workers`` lists the registered workers that are not alive at the
   time ``clock()`` says, oldest silence first.
 - Part 3: ``run_with_heartbeat(task, beat, interval)``. Run ``task()`` and return
-  its result, while a separate thread calls ``beat()`` right away and then every
-  ``interval`` seconds, for as long as the task runs. A task may take an hour: the
-  heartbeat must not wait for it. When the task ends (or raises), stop the thread
-  and wait for it before returning.
+  its result. The first ``beat()`` has been sent when ``task()`` starts; then a
+  separate thread calls ``beat()`` every ``interval`` seconds, for as long as the task
+  runs. A task may take an hour: the heartbeat must not wait for it. When the task
+  ends (or raises), stop the thread and wait for it before returning.
 """
 
 from __future__ import annotations
@@ -68,10 +68,12 @@ def dead_workers(r: Any, queue: str, ttl: float, clock: Callable[[], float]) -> 
 
 def run_with_heartbeat(task: Callable[[], T], beat: Callable[[], None], interval: float) -> T:
     """Run ``task()`` here while another thread calls ``beat()`` every ``interval`` s."""
+    # The first beat here, before the task: a task never runs unannounced, and a worker
+    # that cannot beat (Redis is down) does not start one.
+    beat()
     stop = threading.Event()
 
     def beat_until_stopped() -> None:
-        beat()
         # wait() returns True as soon as stop is set: no waiting out a full interval at the end.
         while not stop.wait(interval):
             beat()

@@ -2,8 +2,8 @@
 requests) silently gets the wrong task.
 
 Rejected by:
-    test_ex1_idempotency.py::test_part2_same_key_with_another_body_is_refused_and_writes_nothing
-    test_ex1_idempotency.py::test_part3_losing_the_race_with_another_body_is_a_conflict
+    test_ex1_idempotency.py::TestPart2_CreateTask::test_same_key_with_another_body_is_refused_and_writes_nothing
+    test_ex1_idempotency.py::TestPart3_Race::test_losing_the_race_with_another_body_is_a_conflict
 
 Exercise 1: the idempotency key (same key and body: same task; another body: refused).
 

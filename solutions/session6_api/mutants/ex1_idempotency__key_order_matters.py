@@ -2,8 +2,8 @@
 another order looks like a different body.
 
 Rejected by:
-    test_ex1_idempotency.py::test_part1_key_order_and_spacing_do_not_change_the_fingerprint
-    test_ex1_idempotency.py::test_part2_same_key_and_body_give_the_same_task_once
+    test_ex1_idempotency.py::TestPart1_Fingerprint::test_key_order_and_spacing_do_not_change_the_fingerprint
+    test_ex1_idempotency.py::TestPart2_CreateTask::test_same_key_and_body_give_the_same_task_once
 
 Exercise 1: the idempotency key (same key and body: same task; another body: refused).
 

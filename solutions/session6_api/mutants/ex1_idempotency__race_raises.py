@@ -2,8 +2,8 @@
 gets a 500 instead of its task.
 
 Rejected by:
-    test_ex1_idempotency.py::test_part3_losing_the_race_answers_with_the_winners_task
-    test_ex1_idempotency.py::test_part3_losing_the_race_with_another_body_is_a_conflict
+    test_ex1_idempotency.py::TestPart3_Race::test_losing_the_race_answers_with_the_winners_task
+    test_ex1_idempotency.py::TestPart3_Race::test_losing_the_race_with_another_body_is_a_conflict
 
 Exercise 1: the idempotency key (same key and body: same task; another body: refused).
 

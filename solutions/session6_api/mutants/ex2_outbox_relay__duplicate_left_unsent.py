@@ -2,7 +2,7 @@
 crash that row is pushed (and refused) on every pass, for ever.
 
 Rejected by:
-    test_ex2_outbox_relay.py::test_part2_a_relay_killed_between_steps_loses_and_doubles_nothing
+    test_ex2_outbox_relay.py::TestPart2_RelayOnce::test_a_relay_killed_between_steps_loses_and_doubles_nothing
 
 Exercise 2: the outbox relay (no task lost or doubled when the relay dies between steps).
 

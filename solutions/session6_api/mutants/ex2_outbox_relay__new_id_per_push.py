@@ -2,11 +2,11 @@
 after pushing and is restarted pushes the same task a second time.
 
 Rejected by:
-    test_ex2_outbox_relay.py::test_part1_push_uses_the_rows_task_id
-    test_ex2_outbox_relay.py::test_part1_pushing_the_same_row_twice_is_refused
-    test_ex2_outbox_relay.py::test_part2_a_relay_killed_between_steps_loses_and_doubles_nothing
-    test_ex2_outbox_relay.py::test_part2_oldest_rows_go_first
-    test_ex2_outbox_relay.py::test_part2_one_pass_pushes_every_row_once_and_marks_it
+    test_ex2_outbox_relay.py::TestPart1_Push::test_push_uses_the_rows_task_id
+    test_ex2_outbox_relay.py::TestPart1_Push::test_pushing_the_same_row_twice_is_refused
+    test_ex2_outbox_relay.py::TestPart2_RelayOnce::test_a_relay_killed_between_steps_loses_and_doubles_nothing
+    test_ex2_outbox_relay.py::TestPart2_RelayOnce::test_oldest_rows_go_first
+    test_ex2_outbox_relay.py::TestPart2_RelayOnce::test_one_pass_pushes_every_row_once_and_marks_it
 
 Exercise 2: the outbox relay (no task lost or doubled when the relay dies between steps).
 

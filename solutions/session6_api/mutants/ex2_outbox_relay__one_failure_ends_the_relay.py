@@ -2,7 +2,7 @@
 is away the relay thread dies and nothing is ever sent again.
 
 Rejected by:
-    test_ex2_outbox_relay.py::test_part3_a_failing_pass_does_not_end_the_relay
+    test_ex2_outbox_relay.py::TestPart3_RelayForever::test_a_failing_pass_does_not_end_the_relay
 
 Exercise 2: the outbox relay (no task lost or doubled when the relay dies between steps).
 

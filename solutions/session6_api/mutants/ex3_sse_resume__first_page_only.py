@@ -2,7 +2,7 @@
 loses them.
 
 Rejected by:
-    test_ex3_sse_resume.py::test_part3_more_events_than_one_page
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_more_events_than_one_page
 
 Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
 

@@ -2,8 +2,8 @@
 the event the browser already had.
 
 Rejected by:
-    test_ex3_sse_resume.py::test_part3_a_running_task_gives_what_exists_so_far
-    test_ex3_sse_resume.py::test_part3_resume_continues_right_after_the_last_seen_id
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_a_running_task_gives_what_exists_so_far
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_resume_continues_right_after_the_last_seen_id
 
 Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
 

@@ -2,8 +2,8 @@
 (and a live one would hang its client for ever).
 
 Rejected by:
-    test_ex3_sse_resume.py::test_part3_from_the_start_the_whole_history_then_the_end
-    test_ex3_sse_resume.py::test_part3_resume_continues_right_after_the_last_seen_id
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_from_the_start_the_whole_history_then_the_end
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_resume_continues_right_after_the_last_seen_id
 
 Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
 

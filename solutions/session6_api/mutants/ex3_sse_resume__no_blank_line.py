@@ -2,11 +2,11 @@
 event and never dispatches it.
 
 Rejected by:
-    test_ex3_sse_resume.py::test_part1_the_wire_format
-    test_ex3_sse_resume.py::test_part3_a_running_task_gives_what_exists_so_far
-    test_ex3_sse_resume.py::test_part3_from_the_start_the_whole_history_then_the_end
-    test_ex3_sse_resume.py::test_part3_more_events_than_one_page
-    test_ex3_sse_resume.py::test_part3_resume_continues_right_after_the_last_seen_id
+    test_ex3_sse_resume.py::TestPart1_WireFormat::test_the_wire_format
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_a_running_task_gives_what_exists_so_far
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_from_the_start_the_whole_history_then_the_end
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_more_events_than_one_page
+    test_ex3_sse_resume.py::TestPart3_TaskEvents::test_resume_continues_right_after_the_last_seen_id
 
 Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
 

@@ -2,7 +2,7 @@
 argument (an error) instead of a fresh start.
 
 Rejected by:
-    test_ex3_sse_resume.py::test_part2_resume_point
+    test_ex3_sse_resume.py::TestPart2_ResumePoint::test_resume_point
 
 Exercise 3: task progress as Server-Sent Events, resumed from ``Last-Event-ID``.
 
