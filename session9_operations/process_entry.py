@@ -1,0 +1,35 @@
+"""Run an ``OperationsWorker`` in a child process (the function ``multiprocessing`` starts).
+
+Session 5's ``run_worker_process`` builds a plain ``RedisWorker``; this is the same
+entry with the worker class of this session and its handlers, so the supervisor
+(autoscale.py) can start either kind.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue, default_handlers
+from session5_recovery.workers.process_entry import load_handlers
+
+from .worker import OperationsWorker
+
+
+def run_operations_worker(worker_id: str, redis_url: str, queue_name: str, *,
+                          burst: bool = False, settings: dict[str, Any] | None = None,
+                          handlers: str | None = None, ready: Any = None,
+                          verbose: bool = False) -> dict[str, Any]:
+    """Connect, work on ``queue_name`` until stopped (SIGTERM: finish the task, then go)."""
+    queue = RedisTaskQueue.connect(redis_url, queue_name=queue_name,
+                                   settings=RecoverySettings.from_dict(settings or {}))
+    try:
+        log = (lambda line: print(line, flush=True)) if verbose else None
+        registry = load_handlers(handlers) if handlers else default_handlers()
+        worker = OperationsWorker(worker_id, None, queue, handlers=registry, log=log,
+                                  kill_children=True)
+        counts = worker.start(burst=burst, on_registered=ready.set if ready else None)
+        return {"worker_id": worker_id, "deferred": worker.deferred, **counts.as_dict()}
+    finally:
+        queue.close()
+        sys.stdout.flush()
