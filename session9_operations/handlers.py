@@ -2,10 +2,11 @@
 
 - ``webhook``: one signed HTTP delivery (webhooks.py);
 - ``email``: one message through an SMTP server (mail.py);
-- ``ledger``: write "<task id> <attempt> <start time>" to the file named by
+- ``ledger``: write "<task id> <attempt> <start> <admitted>" to the file named by
   ``OPERATIONS_LEDGER`` and sleep ``seconds``. Tests and demos count runs and start
   times from it. The file comes from the worker's environment, never from the task:
-  a task must not choose which file a worker appends to.
+  a task must not choose which file a worker appends to. ``admitted`` is when the
+  rate limiter let it start ("-" without a limit): the limit is a promise about that.
 
 ``operations_handlers`` is what ``"session9_operations.handlers:operations_handlers"``
 names for a worker process started with ``spawn``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from session5_recovery.workers import (
@@ -25,6 +27,7 @@ from session5_recovery.workers import (
 )
 
 from .mail import handle_email
+from .ratelimit import ADMITTED_AT
 from .webhooks import DELIVERY_TYPE, handle_webhook
 
 LEDGER_ENV = "OPERATIONS_LEDGER"
@@ -37,9 +40,10 @@ def handle_ledger(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     if not path:
         raise PermanentTaskError(f"{LEDGER_ENV} is not set in the worker's environment: the "
                                  f"ledger task has nowhere to write")
-    started = time.time()
+    started, admitted = time.time(), ADMITTED_AT.get()
     with open(path, "a", encoding="utf-8") as ledger:
-        ledger.write(f"{context.task_id} {context.attempt} {started:.6f}\n")
+        ledger.write(f"{context.task_id} {context.attempt} {started:.6f} "
+                     f"{'-' if admitted is None else f'{admitted:.6f}'}\n")
     seconds = data.get("seconds", 0)
     if seconds:
         time.sleep(float(seconds))
@@ -54,11 +58,20 @@ def operations_handlers() -> HandlerRegistry:
     return registry
 
 
-def read_ledger(path: str | os.PathLike[str]) -> list[tuple[str, int, float]]:
-    """The ledger's lines as (task id, attempt, start time)."""
+@dataclass(frozen=True)
+class LedgerRow:
+    task_id: str
+    attempt: int
+    started: float  # the handler's clock
+    admitted: float | None  # the limiter's admission (None: no limit)
+
+
+def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRow]:
+    """The ledger's lines, in the order they were written."""
     rows = []
     with open(path, encoding="utf-8") as ledger:
         for line in ledger:
-            task_id, attempt, started = line.split()
-            rows.append((task_id, int(attempt), float(started)))
+            task_id, attempt, started, admitted = line.split()
+            rows.append(LedgerRow(task_id, int(attempt), float(started),
+                                  None if admitted == "-" else float(admitted)))
     return rows

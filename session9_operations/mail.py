@@ -13,7 +13,12 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
-from session5_recovery.workers import InvalidTaskError, PermanentTaskError, TaskContext, TransientTaskError
+from session5_recovery.workers import (
+    InvalidTaskError,
+    PermanentTaskError,
+    TaskContext,
+    TransientTaskError,
+)
 
 HOST_ENV, PORT_ENV = "SMTP_HOST", "SMTP_PORT"
 

@@ -13,14 +13,14 @@
 --
 -- "acquire": may this task start now?
 --   ARGV: type, member. KEYS: ratelimits, ratelimit:<type>
---   REPLY: {"allowed"} | {"unlimited"} | {"limited", retry_at}
+--   REPLY: {"allowed", now} | {"unlimited"} | {"limited", retry_at}
 --
 -- "acquire_or_defer": the same check at claim time; over the limit, the claimed task
 --   goes back from the worker's list to the delayed set, due when the window has room,
 --   and the attempt the claim counted is given back.
 --   ARGV: type, member, worker, id, events_maxlen
 --   KEYS: ratelimits, ratelimit:<type>, processing:<w>, task:<id>, delayed, events
---   REPLY: {"allowed"} | {"unlimited"} | {"deferred", due} | {"not_mine"}
+--   REPLY: {"allowed", now} | {"unlimited"} | {"deferred", due} | {"not_mine"}
 local command, now = ARGV[1], tonumber(ARGV[2])
 
 local function check(limits_key, starts_key, kind, member)
@@ -36,7 +36,7 @@ local function check(limits_key, starts_key, kind, member)
     if redis.call("ZCARD", starts_key) < limit then
         redis.call("ZADD", starts_key, now, member)
         redis.call("PEXPIRE", starts_key, math.ceil(window * 1000) + 1000)
-        return {"allowed"}
+        return {"allowed", ARGV[2]}
     end
     -- Full: the oldest start in the window leaves it at oldest + window.
     local oldest = redis.call("ZRANGE", starts_key, 0, 0, "WITHSCORES")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ from typing import Any
 from session5_recovery.workers import QueueKeys, RedisTaskQueue
 
 RATELIMIT_LUA = Path(__file__).with_name("ratelimit.lua").read_text(encoding="utf-8")
+
+
+# When the limiter admitted the task running now (None: no limit applied). The limit
+# is a promise about admissions; a handler that starts a few milliseconds later (the
+# worker's own scheduling) is measured against it in the tests.
+ADMITTED_AT: ContextVar[float | None] = ContextVar("admitted_at", default=None)
 
 
 class RateLimitError(ValueError):
@@ -73,7 +80,7 @@ class Verdict:
     """What the limiter said: ``outcome`` is allowed, unlimited, limited/deferred or not_mine."""
 
     outcome: str
-    retry_at: float | None = None
+    retry_at: float | None = None  # when to try again; for "allowed", the admission time
 
     @property
     def may_start(self) -> bool:
@@ -136,3 +143,16 @@ def _verdict(reply: list[Any]) -> Verdict:
     outcome = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
     retry_at = float(reply[1]) if len(reply) > 1 else None
     return Verdict(outcome, retry_at)
+
+
+def max_starts_in_any_window(starts: list[float], window: float) -> int:
+    """The most starts inside any half-open interval [t, t + window): what a limit promises.
+
+    Two pointers over the sorted times; the windows that matter start at a start.
+    """
+    ordered, most, left = sorted(starts), 0, 0
+    for right, t in enumerate(ordered):
+        while t - ordered[left] >= window:
+            left += 1
+        most = max(most, right - left + 1)
+    return most

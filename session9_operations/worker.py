@@ -22,7 +22,7 @@ from typing import Any
 
 from session5_recovery.workers import RedisWorker, Task
 
-from .ratelimit import RateLimiter
+from .ratelimit import ADMITTED_AT, RateLimiter
 from .webhooks import queue_delivery
 
 
@@ -48,7 +48,11 @@ class OperationsWorker(RedisWorker):
             return "deferred"
         if verdict.outcome == "not_mine":
             return "refused"
-        outcome = super().process(task)
+        admitted = ADMITTED_AT.set(verdict.retry_at if verdict.outcome == "allowed" else None)
+        try:
+            outcome = super().process(task)
+        finally:
+            ADMITTED_AT.reset(admitted)
         if outcome in ("completed", "dead_lettered") and task.data.get("webhook_url"):
             self._retrying(lambda: queue_delivery(self.queue, task.id, outcome))
         return outcome

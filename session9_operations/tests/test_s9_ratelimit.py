@@ -8,7 +8,12 @@ from __future__ import annotations
 import pytest
 
 from session5_recovery.workers import RedisTaskQueue, TaskStatus
-from session9_operations.ratelimit import RateLimit, RateLimiter, RateLimitError
+from session9_operations.ratelimit import (
+    RateLimit,
+    RateLimiter,
+    RateLimitError,
+    max_starts_in_any_window,
+)
 from session9_operations.worker import OperationsWorker
 
 pytestmark = pytest.mark.redis
@@ -63,7 +68,7 @@ class TestSlidingWindow:
             fake_clock.advance(0.25)
             if limiter.acquire("email", f"t{step}").may_start:
                 starts.append(fake_clock())
-        assert max_in_any_window(starts, 10.0) == 3
+        assert max_starts_in_any_window(starts, 10.0) == 3
         assert len(starts) == 3 * 5  # and it does use its budget: 50 s, 3 per 10 s
 
     def test_types_without_a_limit_and_other_types_are_not_counted(self, limiter):
@@ -138,13 +143,3 @@ def _registry(ran):
         ran.append(data["n"])
 
     return registry
-
-
-def max_in_any_window(starts: list[float], window: float) -> int:
-    """The most starts inside any half-open interval [t, t + window) (two pointers)."""
-    starts, most, left = sorted(starts), 0, 0
-    for right, t in enumerate(starts):
-        while t - starts[left] >= window:
-            left += 1
-        most = max(most, right - left + 1)
-    return most
