@@ -1,0 +1,184 @@
+"""Webhooks: the URL policy (SSRF), the signature, and delivery through a receiver
+that is killed and restarted in the middle of the run."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue
+from session9_operations.handlers import HANDLERS
+from session9_operations.process_entry import run_operations_worker
+from session9_operations.webhooks import (
+    ALLOWED_HOSTS_ENV,
+    SECRET_ENV,
+    SignatureError,
+    WebhookUrlError,
+    check_webhook_url,
+    delivery_id_for,
+    signature_header,
+    verify_signature,
+)
+from workshop.waiting import wait_until
+
+ALLOWED = frozenset({"hooks.example.com", "127.0.0.1"})
+
+
+def public(host):
+    return ["93.184.216.34"]
+
+
+class TestUrlPolicy:
+    @pytest.mark.parametrize(("url", "why"), [
+        ("ftp://hooks.example.com/x", "http or https"),
+        ("file:///etc/passwd", "http or https"),
+        ("gopher://127.0.0.1:6379/_FLUSHALL", "http or https"),
+        ("https://user:pw@hooks.example.com/x", "credentials"),
+        ("https://evil.example.net/x", "not on WEBHOOK_ALLOWED_HOSTS"),
+        ("https:///nohost", "no host"),
+    ])
+    def test_refused_with_one_clear_line(self, url, why):
+        with pytest.raises(WebhookUrlError, match=why) as caught:
+            check_webhook_url(url, ALLOWED, resolve=public)
+        assert "\n" not in str(caught.value)
+
+    @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.7", "169.254.169.254",
+                                         "::1", "fe80::1", "0.0.0.0"])
+    def test_a_listed_name_that_resolves_inside_is_refused(self, address):
+        resolve = lambda host: ["93.184.216.34", address]  # noqa: E731 (every address is checked)
+        with pytest.raises(WebhookUrlError, match="internal address"):
+            check_webhook_url("https://hooks.example.com/x", {"hooks.example.com"},
+                              resolve=resolve)
+
+    def test_an_internal_address_listed_literally_is_allowed(self):
+        url = "http://127.0.0.1:17801/hook"
+        assert check_webhook_url(url, ALLOWED, resolve=lambda h: ["127.0.0.1"]) == url
+
+    def test_a_listed_public_host_is_allowed(self):
+        assert check_webhook_url("https://hooks.example.com/x", ALLOWED, resolve=public)
+
+    def test_the_allow_list_comes_from_the_environment(self, monkeypatch):
+        monkeypatch.setenv(ALLOWED_HOSTS_ENV, " Hooks.Example.com , ")
+        assert check_webhook_url("https://hooks.example.com/x", resolve=public)
+        monkeypatch.setenv(ALLOWED_HOSTS_ENV, "")
+        with pytest.raises(WebhookUrlError, match="empty"):
+            check_webhook_url("https://hooks.example.com/x", resolve=public)
+
+
+class TestSignature:
+    BODY = b'{"task_id":"t1"}'
+
+    def test_a_fresh_signed_body_verifies(self):
+        header = signature_header("s3cret", 1_000, self.BODY)
+        assert verify_signature("s3cret", header, self.BODY, now=1_010) == 1_000
+
+    @pytest.mark.parametrize(("secret", "body"), [("other", BODY), ("s3cret", b'{"task_id":"t2"}')])
+    def test_a_wrong_secret_or_an_altered_body_is_refused(self, secret, body):
+        header = signature_header("s3cret", 1_000, self.BODY)
+        with pytest.raises(SignatureError, match="does not match"):
+            verify_signature(secret, header, body, now=1_000)
+
+    def test_a_replay_older_than_five_minutes_is_refused(self):
+        header = signature_header("s3cret", 1_000, self.BODY)
+        assert verify_signature("s3cret", header, self.BODY, now=1_300)
+        with pytest.raises(SignatureError, match="replay"):
+            verify_signature("s3cret", header, self.BODY, now=1_301)
+
+    def test_a_refreshed_timestamp_breaks_the_signature(self):
+        old = signature_header("s3cret", 1_000, self.BODY)
+        forged = old.replace("t=1000", "t=2000")
+        with pytest.raises(SignatureError, match="does not match"):
+            verify_signature("s3cret", forged, self.BODY, now=2_000)
+
+    @pytest.mark.parametrize("header", [None, "", "v1=abc", "t=soon,v1=abc"])
+    def test_a_missing_or_malformed_header_is_refused(self, header):
+        with pytest.raises(SignatureError):
+            verify_signature("s3cret", header, self.BODY, now=1_000)
+
+    def test_the_delivery_id_is_stable_per_task(self):
+        assert delivery_id_for("t1") == delivery_id_for("t1") != delivery_id_for("t2")
+
+
+# --- end to end: workers, a receiver killed and restarted ---------------------------
+
+PORT = 17851
+FAST = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=2.0, reap_interval=0.05,
+                        claim_timeout=0.2, backoff_base=0.2, backoff_cap=1.0, max_attempts=20)
+
+
+def start_receiver(ledger):
+    process = subprocess.Popen([sys.executable, "-m", "session9_operations.receiver",
+                                "--port", str(PORT), "--ledger", str(ledger)],
+                               stdout=subprocess.PIPE, text=True)
+    assert "listening" in process.stdout.readline()
+    return process
+
+
+def read(ledger):
+    if not ledger.exists():
+        return []
+    return [json.loads(line) for line in ledger.read_text().splitlines()]
+
+
+@pytest.mark.redis
+@pytest.mark.multiprocess
+@pytest.mark.chaos
+@pytest.mark.slow
+def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
+        redis_url, redis_client, queue_name, tmp_path, monkeypatch):
+    monkeypatch.setenv(SECRET_ENV, "test-secret")
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "127.0.0.1")
+    monkeypatch.setenv("WEBHOOK_TIMEOUT", "1")
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=FAST)
+    url = f"http://127.0.0.1:{PORT}/hook"
+    ok = queue.add_tasks([{"type": "sleep", "seconds": 0.05, "webhook_url": url}
+                          for _ in range(30)])
+    doomed = queue.add_tasks([{"type": "fail", "webhook_url": url} for _ in range(5)],
+                             max_attempts=1)
+    ledger = tmp_path / "received.jsonl"
+    receiver = start_receiver(ledger)
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=run_operations_worker, args=(f"w{i}", redis_url, queue_name),
+                           kwargs={"settings": FAST.to_dict(), "handlers": HANDLERS})
+               for i in range(2)]
+    try:
+        for worker in workers:
+            worker.start()
+        wait_until(lambda: len(read(ledger)) >= 5, timeout=30, what="the first deliveries")
+        receiver.send_signal(signal.SIGKILL)
+        receiver.wait()
+        killed_at = len(read(ledger))
+        # While it is down, deliveries fail (connection refused) and are retried.
+        wait_until(lambda: queue.get_stats()["delayed"] > 0, timeout=30,
+                   what="a delivery waiting for its retry")
+        receiver = start_receiver(ledger)
+        expected = {delivery_id_for(t) for t in ok + doomed}
+        wait_until(lambda: expected <= {e["delivery_id"] for e in read(ledger)}, timeout=60,
+                   what="every delivery")
+    finally:
+        for worker in workers:
+            if worker.pid:
+                os.kill(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.join(20)
+        receiver.send_signal(signal.SIGTERM)
+        receiver.wait(10)
+    entries = read(ledger)
+    by_task = defaultdict(set)
+    for entry in entries:
+        by_task[entry["task_id"]].add(entry["delivery_id"])
+    assert set(by_task) == set(ok + doomed)
+    assert all(len(ids) == 1 for ids in by_task.values()), "a duplicate carries the same id"
+    statuses = {e["task_id"]: e["status"] for e in entries}
+    assert {statuses[t] for t in ok} == {"completed"}
+    assert {statuses[t] for t in doomed} == {"dead_lettered"}
+    duplicates = sum(e["kind"] == "duplicate" for e in entries)
+    print(json.dumps({"tasks": len(ok + doomed), "received": len(entries),
+                      "duplicates": duplicates, "killed_after": killed_at}))
