@@ -1,0 +1,75 @@
+"""``python -m session9_operations autoscale --min 1 --max 8``: the autoscaler, live.
+
+Also: ``ratelimit set email 10/m`` (or ``ratelimit list``) to set a task type's
+limit for every worker of a queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from session5_recovery.tools.fleet import WorkerFleet
+from session5_recovery.workers import RecoverySettings, RedisTaskQueue
+
+from .autoscale import Autoscaler, ScalePolicy
+from .handlers import HANDLERS
+from .ratelimit import RateLimit, RateLimiter, RateLimitError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m session9_operations")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
+    parser.add_argument("--queue", default="operations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    scale = commands.add_parser("autoscale", help="supervise workers, scaled on backlog and age")
+    scale.add_argument("--min", type=int, default=1, dest="min_workers")
+    scale.add_argument("--max", type=int, default=8, dest="max_workers")
+    scale.add_argument("--per-worker", type=int, default=10, help="backlog per worker")
+    scale.add_argument("--max-age", type=float, default=30.0, help="seconds a task may wait")
+    scale.add_argument("--cooldown", type=float, default=10.0, help="seconds before scaling down")
+    scale.add_argument("--interval", type=float, default=1.0, help="seconds between looks")
+    limit = commands.add_parser("ratelimit", help="set or list the rate limits of task types")
+    limit.add_argument("action", choices=["set", "remove", "list"])
+    limit.add_argument("task_type", nargs="?")
+    limit.add_argument("limit", nargs="?", help="COUNT/WINDOW, e.g. 10/m, 5/s, 3/2.5")
+    args = parser.parse_args(argv)
+
+    queue = RedisTaskQueue.connect(args.redis_url, queue_name=args.queue)
+    if args.command == "ratelimit":
+        limiter = RateLimiter(queue)
+        try:
+            if args.action == "set":
+                if not args.task_type or not args.limit:
+                    parser.error("ratelimit set TASK_TYPE COUNT/WINDOW, e.g. ratelimit set email 10/m")
+                limiter.set(args.task_type, RateLimit.parse(args.limit))
+            elif args.action == "remove":
+                limiter.remove(args.task_type)
+        except RateLimitError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        for kind, rate in sorted(limiter.limits().items()):
+            print(f"{kind}: {rate.limit} per {rate.per:g} s")
+        return 0
+    try:
+        policy = ScalePolicy(args.min_workers, args.max_workers, args.per_worker, args.max_age,
+                             args.cooldown)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    fleet = WorkerFleet(args.redis_url, args.queue, settings=RecoverySettings(),
+                        handlers=HANDLERS, burst=False)
+    print(f"autoscaling queue {args.queue!r} between {policy.min_workers} and "
+          f"{policy.max_workers} workers (Ctrl+C stops them all gracefully)")
+    try:
+        Autoscaler(queue, fleet, policy).run(args.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fleet.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
