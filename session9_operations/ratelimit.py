@@ -65,11 +65,11 @@ class RateLimit:
         try:
             if not slash:
                 raise ValueError
-            per = units[window] if window in units else float(window)
-            return cls(int(count), per)
+            limit, per = int(count), units[window] if window in units else float(window)
         except ValueError:
             raise RateLimitError(f"a rate limit is written COUNT/WINDOW, e.g. 10/m, 5/s or "
                                  f"3/2.5 (seconds); got {text!r}") from None
+        return cls(limit, per)
 
     def encode(self) -> str:
         return f"{self.limit} {self.per!r}"
