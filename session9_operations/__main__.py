@@ -1,7 +1,9 @@
-"""``python -m session9_operations autoscale --min 1 --max 8``: the autoscaler, live.
+"""The session's command line.
 
-Also: ``ratelimit set email 10/m`` (or ``ratelimit list``) to set a task type's
-limit for every worker of a queue.
+    python -m session9_operations autoscale --min 1 --max 8   # the autoscaler, live
+    python -m session9_operations ratelimit set email 10/m    # a limit for every worker
+    python -m session9_operations serve --budget 60/m         # session 6's API, with a
+                                                               # budget per client
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     limit.add_argument("action", choices=["set", "remove", "list"])
     limit.add_argument("task_type", nargs="?")
     limit.add_argument("limit", nargs="?", help="COUNT/WINDOW, e.g. 10/m, 5/s, 3/2.5")
+    serve = commands.add_parser("serve", help="session 6's API with a budget per client")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--budget", default="60/m", help="requests per client, e.g. 60/m")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return run_server(args)
 
     queue = RedisTaskQueue.connect(args.redis_url, queue_name=args.queue)
     if args.command == "ratelimit":
@@ -68,6 +76,32 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         fleet.stop()
+    return 0
+
+
+def run_server(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from session6_api.cli import stopping_server
+    from session6_api.config import ApiConfig
+
+    from .app import create_operations_app
+
+    try:
+        budget = RateLimit.parse(args.budget)
+    except RateLimitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    config = ApiConfig.from_env(redis_url=args.redis_url, queue_name=args.queue)
+    app = create_operations_app(config, budget=budget)
+    print(f"session9_operations: http://{args.host}:{args.port}  (docs: /docs)  budget "
+          f"{budget.limit} per {budget.per:g} s per client; workers: run them separately "
+          f"(autoscale). Ctrl-C stops.", flush=True)
+    try:
+        stopping_server(app, uvicorn.Config(app, host=args.host, port=args.port,
+                                            log_level="warning")).run()
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

@@ -11,6 +11,10 @@
 --
 -- ARGV[1] = command, ARGV[2] = now (seconds, the caller's clock: tests pass a fake one)
 --
+-- "take": a window whose limit the caller gives (the API's per-client budget).
+--   ARGV: limit, window, member. KEYS: the sorted set
+--   REPLY: {"allowed", now} | {"limited", retry_at}
+--
 -- "acquire": may this task start now?
 --   ARGV: type, member. KEYS: ratelimits, ratelimit:<type>
 --   REPLY: {"allowed", now} | {"unlimited"} | {"limited", retry_at}
@@ -23,14 +27,8 @@
 --   REPLY: {"allowed", now} | {"unlimited"} | {"deferred", due} | {"not_mine"}
 local command, now = ARGV[1], tonumber(ARGV[2])
 
-local function check(limits_key, starts_key, kind, member)
-    local spec = redis.call("HGET", limits_key, kind)
-    if not spec then return {"unlimited"} end
-    local limit, window = string.match(spec, "^(%d+) ([%d%.]+)$")
-    limit, window = tonumber(limit), tonumber(window)
-    if not limit or not window or limit < 1 or window <= 0 then
-        return {"unlimited"}  -- written by hand and wrong: the Python side refuses to write it
-    end
+-- The sliding window itself: admit `member` into `starts_key` if it has room.
+local function take(starts_key, limit, window, member)
     -- A start at exactly now - window has left: the window is [now - window, now).
     redis.call("ZREMRANGEBYSCORE", starts_key, "-inf", tostring(now - window))
     if redis.call("ZCARD", starts_key) < limit then
@@ -41,6 +39,22 @@ local function check(limits_key, starts_key, kind, member)
     -- Full: the oldest start in the window leaves it at oldest + window.
     local oldest = redis.call("ZRANGE", starts_key, 0, 0, "WITHSCORES")
     return {"limited", tostring(tonumber(oldest[2]) + window)}
+end
+
+-- The window of task type `kind`, with its limit from the hash of limits ("unlimited": none).
+local function check(limits_key, starts_key, kind, member)
+    local spec = redis.call("HGET", limits_key, kind)
+    if not spec then return {"unlimited"} end
+    local limit, window = string.match(spec, "^(%d+) ([%d%.]+)$")
+    limit, window = tonumber(limit), tonumber(window)
+    if not limit or not window or limit < 1 or window <= 0 then
+        return {"unlimited"}  -- written by hand and wrong: the Python side refuses to write it
+    end
+    return take(starts_key, limit, window, member)
+end
+
+if command == "take" then
+    return take(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5])
 end
 
 if command == "acquire" then

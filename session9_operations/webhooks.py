@@ -52,6 +52,7 @@ SIGNATURE_HEADER = "Webhook-Signature"
 ID_HEADER = "Webhook-Id"
 REPLAY_TOLERANCE = 300.0  # seconds: a signature older than this is refused (a replay)
 DELIVERY_TYPE = "webhook"
+DELIVERY_ID_PREFIX = "whk-"  # a delivery's id (and its task's id) starts with it
 
 Resolver = Callable[[str], Sequence[str]]
 
@@ -146,7 +147,7 @@ def verify_signature(secret: str, header: str | None, body: bytes, *, now: float
 
 def delivery_id_for(task_id: str) -> str:
     """The delivery's id (and its task id): the same for every notification of one ending."""
-    return "whk-" + hashlib.sha256(task_id.encode()).hexdigest()[:32]
+    return DELIVERY_ID_PREFIX + hashlib.sha256(task_id.encode()).hexdigest()[:32]
 
 
 def queue_delivery(queue: RedisTaskQueue, task_id: str, outcome: str) -> str | None:
