@@ -23,7 +23,7 @@ from session5_recovery.workers import (
 HOST_ENV, PORT_ENV = "SMTP_HOST", "SMTP_PORT"
 
 
-def build_message(data: dict[str, Any]) -> EmailMessage:
+def build_message(data: dict[str, Any], task_id: str = "") -> EmailMessage:
     for name in ("to", "subject", "body"):
         if not isinstance(data.get(name), str) or not data[name]:
             raise InvalidTaskError(f"an email task needs '{name}' as non-empty text, "
@@ -32,12 +32,15 @@ def build_message(data: dict[str, Any]) -> EmailMessage:
     message["From"] = data.get("from", "workshop@localhost")
     message["To"] = data["to"]
     message["Subject"] = data["subject"]
+    if task_id:
+        # The task's id travels with the message: a mailbox can drop a second copy.
+        message["X-Task-Id"] = task_id
     message.set_content(data["body"])
     return message
 
 
 def handle_email(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
-    message = build_message(data)
+    message = build_message(data, context.task_id)
     host, port = os.environ.get(HOST_ENV, "127.0.0.1"), int(os.environ.get(PORT_ENV, "8025"))
     try:
         with smtplib.SMTP(host, port, timeout=10) as smtp:
