@@ -10,9 +10,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue, default_handlers
+from session5_recovery.workers import RecoverySettings, default_handlers
 from session5_recovery.workers.process_entry import load_handlers
 
+from .queue import OperationsQueue
 from .worker import OperationsWorker
 
 
@@ -21,7 +22,7 @@ def run_operations_worker(worker_id: str, redis_url: str, queue_name: str, *,
                           handlers: str | None = None, ready: Any = None,
                           verbose: bool = False) -> dict[str, Any]:
     """Connect, work on ``queue_name`` until stopped (SIGTERM: finish the task, then go)."""
-    queue = RedisTaskQueue.connect(redis_url, queue_name=queue_name,
+    queue = OperationsQueue.connect(redis_url, queue_name=queue_name,
                                    settings=RecoverySettings.from_dict(settings or {}))
     try:
         log = (lambda line: print(line, flush=True)) if verbose else None

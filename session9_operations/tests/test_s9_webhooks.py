@@ -182,3 +182,22 @@ def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
     duplicates = sum(e["kind"] == "duplicate" for e in entries)
     print(json.dumps({"tasks": len(ok + doomed), "received": len(entries),
                       "duplicates": duplicates, "killed_after": killed_at}))
+
+
+@pytest.mark.redis
+def test_a_task_the_reaper_dead_letters_gets_its_webhook(redis_client, queue_name):
+    from session9_operations.queue import OperationsQueue
+
+    settings = RecoverySettings(heartbeat_interval=0.05, heartbeat_ttl=0.2, max_attempts=1)
+    queue = OperationsQueue(client=redis_client, queue_name=queue_name, settings=settings)
+    task_id = queue.add_task({"type": "crash", "webhook_url": "http://127.0.0.1:1/hook"})
+    queue.register_worker("doomed")
+    assert queue.get_task("doomed", timeout=0).id == task_id
+    # The worker never beats again: its heartbeat key expires (Redis's own TTL).
+    wait_until(lambda: not redis_client.exists(queue.keys.heartbeat("doomed")), timeout=10,
+               what="the heartbeat to expire")
+    assert [r.outcome for r in queue.reap()] == ["dead_lettered"]
+    delivery = queue.get_task_info(delivery_id_for(task_id))
+    assert delivery is not None and delivery.type == "webhook"
+    assert delivery.data["payload"]["status"] == "dead_lettered"
+    assert queue.reap() == [] and queue.get_stats()["pending"] == 1, "queued once"
