@@ -111,7 +111,8 @@ def read_signals(queue: RedisTaskQueue, now: float) -> tuple[Signals, list[Worke
 @dataclass
 class Sample:
     at: float
-    workers: int
+    workers: int  # workers running after the decision (not counting those told to stop)
+    target: int  # what the decision asked for
     backlog: int
     oldest_age: float
     decision: str
@@ -127,25 +128,37 @@ class Autoscaler:
     clock: Callable[[], float] = time.monotonic
     state: ScaleState = field(default_factory=ScaleState)
     timeline: list[Sample] = field(default_factory=list)
+    stopping: set[str] = field(default_factory=set)  # sent SIGTERM, finishing their task
+
+    def running(self) -> list[str]:
+        """Live workers that have not been asked to stop."""
+        alive = self.fleet.alive()
+        self.stopping &= set(alive)
+        return [w for w in alive if w not in self.stopping]
 
     def tick(self) -> Decision:
+        """One look: read the signals, decide, start or stop workers; recorded in ``timeline``."""
         now = self.clock()
         signals, live = read_signals(self.queue, time.time())
-        running = self.fleet.alive()
+        running = self.running()
         signals = Signals(signals.backlog, signals.oldest_age, len(running),
                           sum(1 for w in live if w.in_flight and w.worker_id in running),
                           signals.prefetched)
         decision = decide(signals, self.policy, self.state, now)
+        self.timeline.append(Sample(now, len(running), decision.target, signals.backlog,
+                                    signals.oldest_age, decision.reason))
         if decision.target > len(running):
-            self.fleet.start(decision.target - len(running))
-            self.state.last_change = now
+            self.fleet.start(decision.target - len(running))  # waits until they registered
         elif decision.target < len(running):
             idle = [w.worker_id for w in live if not w.in_flight and w.worker_id in running]
             for worker_id in idle[:len(running) - decision.target]:
                 self.fleet.kill(worker_id, signal.SIGTERM)  # graceful: finish, then leave
-            self.state.last_change = now
-        self.timeline.append(Sample(now, len(self.fleet.alive()), signals.backlog,
-                                    signals.oldest_age, decision.reason))
+                self.stopping.add(worker_id)
+        after = len(self.running())
+        if after != len(running):
+            self.state.last_change = self.clock()
+            self.timeline.append(Sample(self.state.last_change, after, decision.target,
+                                        signals.backlog, signals.oldest_age, decision.reason))
         return decision
 
     def run(self, interval: float = 1.0, until: Callable[[], bool] = lambda: False,
