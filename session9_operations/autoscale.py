@@ -157,8 +157,10 @@ class Autoscaler:
         after = len(self.running())
         if after != len(running):
             self.state.last_change = self.clock()
+            # Starting processes takes a while: the backlog has moved on since the look.
             self.timeline.append(Sample(self.state.last_change, after, decision.target,
-                                        signals.backlog, signals.oldest_age, decision.reason))
+                                        self.queue.get_stats()["pending"], signals.oldest_age,
+                                        decision.reason))
         return decision
 
     def run(self, interval: float = 1.0, until: Callable[[], bool] = lambda: False,

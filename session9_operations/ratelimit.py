@@ -80,7 +80,8 @@ class Verdict:
     """What the limiter said: ``outcome`` is allowed, unlimited, limited/deferred or not_mine."""
 
     outcome: str
-    retry_at: float | None = None  # when to try again; for "allowed", the admission time
+    # "allowed": the moment of admission; "limited"/"deferred": when the window has room.
+    at: float | None = None
 
     @property
     def may_start(self) -> bool:
@@ -141,8 +142,7 @@ class RateLimiter:
 
 def _verdict(reply: list[Any]) -> Verdict:
     outcome = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
-    retry_at = float(reply[1]) if len(reply) > 1 else None
-    return Verdict(outcome, retry_at)
+    return Verdict(outcome, float(reply[1]) if len(reply) > 1 else None)
 
 
 def max_starts_in_any_window(starts: list[float], window: float) -> int:

@@ -44,11 +44,11 @@ class OperationsWorker(RedisWorker):
         if verdict.outcome == "deferred":
             self.deferred += 1
             self._say(f"rate limit of {task.type!r} reached: {task.id[:8]} waits until "
-                      f"{verdict.retry_at:.2f} (attempt not counted)")
+                      f"{verdict.at:.2f} (attempt not counted)")
             return "deferred"
         if verdict.outcome == "not_mine":
             return "refused"
-        admitted = ADMITTED_AT.set(verdict.retry_at if verdict.outcome == "allowed" else None)
+        admitted = ADMITTED_AT.set(verdict.at if verdict.outcome == "allowed" else None)
         try:
             outcome = super().process(task)
         finally:

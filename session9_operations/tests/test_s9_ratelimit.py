@@ -54,7 +54,7 @@ class TestSlidingWindow:
         verdicts = [limiter.acquire("email", f"t{i}").outcome for i in range(4)]
         assert verdicts == ["allowed"] * 3 + ["limited"]
         refused = limiter.acquire("email", "t4")
-        assert refused.retry_at == pytest.approx(fake_clock() + 10.0)
+        assert refused.at == pytest.approx(fake_clock() + 10.0)
         fake_clock.advance(9.999)
         assert limiter.acquire("email", "t5").outcome == "limited"
         fake_clock.advance(0.002)
@@ -99,11 +99,11 @@ class TestAtClaimTime:
         assert task.attempts == 1
         verdict = limiter.acquire_or_defer("email", task.id, task.attempts, "w1")
         assert verdict.outcome == "deferred"
-        assert verdict.retry_at == pytest.approx(fake_clock() + 10.0)
+        assert verdict.at == pytest.approx(fake_clock() + 10.0)
         info = queue.get_task_info(task_id)
         assert info.status == TaskStatus.DELAYED
         assert info.attempts == 0, "waiting for a slot must not spend an attempt"
-        assert info.due_at == pytest.approx(verdict.retry_at)
+        assert info.due_at == pytest.approx(verdict.at)
         assert queue.conservation(full=True).holds
         assert [e.name for e in queue.events(10)][-1] == "rate_limited"
         fake_clock.advance(10.01)
