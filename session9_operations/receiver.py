@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +81,29 @@ def make_server(receiver: Receiver, port: int) -> ThreadingHTTPServer:
             pass  # quiet: the ledger is the record
 
     return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
+def start_receiver_process(port: int, ledger: Path) -> subprocess.Popen[str]:
+    """Run a receiver in a process of its own (so a demo can kill -9 it); returns once it listens.
+
+    It inherits ``WEBHOOK_SECRET`` from this process's environment.
+    """
+    process = subprocess.Popen([sys.executable, "-m", "session9_operations.receiver",
+                                "--port", str(port), "--ledger", str(ledger)],
+                               stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline() if process.stdout else ""
+    if "listening" not in line:
+        process.kill()
+        raise RuntimeError(f"the receiver did not start on port {port} (exit code "
+                           f"{process.wait()}): is the port in use?")
+    return process
+
+
+def read_received(ledger: Path) -> list[dict[str, str]]:
+    """The receiver's ledger: one entry per delivery it answered 200 (accepted or duplicate)."""
+    if not ledger.exists():
+        return []
+    return [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,8 +7,6 @@ import json
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 from collections import defaultdict
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 from session9_operations.handlers import HANDLERS
 from session9_operations.process_entry import run_operations_worker
+from session9_operations.receiver import read_received, start_receiver_process
 from session9_operations.webhooks import (
     ALLOWED_HOSTS_ENV,
     SECRET_ENV,
@@ -113,20 +112,6 @@ FAST = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=2.0, reap_interval
                         claim_timeout=0.2, backoff_base=0.2, backoff_cap=1.0, max_attempts=20)
 
 
-def start_receiver(ledger):
-    process = subprocess.Popen([sys.executable, "-m", "session9_operations.receiver",
-                                "--port", str(PORT), "--ledger", str(ledger)],
-                               stdout=subprocess.PIPE, text=True)
-    assert "listening" in process.stdout.readline()
-    return process
-
-
-def read(ledger):
-    if not ledger.exists():
-        return []
-    return [json.loads(line) for line in ledger.read_text().splitlines()]
-
-
 @pytest.mark.redis
 @pytest.mark.multiprocess
 @pytest.mark.chaos
@@ -143,7 +128,7 @@ def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
     doomed = queue.add_tasks([{"type": "fail", "webhook_url": url} for _ in range(5)],
                              max_attempts=1)
     ledger = tmp_path / "received.jsonl"
-    receiver = start_receiver(ledger)
+    receiver = start_receiver_process(PORT, ledger)
     ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=run_operations_worker, args=(f"w{i}", redis_url, queue_name),
                            kwargs={"settings": FAST.to_dict(), "handlers": HANDLERS})
@@ -151,16 +136,16 @@ def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
     try:
         for worker in workers:
             worker.start()
-        wait_until(lambda: len(read(ledger)) >= 5, timeout=30, what="the first deliveries")
+        wait_until(lambda: len(read_received(ledger)) >= 5, timeout=30, what="the first deliveries")
         receiver.send_signal(signal.SIGKILL)
         receiver.wait()
-        killed_at = len(read(ledger))
+        killed_at = len(read_received(ledger))
         # While it is down, deliveries fail (connection refused) and are retried.
         wait_until(lambda: queue.get_stats()["delayed"] > 0, timeout=30,
                    what="a delivery waiting for its retry")
-        receiver = start_receiver(ledger)
+        receiver = start_receiver_process(PORT, ledger)
         expected = {delivery_id_for(t) for t in ok + doomed}
-        wait_until(lambda: expected <= {e["delivery_id"] for e in read(ledger)}, timeout=60,
+        wait_until(lambda: expected <= {e["delivery_id"] for e in read_received(ledger)}, timeout=60,
                    what="every delivery")
     finally:
         for worker in workers:
@@ -170,7 +155,7 @@ def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
             worker.join(20)
         receiver.send_signal(signal.SIGTERM)
         receiver.wait(10)
-    entries = read(ledger)
+    entries = read_received(ledger)
     by_task = defaultdict(set)
     for entry in entries:
         by_task[entry["task_id"]].add(entry["delivery_id"])
@@ -185,9 +170,25 @@ def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
 
 
 @pytest.mark.redis
-def test_a_task_the_reaper_dead_letters_gets_its_webhook(redis_client, queue_name):
+def test_a_producer_hears_about_a_bad_webhook_url_and_nothing_is_queued(redis_client, queue_name,
+                                                                          monkeypatch):
     from session9_operations.queue import OperationsQueue
 
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "127.0.0.1")
+    queue = OperationsQueue(client=redis_client, queue_name=queue_name)
+    for url, why in [("ftp://127.0.0.1/x", "http or https"), ("http://a:b@127.0.0.1/x", "credentials"),
+                     ("http://10.0.0.1/x", "not on WEBHOOK_ALLOWED_HOSTS")]:
+        with pytest.raises(WebhookUrlError, match=why):
+            queue.add_tasks([{"type": "noop"}, {"type": "noop", "webhook_url": url}])
+    assert queue.get_stats()["total"] == 0
+    assert queue.add_task({"type": "noop", "webhook_url": "http://127.0.0.1:17801/h"})
+
+
+@pytest.mark.redis
+def test_a_task_the_reaper_dead_letters_gets_its_webhook(redis_client, queue_name, monkeypatch):
+    from session9_operations.queue import OperationsQueue
+
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "127.0.0.1")
     settings = RecoverySettings(heartbeat_interval=0.05, heartbeat_ttl=0.2, max_attempts=1)
     queue = OperationsQueue(client=redis_client, queue_name=queue_name, settings=settings)
     task_id = queue.add_task({"type": "crash", "webhook_url": "http://127.0.0.1:1/hook"})
