@@ -13,7 +13,7 @@ from typing import Any
 from session5_recovery.workers import RecoverySettings, default_handlers
 from session5_recovery.workers.process_entry import load_handlers
 
-from .queue import OperationsQueue
+from .operations_queue import OperationsQueue
 from .worker import OperationsWorker
 
 

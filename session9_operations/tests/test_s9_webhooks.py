@@ -172,7 +172,7 @@ def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
 @pytest.mark.redis
 def test_a_producer_hears_about_a_bad_webhook_url_and_nothing_is_queued(redis_client, queue_name,
                                                                           monkeypatch):
-    from session9_operations.queue import OperationsQueue
+    from session9_operations.operations_queue import OperationsQueue
 
     monkeypatch.setenv(ALLOWED_HOSTS_ENV, "127.0.0.1")
     queue = OperationsQueue(client=redis_client, queue_name=queue_name)
@@ -186,7 +186,7 @@ def test_a_producer_hears_about_a_bad_webhook_url_and_nothing_is_queued(redis_cl
 
 @pytest.mark.redis
 def test_a_task_the_reaper_dead_letters_gets_its_webhook(redis_client, queue_name, monkeypatch):
-    from session9_operations.queue import OperationsQueue
+    from session9_operations.operations_queue import OperationsQueue
 
     monkeypatch.setenv(ALLOWED_HOSTS_ENV, "127.0.0.1")
     settings = RecoverySettings(heartbeat_interval=0.05, heartbeat_ttl=0.2, max_attempts=1)
