@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from session5_recovery.workers import RedisTaskQueue
+
+from .autoscale import read_signals
 
 ALERTS_DIR = Path(__file__).with_name("alerts")
 RULES = ALERTS_DIR / "workshop.yml"
@@ -55,3 +61,29 @@ def test_rules(path: Path = RULE_TESTS) -> str:
 
 
 test_rules.__test__ = False  # a library function, not a pytest test
+
+
+# --- the conditions that hold now, for a dashboard --------------------------------
+# The same thresholds as alerts/workshop.yml (a test checks that they agree). Only the
+# conditions a single look can tell; those about growth over minutes (workers lost, DLQ
+# growing, webhooks failing) need history, which is what Prometheus keeps.
+OLDEST_PENDING_LIMIT = 300.0  # seconds: OldestPendingTaskTooOld
+
+
+@dataclass(frozen=True)
+class Condition:
+    alert: str
+    holds: bool
+    detail: str
+
+
+def conditions_now(queue: RedisTaskQueue) -> list[Condition]:
+    """The alert conditions a dashboard can show from one look at the queue."""
+    signals, _ = read_signals(queue, time.time())
+    return [
+        Condition("OldestPendingTaskTooOld", signals.oldest_age > OLDEST_PENDING_LIMIT,
+                  f"oldest pending task waited {signals.oldest_age:.0f} s "
+                  f"(alert above {OLDEST_PENDING_LIMIT:.0f} s, for 2 minutes)"),
+        Condition("NoLiveWorker", signals.workers == 0 and signals.backlog > 0,
+                  f"{signals.workers} live workers, {signals.backlog} tasks pending"),
+    ]

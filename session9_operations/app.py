@@ -3,7 +3,8 @@
 ``create_operations_app`` calls session 6's ``create_app`` unchanged and adds:
 
 - ``ClientRateLimit`` (api_limits.py) in front of every route but the probes;
-- the series the alerting rules read (metrics.py), on the same ``/metrics``.
+- the series the alerting rules read (metrics.py), on the same ``/metrics``;
+- ``GET /operations/alerts``: which alert conditions hold now (alerting.py).
 
 ``python -m session9_operations serve`` runs it with uvicorn.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 from fastapi import FastAPI
 
@@ -19,6 +21,7 @@ from session6_api.app import create_app
 from session6_api.backends import Backends
 from session6_api.config import ApiConfig
 
+from .alerting import conditions_now
 from .api_limits import ClientRateLimit
 from .metrics import OperationsMetrics
 from .ratelimit import RateLimit
@@ -40,6 +43,12 @@ def create_operations_app(config: ApiConfig | None = None, *, backends: Backends
         operations.observe(event)
 
     state.sync.on_event = observe
+
+    @app.get("/operations/alerts", tags=["operations"])
+    def alerts_now() -> list[dict]:
+        """The alert conditions one look at the queue can tell, and whether each holds now."""
+        return [asdict(condition) for condition in conditions_now(state.queue)]
+
     app.add_middleware(ClientRateLimit, aredis=state.aredis, prefix=state.queue.keys.prefix,
                        budget=budget, registry=state.metrics.registry, clock=clock)
     return app

@@ -26,8 +26,8 @@ import httpx
 from session5_recovery.demos.support import redis_for_processes, wait_for
 from session5_recovery.workers import RecoverySettings
 from session9_operations.handlers import HANDLERS
-from session9_operations.process_entry import run_operations_worker
 from session9_operations.operations_queue import OperationsQueue
+from session9_operations.process_entry import run_operations_worker
 from session9_operations.receiver import read_received, start_receiver_process
 from session9_operations.webhooks import (
     ALLOWED_HOSTS_ENV,

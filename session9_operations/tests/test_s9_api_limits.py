@@ -91,3 +91,24 @@ def test_lost_workers_and_webhook_attempts_are_counted_from_events(redis_client,
     assert "workshop_workers_lost_total 1.0" in text
     assert 'workshop_webhook_attempts_total{outcome="failed"} 2.0' in text
     assert 'workshop_webhook_attempts_total{outcome="delivered"} 1.0' in text
+
+
+def test_the_alert_conditions_that_hold_now(client, redis_url, queue_name):
+    from session5_recovery.workers import RedisTaskQueue
+
+    quiet = {c["alert"]: c["holds"] for c in client.get("/operations/alerts").json()}
+    assert quiet == {"OldestPendingTaskTooOld": False, "NoLiveWorker": False}
+    with RedisTaskQueue(url=redis_url, queue_name=queue_name) as queue:
+        queue.add_task({"type": "noop"})
+    conditions = {c["alert"]: c for c in client.get("/operations/alerts").json()}
+    assert conditions["NoLiveWorker"]["holds"], conditions
+    assert "0 live workers, 1 tasks pending" in conditions["NoLiveWorker"]["detail"]
+
+
+def test_the_dashboard_thresholds_are_the_rules(tmp_path):
+    import re
+
+    from session9_operations.alerting import OLDEST_PENDING_LIMIT, RULES
+
+    rule = re.search(r"workshop_oldest_pending_age_seconds > (\d+)", RULES.read_text())
+    assert rule and float(rule.group(1)) == OLDEST_PENDING_LIMIT
