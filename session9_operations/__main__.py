@@ -1,9 +1,12 @@
-"""The session's command line.
+"""The session's command line (each command's own --help has the details).
 
-    python -m session9_operations autoscale --min 1 --max 8   # the autoscaler, live
-    python -m session9_operations ratelimit set email 10/m    # a limit for every worker
-    python -m session9_operations serve --budget 60/m         # session 6's API, with a
-                                                               # budget per client
+    python -m session9_operations autoscale --min 1 --max 8 [--per-worker 10] [--max-age 30]
+                                            [--cooldown 10] [--interval 1]
+    python -m session9_operations ratelimit set email 10/m    (also: remove, list)
+    python -m session9_operations serve --port 8000 [--host 127.0.0.1] [--budget 60/m]
+    python -m session9_operations rules check alerts/workshop.yml    (also: rules test)
+
+--redis-url and --queue come before the command: they say which queue it acts on.
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from session5_recovery.tools.fleet import WorkerFleet
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
+from .alerting import RULE_TESTS, RULES, RuleFileError, check_rules, test_rules
 from .autoscale import Autoscaler, ScalePolicy
 from .handlers import HANDLERS
 from .ratelimit import RateLimit, RateLimiter, RateLimitError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m session9_operations")
+    parser = argparse.ArgumentParser(prog="python -m session9_operations", epilog=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
     parser.add_argument("--queue", default="operations")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,9 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--budget", default="60/m", help="requests per client, e.g. 60/m")
+    rules = commands.add_parser("rules", help="check or test alerting rules with promtool")
+    rules.add_argument("action", choices=["check", "test"])
+    rules.add_argument("file", nargs="?", type=Path,
+                       help="a rule file (check) or a rule test file (test); default: ours")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return run_server(args)
+    if args.command == "rules":
+        return run_rules(args.action, args.file)
 
     queue = RedisTaskQueue.connect(args.redis_url, queue_name=args.queue)
     if args.command == "ratelimit":
@@ -76,6 +88,19 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         fleet.stop()
+    return 0
+
+
+def run_rules(action: str, path: Path | None) -> int:
+    try:
+        if action == "check":
+            count = check_rules(path or RULES)
+            print(f"{(path or RULES).name}: {count} rules, all valid")
+        else:
+            print(test_rules(path or RULE_TESTS), end="")
+    except (RuleFileError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -47,7 +47,8 @@ def check_rules(path: Path = RULES) -> int:
     if result.returncode != 0:
         lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()
                  if line.strip() and "FAILED" not in line and not line.startswith("Checking")]
-        raise RuleFileError(f"{path.name}: {lines[0] if lines else 'promtool refused it'}")
+        first = lines[0].removeprefix(f"{path}: ") if lines else "promtool refused it"
+        raise RuleFileError(f"{path.name}: {first}")
     found = [line for line in result.stdout.splitlines() if "rules found" in line]
     return int(found[0].split("SUCCESS:")[1].split()[0]) if found else 0
 

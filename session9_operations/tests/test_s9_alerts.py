@@ -57,3 +57,16 @@ def test_a_syntax_error_is_one_clear_line(tmp_path):
     message = str(caught.value)
     assert "\n" not in message and message.startswith("broken.yml:"), message
     print(message)
+
+
+def test_the_command_line_says_it_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken.yml"
+    broken.write_text(RULES.read_text().replace("expr: workshop_oldest_pending_age_seconds > 300",
+                                                "expr: workshop_oldest_pending_age_seconds >"))
+    result = subprocess.run([sys.executable, "-m", "session9_operations", "rules", "check",
+                             str(broken)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: broken.yml: 10:15:")

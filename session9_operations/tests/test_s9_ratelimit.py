@@ -143,3 +143,15 @@ def _registry(ran):
         ran.append(data["n"])
 
     return registry
+
+
+def test_the_command_line_refuses_a_zero_limit_in_one_line(redis_url, queue_name):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "session9_operations", "--redis-url", redis_url,
+                             "--queue", queue_name, "ratelimit", "set", "email", "0/m"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("error: a rate limit must allow at least 1 task per window, got "
+                             "limit=0; to stop a task type altogether, pause the queue instead\n")
