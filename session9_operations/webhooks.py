@@ -17,8 +17,9 @@ The receiver must be able to trust and de-duplicate what it gets:
 A URL comes from a client, and the worker fetches it from inside the network:
 server-side request forgery. So only ``http(s)``, no credentials in the URL, only
 hosts on ``WEBHOOK_ALLOWED_HOSTS``, and every address the host resolves to is
-checked: loopback, link-local, private and reserved ones are refused unless that
-host or address is listed by name.
+checked: loopback, link-local, private and reserved ones are refused unless the
+address itself is listed (or the host is ``localhost``, listed by name). The request
+then goes to the address that was checked, not to a second lookup of the name.
 """
 
 from __future__ import annotations
@@ -80,8 +81,15 @@ def resolve_addresses(host: str) -> list[str]:
 
 
 def check_webhook_url(url: Any, allowed_hosts: frozenset[str] | None = None, *,
-                      resolve: Resolver = resolve_addresses) -> str:
+                      resolve: Resolver | None = None) -> str:
     """Return ``url`` if the service may POST to it; WebhookUrlError (one line) if not."""
+    checked_addresses(url, allowed_hosts, resolve=resolve)
+    return url
+
+
+def checked_addresses(url: Any, allowed_hosts: frozenset[str] | None = None, *,
+                      resolve: Resolver | None = None) -> list[str]:
+    """Every check of ``check_webhook_url``; the addresses ``url``'s host resolved to, all allowed."""
     allowed = allowed_hosts_from_env() if allowed_hosts is None else allowed_hosts
     if not isinstance(url, str) or not url:
         raise WebhookUrlError(f"webhook_url must be an http(s) URL as text, got {url!r}")
@@ -98,7 +106,8 @@ def check_webhook_url(url: Any, allowed_hosts: frozenset[str] | None = None, *,
     if host not in allowed:
         raise WebhookUrlError(f"webhook host {host!r} is not on {ALLOWED_HOSTS_ENV} "
                               f"({', '.join(sorted(allowed)) or 'empty'}); add it there to allow it")
-    for address in resolve(host):
+    addresses = list((resolve or resolve_addresses)(host))
+    for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         internal = (ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_reserved
                     or ip.is_multicast or ip.is_unspecified)
@@ -108,7 +117,23 @@ def check_webhook_url(url: Any, allowed_hosts: frozenset[str] | None = None, *,
             raise WebhookUrlError(
                 f"webhook host {host!r} resolves to {ip}, an internal address (loopback, "
                 f"link-local or private); list {ip} on {ALLOWED_HOSTS_ENV} if that is intended")
-    return url
+    return addresses
+
+
+def pinned_request(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL aimed at ``address`` (the one we checked), with the Host header and, for
+    https, the TLS server name of the original host: (url, headers, httpx extensions).
+
+    Resolving the name again when connecting would let a DNS answer that changed in
+    between (DNS rebinding) send us to an address we never checked.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    headers = {"Host": parts.netloc}
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), headers, extensions
 
 
 # --- signing -------------------------------------------------------------------
@@ -178,7 +203,8 @@ def encode_body(payload: dict[str, Any]) -> bytes:
 
 def handle_webhook(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
     """POST one signed delivery; 2xx done, 5xx/408/429/timeout retried, other 4xx permanent."""
-    url = check_webhook_url(data.get("url"))
+    url = data.get("url")
+    address = checked_addresses(url)[0]
     secret = os.environ.get(SECRET_ENV)
     if not secret:
         raise PermanentTaskError(f"{SECRET_ENV} is not set in the worker's environment: the "
@@ -188,10 +214,12 @@ def handle_webhook(data: dict[str, Any], context: TaskContext) -> dict[str, Any]
                SIGNATURE_HEADER: signature_header(secret, int(time.time()), body),
                "Webhook-Attempt": str(context.attempt)}
     timeout = float(os.environ.get(TIMEOUT_ENV, "5"))
+    target, host_header, extensions = pinned_request(url, address)
     try:
         # No redirects: a 302 to an internal address would undo the host check.
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout,
-                              follow_redirects=False)
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            response = client.post(target, content=body, headers={**headers, **host_header},
+                                   extensions=extensions)
     except httpx.TimeoutException as error:
         raise TransientTaskError(f"webhook to {url} timed out after {timeout:g} s ({error!r})") from None
     except httpx.TransportError as error:

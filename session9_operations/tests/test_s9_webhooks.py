@@ -22,6 +22,7 @@ from session9_operations.webhooks import (
     WebhookUrlError,
     check_webhook_url,
     delivery_id_for,
+    pinned_request,
     signature_header,
     verify_signature,
 )
@@ -202,3 +203,42 @@ def test_a_task_the_reaper_dead_letters_gets_its_webhook(redis_client, queue_nam
     assert delivery is not None and delivery.type == "webhook"
     assert delivery.data["payload"]["status"] == "dead_lettered"
     assert queue.reap() == [] and queue.get_stats()["pending"] == 1, "queued once"
+
+
+class TestPinnedRequest:
+    def test_http_goes_to_the_checked_address_with_the_host_header(self):
+        url, headers, extensions = pinned_request("http://hooks.example.com:8080/h?x=1", "93.184.216.34")
+        assert url == "http://93.184.216.34:8080/h?x=1"
+        assert headers == {"Host": "hooks.example.com:8080"} and extensions == {}
+
+    def test_https_keeps_the_name_for_tls(self):
+        url, headers, extensions = pinned_request("https://hooks.example.com/h", "2001:db8::1")
+        assert url == "https://[2001:db8::1]/h"
+        assert extensions == {"sni_hostname": "hooks.example.com"}
+
+
+def test_the_delivery_connects_to_the_address_it_checked(monkeypatch, tmp_path):
+    """The name resolves only through our resolver: the request must use its answer."""
+    import threading
+
+    from session5_recovery.workers import TaskContext
+    from session9_operations import webhooks
+    from session9_operations.receiver import Receiver, make_server
+
+    monkeypatch.setenv(SECRET_ENV, "s3cret")
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "hooks.invalid,127.0.0.1")
+    monkeypatch.setattr(webhooks, "resolve_addresses", lambda host: ["127.0.0.1"])
+    receiver = Receiver("s3cret", tmp_path / "received.jsonl")
+    server = make_server(receiver, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        result = webhooks.handle_webhook(
+            {"url": f"http://hooks.invalid:{port}/hook", "delivery_id": "whk-1",
+             "payload": {"task_id": "t1", "status": "completed"}},
+            TaskContext(task_id="whk-1", attempt=1, worker_id="w1", pipeline=None,
+                        allowed_dirs=(), pipelines={}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["status"] == 200 and receiver.counts["accepted"] == 1
