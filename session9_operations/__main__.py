@@ -16,12 +16,12 @@ import os
 import sys
 from pathlib import Path
 
-from session5_recovery.tools.fleet import WorkerFleet
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
 from .alerting import RULE_TESTS, RULES, RuleFileError, check_rules, test_rules
 from .autoscale import Autoscaler, ScalePolicy
 from .handlers import HANDLERS
+from .process_entry import OperationsFleet
 from .ratelimit import RateLimit, RateLimiter, RateLimitError
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    fleet = WorkerFleet(args.redis_url, args.queue, settings=RecoverySettings(),
+    fleet = OperationsFleet(args.redis_url, args.queue, settings=RecoverySettings(),
                         handlers=HANDLERS, burst=False)
     print(f"autoscaling queue {args.queue!r} between {policy.min_workers} and "
           f"{policy.max_workers} workers (Ctrl+C stops them all gracefully)")

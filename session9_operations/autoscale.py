@@ -9,8 +9,9 @@ Two parts, kept apart so the interesting one is testable without processes:
   without a change, and never below the number of busy workers: only idle workers
   are stopped (killing a busy one throws its work away, or makes it run twice);
 - ``Autoscaler``: reads the signals from the queue, asks ``decide`` and starts or
-  stops processes with session 5's ``WorkerFleet``. Stopping is the graceful
-  SIGTERM: the worker finishes what it holds and leaves.
+  stops processes with a session 5 ``WorkerFleet`` (``OperationsFleet``, whose
+  workers honour rate limits and send webhooks, in the command line). Stopping is
+  the graceful SIGTERM: the worker finishes what it holds and leaves.
 
 A worker that prefetches holds claimed tasks in its own list: they are no longer
 *pending*, so the scaler sees a small backlog while work is in fact waiting.
@@ -164,13 +165,20 @@ class Autoscaler:
         return decision
 
     def run(self, interval: float = 1.0, until: Callable[[], bool] = lambda: False,
-            log: Callable[[str], None] | None = print) -> None:
-        if not self.fleet.alive():
+            log: Callable[[str], None] | None = print, quiet_for: float = 10.0) -> None:
+        """Tick every ``interval`` seconds until ``until()``; a line for each change of the
+        worker count (and one every ``quiet_for`` seconds while nothing changes)."""
+        if not self.running():
             self.fleet.start(self.policy.min_workers)
+        last: tuple[int, int] | None = None
+        last_said = -math.inf
         while not until():
             decision = self.tick()
-            if log is not None:
-                sample = self.timeline[-1]
+            sample = self.timeline[-1]
+            now = self.clock()
+            if log is not None and ((sample.workers, decision.target) != last
+                                    or now - last_said >= quiet_for):
                 log(f"workers {sample.workers:2d}  backlog {sample.backlog:4d}  oldest "
                     f"{sample.oldest_age:5.1f} s  {decision.reason}")
+                last, last_said = (sample.workers, decision.target), now
             time.sleep(interval)

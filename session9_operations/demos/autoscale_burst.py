@@ -19,10 +19,10 @@ import time
 from collections import Counter
 
 from session5_recovery.demos.support import fresh_queue
-from session5_recovery.tools.fleet import WorkerFleet
 from session5_recovery.workers import RecoverySettings
 from session9_operations.autoscale import Autoscaler, ScalePolicy
 from session9_operations.handlers import HANDLERS, LEDGER_ENV, read_ledger
+from session9_operations.process_entry import OperationsFleet
 from workshop.paths import OUTPUT_DIR
 
 QUEUE_NAME = "demo_autoscale"
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ledger = FOLDER / "autoscale_ledger.txt"
     ledger.unlink(missing_ok=True)
     os.environ[LEDGER_ENV] = str(ledger)  # the worker processes inherit it
-    fleet = WorkerFleet(target.url or "", QUEUE_NAME, settings=SETTINGS, handlers=HANDLERS)
+    fleet = OperationsFleet(target.url or "", QUEUE_NAME, settings=SETTINGS, handlers=HANDLERS)
     scaler = Autoscaler(queue, fleet, policy)
     fleet.start(policy.min_workers)
     ids = queue.add_tasks([{"type": "ledger", "seconds": args.seconds} for _ in range(args.tasks)])

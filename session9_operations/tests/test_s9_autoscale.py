@@ -8,7 +8,6 @@ from collections import Counter
 
 import pytest
 
-from session5_recovery.tools.fleet import WorkerFleet
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 from session9_operations.autoscale import (
     Autoscaler,
@@ -19,6 +18,8 @@ from session9_operations.autoscale import (
     read_signals,
 )
 from session9_operations.handlers import HANDLERS, LEDGER_ENV, read_ledger
+from session9_operations.process_entry import OperationsFleet
+from workshop.waiting import wait_until
 
 POLICY = ScalePolicy(min_workers=1, max_workers=8, tasks_per_worker=10, max_age=30, cooldown=60)
 
@@ -89,7 +90,7 @@ def test_a_burst_scales_up_drains_and_returns_to_the_minimum(redis_url, redis_cl
     queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=FAST)
     policy = ScalePolicy(min_workers=1, max_workers=4, tasks_per_worker=25, max_age=5, cooldown=1.0)
     ids = queue.add_tasks([{"type": "ledger", "seconds": 0.03} for _ in range(200)])
-    fleet = WorkerFleet(redis_url, queue_name, settings=FAST, handlers=HANDLERS, burst=False)
+    fleet = OperationsFleet(redis_url, queue_name, settings=FAST, handlers=HANDLERS, burst=False)
     scaler = Autoscaler(queue, fleet, policy)
     try:
         fleet.start(policy.min_workers)
@@ -113,3 +114,23 @@ def test_a_burst_scales_up_drains_and_returns_to_the_minimum(redis_url, redis_cl
     changes = [t for i, t in enumerate(timeline) if i == 0 or t[1] != timeline[i - 1][1]]
     print(json.dumps({"tasks": len(ids), "peak": peak, "changes": changes,
                       "final_workers": timeline[-1][1], "seconds": timeline[-1][0]}))
+
+
+@pytest.mark.redis
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_the_fleets_workers_honour_the_rate_limits(redis_url, redis_client, queue_name, tmp_path,
+                                                  monkeypatch):
+    from session9_operations.ratelimit import RateLimit, RateLimiter
+
+    ledger = tmp_path / "ledger.txt"
+    monkeypatch.setenv(LEDGER_ENV, str(ledger))
+    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=FAST)
+    RateLimiter(queue).set("ledger", RateLimit(3, 600.0))
+    queue.add_tasks([{"type": "ledger"} for _ in range(6)])
+    with OperationsFleet(redis_url, queue_name, settings=FAST, handlers=HANDLERS) as fleet:
+        fleet.start(2)
+        wait_until(lambda: queue.get_stats()["delayed"] == 3 and queue.get_stats()["pending"] == 0
+                   and queue.get_stats()["completed"] == 3, timeout=30,
+                   what="three tasks run and three waiting for the window")
+    assert len(read_ledger(ledger)) == 3
