@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     attempts = [queue.get_task_info(delivery_id_for(t)).attempts for t in ok + doomed]
     print(f"delivered: {kinds['accepted']} of 35 ({statuses['completed']} completed, "
           f"{statuses['dead_lettered']} dead-lettered), duplicates dropped: {kinds['duplicate']}")
+    ids_per_task = Counter(len({e["delivery_id"] for e in entries if e["task_id"] == t})
+                           for t in ok + doomed)
     print(f"delivery attempts: {sum(attempts)} for 35 deliveries (most for one: {max(attempts)})")
+    print(f"every task has exactly one delivery id, on every copy: {ids_per_task == Counter({1: 35})}")
     queue.clear()
     return 0
 

@@ -3,18 +3,9 @@ that is killed and restarted in the middle of the run."""
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import os
-import signal
-from collections import defaultdict
-
 import pytest
 
-from session5_recovery.workers import RecoverySettings, RedisTaskQueue
-from session9_operations.handlers import HANDLERS
-from session9_operations.process_entry import run_operations_worker
-from session9_operations.receiver import read_received, start_receiver_process
+from session5_recovery.workers import RecoverySettings
 from session9_operations.webhooks import (
     ALLOWED_HOSTS_ENV,
     SECRET_ENV,
@@ -106,68 +97,7 @@ class TestSignature:
         assert delivery_id_for("t1") == delivery_id_for("t1") != delivery_id_for("t2")
 
 
-# --- end to end: workers, a receiver killed and restarted ---------------------------
-
-PORT = 17851
-FAST = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=2.0, reap_interval=0.05,
-                        claim_timeout=0.2, backoff_base=0.2, backoff_cap=1.0, max_attempts=20)
-
-
-@pytest.mark.redis
-@pytest.mark.multiprocess
-@pytest.mark.chaos
-@pytest.mark.slow
-def test_every_webhook_arrives_at_least_once_across_a_receiver_restart(
-        redis_url, redis_client, queue_name, tmp_path, monkeypatch):
-    monkeypatch.setenv(SECRET_ENV, "test-secret")
-    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "127.0.0.1")
-    monkeypatch.setenv("WEBHOOK_TIMEOUT", "1")
-    queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=FAST)
-    url = f"http://127.0.0.1:{PORT}/hook"
-    ok = queue.add_tasks([{"type": "sleep", "seconds": 0.05, "webhook_url": url}
-                          for _ in range(30)])
-    doomed = queue.add_tasks([{"type": "fail", "webhook_url": url} for _ in range(5)],
-                             max_attempts=1)
-    ledger = tmp_path / "received.jsonl"
-    receiver = start_receiver_process(PORT, ledger)
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=run_operations_worker, args=(f"w{i}", redis_url, queue_name),
-                           kwargs={"settings": FAST.to_dict(), "handlers": HANDLERS})
-               for i in range(2)]
-    try:
-        for worker in workers:
-            worker.start()
-        wait_until(lambda: len(read_received(ledger)) >= 5, timeout=30, what="the first deliveries")
-        receiver.send_signal(signal.SIGKILL)
-        receiver.wait()
-        killed_at = len(read_received(ledger))
-        # While it is down, deliveries fail (connection refused) and are retried.
-        wait_until(lambda: queue.get_stats()["delayed"] > 0, timeout=30,
-                   what="a delivery waiting for its retry")
-        receiver = start_receiver_process(PORT, ledger)
-        expected = {delivery_id_for(t) for t in ok + doomed}
-        wait_until(lambda: expected <= {e["delivery_id"] for e in read_received(ledger)}, timeout=60,
-                   what="every delivery")
-    finally:
-        for worker in workers:
-            if worker.pid:
-                os.kill(worker.pid, signal.SIGTERM)
-        for worker in workers:
-            worker.join(20)
-        receiver.send_signal(signal.SIGTERM)
-        receiver.wait(10)
-    entries = read_received(ledger)
-    by_task = defaultdict(set)
-    for entry in entries:
-        by_task[entry["task_id"]].add(entry["delivery_id"])
-    assert set(by_task) == set(ok + doomed)
-    assert all(len(ids) == 1 for ids in by_task.values()), "a duplicate carries the same id"
-    statuses = {e["task_id"]: e["status"] for e in entries}
-    assert {statuses[t] for t in ok} == {"completed"}
-    assert {statuses[t] for t in doomed} == {"dead_lettered"}
-    duplicates = sum(e["kind"] == "duplicate" for e in entries)
-    print(json.dumps({"tasks": len(ok + doomed), "received": len(entries),
-                      "duplicates": duplicates, "killed_after": killed_at}))
+# The receiver killed and restarted mid-run: demos/webhooks_restart.py, run by test_s9_demos.py.
 
 
 @pytest.mark.redis
