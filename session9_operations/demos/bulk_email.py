@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     smtp = Controller(mailbox, hostname="127.0.0.1", port=args.port)
     smtp.start()
     target, queue = fresh_queue(QUEUE_NAME, SETTINGS)
-    RateLimiter(queue).set("email", limit)
+    limiter = RateLimiter(queue)
+    limiter.set("email", limit)
     os.environ[HOST_ENV], os.environ[PORT_ENV] = "127.0.0.1", str(args.port)
     ids = queue.add_tasks([{"type": "email", "to": f"user{i}@example.com",
                             "subject": f"Newsletter #{i}", "body": "Hello from the workshop."}
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
           f"after the first window {steady:.2f} per second (limit "
           f"{limit.limit / limit.per:.2f} per second: {steady / (limit.limit / limit.per):.0%})")
     queue.clear()
+    limiter.remove("email")  # the limit and its window live beside the queue's keys
     return 0
 
 
