@@ -1,0 +1,47 @@
+"""Session 5's queue, with two additions for webhooks.
+
+- ``add_task``/``add_tasks`` refuse a ``webhook_url`` the workers would refuse to call
+  (webhooks.py: scheme, credentials, allow-list, internal addresses), with one line,
+  before anything is written: the producer hears about it, not the dead-letter queue;
+- a task the reaper dead-letters gets its webhook.
+
+A worker sends a task's webhook after recording its outcome (worker.py). A task whose
+worker died is finished by somebody else: the reaper of another worker, which
+dead-letters it once its attempts are used up. ``OperationsQueue.reap`` queues the
+webhook of each task it dead-lettered, so that ending is notified too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from session5_recovery.workers import Recovery, RedisTaskQueue
+
+from .webhooks import check_webhook_url, queue_delivery
+
+
+class OperationsQueue(RedisTaskQueue):
+    """A ``RedisTaskQueue`` whose reaper also notifies the ends it causes."""
+
+    def add_task(self, data: dict[str, Any], **options: Any) -> str:
+        _check_webhook(data)
+        return super().add_task(data, **options)
+
+    def add_tasks(self, items: Iterable[dict[str, Any]], **options: Any) -> list[str]:
+        items = list(items)
+        for data in items:
+            _check_webhook(data)
+        return super().add_tasks(items, **options)
+
+    def reap(self, extra_workers: Sequence[str] = ()) -> list[Recovery]:
+        recovered = super().reap(extra_workers)
+        for recovery in recovered:
+            if recovery.outcome == "dead_lettered":
+                queue_delivery(self, recovery.task_id, "dead_lettered")
+        return recovered
+
+
+def _check_webhook(data: Any) -> None:
+    if isinstance(data, dict) and data.get("webhook_url") is not None:
+        check_webhook_url(data["webhook_url"])  # WebhookUrlError: one line, nothing queued

@@ -1,0 +1,70 @@
+"""Run an ``OperationsWorker`` in a child process (the function ``multiprocessing`` starts),
+and ``OperationsFleet``, session 5's ``WorkerFleet`` starting it.
+
+Session 5's ``run_worker_process`` builds a plain ``RedisWorker``; this is the same
+entry with the worker class of this session, so the autoscaler's workers honour the
+rate limits and send the webhooks.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from session5_recovery.tools.fleet import WorkerFleet
+from session5_recovery.workers import RecoverySettings, default_handlers
+from session5_recovery.workers.process_entry import load_handlers
+
+from .operations_queue import OperationsQueue
+from .worker import OperationsWorker
+
+
+def run_operations_worker(worker_id: str, redis_url: str, queue_name: str, burst: bool = False,
+                          *, settings: dict[str, Any] | None = None, handlers: str | None = None,
+                          ready: Any = None, verbose: bool = False,
+                          allowed_dirs: list[str] | None = None) -> dict[str, Any]:
+    """Connect, work on ``queue_name`` until stopped (SIGTERM: finish the task, then go).
+
+    Called as session 5's ``run_worker_process`` is (the same positional arguments and
+    the keywords ``WorkerFleet`` passes), so ``OperationsFleet`` can start it instead.
+    """
+    queue = OperationsQueue.connect(redis_url, queue_name=queue_name,
+                                   settings=RecoverySettings.from_dict(settings or {}))
+    try:
+        log = (lambda line: print(line, flush=True)) if verbose else None
+        registry = load_handlers(handlers) if handlers else default_handlers()
+        worker = OperationsWorker(worker_id, None, queue, handlers=registry, log=log,
+                                  kill_children=True, allowed_dirs=allowed_dirs)
+        counts = worker.start(burst=burst, on_registered=ready.set if ready else None)
+        return {"worker_id": worker_id, "deferred": worker.deferred, **counts.as_dict()}
+    finally:
+        queue.close()
+        sys.stdout.flush()
+
+
+class _OperationsContext:
+    """A multiprocessing context whose ``Process`` runs ``run_operations_worker``."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+
+    def Process(self, *args: Any, target: Any = None, **kwargs: Any) -> Any:  # noqa: N802
+        return self._context.Process(*args, target=run_operations_worker, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class OperationsFleet(WorkerFleet):
+    """Session 5's ``WorkerFleet``, whose processes run ``OperationsWorker`` (rate limits,
+    webhooks) instead of a plain ``RedisWorker``.
+
+    ``WorkerFleet`` starts each worker with ``self.ctx.Process(target=run_worker_process,
+    ...)`` and has no parameter for another target yet; this fleet gives it a context
+    whose ``Process`` starts ``run_operations_worker`` (same arguments) instead. Start,
+    readiness, kill, replace and stop are all ``WorkerFleet``'s.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ctx = _OperationsContext(self.ctx)
