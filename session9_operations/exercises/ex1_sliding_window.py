@@ -15,16 +15,19 @@ same moment both take the last slot.
 
 from __future__ import annotations
 
-# TODO Part 1: the script. Drop the starts that left the window (score <= now - window);
-# below the limit, record this start (ZADD) and reply {1, now}; at the limit, record
-# nothing and reply {0, the time the oldest start leaves the window}. Numbers leave a
-# script as text (tostring) or they are cut to integers.
+# TODO Part 1: the script: check and record in one atomic step. Forget the starts that
+# have left the window (a start exactly one window old no longer counts); below the limit,
+# record this start and reply {1, now}; at the limit, record nothing (a refusal is not a
+# start) and reply {0, the time the oldest start leaves the window}. A number a script
+# returns is cut to an integer: the time must leave it as text.
 SLIDING_WINDOW_LUA = """
-return redis.error_reply("Exercise 1, part 1: write the sliding-window script")
+return redis.error_reply("Exercise 1, part 1: write the sliding-window script "
+    .. "(hint: make hint SESSION=9 EXERCISE=1)")
 """
 
 
 def acquire(r, key: str, limit: int, window: float, now: float, member: str) -> tuple[bool, float]:
-    # TODO Part 2: run SLIDING_WINDOW_LUA with one key and its four arguments (send the
-    # floats with repr() so no digit is lost) and return (allowed as a bool, the float).
-    raise NotImplementedError("Exercise 1, part 2: run the script and read its reply")
+    # TODO Part 2: run SLIDING_WINDOW_LUA on one key with its four arguments, in the order
+    # the script reads them, and return (allowed as a bool, the time as a float).
+    raise NotImplementedError("Exercise 1, part 2: run the script and read its reply "
+                              "(hint: make hint SESSION=9 EXERCISE=1)")

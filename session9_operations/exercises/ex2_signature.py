@@ -22,7 +22,8 @@ import hmac  # noqa: F401
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     # TODO Part 1: HMAC-SHA256 with the secret over the timestamp, a dot and the body;
     # the header value is t=<timestamp>,v1=<hex digest>.
-    raise NotImplementedError("Exercise 2, part 1: sign the timestamp and the body")
+    raise NotImplementedError("Exercise 2, part 1: sign the timestamp and the body "
+                              "(hint: make hint SESSION=9 EXERCISE=2)")
 
 
 def verify(secret: str, header: str | None, body: bytes, now: float,
@@ -30,4 +31,5 @@ def verify(secret: str, header: str | None, body: bytes, now: float,
     # TODO Part 2: read t and v1 from the header, recompute the digest for that t, compare
     # in constant time, refuse a timestamp more than `tolerance` seconds from `now`.
     # Every refusal is a ValueError; success returns the timestamp.
-    raise NotImplementedError("Exercise 2, part 2: verify the signature and its age")
+    raise NotImplementedError("Exercise 2, part 2: verify the signature and its age "
+                              "(hint: make hint SESSION=9 EXERCISE=2)")

@@ -22,7 +22,8 @@ def wanted(backlog: int, oldest_age: float, current: int, per_worker: int, max_a
            low: int, high: int) -> int:
     # TODO Part 1: workers for the backlog (rounded up), one more than now when the oldest
     # pending task is too old, clamped to [low, high].
-    raise NotImplementedError("Exercise 3, part 1: how many workers the signals ask for")
+    raise NotImplementedError("Exercise 3, part 1: how many workers the signals ask for "
+                              "(hint: make hint SESSION=9 EXERCISE=3)")
 
 
 def decide(backlog: int, oldest_age: float, current: int, busy: int, now: float,
@@ -30,4 +31,5 @@ def decide(backlog: int, oldest_age: float, current: int, busy: int, now: float,
            cooldown: float) -> int:
     # TODO Part 2: scale up at once; scale down only after the cooldown and never below
     # the busy workers; otherwise keep `current`.
-    raise NotImplementedError("Exercise 3, part 2: up at once, down with care")
+    raise NotImplementedError("Exercise 3, part 2: up at once, down with care "
+                              "(hint: make hint SESSION=9 EXERCISE=3)")
