@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
+from session5_recovery.workers.redis_task_queue import MAX_CLAIM
 from session6_api.app import create_app
 from session6_api.config import ApiConfig
 from session6_api.conftest import TEST_HOSTS
@@ -41,11 +42,18 @@ def settle(backends) -> None:
 
 
 def complete(queue, count: int) -> list[str]:
-    """A worker's job, done by hand: claim ``count`` tasks and complete them."""
-    done = []
-    for task in queue.get_tasks("worker-1", count, timeout=0):
-        assert queue.mark_completed(task.id, {"ok": True}, worker_id="worker-1")
-        done.append(task.id)
+    """A worker's job, done by hand: claim ``count`` tasks and complete them.
+
+    In batches of at most ``MAX_CLAIM``: session 5 bounds what one claim may take.
+    """
+    done: list[str] = []
+    while len(done) < count:
+        batch = queue.get_tasks("worker-1", min(MAX_CLAIM, count - len(done)), timeout=0)
+        if not batch:
+            break
+        for task in batch:
+            assert queue.mark_completed(task.id, {"ok": True}, worker_id="worker-1")
+            done.append(task.id)
     return done
 
 
