@@ -73,9 +73,13 @@ OLDEST_PENDING_LIMIT = 300.0  # seconds: OldestPendingTaskTooOld
 
 @dataclass(frozen=True)
 class Condition:
+    """One alert condition now: whether it holds, the value it looks at and its threshold."""
+
     alert: str
     holds: bool
     detail: str
+    value: float
+    threshold: str
 
 
 def conditions_now(queue: RedisTaskQueue) -> list[Condition]:
@@ -84,7 +88,9 @@ def conditions_now(queue: RedisTaskQueue) -> list[Condition]:
     return [
         Condition("OldestPendingTaskTooOld", signals.oldest_age > OLDEST_PENDING_LIMIT,
                   f"oldest pending task waited {signals.oldest_age:.0f} s "
-                  f"(alert above {OLDEST_PENDING_LIMIT:.0f} s, for 2 minutes)"),
+                  f"(alert above {OLDEST_PENDING_LIMIT:.0f} s, for 2 minutes)",
+                  round(signals.oldest_age, 1), f"above {OLDEST_PENDING_LIMIT:.0f} s"),
         Condition("NoLiveWorker", signals.workers == 0 and signals.backlog > 0,
-                  f"{signals.workers} live workers, {signals.backlog} tasks pending"),
+                  f"{signals.workers} live workers, {signals.backlog} tasks pending",
+                  signals.workers, "0 live workers while tasks are pending"),
     ]

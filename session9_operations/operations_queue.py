@@ -1,9 +1,12 @@
-"""Session 5's queue, with two additions for webhooks.
+"""Session 5's queue, with three additions for webhooks.
 
 - ``add_task``/``add_tasks`` refuse a ``webhook_url`` the workers would refuse to call
   (webhooks.py: scheme, credentials, allow-list, internal addresses), with one line,
   before anything is written: the producer hears about it, not the dead-letter queue;
-- a task the reaper dead-letters gets its webhook.
+- a task the reaper dead-letters gets its webhook;
+- the periodic maintenance (``maintain``, run by every worker's heartbeat thread)
+  queues every owed notification whose task finished but whose delivery was never
+  queued: its worker died between the two steps (outbox.py).
 
 A worker sends a task's webhook after recording its outcome (worker.py). A task whose
 worker died is finished by somebody else: the reaper of another worker, which
@@ -18,7 +21,8 @@ from typing import Any
 
 from session5_recovery.workers import Recovery, RedisTaskQueue
 
-from .webhooks import check_webhook_url, queue_delivery
+from .outbox import deliver_owed, outbox_key, settle
+from .webhooks import check_webhook_url, delivered_key
 
 
 class OperationsQueue(RedisTaskQueue):
@@ -38,8 +42,19 @@ class OperationsQueue(RedisTaskQueue):
         recovered = super().reap(extra_workers)
         for recovery in recovered:
             if recovery.outcome == "dead_lettered":
-                queue_delivery(self, recovery.task_id, "dead_lettered")
+                settle(self, recovery.task_id, "dead_lettered")
         return recovered
+
+    def maintain(self) -> tuple[list[Recovery], int]:
+        """Session 5's chores, then the owed notifications of finished tasks."""
+        done = super().maintain()
+        deliver_owed(self)
+        return done
+
+    def clear(self) -> int:
+        """Session 5's clear, and this session's webhook keys (the outbox, the delivered count)."""
+        return super().clear() + self.client.unlink(outbox_key(self.keys),
+                                                    delivered_key(self.keys))
 
 
 def _check_webhook(data: Any) -> None:

@@ -41,6 +41,7 @@ from session5_recovery.workers import (
     DuplicateTaskError,
     InvalidTaskError,
     PermanentTaskError,
+    QueueKeys,
     RedisTaskQueue,
     TaskContext,
     TransientTaskError,
@@ -195,6 +196,20 @@ def queue_delivery(queue: RedisTaskQueue, task_id: str, outcome: str) -> str | N
     except DuplicateTaskError:
         pass  # already queued: once is what we want
     return delivery_id
+
+
+def delivered_key(keys: QueueKeys) -> str:
+    """``{q}:webhook_delivered``: deliveries a receiver accepted, counted by the workers."""
+    return f"{keys.prefix}webhook_delivered"
+
+
+def count_delivered(queue: RedisTaskQueue) -> None:
+    """One more delivery accepted (a display count: a kill right before it loses one)."""
+    queue.client.incr(delivered_key(queue.keys))
+
+
+def delivered_count(queue: RedisTaskQueue) -> int:
+    return int(queue.client.get(delivered_key(queue.keys)) or 0)
 
 
 def encode_body(payload: dict[str, Any]) -> bytes:

@@ -10,6 +10,9 @@ the public "run one claimed task" step:
 - after: if the task carried a ``webhook_url`` and its outcome is final (completed or
   dead-lettered), a delivery task is queued (webhooks.py). Its id is derived from the
   task's, so a second notification of the same ending is refused by the queue.
+  Before the task runs, the notification is written down as owed (outbox.py): a
+  worker killed between recording the outcome and queueing the delivery leaves the
+  entry, and the next maintenance sweep of any worker queues the delivery.
 
 One task per claim (``prefetch=1``): a prefetched batch is recorded at its end, so an
 outcome seen in ``process`` may not be written yet, and a notification must follow
@@ -22,8 +25,9 @@ from typing import Any
 
 from session5_recovery.workers import RedisWorker, Task
 
+from .outbox import owe_notification, settle
 from .ratelimit import ADMITTED_AT, RateLimiter
-from .webhooks import queue_delivery
+from .webhooks import DELIVERY_TYPE, count_delivered
 
 
 class OperationsWorker(RedisWorker):
@@ -48,11 +52,23 @@ class OperationsWorker(RedisWorker):
             return "deferred"
         if verdict.outcome == "not_mine":
             return "refused"
+        notify = bool(task.data.get("webhook_url"))
+        if notify:
+            self._retrying(lambda: owe_notification(self.queue, [task.id]))
         admitted = ADMITTED_AT.set(verdict.at if verdict.outcome == "allowed" else None)
         try:
             outcome = super().process(task)
         finally:
             ADMITTED_AT.reset(admitted)
-        if outcome in ("completed", "dead_lettered") and task.data.get("webhook_url"):
-            self._retrying(lambda: queue_delivery(self.queue, task.id, outcome))
+        if notify and outcome in ("completed", "dead_lettered"):
+            self.notify(task, outcome)
+        if task.type == DELIVERY_TYPE and outcome == "completed":
+            self._retrying(lambda: count_delivered(self.queue))
         return outcome
+
+    def notify(self, task: Task, outcome: str) -> None:
+        """Queue the webhook of ``task``'s recorded final ``outcome`` and settle its outbox entry.
+
+        A step of its own so that a test can stand in for a kill at exactly this point.
+        """
+        self._retrying(lambda: settle(self.queue, task.id, outcome))

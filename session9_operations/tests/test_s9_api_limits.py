@@ -24,7 +24,8 @@ def client(tmp_path, redis_url, queue_name, fake_clock) -> Iterator[TestClient]:
                        queue_name=queue_name, data_dir=tmp_path / "data", background=False)
     app = create_operations_app(config, budget=RateLimit(3, 10.0), clock=fake_clock)
     try:
-        with TestClient(app) as client:
+        # A local name: session 6's app answers only the host names it was started for.
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             yield client
     finally:
         app.state.backends.store.close()
