@@ -2,7 +2,8 @@
 
 Built on session 5's queue (imported, never copied):
 
-- delayed tasks: ``WorkflowQueue.add_task(data, run_at=...)`` / ``delay=`` (queue.py);
+- delayed tasks: ``add_task(data, run_at=...)`` / ``delay=``, session 5's own (its
+  delayed set, where retries wait), used as they are;
 - schedules: ``Schedule`` (cron via croniter, or an interval; a misfire policy)
   and ``Scheduler``, one leader at a time through a fenced lease, every firing
   enqueued under an id made of the schedule's name and due time (scheduler.py);

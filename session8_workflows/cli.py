@@ -118,6 +118,8 @@ def cmd_show(queue: WorkflowQueue, args: argparse.Namespace) -> int:
         record: dict[str, Any] = {"id": task.id, "type": task.type, "status": str(task.status),
                                   "attempts": task.attempts, "reason": task.reason,
                                   "result": task.result}
+        if task.due_at is not None:  # delayed: a retry, or added with run_at/delay
+            record["due"] = task.due_at
         if fields[0] is not None:
             record["progress"] = {"done": int(fields[0]), "total": int(fields[1]),
                                   "message": fields[2]}

@@ -24,12 +24,15 @@ class WorkflowKeys:
 
     @property
     def staged(self) -> str:
-        """ZSET: task id -> the time it is due (delayed tasks, workflow nodes ready to run)."""
+        """ZSET: task id -> the time it became ready (workflow nodes waiting to be enqueued).
+
+        Delayed tasks (``add_task(..., delay=)``) are session 5's: ``{q}:delayed``.
+        """
         return f"{self.base}staged"
 
     @property
     def staged_data(self) -> str:
-        """HASH: task id -> its envelope (JSON: the data, or which workflow node it is)."""
+        """HASH: task id -> its envelope (JSON: which workflow node it is)."""
         return f"{self.base}staged:data"
 
     @property

@@ -1,7 +1,7 @@
 """Workers for workflows: session 5's ``RedisWorker`` with session 8's queue and handlers.
 
 Nothing of the worker changes: it gets a ``WorkflowQueue`` (whose periodic chores
-also promote staged tasks and sweep running workflows) and a registry whose
+also promote staged workflow nodes and sweep running workflows) and a registry whose
 handlers report progress and record workflow results (handlers.py).
 ``run_workflow_worker`` is the function a child process runs (importable, for
 ``spawn``); ``WorkflowFleet`` is session 5's ``WorkerFleet`` starting it instead.

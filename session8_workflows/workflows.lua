@@ -1,4 +1,5 @@
--- Session 8's atomic steps: staged tasks, the scheduler's lease, workflow counters, progress.
+-- Session 8's atomic steps: the scheduler's lease, workflow counters (and the nodes they
+-- stage), progress.
 --
 -- One script, one branch per command, like session 5's queue.lua (which this script
 -- never edits: it only adds keys of its own next to the queue's, under the same
@@ -18,22 +19,9 @@ local function emit(events, event, fields)
 end
 
 
-if command == "stage" then
-    -- Hold a task until its due time (the promoter enqueues it then, under its id).
-    -- KEYS: staged (ZSET), staged_data (HASH), tasks (session 5's SET of held ids)
-    -- ARGS: id, due, envelope (JSON text)
-    -- REPLY: {"staged"} | {"duplicate"}
-    local id, due, envelope = ARGV[4], ARGV[5], ARGV[6]
-    if redis.call("HEXISTS", KEYS[2], id) == 1 or redis.call("SISMEMBER", KEYS[3], id) == 1 then
-        return {"duplicate"}
-    end
-    redis.call("ZADD", KEYS[1], due, id)
-    redis.call("HSET", KEYS[2], id, envelope)
-    return {"staged"}
-
-
-elseif command == "unstage" then
-    -- Forget a staged task after it was enqueued (or refused as a duplicate: it is there).
+if command == "unstage" then
+    -- Forget a staged workflow node after it was enqueued (or refused as a duplicate:
+    -- it is there already).
     -- KEYS: staged, staged_data. ARGS: id. REPLY: {"unstaged", 0|1}
     local removed = redis.call("ZREM", KEYS[1], ARGV[4])
     redis.call("HDEL", KEYS[2], ARGV[4])

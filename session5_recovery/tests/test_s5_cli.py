@@ -106,3 +106,15 @@ def test_dlq_options_before_or_after_the_action():
     assert parser.parse_args(["dlq", "--queue", "a", "list"]).queue == "a"
     assert parser.parse_args(["dlq", "list", "--queue", "b"]).queue == "b"
     assert parser.parse_args(["dlq", "purge", "--yes"]).queue == "image_processing"
+
+
+def test_enqueue_with_a_delay_puts_the_tasks_in_the_delayed_set(redis_url, queue_name):
+    result = cli(redis_url, queue_name, "enqueue", "--task", '{"type": "noop"}', "--repeat", "2",
+                 "--delay", "3600")
+    assert result.returncode == 0, result.stderr
+    assert "queued 2 task(s)" in result.stdout and "pending now: 0, delayed now: 2" in result.stdout
+    stats = json.loads(cli(redis_url, queue_name, "stats", "--json").stdout)
+    assert (stats["delayed"], stats["pending"], stats["conservation_holds"]) == (2, 0, True)
+    refused = cli(redis_url, queue_name, "enqueue", "--task", '{"type": "noop"}', "--delay", "-1")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "--delay: must be a number of seconds from 0" in refused.stderr

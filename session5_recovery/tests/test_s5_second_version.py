@@ -465,6 +465,8 @@ class TestOneTableForEveryCommand:
         ids = [f"t{n}" for n in range(8)]
         for i in ids:
             run("enqueue", [i], lambda i=i: queue.add_task({"type": "noop"}, task_id=i))
+        run("enqueue", ["later"], lambda: queue.add_task({"type": "noop"}, task_id="later",
+                                                         delay=30))
         run("cancel", ids, lambda: queue.cancel("t7"))
         claimed = run("claim", ids, lambda: queue.get_tasks("w1", 6, timeout=0))
         assert len(claimed) == 6
@@ -476,7 +478,7 @@ class TestOneTableForEveryCommand:
         queue.client.hset(queue.keys.task("t5"), "max_attempts", 1)
         run("reap", ids, queue.reap)
         fake_clock.advance(60)
-        run("promote", ids, queue.promote_due)
+        run("promote", [*ids, "later"], queue.promote_due)
         run("replay", ids, lambda: queue.replay("t2"))
         queue.get_tasks("w2", 10, timeout=0)
         queue.mark_failed("t2", "bad again", permanent=True, worker_id="w2")

@@ -199,6 +199,9 @@ def build_parser(program: Program | None = None) -> argparse.ArgumentParser:
                          help=f"attempts before the DLQ (default {defaults.max_attempts})")
     enqueue.add_argument("--priority", choices=("high", "normal", "low"), default="normal",
                          help="claimed before (high) or after (low) normal tasks")
+    enqueue.add_argument("--delay", type=seconds(0, 365 * 86_400), default=None, metavar="S",
+                         help="wait S seconds before the tasks become pending (in the delayed "
+                              "set, like a retry)")
 
     stats = commands.add_parser("stats", parents=[common], help="counts per state")
     stats.add_argument("--json", action="store_true", help="print JSON only (for scripts)")
@@ -351,7 +354,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         tasks = image_tasks(inputs, args.output, args.filters)
     with open_queue(args) as queue:
         try:
-            ids = queue.add_tasks(tasks, max_attempts=args.max_attempts, priority=args.priority)
+            ids = queue.add_tasks(tasks, max_attempts=args.max_attempts, priority=args.priority,
+                                  delay=args.delay)
         except (TypeError, ValueError) as error:
             raise SystemExit(f"enqueue: {error}") from None
         except redis.exceptions.OutOfMemoryError as error:
@@ -364,8 +368,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
                              f"{done}; make room or raise maxmemory, then run this again") from None
         stats = queue.get_stats()
     skipped = f" ({ids.already} already there)" if ids.already else ""
+    waiting = f", delayed now: {stats['delayed']}" if stats["delayed"] else ""
     print(f"queued {ids.queued} task(s) on {args.queue!r}{skipped}; pending now: "
-          f"{stats['pending']}")
+          f"{stats['pending']}{waiting}")
     if not args.task:
         print(f"outputs will go to {args.output.resolve()}")
     queue_flag = "" if args.queue == args.program.queue else f" --queue {args.queue}"

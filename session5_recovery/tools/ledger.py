@@ -9,8 +9,8 @@ many runs the faults allow:
 - one run for every task;
 - one more per failed attempt that was retried (``retry_scheduled``): a planned run;
 - one more per time the task was handed back unfinished (``requeued``, except
-  "retry due", which is the retry itself): its worker was killed, frozen past its
-  TTL, or told twice to stop. These are the faults.
+  "retry due" and "run_at due", which are the delayed set releasing it): its worker
+  was killed, frozen past its TTL, or told twice to stop. These are the faults.
 
 A task that ran more often than that ran twice without a reason: a bug.
 """
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from ..workers import RedisTaskQueue
 
 RETRY_DUE = "retry due"  # the reason of the "requeued" event a due retry writes
+RUN_AT_DUE = "run_at due"  # ... and a task added with run_at/delay, when its time comes
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def run_report(queue: RedisTaskQueue, ids: list[str] | None = None) -> RunReport
     for event in queue.events(None):
         if event.name == "retry_scheduled":
             retries[event.task_id] += 1
-        elif event.name == "requeued" and event.fields.get("reason") != RETRY_DUE:
+        elif event.name == "requeued" and event.fields.get("reason") not in (RETRY_DUE,
+                                                                             RUN_AT_DUE):
             faults[event.task_id] += 1
     wanted = list(runs) if ids is None else ids
     over = {}

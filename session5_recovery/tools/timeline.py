@@ -30,6 +30,8 @@ def describe(event: Event) -> str:
     if name == "enqueued":
         priority = f.get("priority", "normal")
         extra = "" if priority == "normal" else f", {priority} priority"
+        if "due" in f:
+            extra += f", due in {float(f['due']) - event.ts:.2f} s"
         return f"enqueued ({f.get('type', 'image')}{extra})"
     if name == "claimed":
         return f"claimed by {worker} (attempt {attempt})"

@@ -182,7 +182,7 @@ class Heartbeat:
             what = "requeued" if item.outcome == "requeued" else "moved to the DLQ"
             self._say(f"reaper: worker {item.worker_id} is dead; its task {item.task_id[:8]} {what}")
         if promoted:
-            self._say(f"{promoted} retr{'y' if promoted == 1 else 'ies'} due: back in pending")
+            self._say(f"{promoted} delayed task(s) due (retries, run_at): back in pending")
 
     def _announce_stopping(self) -> None:
         try:

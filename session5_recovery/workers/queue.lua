@@ -28,7 +28,7 @@
 --   {q}:pending:low      LIST   ids waiting, low priority
 --   {q}:wake             LIST   wake-up tokens: an idle worker blocks on it (BLPOP)
 --   {q}:paused           STRING exists while the queue is paused
---   {q}:delayed          ZSET   id -> time its retry is due
+--   {q}:delayed          ZSET   id -> time it is due (a retry, or a task added with a delay)
 --   {q}:completed        LIST   ids of completed tasks (oldest at the left)
 --   {q}:dlq              LIST   ids of dead-lettered tasks (newest at the left)
 --   {q}:cancelled        LIST   ids of cancelled tasks
@@ -342,33 +342,45 @@ end
 if command == "enqueue" then
     -- Add one chunk of tasks (the caller sends at most ENQUEUE_CHUNK per call). An id
     -- the queue already holds is refused, not queued twice: a chunk resent after a
-    -- timeout whose first try got through queues nothing the second time.
-    -- ARGS: count, then per task: id, type, data (JSON text), max_attempts, priority.
+    -- timeout whose first try got through queues nothing the second time. With a due
+    -- time later than now, the tasks wait in the delayed ZSET (status "delayed",
+    -- "due_at" on the hash), exactly like a retry: "promote" moves them to pending.
+    -- ARGS: count, due (a time, or "" for now), then per task: id, type, data (JSON
+    -- text), max_attempts, priority.
     -- KEYS: the task keys, in the same order.
     -- REPLY: {"enqueued", queued, already}
-    -- Status: none -> pending
+    -- Status: none -> pending | none -> delayed
     local count = tonumber(ARGV[5])
+    local due = tonumber(ARGV[6])  -- nil: now
+    if due and due <= tonumber(now) then due = nil end  -- already due: pending at once
     local held = {}
     for i = 1, count do  -- checks first
-        local id = ARGV[6 + (i - 1) * 5]
+        local id = ARGV[7 + (i - 1) * 5]
         held[i] = redis.call("SISMEMBER", TASKS, id) == 1 or redis.call("EXISTS", TASK_KEYS[i]) == 1
     end
     local queued = 0
     for i = 1, count do
       if not held[i] then
         queued = queued + 1
-        local base = 6 + (i - 1) * 5
+        local base = 7 + (i - 1) * 5
         local id, kind, data, max_attempts, priority =
             ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
         redis.call("SADD", TASKS, id)
         redis.call("HSET", TASK_KEYS[i], "id", id, "type", kind, "data", data,
-                   "status", "pending", "attempts", 0, "max_attempts", max_attempts,
-                   "priority", priority, "created_at", now, "history", 0)
-        redis.call("LPUSH", PRIORITY_LIST[priority], id)
-        emit("enqueued", {"task", id, "type", kind, "priority", priority})
+                   "status", due and "delayed" or "pending", "attempts", 0,
+                   "max_attempts", max_attempts, "priority", priority, "created_at", now,
+                   "history", 0)
+        if due then
+            redis.call("HSET", TASK_KEYS[i], "due_at", ARGV[6])
+            redis.call("ZADD", DELAYED, ARGV[6], id)
+            emit("enqueued", {"task", id, "type", kind, "priority", priority, "due", ARGV[6]})
+        else
+            redis.call("LPUSH", PRIORITY_LIST[priority], id)
+            emit("enqueued", {"task", id, "type", kind, "priority", priority})
+        end
       end
     end
-    if queued > 0 then wake(queued) end
+    if queued > 0 and not due then wake(queued) end
     return {"enqueued", queued, count - queued}
 
 
@@ -557,7 +569,8 @@ elseif command == "reap" then
 
 
 elseif command == "promote" then
-    -- Move retries whose time has come from the delayed ZSET to pending.
+    -- Move delayed tasks whose time has come (retries, and tasks added with run_at or
+    -- delay) from the delayed ZSET to pending.
     -- ARGS: limit (at most this many per call, so one call stays short)
     -- REPLY: {"promoted", n}
     -- Status: delayed -> pending
@@ -577,7 +590,9 @@ elseif command == "promote" then
         redis.call("ZREM", DELAYED, id)
         redis.call("HDEL", task_key(id), "due_at")
         back_to_pending(task_key(id), id, moves[i][1], {})
-        emit("requeued", {"task", id, "attempt", moves[i][2] or "0", "reason", "retry due"})
+        local attempts = moves[i][2] or "0"  -- 0: added with run_at/delay, never run yet
+        emit("requeued", {"task", id, "attempt", attempts, "reason",
+                          attempts == "0" and "run_at due" or "retry due"})
     end
     if #due > 0 then wake(#due) end
     return {"promoted", #due}

@@ -18,7 +18,8 @@ changed underneath:
   finishing command may be resent by the same worker after a lost reply;
 - three priorities (high, normal, low), pause/resume and cancel;
 - failures retry later (``{q}:delayed``, exponential backoff with full jitter)
-  or go to the dead-letter queue ``{q}:dlq``;
+  or go to the dead-letter queue ``{q}:dlq``; ``add_task(..., delay=30)`` or
+  ``run_at=`` puts a new task in the same delayed set, to wait for its time;
 - a worker that stops sending heartbeats is reaped: ``reap()`` hands its tasks
   back. Workers call it periodically, and so does the monitor;
 - everything that happens is appended to the stream ``{q}:events``.
@@ -33,12 +34,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,10 @@ COMMAND_CHUNK = 500
 COMPLETE_CHUNK = 100
 # The most tasks one claim may take (prefetch): a claim moves them in one script.
 MAX_CLAIM = 1_000
+# A ``run_at`` at most this many seconds in the past is clock jitter between the producer
+# and whoever computed the time (the task is pending at once); further back, it is a
+# mistake (a date typed wrong, milliseconds for seconds) and is refused.
+RUN_AT_TOLERANCE = 1.0
 # Task ids a caller chooses follow the one rule for names (keys.py).
 TASK_ID_PATTERN = NAME_PATTERN
 QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
@@ -84,7 +91,7 @@ _RECORD = ("dlq", "tasks", "events")  # what dead-lettering a broken entry write
 # The per-worker and per-task keys are added by each call. One place, so that the
 # script receives every key it touches (what Redis Cluster asks of a script).
 COMMAND_KEYS: dict[str, tuple[str, ...]] = {
-    "enqueue": (*_PENDING, "tasks", "events"),
+    "enqueue": (*_PENDING, "delayed", "tasks", "events"),
     "claim": (*_PENDING, "paused", "workers", *_RECORD),
     "complete": ("completed", "events"),
     "complete+claim": ("completed", *_PENDING, "paused", "workers", *_RECORD),  # and the next
@@ -186,6 +193,36 @@ def _chunks(prepared: list[tuple[str, str, str]], most: int = ENQUEUE_CHUNK
         size += len(task[2])
     if chunk:
         yield chunk
+
+
+def due_time(run_at: datetime | float | None, delay: float | None, now: float) -> float | None:
+    """When a task asked with ``run_at`` or ``delay`` is due (a Unix time); None: now.
+
+    ``run_at`` is a timezone-aware ``datetime`` or Unix seconds; ``delay`` is seconds
+    from ``now``. One of them, not both. ValueError, naming the argument, for a value
+    that cannot be a due time: not a finite number, a negative delay, a naive datetime,
+    or a ``run_at`` more than ``RUN_AT_TOLERANCE`` seconds in the past.
+    """
+    if run_at is not None and delay is not None:
+        raise ValueError("give run_at (a time) or delay (seconds), not both")
+    if run_at is None and delay is None:
+        return None
+    name, value = ("delay", delay) if delay is not None else ("run_at", run_at)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"run_at {value.isoformat()} has no time zone; give an aware "
+                             f"datetime, e.g. datetime.now(timezone.utc) + timedelta(minutes=5)")
+        value = value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+    if name == "delay":
+        if value < 0:
+            raise ValueError(f"delay must be >= 0 seconds, got {value!r}")
+        return None if value == 0 else now + value
+    if value < now - RUN_AT_TOLERANCE:
+        raise ValueError(f"run_at {value:.3f} is {now - value:.1f} s in the past; to run now, "
+                         f"leave run_at out (or use delay=0)")
+    return None if value <= now else float(value)
 
 
 def connection_help(url: str | None, error: BaseException) -> RedisUnavailableError:
@@ -394,7 +431,8 @@ class RedisTaskQueue:
     # --- producers ---------------------------------------------------------
 
     def add_task(self, data: dict[str, Any], *, task_id: str | None = None,
-                 priority: str = "normal", max_attempts: int | None = None) -> str:
+                 priority: str = "normal", max_attempts: int | None = None,
+                 run_at: datetime | float | None = None, delay: float | None = None) -> str:
         """Queue the work described by ``data`` (a JSON-ready dict) and return its id at once.
 
         ``data["type"]`` picks the handler (``"image"`` if absent). ``task_id``
@@ -403,15 +441,23 @@ class RedisTaskQueue:
         so two producers racing with one id cannot both win). ``priority`` is
         "high", "normal" or "low". ``max_attempts`` (default: the settings') is
         stored on the task, so every worker and reaper applies the same limit.
+
+        ``run_at`` (an aware datetime or Unix seconds) or ``delay`` (seconds), one
+        of them, makes the task wait: it is created in state "delayed" with its due
+        time in ``{q}:delayed``, where retries wait, and the workers' periodic
+        promotion makes it pending when that time comes (see ``due_time`` for
+        the values refused). A due time that has already come queues it at once.
         """
-        queued = self._enqueue([(data, task_id)], priority, max_attempts)
+        queued = self._enqueue([(data, task_id)], priority, max_attempts, run_at, delay)
         if queued.already:
             raise DuplicateTaskError(queued[0], self.queue_name)
         return queued[0]
 
     def add_tasks(self, items: Iterable[dict[str, Any]], *, priority: str = "normal",
                   max_attempts: int | None = None,
-                  task_ids: Sequence[str] | None = None) -> QueuedIds:
+                  task_ids: Sequence[str] | None = None,
+                  run_at: datetime | float | None = None,
+                  delay: float | None = None) -> QueuedIds:
         """Queue many tasks; return their ids in order (with ``.queued`` and ``.already``).
 
         Every task is checked and every id chosen before anything is sent; then the
@@ -419,22 +465,26 @@ class RedisTaskQueue:
         all or none per chunk). ``task_ids`` (optional, one per item) makes a resend
         safe: a producer whose call failed part-way (a timeout) calls again with the
         same ids, and the ids already queued are refused as duplicates (counted in
-        ``.already``) instead of being queued twice.
+        ``.already``) instead of being queued twice. ``run_at`` or ``delay`` (as in
+        ``add_task``) gives every task of the call the same due time.
         """
         items = list(items)
         if task_ids is not None and len(task_ids) != len(items):
             raise ValueError(f"task_ids must give one id per task: {len(task_ids)} ids for "
                              f"{len(items)} tasks")
         given = task_ids if task_ids is not None else [None] * len(items)
-        return self._enqueue(list(zip(items, given, strict=True)), priority, max_attempts)
+        return self._enqueue(list(zip(items, given, strict=True)), priority, max_attempts,
+                             run_at, delay)
 
     def _enqueue(self, items: list[tuple[Any, str | None]], priority: str,
-                 max_attempts: int | None) -> QueuedIds:
+                 max_attempts: int | None, run_at: datetime | float | None = None,
+                 delay: float | None = None) -> QueuedIds:
         limit = self.settings.max_attempts if max_attempts is None else max_attempts
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {limit!r}")
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
+        due = due_time(run_at, delay, self.settings.clock())
         prepared = [self._prepare(data, index, task_id)
                     for index, (data, task_id) in enumerate(items)]
         ids = [task_id for task_id, _, _ in prepared]
@@ -442,7 +492,7 @@ class RedisTaskQueue:
             raise ValueError("the same task_id appears twice in one add_tasks() call")
         queued = already = 0
         for chunk in _chunks(prepared):
-            args: list[Any] = [len(chunk)]
+            args: list[Any] = [len(chunk), "" if due is None else repr(due)]
             for task_id, kind, text in chunk:
                 args += [task_id, kind, text, limit, priority]
             try:
@@ -781,7 +831,8 @@ class RedisTaskQueue:
         return recovered
 
     def promote_due(self, limit: int = 100) -> int:
-        """Move retries whose due time has passed from ``{q}:delayed`` to pending."""
+        """Move the delayed tasks whose due time has passed (retries, and tasks added
+        with ``run_at``/``delay``) from ``{q}:delayed`` to pending; how many."""
         return int(self._call("promote", limit)[1])
 
     def maintain(self) -> tuple[list[Recovery], int]:

@@ -16,6 +16,9 @@ adds delayed and cancelled, and calls the last state by what it is:
       +--------------------------------------------------------------------+
                  (delayed: when due)     (dead_lettered: only when a person replays it)
 
+A task added with ``run_at`` or ``delay`` starts in delayed (none -> delayed) and
+takes the same "due" arrow to pending.
+
 ``ALLOWED_TRANSITIONS`` is that picture as a table, and ``COMMAND_MOVES`` says
 which moves each command of queue.lua makes; a test runs every command and
 checks both against what really happened in Redis.
@@ -41,7 +44,7 @@ class TaskStatus(str, Enum):
 
     PENDING = "pending"  # in {q}:pending, waiting for a worker
     PROCESSING = "processing"  # in one worker's {q}:processing:{worker_id}
-    DELAYED = "delayed"  # in {q}:delayed, waiting for its retry time
+    DELAYED = "delayed"  # in {q}:delayed, waiting for its retry time (or its run_at)
     COMPLETED = "completed"  # in {q}:completed; the result is the hash's "result" field
     DEAD_LETTERED = "dead_lettered"  # in {q}:dlq, waiting for a person
     CANCELLED = "cancelled"  # in {q}:cancelled: taken out of the line before it ran
@@ -52,7 +55,8 @@ class TaskStatus(str, Enum):
 
 # Which status may follow which (None: the task does not exist, before enqueue / after purge).
 ALLOWED_TRANSITIONS: dict[TaskStatus | None, frozenset[TaskStatus | None]] = {
-    None: frozenset({TaskStatus.PENDING}),
+    # None -> delayed: added with run_at/delay, it waits for its time like a retry
+    None: frozenset({TaskStatus.PENDING, TaskStatus.DELAYED}),
     # pending -> dead_lettered: the claim found a record it cannot run (edited by hand)
     TaskStatus.PENDING: frozenset({TaskStatus.PROCESSING, TaskStatus.CANCELLED,
                                    TaskStatus.DEAD_LETTERED}),
@@ -68,7 +72,7 @@ ALLOWED_TRANSITIONS: dict[TaskStatus | None, frozenset[TaskStatus | None]] = {
 # The status moves each command of queue.lua makes (its "Status:" header line says the same).
 _P, _R, _D = TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.DELAYED
 COMMAND_MOVES: dict[str, frozenset[tuple[TaskStatus | None, TaskStatus | None]]] = {
-    "enqueue": frozenset({(None, _P)}),
+    "enqueue": frozenset({(None, _P), (None, _D)}),
     "claim": frozenset({(_P, _R), (_P, TaskStatus.DEAD_LETTERED)}),
     "complete": frozenset({(_R, TaskStatus.COMPLETED)}),
     "complete_batch": frozenset({(_R, TaskStatus.COMPLETED)}),
@@ -110,7 +114,7 @@ class Task:
     created_at: float | None = None
     started_at: float | None = None
     finished_at: float | None = None
-    due_at: float | None = None  # when a delayed retry becomes pending again
+    due_at: float | None = None  # when a delayed task (a retry, a run_at) becomes pending
     worker_id: str | None = None  # who has it, or had it last
     result: dict[str, Any] | None = None
     priority: str = "normal"  # "high", "normal" or "low"
