@@ -31,7 +31,7 @@ SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
 FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "WEBP": "webp", "TIFF": "tif"}
 SAMPLE_COUNT = 4
 NAME_LENGTH = 100  # characters of an uploaded file's name kept for display
-NAMES_FOLDER = "names"  # under the uploads folder: <image id>.txt holds the uploaded name
+NAMES_SUFFIX = "_names"  # a folder beside the uploads': <image id>.txt holds the uploaded name
 
 
 def display_name(client_name: str | None) -> str | None:
@@ -105,6 +105,8 @@ class ImageLibrary:
         self.samples_dir = samples_dir
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        # Beside the uploads, not in their folder: that one holds images and nothing else.
+        self.names_dir = images_dir.with_name(images_dir.name + NAMES_SUFFIX)
 
     def prepare(self) -> None:
         self.images_dir.mkdir(parents=True, exist_ok=True)
@@ -153,9 +155,8 @@ class ImageLibrary:
         partial = path.with_name(path.name + ".part")
         partial.write_bytes(content)
         if name:
-            names = self.images_dir / NAMES_FOLDER
-            names.mkdir(exist_ok=True)
-            (names / f"{image_id}.txt").write_text(name, encoding="utf-8")
+            self.names_dir.mkdir(parents=True, exist_ok=True)
+            (self.names_dir / f"{image_id}.txt").write_text(name, encoding="utf-8")
         partial.replace(path)  # a reader never sees half a file
         return image_id, Image.open(path)
 
@@ -166,7 +167,7 @@ class ImageLibrary:
         if not IMAGE_ID.fullmatch(image):
             return None
         try:
-            return (self.images_dir / NAMES_FOLDER / f"{image}.txt").read_text(encoding="utf-8")
+            return (self.names_dir / f"{image}.txt").read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
 
@@ -184,7 +185,7 @@ class ImageLibrary:
         for name, path in candidates.items():
             if name not in used:
                 path.unlink(missing_ok=True)
-                (self.images_dir / NAMES_FOLDER / f"{name}.txt").unlink(missing_ok=True)
+                (self.names_dir / f"{name}.txt").unlink(missing_ok=True)
         return len(candidates) - len(used & set(candidates))
 
     def resolve(self, name: str) -> Path:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from session6_api.dashboard import event_view
-from session6_api.images import NAME_LENGTH, display_name
+from session6_api.images import NAME_LENGTH, ImageLibrary, display_name
 from session6_api.tests.test_s6_api import SAMPLE, post_task, sse_events
 
 pytestmark = [pytest.mark.redis, pytest.mark.databases("sqlite"),
@@ -103,3 +103,17 @@ def test_display_names_are_cleaned_and_bounded():
     long = display_name("x" * 500 + ".png")
     assert len(long) == NAME_LENGTH and long.endswith("xx.png")
     assert display_name("../") is None and display_name(None) is None
+
+
+def test_an_expired_upload_takes_its_name_with_it(tmp_path):
+    library = ImageLibrary(tmp_path / "images", tmp_path / "samples", max_bytes=1 << 20,
+                           max_pixels=1 << 20)
+    (tmp_path / "images").mkdir()
+    kept, _ = library.save_upload(png(), "kept.png")
+    gone, _ = library.save_upload(png(), "gone.png")
+    assert sorted(p.suffix for p in (tmp_path / "images").iterdir()) == [".png", ".png"]
+    assert library.expire_unused(-1, lambda ids: {kept}) == 1
+    assert library.uploaded_name(kept) == "kept.png"
+    assert library.uploaded_name(gone) is None
+    assert sorted(p.name for p in library.names_dir.iterdir()) == [f"{kept}.txt"]
+    assert library.uploaded_name("../../etc/passwd") is None  # not an id: never a path
