@@ -45,10 +45,67 @@ def stream_ms(event_id: str) -> int:
 
 def event_view(event: Event) -> dict[str, Any]:
     """An event as the page shows it: id, name, time, task, worker, the sentence, and the
-    status it moves its task to (the same mapping the database follower applies)."""
-    return {"id": event.id, "event": event.name, "ts": event.ts, "ms": stream_ms(event.id),
+    status it moves its task to (the same mapping the database follower applies); for a
+    progress report, ``progress`` (see ``progress_of``)."""
+    view = {"id": event.id, "event": event.name, "ts": event.ts, "ms": stream_ms(event.id),
             "task": event.task_id, "worker": event.worker_id, "text": describe(event),
             "status": STATUS_OF_EVENT.get(event.name)}
+    progress = progress_of(event)
+    if progress is not None:
+        view["progress"] = progress
+        view["text"] = progress_text(progress)
+    return view
+
+
+def progress_of(event: Event) -> dict[str, Any] | None:
+    """How far a task or a workflow is, if the event says so; else None.
+
+    The contract (any producer may write these events to the queue's stream; this
+    session needs no code of theirs):
+
+    - ``progress`` with ``task``, ``done``, ``total`` and an optional ``message``:
+      a task reports how far it is (a bar per running task);
+    - ``workflow_progress`` with ``workflow``, ``done``, ``total``: how many of a
+      workflow's tasks have finished (a bar per workflow); ``workflow_completed``
+      and ``workflow_failed`` with ``workflow`` end it.
+
+    Fields that are not whole numbers with 0 <= done <= total make the event an
+    ordinary one (shown in the feed, drawn as no bar).
+    """
+    fields = event.fields
+    if event.name in ("workflow_completed", "workflow_failed") and fields.get("workflow"):
+        return {"workflow": fields["workflow"][:100], "finished": event.name.split("_")[1],
+                "reason": fields.get("reason", "")[:200]}
+    if event.name not in ("progress", "workflow_progress"):
+        return None
+    counted = done_of_total(fields.get("done"), fields.get("total"))
+    if counted is None:
+        return None
+    done, total = counted
+    if event.name == "progress":
+        return {"task": event.task_id, "done": done, "total": total,
+                "message": fields.get("message", "")[:200]} if event.task_id else None
+    workflow = fields.get("workflow")
+    return {"workflow": workflow[:100], "done": done, "total": total} if workflow else None
+
+
+def done_of_total(done: str | None, total: str | None) -> tuple[int, int] | None:
+    """("3", "10") -> (3, 10); None unless both are ASCII whole numbers with done <= total
+    (the stream is text anyone with access can write: nothing here may raise)."""
+    if not (done and total and done.isascii() and done.isdigit()
+            and total.isascii() and total.isdigit() and len(total) < 19):
+        return None
+    return (int(done), int(total)) if int(done) <= int(total) else None
+
+
+def progress_text(progress: dict[str, Any]) -> str:
+    """The feed's sentence for a progress event."""
+    if "finished" in progress:
+        reason = f": {progress['reason']}" if progress["reason"] else ""
+        return f"workflow {progress['workflow']} {progress['finished']}{reason}"
+    what = f"workflow {progress['workflow']}: " if "workflow" in progress else "progress "
+    message = f" {progress['message']}" if progress.get("message") else ""
+    return f"{what}{progress['done']}/{progress['total']}{message}"
 
 
 @dataclass
@@ -139,6 +196,36 @@ def worker_views(registered: list[WorkerInfo], ledger: EventLedger,
     return views
 
 
+PROGRESS_FIELDS = ("progress_done", "progress_total", "progress_message", "progress_at")
+
+
+def running_progress(queue: RedisTaskQueue, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The last progress report of each running task that made one, read from its record
+    (the fields a ``progress`` event's producer also writes there), so a page opened
+    half-way shows the bars at once. One pipelined read for the tasks workers hold."""
+    if not task_ids:
+        return {}
+    pipe = queue.client.pipeline(transaction=False)
+    for task_id in task_ids:
+        pipe.hmget(queue.keys.task(task_id), *PROGRESS_FIELDS)
+    found = {}
+    for task_id, values in zip(task_ids, pipe.execute(), strict=True):
+        done, total, message, at = (v.decode(errors="replace") if isinstance(v, bytes) else v
+                                   for v in values)
+        counted = done_of_total(done, total)
+        if counted is not None:
+            found[task_id] = {"done": counted[0], "total": counted[1],
+                              "message": (message or "")[:200], "at": seconds(at)}
+    return found
+
+
+def seconds(text: str | None) -> float:
+    try:
+        return float(text or 0)
+    except ValueError:
+        return 0.0
+
+
 def dlq_views(queue: RedisTaskQueue) -> list[dict[str, Any]]:
     return [{"id": t.id, "type": t.type, "attempts": t.attempts, "reason": t.reason,
              "error": t.error, "finished_at": t.finished_at}
@@ -156,10 +243,12 @@ def dashboard_state(queue: RedisTaskQueue, ledger: EventLedger) -> dict[str, Any
     stats = queue.get_stats()
     counts = {name: stats[name] for name in ("pending", "processing", "delayed", "completed",
                                              "dead_lettered", "cancelled", "total")}
+    workers = worker_views(queue.workers(), ledger, queue.settings.heartbeat_ttl)
     return {
         "counts": counts,
         "pending_by_priority": {p: stats[f"pending_{p}"] for p in ("high", "normal", "low")},
-        "workers": worker_views(queue.workers(), ledger, queue.settings.heartbeat_ttl),
+        "workers": workers,
+        "progress": running_progress(queue, [t for w in workers for t in w["in_flight"]]),
         "dlq": dlq_views(queue), "paused": bool(stats["paused"]),
         "throughput": ledger.throughput(), "throughput_seconds": THROUGHPUT_SECONDS,
         "server_time": time.time(),

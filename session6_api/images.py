@@ -2,7 +2,9 @@
 
 An upload is data from a stranger. It is stored under a name of our own
 (``img_<random hex>.<format>``), never under the client's file name (which can
-be ``../../.bashrc``); it must decode as an image (Pillow decides, not the file
+be ``../../.bashrc``). The client's name is kept beside it, cleaned and cut short, only
+to be *shown* (the dashboard says ``holiday.png``, not ``img_b992...``): it is never
+part of a path we open, and pages insert it as text, never as HTML. It must decode as an image (Pillow decides, not the file
 extension or the Content-Type the client claims); and its pixel count is
 checked before decoding, because a tiny file can declare 100,000 x 100,000
 pixels and take gigabytes to decode (a "decompression bomb").
@@ -15,6 +17,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +30,23 @@ IMAGE_ID = re.compile(r"img_[0-9a-f]{32}")
 SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")
 FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "WEBP": "webp", "TIFF": "tif"}
 SAMPLE_COUNT = 4
+NAME_LENGTH = 100  # characters of an uploaded file's name kept for display
+NAMES_SUFFIX = "_names"  # a folder beside the uploads': <image id>.txt holds the uploaded name
+
+
+def display_name(client_name: str | None) -> str | None:
+    """The client's file name made safe to keep and show: its last path part, without
+    control or format characters (no newlines, no right-to-left overrides), at most
+    NAME_LENGTH characters (the end, which has the extension, is kept). None if
+    nothing is left. Still untrusted text: a page must insert it as text."""
+    if not client_name:
+        return None
+    last = re.split(r"[/\\]", client_name)[-1]
+    kept = "".join(c for c in unicodedata.normalize("NFC", last)
+                   if unicodedata.category(c)[0] != "C").strip()
+    if len(kept) > NAME_LENGTH:
+        kept = "..." + kept[-(NAME_LENGTH - 3):]
+    return kept or None
 
 
 class ImageRejected(ValueError):
@@ -85,6 +105,8 @@ class ImageLibrary:
         self.samples_dir = samples_dir
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        # Beside the uploads, not in their folder: that one holds images and nothing else.
+        self.names_dir = images_dir.with_name(images_dir.name + NAMES_SUFFIX)
 
     def prepare(self) -> None:
         self.images_dir.mkdir(parents=True, exist_ok=True)
@@ -93,8 +115,9 @@ class ImageLibrary:
     def samples(self) -> list[str]:
         return sorted(p.name for p in self.samples_dir.glob("*.jpg"))
 
-    def save_upload(self, content: bytes) -> tuple[str, Image.Image]:
-        """Check and store one upload; (image id, the opened image) or ImageRejected."""
+    def save_upload(self, content: bytes, name: str | None = None) -> tuple[str, Image.Image]:
+        """Check and store one upload; (image id, the opened image) or ImageRejected.
+        ``name``: the uploaded file's name as ``display_name`` cleaned it, kept to show."""
         if len(content) > self.max_bytes:
             raise ImageRejected(413, f"the upload is {len(content):,} bytes; the limit is "
                                      f"{self.max_bytes:,} bytes. Send a smaller image")
@@ -131,8 +154,22 @@ class ImageLibrary:
         path = self.images_dir / f"{image_id}.{FORMATS[kind]}"
         partial = path.with_name(path.name + ".part")
         partial.write_bytes(content)
+        if name:
+            self.names_dir.mkdir(parents=True, exist_ok=True)
+            (self.names_dir / f"{image_id}.txt").write_text(name, encoding="utf-8")
         partial.replace(path)  # a reader never sees half a file
         return image_id, Image.open(path)
+
+    def uploaded_name(self, image: str) -> str | None:
+        """The name an uploaded image had on the client's disk; None for samples and
+        uploads sent without one. ``image`` is checked to be an image id before it is
+        made into a path."""
+        if not IMAGE_ID.fullmatch(image):
+            return None
+        try:
+            return (self.names_dir / f"{image}.txt").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def expire_unused(self, older_than: float, in_use: Callable[[list[str]], set[str]],
                       now: float | None = None) -> int:
@@ -148,6 +185,7 @@ class ImageLibrary:
         for name, path in candidates.items():
             if name not in used:
                 path.unlink(missing_ok=True)
+                (self.names_dir / f"{name}.txt").unlink(missing_ok=True)
         return len(candidates) - len(used & set(candidates))
 
     def resolve(self, name: str) -> Path:

@@ -70,6 +70,8 @@ class TaskView(BaseModel):
     started_at: float | None
     finished_at: float | None
     links: Links
+    image_name: str | None = Field(None, description="the uploaded file's name (cleaned, "
+                                   "for display only); null for samples")
 
 
 class TaskPage(BaseModel):
@@ -83,6 +85,8 @@ class ImageCreated(BaseModel):
     width: int
     height: int
     format: str
+    name: str | None = Field(None, description="the uploaded file's name, cleaned and at "
+                             "most 100 characters, kept for display only; never a path")
 
 
 class QueueStats(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..backends import Backends
+from ..images import ImageLibrary
 from ..schemas import ErrorBody, Links, OutageBody, TaskView, ValidationErrorBody
 from ..store import TaskRow
 
@@ -58,9 +59,11 @@ def links(task_id: str) -> Links:
                  result=f"/tasks/{task_id}/result")
 
 
-def task_view(row: TaskRow) -> TaskView:
+def task_view(row: TaskRow, images: ImageLibrary | None = None) -> TaskView:
+    """The row as the API shows it; with ``images``, the uploaded file's name too."""
     return TaskView(id=row.id, status=row.status, priority=row.priority, image=row.image,
                     filters=row.filters, attempts=row.attempts, error=row.error,
                     worker_id=row.worker_id, created_at=row.created_at,
                     updated_at=row.updated_at, started_at=row.started_at,
-                    finished_at=row.finished_at, links=links(row.id))
+                    finished_at=row.finished_at, links=links(row.id),
+                    image_name=images.uploaded_name(row.image) if images else None)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from ..images import ImageRejected
+from ..images import ImageRejected, display_name
 from ..schemas import ImageCreated
 from .common import INVALID, UNAUTHORIZED, UNPARSABLE, backends, error, require_token
 
@@ -35,9 +35,10 @@ async def upload_image(request: Request, file: Annotated[UploadFile, File(descri
                                  f"(or reuse an image id you already have)",
                             headers={"Retry-After": str(int(wait + 0.999))})
     try:
-        image_id, image = await run_in_threadpool(library.save_upload, content)
+        name = display_name(file.filename)
+        image_id, image = await run_in_threadpool(library.save_upload, content, name)
     except ImageRejected as rejected:
         raise HTTPException(rejected.status, str(rejected)) from None
     with image:
         return ImageCreated(id=image_id, width=image.width, height=image.height,
-                            format=image.format or "?")
+                            format=image.format or "?", name=name)

@@ -90,7 +90,7 @@ async def create_task(
             await asyncio.sleep(WAIT_POLL_SECONDS)
             row = await run_in_threadpool(state.store.get, row.id) or row
         if row.finished:
-            return JSONResponse(task_view(row).model_dump(), status_code=200)
+            return JSONResponse(task_view(row, state.images).model_dump(), status_code=200)
     accepted = TaskAccepted(id=row.id, status=row.status, links=links(row.id))
     return JSONResponse(accepted.model_dump(), status_code=202,
                         headers={"Location": f"/tasks/{row.id}",
@@ -107,8 +107,9 @@ def list_tasks(request: Request, status: Status | None = None,
             decode_cursor(cursor)
         except ValueError as problem:
             raise field_error("cursor", str(problem), "query") from None
-    rows, next_cursor = backends(request).store.page(status=status, limit=limit, cursor=cursor)
-    return TaskPage(items=[task_view(r) for r in rows], next_cursor=next_cursor)
+    state = backends(request)
+    rows, next_cursor = state.store.page(status=status, limit=limit, cursor=cursor)
+    return TaskPage(items=[task_view(r, state.images) for r in rows], next_cursor=next_cursor)
 
 
 def _row_or_404(state: Backends, task_id: str) -> TaskRow:
@@ -123,7 +124,8 @@ def _row_or_404(state: Backends, task_id: str) -> TaskRow:
             responses={404: error("no task with this id")})
 def get_task(task_id: str, request: Request) -> TaskView:
     """The task's status, attempts, error, timestamps and links."""
-    return task_view(_row_or_404(backends(request), task_id))
+    state = backends(request)
+    return task_view(_row_or_404(state, task_id), state.images)
 
 
 @router.get("/tasks/{task_id}/result",

@@ -102,8 +102,80 @@ function drawDlq(dlq, count) {
   if (count > dlq.length) $("dlq-note").textContent = `the newest ${dlq.length} of ${count}`;
 }
 
+// --- progress: one bar per running task that reports it, one per workflow --------------
+// Each report changes its own bar (two attributes and a text); nothing else is redrawn.
+
+const WORKFLOWS_KEPT = 5;  // finished workflows left on the page, newest first
+
+function progressText(p) {
+  return `${p.done.toLocaleString("en")} / ${p.total.toLocaleString("en")}` +
+    (p.message ? ` ${p.message}` : "");
+}
+
+function bar(list, key, id, label, first) {
+  let item = list.querySelector(`li[${key}="${CSS.escape(id)}"]`);
+  if (!item) {
+    item = el("li", { [key]: id }, first,
+      el("progress", { max: 1, value: 0, "aria-label": label }), el("span", { class: "text" }));
+    list.prepend(item);
+    $("progress-empty").hidden = true;
+  }
+  return item;
+}
+
+// at: when the report was made (Redis's clock); an older one (a state message computed
+// before the latest event) does not move a bar back.
+function drawTaskProgress(taskId, p, at) {
+  const item = bar($("task-progress"), "data-progress-task", taskId,
+                   `progress of task ${taskId}`, taskLink(taskId));
+  if (Number(item.dataset.at || 0) > at) return;
+  item.dataset.at = at;
+  const meter = item.querySelector("progress");
+  meter.max = Math.max(1, p.total);
+  meter.value = p.done;
+  item.querySelector(".text").textContent = progressText(p);
+}
+
+function endTaskProgress(taskId) {
+  const item = $("task-progress").querySelector(`li[data-progress-task="${CSS.escape(taskId)}"]`);
+  if (item) item.remove();
+}
+
+function drawWorkflowProgress(p) {
+  const list = $("workflow-progress");
+  const item = bar(list, "data-progress-workflow", p.workflow,
+                   `tasks finished in workflow ${p.workflow}`, el("span", {}, `workflow ${p.workflow}`));
+  const meter = item.querySelector("progress");
+  const text = item.querySelector(".text");
+  if (p.finished) {
+    item.className = p.finished;
+    if (p.finished === "completed") meter.value = meter.max;
+    text.textContent = p.finished + (p.reason ? `: ${p.reason}` : "");
+    const ended = [...list.querySelectorAll("li.completed, li.failed")];
+    ended.slice(WORKFLOWS_KEPT).forEach((old) => old.remove());
+    return;
+  }
+  if (item.className) return;  // already finished: a late report changes nothing
+  meter.max = Math.max(1, p.total);
+  meter.value = p.done;
+  text.textContent = `${progressText(p)} tasks finished`;
+}
+
+function drawDataLost(notice) {
+  const banner = $("data-lost-banner");
+  if (!notice) return;
+  const n = notice.resent;
+  banner.textContent = `Redis came back empty (it lost the queue's data at ` +
+    `${clock(notice.noticed_at)}): ${n} unfinished task${n === 1 ? " was" : "s were"} ` +
+    "re-sent from the database, each under its own id" +
+    (notice.paused_again ? ", and the queue was paused again as it was before." : ".");
+  banner.hidden = false;
+}
+
 function drawState(state) {
   drawCounts(state);
+  drawDataLost(state.data_lost);
+  for (const [taskId, p] of Object.entries(state.progress || {})) drawTaskProgress(taskId, p, p.at);
   drawPause(state);
   drawWorkers(state.workers);
   drawChart(state.throughput);
@@ -116,9 +188,20 @@ function drawState(state) {
 
 // --- the feed of events ----------------------------------------------------------------
 
+const BAR_ONLY = ["progress", "workflow_progress"];  // many per task: a bar, not feed lines
+
 function showEvent(event) {
   if (!newer(event.id, lastEventId)) return; // already shown (after a reconnect)
   lastEventId = event.id;
+  if (event.progress && event.progress.workflow) drawWorkflowProgress(event.progress);
+  else if (event.progress) drawTaskProgress(event.progress.task, event.progress, event.ts);
+  else if (event.task && event.status && event.status !== "processing") endTaskProgress(event.task);
+  if (event.event === "data_lost" && $("data-lost-banner").hidden) {
+    $("data-lost-banner").textContent = `Redis came back empty: ${event.text}. ` +
+      "Unfinished tasks are being re-sent from the database.";
+    $("data-lost-banner").hidden = false;
+  }
+  if (BAR_ONLY.includes(event.event) && event.progress) return;
   const item = el("li", { class: `ev-${event.event}`, "data-event": event.event },
     el("time", {}, clock(event.ms / 1000)), " ",
     event.task ? taskLink(event.task) : null, event.task ? " " : null,
@@ -172,7 +255,7 @@ async function loadTasks() {
       el("th", { scope: "row" }, taskLink(t.id)),
       el("td", { class: "status" }, t.status),
       el("td", {}, t.priority),
-      el("td", {}, t.image),
+      el("td", { title: t.image }, t.image_name || t.image),  // the uploaded name, as text
       el("td", {}, t.attempts),
       el("td", {}, t.worker_id || ""),
       el("td", {}, clock(t.created_at)),
@@ -210,8 +293,9 @@ async function submitTask(event) {
     if (form.file.files.length) {
       const upload = new FormData();
       upload.append("file", form.file.files[0]);
-      image = (await call("POST", "/images", { form: upload })).id;
-      shown = `${form.file.files[0].name} (stored as ${image})`;
+      const stored = await call("POST", "/images", { form: upload });
+      image = stored.id;
+      shown = stored.name || image;  // the server's cleaned copy of the file's name
     }
     const task = await call("POST", "/tasks",
       { json: { image, filters: filterSpecs(form), priority: form.priority.value } });

@@ -12,7 +12,8 @@ function drawRow(row) {
   $("task-status").textContent = row.status;
   $("task-status").className = row.status;
   $("task-priority").textContent = row.priority;
-  $("task-image").textContent = row.image;
+  $("task-image").textContent = row.image_name || row.image;  // text, never parsed as HTML
+  $("task-image").title = row.image;
   $("task-filters").textContent = row.filters.length ? row.filters.join(", ") : "default pipeline";
   $("task-attempts").textContent = row.attempts;
   $("task-worker").textContent = row.worker_id || "";
@@ -44,7 +45,22 @@ async function loadRow(tries = 1) {
   }
 }
 
+// A progress report moves the bar; it is not a line of history (a handler may send
+// four a second) and does not change the row, so the row is not asked for again.
+function showProgress(p) {
+  $("task-progress").max = Math.max(1, p.total);
+  $("task-progress").value = p.done;
+  $("task-progress-text").textContent =
+    `${p.done.toLocaleString("en")} / ${p.total.toLocaleString("en")}` +
+    (p.message ? ` ${p.message}` : "");
+  $("task-progress-line").hidden = false;
+}
+
 function showEvent(event) {
+  if (event.event === "progress" && event.progress) {
+    showProgress(event.progress);
+    return;
+  }
   lastEvent = event.task === taskId ? event.event : lastEvent;
   $("history").tBodies[0].append(el("tr", { "data-event": event.event },
     el("td", {}, clock(event.ms / 1000)),

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import statistics
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from session6_api.dashboard_testing import (
 )
 from session6_api.livetest import LiveServer
 from session6_api.services import open_queue, open_store
+from session6_api.tests.test_s6_progress_and_names import report_progress
 from workshop.paths import OUTPUT_DIR
 from workshop.waiting import wait_until
 
@@ -494,3 +496,79 @@ def test_the_page_stays_fast_with_100000_completed_tasks(browser, expect, config
         queue.close()
         store.drop_schema()
         store.close()
+
+
+def test_progress_reports_move_one_bar_per_task_and_per_workflow_live(page, expect, config):
+    """Reports written as any producer writes them (the README's contract): a bar per task
+    and per workflow, each report changing its own bar, not redrawing the list."""
+    queue = open_queue(config)
+    with live(config, workers=0) as server, httpx.Client(base_url=server.url, timeout=60) as api:
+        task_id = api.post("/tasks", json={"image": SAMPLE}).json()["id"]
+        wait_until(lambda: queue.get_task_info(task_id), what="the relay to send the task")
+        queue.register_worker("w1")
+        assert queue.get_task("w1", timeout=1).id == task_id
+        page.goto(server.url + "/")
+        expect(page.locator("#connection")).to_have_text("live")
+        report_progress(queue, task_id, "w1", 3, 10, "rows sent")
+        bar = page.locator(f'#task-progress li[data-progress-task="{task_id}"]')
+        expect(bar).to_contain_text("3 / 10 rows sent")
+        bar.evaluate("(item) => { item.sameElement = true; }")
+        report_progress(queue, task_id, "w1", 7, 10, "rows sent")
+        expect(bar).to_contain_text("7 / 10 rows sent")
+        expect(bar.locator("progress")).to_have_js_property("value", 7)
+        assert bar.evaluate("(item) => item.sameElement === true")  # updated, not redrawn
+        expect(page.locator("#feed li[data-event=progress]")).to_have_count(0)  # bars, not lines
+
+        for done in (1, 3):
+            queue.client.xadd(queue.keys.events, {"event": "workflow_progress", "ts": time.time(),
+                                                  "workflow": "wf-demo", "done": done, "total": 3})
+            expect(page.locator('#workflow-progress li[data-progress-workflow="wf-demo"]')
+                   ).to_contain_text(f"{done} / 3 tasks finished")
+        queue.client.xadd(queue.keys.events, {"event": "workflow_completed", "ts": time.time(),
+                                              "workflow": "wf-demo"})
+        expect(page.locator("#workflow-progress li.completed")).to_contain_text("completed")
+
+        page.goto(f"{server.url}/ui/tasks/{task_id}")  # the task page: its history, then live
+        expect(page.locator("#task-progress-text")).to_have_text("7 / 10 rows sent")
+        report_progress(queue, task_id, "w1", 10, 10, "rows sent")
+        expect(page.locator("#task-progress-text")).to_have_text("10 / 10 rows sent")
+        expect(page.locator("#history tr[data-event=progress]")).to_have_count(0)
+        assert queue.mark_completed(task_id, {"ok": True}, worker_id="w1")
+        page.goto(server.url + "/")
+        expect(page.locator("#feed li[data-event=completed]")).to_have_count(1)
+        expect(bar).to_have_count(0)  # a finished task has no bar
+
+
+def test_a_redis_that_came_back_empty_shows_a_banner_and_uploads_show_their_own_name(
+        page, expect, config):
+    """A hostile file name is shown as text on both pages; after Redis lost its data the
+    page says so and how many unfinished tasks the database sent again."""
+    hostile = "<img src=x onerror=alert(1)>.png"
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    queue = open_queue(config)
+    store = open_store(config)
+    with live(config, workers=0) as server, httpx.Client(base_url=server.url, timeout=60) as api:
+        image = api.post("/images", files={"file": (hostile, image_bytes(64, 48))}).json()["id"]
+        task_id = api.post("/tasks", json={"image": image}).json()["id"]
+        page.goto(server.url + "/")
+        cell = page.locator(f'#tasks tr[data-task="{task_id}"] td[title="{image}"]')
+        expect(cell).to_have_text(hostile)
+        expect(page.locator("#data-lost-banner")).to_be_hidden()
+
+        # The API remembers the epoch it saw (in its database), then Redis loses it.
+        epoch_key = f"epoch:{config.queue_name}"
+        wait_until(lambda: store.position(epoch_key)
+                   and store.position(epoch_key) == queue.client.get(queue.keys.epoch),
+                   what="the API to have seen the queue's epoch")
+        queue.client.delete(queue.keys.epoch)
+        banner = page.locator("#data-lost-banner")
+        expect(banner).to_contain_text("Redis came back empty")
+        expect(banner).to_contain_text("1 unfinished task was re-sent from the database")
+        screenshot(page, "dashboard_data_lost.png")
+
+        page.goto(f"{server.url}/ui/tasks/{task_id}")
+        expect(page.locator("#task-image")).to_have_text(hostile)
+        expect(page.locator("#task-image")).to_have_attribute("title", image)
+        assert page.locator("img[src=x]").count() == 0 and dialogs == []
+    store.close()

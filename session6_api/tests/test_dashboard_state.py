@@ -8,7 +8,7 @@ import os
 import pytest
 
 from session5_recovery.workers import Event, RecoverySettings, RedisTaskQueue
-from session6_api.dashboard import EventLedger, dashboard_state, task_history
+from session6_api.dashboard import EventLedger, dashboard_state, event_view, task_history
 
 
 def event(n: int, name: str, **fields: str) -> Event:
@@ -30,6 +30,21 @@ def test_a_task_page_shows_the_loss_of_the_worker_that_held_it_and_no_other():
     assert shown == [("enqueued", None), ("claimed", "w1"), ("requeued", "w1"),
                      ("worker_lost", "w1"), ("claimed", "w2"), ("completed", "w2")]
     assert [e.name for e in task_history(events, "t2")] == ["claimed", "worker_lost"]
+
+
+def test_progress_events_of_any_producer_become_bars_and_malformed_ones_stay_plain_events():
+    task = event_view(event(1, "progress", task="t1", worker="w1", done="3", total="10",
+                            message="sent"))
+    assert task["progress"] == {"task": "t1", "done": 3, "total": 10, "message": "sent"}
+    assert task["text"] == "progress 3/10 sent"
+    flow = event_view(event(2, "workflow_progress", workflow="wf-1", done="2", total="5"))
+    assert flow["progress"] == {"workflow": "wf-1", "done": 2, "total": 5}
+    ended = event_view(event(3, "workflow_failed", workflow="wf-1", node="n", reason="poison"))
+    assert ended["progress"] == {"workflow": "wf-1", "finished": "failed", "reason": "poison"}
+    for bad in ({"done": "11", "total": "10"}, {"done": "\u0663", "total": "9"},
+                {"done": "1"}, {"done": "-1", "total": "3"}, {"done": "1", "total": "9" * 40}):
+        assert "progress" not in event_view(event(4, "progress", task="t1", **bad))
+    assert "progress" not in event_view(event(5, "progress", done="1", total="2"))  # no task
 
 
 @pytest.mark.redis
