@@ -20,10 +20,10 @@ import session2_pipeline as _filters  # noqa: F401
 
 from .engine import Workflows, WorkflowView
 from .handlers import ProgressContext, demo_handlers, workflow_handlers
-from .queue import WorkflowQueue
 from .scheduler import LeaderLease, Scheduler
 from .schedules import Schedule, ScheduleError, plan_firings
 from .worker import WorkflowFleet, make_worker, run_workflow_worker
+from .workflow_queue import WorkflowQueue
 from .workflows import Chain, Chord, Group, WorkflowError, chain, chord, compile_workflow, group
 
 __all__ = [

@@ -31,10 +31,10 @@ from session5_recovery.tools.cli import OneLineParser
 from session5_recovery.workers import DEFAULT_QUEUE_NAME, RecoverySettings
 
 from .engine import WorkflowView
-from .queue import WorkflowQueue
 from .scheduler import DEFAULT_LEASE_TTL, DEFAULT_TICK, Scheduler
 from .schedules import Schedule, ScheduleError
 from .worker import make_worker
+from .workflow_queue import WorkflowQueue
 
 LOCAL_URL = "redis://localhost:6379/0"
 

@@ -40,7 +40,7 @@ from .workflows import (
 )
 
 if TYPE_CHECKING:
-    from .queue import WorkflowQueue
+    from .workflow_queue import WorkflowQueue
 
 # The task types a default worker runs (make_worker): what a workflow may name unless
 # the caller says otherwise.

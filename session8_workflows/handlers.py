@@ -41,7 +41,7 @@ from session5_recovery.workers import (
 from session5_recovery.workers.handlers import allowed_path
 
 if TYPE_CHECKING:
-    from .queue import WorkflowQueue
+    from .workflow_queue import WorkflowQueue
 
 # A tight loop calling progress() writes at most this often (the last call always goes).
 PROGRESS_INTERVAL = 0.25

@@ -35,8 +35,8 @@ import redis
 
 from session5_recovery.workers import DuplicateTaskError
 
-from .queue import WorkflowQueue
 from .schedules import Schedule, ScheduleError, plan_firings
+from .workflow_queue import WorkflowQueue
 
 DEFAULT_LEASE_TTL = 5.0
 DEFAULT_TICK = 0.5

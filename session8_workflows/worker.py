@@ -16,7 +16,7 @@ from session5_recovery.tools import WorkerFleet
 from session5_recovery.workers import HandlerRegistry, RecoverySettings, RedisWorker
 
 from .handlers import workflow_handlers
-from .queue import WorkflowQueue
+from .workflow_queue import WorkflowQueue
 
 
 def make_worker(worker_id: str, queue: WorkflowQueue, *, types: HandlerRegistry | None = None,
