@@ -54,26 +54,7 @@ def run_workflow_worker(worker_id: str, redis_url: str, queue_name: str, burst: 
 
 
 class WorkflowFleet(WorkerFleet):
-    """Session 5's ``WorkerFleet`` (start, kill, alive, replace_dead, stop), for workflow workers.
+    """Session 5's ``WorkerFleet`` (start, kill, alive, replace_dead, stop), for workflow workers:
+    its processes run ``run_workflow_worker``."""
 
-    Session 5's fleet always starts its own ``run_worker_process``; it has no
-    parameter for another entry point. So this fleet hands it a process context
-    that starts ``run_workflow_worker`` instead, with the same arguments.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.ctx = _StartsWorkflowWorkers(self.ctx)
-
-
-class _StartsWorkflowWorkers:
-    """A ``multiprocessing`` context whose processes run ``run_workflow_worker``."""
-
-    def __init__(self, ctx: Any) -> None:
-        self._ctx = ctx
-
-    def Process(self, *args: Any, target: Any = None, **kwargs: Any) -> Any:  # noqa: N802
-        return self._ctx.Process(*args, target=run_workflow_worker, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ctx, name)
+    worker_entry = staticmethod(run_workflow_worker)

@@ -42,29 +42,9 @@ def run_operations_worker(worker_id: str, redis_url: str, queue_name: str, burst
         sys.stdout.flush()
 
 
-class _OperationsContext:
-    """A multiprocessing context whose ``Process`` runs ``run_operations_worker``."""
-
-    def __init__(self, context: Any) -> None:
-        self._context = context
-
-    def Process(self, *args: Any, target: Any = None, **kwargs: Any) -> Any:  # noqa: N802
-        return self._context.Process(*args, target=run_operations_worker, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-
 class OperationsFleet(WorkerFleet):
     """Session 5's ``WorkerFleet``, whose processes run ``OperationsWorker`` (rate limits,
-    webhooks) instead of a plain ``RedisWorker``.
+    webhooks) instead of a plain ``RedisWorker``: start, readiness, kill, replace and
+    stop are all ``WorkerFleet``'s."""
 
-    ``WorkerFleet`` starts each worker with ``self.ctx.Process(target=run_worker_process,
-    ...)`` and has no parameter for another target yet; this fleet gives it a context
-    whose ``Process`` starts ``run_operations_worker`` (same arguments) instead. Start,
-    readiness, kill, replace and stop are all ``WorkerFleet``'s.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.ctx = _OperationsContext(self.ctx)
+    worker_entry = staticmethod(run_operations_worker)

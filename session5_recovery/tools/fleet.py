@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,15 @@ class Replacement:
 
 
 class WorkerFleet:
-    """Worker processes for one queue; ``start(3)``, ``kill("worker-2")``, ``replace_dead()``."""
+    """Worker processes for one queue; ``start(3)``, ``kill("worker-2")``, ``replace_dead()``.
+
+    Each process runs ``worker_entry`` (session 5's ``run_worker_process``). A later
+    session whose workers do more (workflows, rate limits) subclasses the fleet and
+    names its own entry, a module-level function with the same arguments, so that
+    ``spawn`` can import it by name.
+    """
+
+    worker_entry: Callable[..., Any] = staticmethod(run_worker_process)
 
     def __init__(self, redis_url: str, queue_name: str, *, settings: RecoverySettings | None = None,
                  start_method: str = "spawn", allowed_dirs: Sequence[str | Path] | None = None,
@@ -62,7 +70,7 @@ class WorkerFleet:
             worker_id = f"{self.prefix}-{self._started}"
             ready = self.ctx.Event()
             process = self.ctx.Process(
-                target=run_worker_process, name=worker_id, daemon=True,
+                target=self.worker_entry, name=worker_id, daemon=True,
                 args=(worker_id, self.redis_url, self.queue_name, self.burst),
                 kwargs={"settings": self.settings.to_dict(), "allowed_dirs": self.allowed_dirs,
                         "verbose": self.verbose, "ready": ready, "handlers": self.handlers})
