@@ -277,11 +277,21 @@ local function claim_batch(worker, max_tasks, ttl_ms)
         return {"paused"}
     end
     local picked = claim_candidates(max_tasks)
-    redis.call("ZADD", WORKERS, now, worker)
-    redis.call("SET", BEAT, now, "PX", ttl_ms)
+    -- A claimer must be alive and registered, or the reaper could not find what it
+    -- holds. The heartbeat thread keeps both fresh; a claim only writes them when the
+    -- heartbeat key is missing (a first claim, or a worker back from a long pause).
+    if redis.call("SET", BEAT, now, "PX", ttl_ms, "NX") then
+        redis.call("ZADD", WORKERS, now, worker)
+    end
     local reply = {"claimed"}
     for _, p in ipairs(picked) do claim_one(p, worker, reply) end
-    if redis.call("LLEN", WAKE) > 0 then trim_wake() end
+    -- Every picked id left pending, so one token each goes too (never more tokens than
+    -- pending ids); a claim that found fewer than it asked for emptied every list.
+    if #picked < max_tasks then
+        redis.call("DEL", WAKE)
+    else
+        redis.call("LTRIM", WAKE, #picked, -1)
+    end
     if #picked == 0 then
         return {"empty"}
     end
@@ -375,7 +385,8 @@ if command == "enqueue" then
 elseif command == "claim" then
     -- Claim up to max_tasks for worker w: the oldest of the highest non-empty
     -- priority first. The move (LMOVE into w's own list), the attempt count, the
-    -- owner, the heartbeat and the read of each task are one step: an id is never in
+    -- owner and the read of each task are one step (and the heartbeat, if it had
+    -- expired: see claim_batch): an id is never in
     -- a worker's list without its claim recorded, and a claim is never recorded for
     -- an id that is not in that worker's list (the fence).
     -- ARGS: worker, max_tasks, heartbeat_ttl_ms. KEYS: processing:<w>, worker:<w>
