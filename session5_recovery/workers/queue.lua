@@ -277,10 +277,12 @@ local function claim_batch(worker, max_tasks, ttl_ms)
         return {"paused"}
     end
     local picked = claim_candidates(max_tasks)
-    -- A claimer must be alive and registered, or the reaper could not find what it
-    -- holds. The heartbeat thread keeps both fresh; a claim only writes them when the
-    -- heartbeat key is missing (a first claim, or a worker back from a long pause).
-    if redis.call("SET", BEAT, now, "PX", ttl_ms, "NX") then
+    -- A claimer is alive (its heartbeat's TTL starts again: a client that claims
+    -- without a heartbeat thread stays alive while it keeps claiming) and registered,
+    -- or the reaper could not find what it holds. The registry is written only when
+    -- the heartbeat was missing (a first claim, a worker back from a long pause): a
+    -- live heartbeat key means a registered worker, and the thread refreshes the rest.
+    if not redis.call("SET", BEAT, now, "PX", ttl_ms, "GET") then
         redis.call("ZADD", WORKERS, now, worker)
     end
     local reply = {"claimed"}
@@ -385,8 +387,7 @@ if command == "enqueue" then
 elseif command == "claim" then
     -- Claim up to max_tasks for worker w: the oldest of the highest non-empty
     -- priority first. The move (LMOVE into w's own list), the attempt count, the
-    -- owner and the read of each task are one step (and the heartbeat, if it had
-    -- expired: see claim_batch): an id is never in
+    -- owner, the heartbeat and the read of each task are one step: an id is never in
     -- a worker's list without its claim recorded, and a claim is never recorded for
     -- an id that is not in that worker's list (the fence).
     -- ARGS: worker, max_tasks, heartbeat_ttl_ms. KEYS: processing:<w>, worker:<w>
