@@ -156,6 +156,15 @@ def paired(ctx: BenchContext, measure_once: Callable[[], float]) -> tuple[float,
     return ours, ours / ((before + after) / 2)
 
 
+def sample_paired(ctx: BenchContext, measure_once: Callable[[], float], ours: Measurement,
+                  versus: Measurement) -> None:
+    """One round of ``paired``: our rate into ``ours``, the ratio into ``versus``."""
+    rate_, ratio = paired(ctx, measure_once)
+    ours.samples.append(rate_)
+    versus.samples.append(ratio)
+    ctx.advance()
+
+
 def measure_reference(ctx: BenchContext) -> list[Measurement]:
     """The reference queue: three round trips per task, nothing else (see reference_queue.py)."""
     processing = Measurement("reference", "processing, 1 worker process", unit="tasks/s",
@@ -221,10 +230,7 @@ def measure_session4(ctx: BenchContext) -> list[Measurement]:
                     raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
                 return rate(n, counts["seconds"])
 
-            ours, ratio = paired(ctx, drain)
-            processing.samples.append(ours)
-            versus.samples.append(ratio)
-            ctx.advance()
+            sample_paired(ctx, drain, processing, versus)
     finally:
         queue.clear()
         queue.close()
@@ -373,6 +379,13 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                                       unit="us/task", note="INFO cpu of a private server, "
                                       "one worker process, no-op tasks")
                     for size in prefetch_sizes}
+    scripts = {size: Measurement("session 5", f"script calls per task, prefetch {size}",
+                                 unit="calls/task", note="INFO commandstats: EVALSHA")
+               for size in prefetch_sizes}
+    commands = {size: Measurement("session 5", f"Redis commands per task, prefetch {size}",
+                                  unit="commands/task", note="INFO commandstats: every "
+                                  "command but EVALSHA, inside the scripts or not")
+                for size in prefetch_sizes}
     queue = RedisTaskQueue(url=private.url, queue_name=f"bench-cpu-{uuid.uuid4().hex[:8]}",
                            settings=keeping_every_event(ctx.tasks))
     on_private = replace(ctx, target=private)
@@ -382,27 +395,38 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
         cpu = queue.client.info("cpu")
         return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
+    def calls() -> tuple[int, int]:
+        """(EVALSHA calls, every other command's calls) so far; INFO itself left out."""
+        stats = queue.client.info("commandstats")
+        evalsha = stats.get("cmdstat_evalsha", {}).get("calls", 0)
+        others = sum(v["calls"] for name, v in stats.items()
+                     if name not in ("cmdstat_evalsha", "cmdstat_info"))
+        return evalsha, others
+
     try:
         for _ in range(ctx.repeat):
             for size, measurement in measurements.items():
                 queue.clear()
                 queue.add_tasks([{"type": "noop"}] * n)
-                before = server_cpu()
+                calls_before, before = calls(), server_cpu()
                 _drain_seconds(on_private, queue, size)  # (it checks the claims)
                 measurement.samples.append((server_cpu() - before) * 1e6 / n)
+                calls_after = calls()
+                scripts[size].samples.append((calls_after[0] - calls_before[0]) / n)
+                commands[size].samples.append((calls_after[1] - calls_before[1]) / n)
             ctx.advance()
     finally:
         queue.clear()
         queue.close()
-    return list(measurements.values())
+    return [*measurements.values(), *scripts.values(), *commands.values()]
 
 
 def run_seed_contract_worker(redis_url: str, queue_name: str, count: int) -> float:
     """A worker process using session 5's queue as the seed's contract says: one task at a time.
 
     ``get_task``, then ``mark_completed``: two round trips per task, no prefetch, no
-    worker class (no heartbeat thread either: the claim writes the heartbeat it finds
-    missing). The seconds its loop took, as ``run_reference_worker``.
+    worker class (no heartbeat thread either: each claim restarts the heartbeat's
+    TTL). The seconds its loop took, as ``run_reference_worker``.
     """
     from session5_recovery.workers import RedisTaskQueue
 
@@ -452,10 +476,7 @@ def measure_seed_contract(ctx: BenchContext) -> list[Measurement]:
                 check_one_claim_each(queue)
                 return rate(n, seconds)
 
-            ours, ratio = paired(ctx, drain)
-            processing.samples.append(ours)
-            versus.samples.append(ratio)
-            ctx.advance()
+            sample_paired(ctx, drain, processing, versus)
     finally:
         queue.clear()
         queue.close()
