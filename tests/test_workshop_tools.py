@@ -292,3 +292,21 @@ def test_help_names_the_sessions_that_exist_not_a_fixed_range():
         make_help = subprocess.run(["make", "-s", "help"], cwd=REPO_ROOT, capture_output=True,
                                    text=True, timeout=60).stdout
         assert f"SESSION=N for one: {' '.join(map(str, numbers))}" in make_help, make_help
+
+
+def test_bench_measures_get_task_mark_completed_and_four_processes_against_dramatiq(redis_target):
+    """The two comparisons ``make bench`` prints with their targets, at tiny sizes.
+
+    Only that they run and give their rows and ratios: speed is never asserted.
+    Each drain also checks that every task was claimed once (it raises otherwise).
+    """
+    from workshop import bench
+
+    ctx = bench.BenchContext(target=redis_target, tasks=20, round_trips=20, repeat=1)
+    rows = bench.measure_get_and_mark(ctx) + bench.measure_fleets(ctx)
+    names = {(m.group, m.name) for m in rows if len(m.samples) == 1}
+    assert ("session 5", "get_task + mark_completed / reference (paired)") in names
+    assert ("dramatiq", "processing, 4 processes, its defaults") in names
+    figures = bench.ratios(rows)
+    assert "session 5 get_task + mark_completed / reference (target >= 0.8)" in figures
+    assert "session 5 / dramatiq, 4 processes (target >= 2)" in figures

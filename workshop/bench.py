@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -155,6 +156,15 @@ def paired(ctx: BenchContext, measure_once: Callable[[], float]) -> tuple[float,
     return ours, ours / ((before + after) / 2)
 
 
+def sample_paired(ctx: BenchContext, measure_once: Callable[[], float], ours: Measurement,
+                  versus: Measurement) -> None:
+    """One round of ``paired``: our rate into ``ours``, the ratio into ``versus``."""
+    rate_, ratio = paired(ctx, measure_once)
+    ours.samples.append(rate_)
+    versus.samples.append(ratio)
+    ctx.advance()
+
+
 def measure_reference(ctx: BenchContext) -> list[Measurement]:
     """The reference queue: three round trips per task, nothing else (see reference_queue.py)."""
     processing = Measurement("reference", "processing, 1 worker process", unit="tasks/s",
@@ -220,10 +230,7 @@ def measure_session4(ctx: BenchContext) -> list[Measurement]:
                     raise RuntimeError(f"the bench worker did not drain the queue: {stats}")
                 return rate(n, counts["seconds"])
 
-            ours, ratio = paired(ctx, drain)
-            processing.samples.append(ours)
-            versus.samples.append(ratio)
-            ctx.advance()
+            sample_paired(ctx, drain, processing, versus)
     finally:
         queue.clear()
         queue.close()
@@ -372,6 +379,13 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                                       unit="us/task", note="INFO cpu of a private server, "
                                       "one worker process, no-op tasks")
                     for size in prefetch_sizes}
+    scripts = {size: Measurement("session 5", f"script calls per task, prefetch {size}",
+                                 unit="calls/task", note="INFO commandstats: EVALSHA")
+               for size in prefetch_sizes}
+    commands = {size: Measurement("session 5", f"Redis commands per task, prefetch {size}",
+                                  unit="commands/task", note="INFO commandstats: every "
+                                  "command but EVALSHA, inside the scripts or not")
+                for size in prefetch_sizes}
     queue = RedisTaskQueue(url=private.url, queue_name=f"bench-cpu-{uuid.uuid4().hex[:8]}",
                            settings=keeping_every_event(ctx.tasks))
     on_private = replace(ctx, target=private)
@@ -381,19 +395,251 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
         cpu = queue.client.info("cpu")
         return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
+    def calls() -> tuple[int, int]:
+        """(EVALSHA calls, every other command's calls) so far; INFO itself left out."""
+        stats = queue.client.info("commandstats")
+        evalsha = stats.get("cmdstat_evalsha", {}).get("calls", 0)
+        others = sum(v["calls"] for name, v in stats.items()
+                     if name not in ("cmdstat_evalsha", "cmdstat_info"))
+        return evalsha, others
+
     try:
         for _ in range(ctx.repeat):
             for size, measurement in measurements.items():
                 queue.clear()
                 queue.add_tasks([{"type": "noop"}] * n)
-                before = server_cpu()
+                calls_before, before = calls(), server_cpu()
                 _drain_seconds(on_private, queue, size)  # (it checks the claims)
                 measurement.samples.append((server_cpu() - before) * 1e6 / n)
+                calls_after = calls()
+                scripts[size].samples.append((calls_after[0] - calls_before[0]) / n)
+                commands[size].samples.append((calls_after[1] - calls_before[1]) / n)
             ctx.advance()
     finally:
         queue.clear()
         queue.close()
-    return list(measurements.values())
+    return [*measurements.values(), *scripts.values(), *commands.values()]
+
+
+def run_get_and_mark_worker(redis_url: str, queue_name: str, count: int) -> float:
+    """A worker process using session 5's queue through the methods of sessions 1 and 4, one task at a time.
+
+    ``get_task``, then ``mark_completed``: two round trips per task, no prefetch, no
+    worker class (no heartbeat thread either: each claim restarts the heartbeat's
+    TTL). The seconds its loop took, as ``run_reference_worker``.
+    """
+    from session5_recovery.workers import RedisTaskQueue
+
+    queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
+                           settings=keeping_every_event(count))
+    worker_id = f"bench-get-mark-{os.getpid()}"
+    done = 0
+    started = time.perf_counter()
+    try:
+        while done < count:
+            task = queue.get_task(worker_id, timeout=0)
+            if task is None:
+                break  # the queue ran dry before `count`: the caller sees it in the counts
+            queue.mark_completed(task.id, worker_id=worker_id)
+            done += 1
+        return time.perf_counter() - started
+    finally:
+        queue.deregister_worker(worker_id)
+        queue.close()
+
+
+def measure_get_and_mark(ctx: BenchContext) -> list[Measurement]:
+    """Session 5's queue driven through ``get_task`` and ``mark_completed``, paired with the reference."""
+    from session5_recovery.workers import RedisTaskQueue
+
+    assert ctx.target.url is not None, "the bench needs a Redis server, not fakeredis"
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}",
+                           settings=keeping_every_event(ctx.tasks))
+    processing = Measurement("session 5", "get_task + mark_completed, 1 process",
+                             unit="tasks/s", note="the methods of sessions 1 and 4, one task at a time")
+    versus = Measurement("session 5", "get_task + mark_completed / reference (paired)",
+                         unit="ratio", note="the reference measured just before and after")
+    n = ctx.tasks
+    ctx_mp = multiprocessing.get_context("spawn")
+    try:
+        for _ in range(ctx.repeat):
+            queue.clear()
+            queue.add_tasks([{"type": "noop"}] * n)
+
+            def drain() -> float:
+                with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
+                    seconds = pool.submit(run_get_and_mark_worker, ctx.target.url,
+                                          queue.queue_name, n).result()
+                if queue.get_stats()["completed"] != n or not queue.conservation().holds:
+                    raise RuntimeError(f"the get_task/mark_completed worker did not drain the queue: "
+                                       f"{queue.get_stats()}")
+                check_one_claim_each(queue)
+                return rate(n, seconds)
+
+            sample_paired(ctx, drain, processing, versus)
+    finally:
+        queue.clear()
+        queue.close()
+    return [processing, versus]
+
+
+def check_one_claim_each(queue: Any) -> None:
+    """Every task of ``queue`` was claimed once (its attempts count the claims): no second run."""
+    ids = [i if isinstance(i, str) else i.decode() for i in queue.client.smembers(queue.keys.tasks)]
+    pipe = queue.client.pipeline(transaction=False)
+    for task_id in ids:
+        pipe.hget(queue.keys.task(task_id), "attempts")
+    twice = [i for i, a in zip(ids, pipe.execute(), strict=True) if int(a or 0) != 1]
+    if twice:
+        raise RuntimeError(f"{len(twice)} task(s) were claimed other than once, e.g. {twice[0]}")
+
+
+FLEET_PROCESSES = 4
+FLEET_PREFETCH = 10
+
+
+def _wait_until(condition: Callable[[], bool], bound: float, what: str) -> None:
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the bench gave up waiting for {what} after {bound:.0f} s")
+        time.sleep(0.001)
+
+
+def _timed_drain(started: Callable[[], bool], finished: Callable[[], bool], bound: float) -> float:
+    """Seconds from the first claim the parent sees (``started``) to the end (``finished``).
+
+    The same clock for every engine: the parent polls every millisecond, so an idle
+    worker's back-off before it notices the work is not counted, only the draining.
+    """
+    _wait_until(started, bound, "the first claim")
+    begun = time.perf_counter()
+    _wait_until(finished, bound, "the queue to drain")
+    return time.perf_counter() - begun
+
+
+def _spawn_all(argvs: list[list[str]], env: dict[str, str]) -> list[Any]:
+    import subprocess
+
+    return [subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+            for argv in argvs]
+
+
+def _stop_all(processes: list[Any]) -> None:
+    import signal
+    import subprocess
+
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+def session5_fleet_rate(ctx: BenchContext, tasks: int) -> float:
+    """Tasks/s of FLEET_PROCESSES session 5 worker commands at FLEET_PREFETCH, already waiting.
+
+    The workers start and register first; the tasks are added to the paused queue,
+    which is then resumed: what is timed is the draining only (as for Dramatiq).
+    """
+    from session5_recovery.workers import RedisTaskQueue
+
+    assert ctx.target.url is not None
+    queue = RedisTaskQueue(url=ctx.target.url, queue_name=f"bench-{uuid.uuid4().hex[:8]}")
+    argvs = [[sys.executable, "-m", "session5_recovery.workers", "worker", "--redis-url",
+              ctx.target.url, "--queue", queue.queue_name, "--id", f"bench-fleet-{n}",
+              "--prefetch", str(FLEET_PREFETCH), "--quiet"] for n in range(FLEET_PROCESSES)]
+    processes = _spawn_all(argvs, {})
+    try:
+        _wait_until(lambda: queue.client.zcard(queue.keys.workers) >= FLEET_PROCESSES, 120,
+                    "the session 5 workers to register")
+        queue.pause()
+        queue.add_tasks([{"type": "noop"}] * tasks)
+        pending = queue.keys.pending
+        queue.resume()
+        seconds = _timed_drain(lambda: queue.client.llen(pending) < tasks,
+                               lambda: queue.client.llen(queue.keys.completed) >= tasks, 300)
+        if not queue.conservation().holds:
+            raise RuntimeError(f"the session 5 fleet broke conservation: {queue.get_stats()}")
+        check_one_claim_each(queue)
+        return rate(tasks, seconds)
+    finally:
+        _stop_all(processes)
+        queue.clear()
+        queue.close()
+
+
+def dramatiq_fleet_rate(ctx: BenchContext, tasks: int) -> float:
+    """Tasks/s of ``dramatiq workshop.bench_dramatiq --processes FLEET_PROCESSES``, its defaults.
+
+    The messages are written as Dramatiq's own enqueue writes them (the message in
+    the queue's hash, then its id at the end of the queue's list), the ids all at
+    once once the workers are up, so that the producer is not what is timed.
+    """
+    import dramatiq
+
+    from . import bench_dramatiq as app
+
+    assert ctx.target.url is not None
+    namespace = f"bench-dramatiq-{uuid.uuid4().hex[:8]}"
+    queue_name = "bench"
+    client = ctx.target.client(decode_responses=True)
+    queue_key, messages_key = f"{namespace}:{queue_name}", f"{namespace}:{queue_name}.msgs"
+    env = {app.ENV_REDIS_URL: ctx.target.url, app.ENV_NAMESPACE: namespace,
+           app.ENV_QUEUE: queue_name}
+    command = str(Path(sys.executable).with_name("dramatiq"))
+    processes = _spawn_all([[command, "workshop.bench_dramatiq", "--processes",
+                             str(FLEET_PROCESSES)]], env)
+    try:
+        # Each worker process stamps its broker id in the heartbeats as it polls.
+        _wait_until(lambda: client.zcard(f"{namespace}:__heartbeats__") >= FLEET_PROCESSES,
+                    120, "the Dramatiq workers to start")
+        ids = []
+        pipe = client.pipeline(transaction=False)
+        for _ in range(tasks):
+            message = dramatiq.Message(queue_name=queue_name, actor_name=app.ACTOR_NAME,
+                                       args=(), kwargs={}, options={})
+            message_id = str(uuid.uuid4())
+            message = message.copy(options={"redis_message_id": message_id})
+            pipe.hset(messages_key, message_id, message.encode())
+            ids.append(message_id)
+        pipe.execute()
+        pipe = client.pipeline(transaction=False)
+        for start in range(0, tasks, 1000):
+            pipe.rpush(queue_key, *ids[start:start + 1000])
+        pipe.execute()
+        seconds = _timed_drain(lambda: client.llen(queue_key) < tasks,
+                               lambda: client.hlen(messages_key) == 0, 300)
+        return rate(tasks, seconds)
+    finally:
+        _stop_all(processes)
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def measure_fleets(ctx: BenchContext) -> list[Measurement]:
+    """Four worker processes of session 5 and of Dramatiq (its defaults), in the same round."""
+    label = f"{FLEET_PROCESSES} processes"
+    ours = Measurement("session 5", f"processing, {label}, prefetch {FLEET_PREFETCH}",
+                       unit="tasks/s", note="session 5's worker command, no-op tasks")
+    theirs = Measurement("dramatiq", f"processing, {label}, its defaults", unit="tasks/s",
+                         note="dramatiq's command: 8 threads and prefetch 16 per process")
+    versus = Measurement("session 5", f"{label}: session 5 / dramatiq (paired)", unit="ratio",
+                         note="measured one after the other, in the same round")
+    tasks = 4 * ctx.tasks  # four processes: enough work for each to reach its pace
+    for _ in range(ctx.repeat):
+        ours.samples.append(session5_fleet_rate(ctx, tasks))
+        theirs.samples.append(dramatiq_fleet_rate(ctx, tasks))
+        versus.samples.append(ours.samples[-1] / theirs.samples[-1])
+        ctx.advance()
+    return [ours, theirs, versus]
 
 
 def processing_name(prefetch: int) -> str:
@@ -411,6 +657,8 @@ GROUPS: list[tuple[str, Callable[[BenchContext], list[Measurement]]]] = [
     ("session 4", measure_session4),
     ("session 5", measure_session5),
     ("session 5, server CPU", measure_redis_cpu),
+    ("session 5, get_task + mark_completed", measure_get_and_mark),
+    ("4 processes: session 5 and Dramatiq", measure_fleets),
     ("session 1", measure_session1),
 ]
 
@@ -441,13 +689,20 @@ def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
     # Ratios to the reference: paired (measured around ours in the same round) when present.
     for label, group, name, target in (
             ("session 4", "session 4", "processing / reference (paired)", 0.85),
-            ("session 5", "session 5", "processing / reference (paired)", 1.0),
-            ("session 5 prefetch 10", "session 5", "processing, prefetch 10 / reference (paired)", 2)):
+            ("session 5", "session 5", "processing / reference (paired)", 1.5),
+            ("session 5 prefetch 10", "session 5", "processing, prefetch 10 / reference (paired)", 3)):
         pair = find(measurements, group, name)
         if pair:
             out[f"{label} / reference (target >= {target:g})"] = pair.median
     if five and processing:
         out["session 5 / session 4 processing"] = five.median / processing.median
+    one_at_a_time = find(measurements, "session 5", "get_task + mark_completed / reference (paired)")
+    if one_at_a_time:
+        out["session 5 get_task + mark_completed / reference (target >= 0.8)"] = one_at_a_time.median
+    fleet = find(measurements, "session 5",
+                 f"{FLEET_PROCESSES} processes: session 5 / dramatiq (paired)")
+    if fleet:
+        out[f"session 5 / dramatiq, {FLEET_PROCESSES} processes (target >= 2)"] = fleet.median
     for size, target in ((1, 45), (10, 25)):
         cpu = find(measurements, "session 5", f"Redis CPU per task, prefetch {size}")
         if cpu:

@@ -277,11 +277,23 @@ local function claim_batch(worker, max_tasks, ttl_ms)
         return {"paused"}
     end
     local picked = claim_candidates(max_tasks)
-    redis.call("ZADD", WORKERS, now, worker)
-    redis.call("SET", BEAT, now, "PX", ttl_ms)
+    -- A claimer is alive (its heartbeat's TTL starts again: a client that claims
+    -- without a heartbeat thread stays alive while it keeps claiming) and registered,
+    -- or the reaper could not find what it holds. The registry is written only when
+    -- the heartbeat was missing (a first claim, a worker back from a long pause): a
+    -- live heartbeat key means a registered worker, and the thread refreshes the rest.
+    if not redis.call("SET", BEAT, now, "PX", ttl_ms, "GET") then
+        redis.call("ZADD", WORKERS, now, worker)
+    end
     local reply = {"claimed"}
     for _, p in ipairs(picked) do claim_one(p, worker, reply) end
-    if redis.call("LLEN", WAKE) > 0 then trim_wake() end
+    -- Every picked id left pending, so one token each goes too (never more tokens than
+    -- pending ids); a claim that found fewer than it asked for emptied every list.
+    if #picked < max_tasks then
+        redis.call("DEL", WAKE)
+    else
+        redis.call("LTRIM", WAKE, #picked, -1)
+    end
     if #picked == 0 then
         return {"empty"}
     end
