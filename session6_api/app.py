@@ -23,8 +23,8 @@ from fastapi.staticfiles import StaticFiles
 from .backends import Backends, build_backends
 from .browser_safety import BrowserSafety
 from .config import ApiConfig
-from .limits import BodySizeLimit
 from .outages import install_outage_handlers
+from .request_limits import BodySizeLimit
 from .routers import dashboard, events, images, in_request, operations, tasks
 from .routers.common import OUTAGE
 
