@@ -43,7 +43,8 @@ from session5_recovery.workers import Event
 
 from .config import KEEP_ALIVE_SECONDS
 from .outages import ThrottledLog
-from .sync import TERMINAL_EVENTS, event_from_entry
+from .sync import event_from_entry
+from .vocabulary import TERMINAL_EVENTS
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-TERMINAL = ("completed", "dead_lettered", "cancelled")
-STATUSES = ("pending", "processing", "delayed", "completed", "dead_lettered", "cancelled")
+from .vocabulary import STATUSES, TERMINAL
+
 # How long an idempotency key is remembered; after that the same key makes a new task.
 IDEMPOTENCY_KEY_TTL = 24 * 3600.0
 

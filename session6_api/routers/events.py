@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from ..sse import SSE_HEADERS, InvalidStreamId, parse_stream_id, queue_events, task_events
-from ..store import TERMINAL
+from ..vocabulary import TERMINAL
 from .common import backends, error
 
 router = APIRouter(tags=["events"])
