@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -31,7 +31,7 @@ from .common import (
     INVALID,
     UNAUTHORIZED,
     UNPARSABLE,
-    backends,
+    AppState,
     error,
     field_error,
     links,
@@ -74,7 +74,7 @@ def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow
                **INVALID, **UNPARSABLE, **UNAUTHORIZED},
     dependencies=[Depends(require_token)])
 async def create_task(
-    body: TaskRequest, request: Request,
+    body: TaskRequest, state: AppState,
     wait: Annotated[float | None, Query(ge=0, le=MAX_WAIT_SECONDS,
                                         description="wait up to this many seconds for the "
                                                     "result (200), else 202")] = None,
@@ -82,7 +82,6 @@ async def create_task(
                                                   description="same key and body: same task")] = None,
 ) -> Response:
     """Accept an image task: ``202`` with ``Location`` and ``Retry-After`` (or ``200`` with ?wait)."""
-    state = backends(request)
     row, _created = await run_in_threadpool(accept, state, body, idempotency_key)
     if wait:
         deadline = time.monotonic() + wait
@@ -98,7 +97,7 @@ async def create_task(
 
 
 @router.get("/tasks", response_model=TaskPage, responses={**INVALID})
-def list_tasks(request: Request, status: Status | None = None,
+def list_tasks(state: AppState, status: Status | None = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
                cursor: Annotated[str | None, Query(max_length=200)] = None) -> TaskPage:
     """A page of tasks, newest first; ``next_cursor`` fetches the next page."""
@@ -107,7 +106,6 @@ def list_tasks(request: Request, status: Status | None = None,
             decode_cursor(cursor)
         except ValueError as problem:
             raise field_error("cursor", str(problem), "query") from None
-    state = backends(request)
     rows, next_cursor = state.store.page(status=status, limit=limit, cursor=cursor)
     return TaskPage(items=[task_view(r, state.images) for r in rows], next_cursor=next_cursor)
 
@@ -122,9 +120,8 @@ def _row_or_404(state: Backends, task_id: str) -> TaskRow:
 
 @router.get("/tasks/{task_id}", response_model=TaskView,
             responses={404: error("no task with this id")})
-def get_task(task_id: str, request: Request) -> TaskView:
+def get_task(task_id: str, state: AppState) -> TaskView:
     """The task's status, attempts, error, timestamps and links."""
-    state = backends(request)
     return task_view(_row_or_404(state, task_id), state.images)
 
 
@@ -133,9 +130,9 @@ def get_task(task_id: str, request: Request) -> TaskView:
                        404: error("no task with this id"),
                        409: error("the task has not completed (yet)")},
             response_class=FileResponse)
-def get_result(task_id: str, request: Request) -> FileResponse:
+def get_result(task_id: str, state: AppState) -> FileResponse:
     """The processed image once the task completed; ``409`` before."""
-    row = _row_or_404(backends(request), task_id)
+    row = _row_or_404(state, task_id)
     if row.status != "completed" or not row.result_path:
         raise HTTPException(409, f"task {task_id} is {row.status}, not completed: there is no "
                                  f"result yet; follow /tasks/{task_id}/events or retry later",
@@ -149,9 +146,8 @@ def get_result(task_id: str, request: Request) -> FileResponse:
                           409: error("the task was already claimed or has finished"),
                           **UNAUTHORIZED},
                dependencies=[Depends(require_token)])
-def delete_task(task_id: str, request: Request) -> Response:
+def delete_task(task_id: str, state: AppState) -> Response:
     """Cancel a task that is still pending (``204``); ``409`` once a worker has claimed it."""
-    state = backends(request)
     row = _row_or_404(state, task_id)
     if row.status == "pending":
         # Not handed to Redis yet? Push it first (idempotent), so the cancel is the
