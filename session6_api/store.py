@@ -272,10 +272,11 @@ class TaskStore:
         return [OutboxRow(r.id, r.task_id, json.loads(r.payload)) for r in rows]
 
     def unsent_for(self, task_id: str) -> list[OutboxRow]:
+        """The unsent outbox rows of one task, oldest first (a cancel sends them first)."""
         o = self.outbox
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(o.c.id, o.c.task_id, o.c.payload).where(
-                o.c.sent_at.is_(None), o.c.task_id == task_id)).all()
+                o.c.sent_at.is_(None), o.c.task_id == task_id).order_by(o.c.id)).all()
         return [OutboxRow(r.id, r.task_id, json.loads(r.payload)) for r in rows]
 
     def mark_sent(self, outbox_id: int) -> None:

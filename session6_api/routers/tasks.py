@@ -150,11 +150,9 @@ def delete_task(task_id: str, state: AppState) -> Response:
     """Cancel a task that is still pending (``204``); ``409`` once a worker has claimed it."""
     row = _row_or_404(state, task_id)
     if row.status == "pending":
-        # Not handed to Redis yet? Push it first (idempotent), so the cancel is the
-        # queue's own atomic decision and cannot race the relay.
-        for unsent in state.store.unsent_for(task_id):
-            state.relay.push(unsent)
-            state.store.mark_sent(unsent.id)
+        # Not handed to Redis yet? The relay sends it now (idempotent), so the cancel
+        # is the queue's own atomic decision and cannot race the relay's next pass.
+        state.relay.send_now(task_id)
         if cancel(state.queue, task_id):
             state.catch_up(task_id)
             return Response(status_code=204)

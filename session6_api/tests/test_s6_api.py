@@ -178,8 +178,11 @@ def test_high_priority_is_claimed_first(api):
 
 @BOTH_DATABASES
 def test_delete_cancels_a_pending_task(api):
-    task_id = post_task(api).json()["id"]
+    task_id = post_task(api).json()["id"]  # its outbox row is not sent yet (no relay pass)
     assert api.client.delete(f"/tasks/{task_id}").status_code == 204
+    # The relay handed the row over (pushed once, marked sent) before the queue cancelled it.
+    assert api.backends.relay.counts.pushed == 1
+    assert api.backends.store.unsent_count() == 0
     assert api.client.get(f"/tasks/{task_id}").json()["status"] == "cancelled"
     run_worker(api)
     assert api.client.get(f"/tasks/{task_id}").json()["status"] == "cancelled"
