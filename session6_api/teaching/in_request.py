@@ -2,7 +2,7 @@
 
 Session 1's "without a queue", over HTTP: the client waits for the whole image
 pipeline, and a server thread is busy for all that time. Mounted only when
-``ApiConfig.in_request_route`` is set (``python -m session6_api.bench`` does).
+``ApiConfig.in_request_route`` is set (``python -m session6_api.teaching.bench`` does).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from session2_pipeline.core import FilterFactory, default_pipeline
 
+from ..routers.common import AppState, field_error
 from ..schemas import TaskRequest
-from .common import AppState, field_error
 
 router = APIRouter(tags=["bench"])
 
