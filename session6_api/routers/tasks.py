@@ -14,10 +14,10 @@ forever; we have the row or we do not.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Annotated
 
+import redis
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
@@ -26,7 +26,9 @@ from ..backends import Backends
 from ..config import MAX_WAIT_SECONDS
 from ..queue_ops import cancel
 from ..schemas import Status, TaskAccepted, TaskPage, TaskRequest, TaskView
+from ..sse import Subscription
 from ..store import IdempotencyConflict, TaskRow, decode_cursor
+from ..vocabulary import TERMINAL_EVENTS
 from .common import (
     INVALID,
     UNAUTHORIZED,
@@ -41,7 +43,6 @@ from .common import (
 
 router = APIRouter(tags=["tasks"])
 IDEMPOTENCY_KEY_MAX = 255
-WAIT_POLL_SECONDS = 0.1
 
 
 def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow, bool]:
@@ -82,14 +83,17 @@ async def create_task(
                                                   description="same key and body: same task")] = None,
 ) -> Response:
     """Accept an image task: ``202`` with ``Location`` and ``Retry-After`` (or ``200`` with ?wait)."""
-    row, _created = await run_in_threadpool(accept, state, body, idempotency_key)
-    if wait:
-        deadline = time.monotonic() + wait
-        while not row.finished and time.monotonic() < deadline:
-            await asyncio.sleep(WAIT_POLL_SECONDS)
-            row = await run_in_threadpool(state.store.get, row.id) or row
-        if row.finished:
-            return JSONResponse(task_view(row, state.images).model_dump(), status_code=200)
+    # Listen BEFORE the task exists: its terminal event cannot come before we hear.
+    subscription = await _listen(state) if wait else None
+    try:
+        row, created = await run_in_threadpool(accept, state, body, idempotency_key)
+        if subscription is not None and wait:
+            row = await _finished_within(state, subscription, row, created, wait)
+            if row.finished:
+                return JSONResponse(task_view(row, state.images).model_dump(), status_code=200)
+    finally:
+        if subscription is not None:
+            state.fanout.unsubscribe(subscription)
     accepted = TaskAccepted(id=row.id, status=row.status, links=links(row.id))
     return JSONResponse(accepted.model_dump(), status_code=202,
                         headers={"Location": f"/tasks/{row.id}",
@@ -108,6 +112,42 @@ def list_tasks(state: AppState, status: Status | None = None,
             raise field_error("cursor", str(problem), "query") from None
     rows, next_cursor = state.store.page(status=status, limit=limit, cursor=cursor)
     return TaskPage(items=[task_view(r, state.images) for r in rows], next_cursor=next_cursor)
+
+
+async def _listen(state: Backends) -> Subscription | None:
+    """A mailbox on the app's shared event reader; None if Redis does not answer (then
+    ``?wait`` cannot wait, and the accepted task gets its ``202`` at once)."""
+    try:
+        return await state.fanout.subscribe()
+    except (redis.RedisError, OSError):
+        return None
+
+
+async def _finished_within(state: Backends, subscription: Subscription, row: TaskRow,
+                           created: bool, seconds: float) -> TaskRow:
+    """The row once the task's terminal event arrives, or as it is after ``seconds``.
+
+    The event can arrive before the follower has written it to the row, so the
+    task's events are applied now (``catch_up``: fenced, harmless twice). A
+    repeated request (same idempotency key) may name a task that ended before we
+    listened: its events are caught up first.
+    """
+    try:
+        if not created and not row.finished:
+            await run_in_threadpool(state.catch_up, row.id)
+            row = await run_in_threadpool(state.store.get, row.id) or row
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not row.finished and (left := deadline - loop.time()) > 0:
+            event = await subscription.next(left)
+            if event is None and subscription.dropped:
+                break  # too far behind to trust what we would hear next
+            if event is not None and event.task_id == row.id and event.name in TERMINAL_EVENTS:
+                await run_in_threadpool(state.catch_up, row.id)
+                row = await run_in_threadpool(state.store.get, row.id) or row
+    except (redis.RedisError, OSError):
+        pass  # Redis went away while we waited: the task is accepted, answer 202
+    return row
 
 
 def _row_or_404(state: Backends, task_id: str) -> TaskRow:
