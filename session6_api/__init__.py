@@ -13,7 +13,9 @@ the operations (stats, workers, DLQ, pause, metrics).
 - sync.py: the event stream -> task rows, with a fenced update (safe to repeat);
 - app.py and routers/: the HTTP contract, one router module per area;
 - cli.py: ``python -m session6_api serve`` (API + workers + relay in one command);
-- bench.py: ``python -m session6_api.bench`` (202 vs doing the work in the request).
+- teaching/: the variants the lessons compare with (dual writes, work done in the
+  request, ``python -m session6_api.teaching.bench``); testing/: a live server and
+  Chromium for the tests. Neither is part of the service.
 - workers.py: ``python -m session6_api.workers``, session 5's queue commands on this
   session's queue.
 """

@@ -23,9 +23,9 @@ from fastapi.staticfiles import StaticFiles
 from .backends import Backends, build_backends
 from .browser_safety import BrowserSafety
 from .config import ApiConfig
-from .limits import BodySizeLimit
 from .outages import install_outage_handlers
-from .routers import dashboard, events, images, in_request, operations, tasks
+from .request_limits import BodySizeLimit
+from .routers import dashboard, events, images, operations, tasks
 from .routers.common import OUTAGE
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -62,6 +62,8 @@ def create_app(config: ApiConfig | None = None, *, backends: Backends | None = N
     for module in (tasks, images, events, operations, dashboard):
         app.include_router(module.router, responses=OUTAGE)
     if config.in_request_route:
+        from .teaching import in_request  # the bench's variant: loaded only when it is mounted
+
         app.include_router(in_request.router, responses=OUTAGE)
     install_outage_handlers(app, config.outage_retry_after, app.state.backends.throttled)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

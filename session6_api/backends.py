@@ -104,13 +104,15 @@ def build_backends(config: ApiConfig) -> Backends:
     metrics = Metrics(queue.get_stats)
     on_cluster = isinstance(queue.client, RedisCluster)  # asked of the server once, at connect
 
-    def reader_client() -> aioredis.Redis | aioredis.RedisCluster:  # a connection of its own, made in the loop that uses it
+    def reader_client() -> aioredis.Redis | aioredis.RedisCluster:
+        """The shared reader's own connection, made in the event loop that uses it."""
         return open_async_redis(config, blocking_for=READ_BLOCK_SECONDS, max_connections=1,
                                 cluster=on_cluster)
 
     return Backends(
         config=config, store=store, queue=queue,
-        aredis=open_async_redis(config, cluster=on_cluster), fanout=EventFanout(reader_client, queue.keys.events), images=images, metrics=metrics,
+        aredis=open_async_redis(config, cluster=on_cluster),
+        fanout=EventFanout(reader_client, queue.keys.events), images=images, metrics=metrics,
         relay=OutboxRelay(store, queue), sync=EventSync(store, queue, on_event=metrics.observe),
         recovery=DataLossRecovery(store, queue),
         upload_budget=UploadBudget(config.upload_budget_bytes, config.upload_budget_window))

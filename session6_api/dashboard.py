@@ -29,7 +29,7 @@ from typing import Any
 from session5_recovery.tools.timeline import describe
 from session5_recovery.workers import Event, RedisTaskQueue, WorkerInfo
 
-from .sync import STATUS_OF_EVENT
+from .vocabulary import PRIORITIES, STATUS_OF_EVENT, STATUSES
 
 FEED_LENGTH = 40  # events a freshly opened page starts its feed with
 THROUGHPUT_SECONDS = 180  # the chart: completions per second over the last three minutes
@@ -241,12 +241,11 @@ def dashboard_state(queue: RedisTaskQueue, ledger: EventLedger) -> dict[str, Any
     """
     ledger.refresh()
     stats = queue.get_stats()
-    counts = {name: stats[name] for name in ("pending", "processing", "delayed", "completed",
-                                             "dead_lettered", "cancelled", "total")}
+    counts = {name: stats[name] for name in (*STATUSES, "total")}
     workers = worker_views(queue.workers(), ledger, queue.settings.heartbeat_ttl)
     return {
         "counts": counts,
-        "pending_by_priority": {p: stats[f"pending_{p}"] for p in ("high", "normal", "low")},
+        "pending_by_priority": {p: stats[f"pending_{p}"] for p in PRIORITIES},
         "workers": workers,
         "progress": running_progress(queue, [t for w in workers for t in w["in_flight"]]),
         "dlq": dlq_views(queue), "paused": bool(stats["paused"]),

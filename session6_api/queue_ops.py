@@ -1,8 +1,10 @@
-"""What the API asks of session 5's queue, in one place.
+"""The queue calls whose answers the API has to interpret, each with its reason.
 
-The routers and the relay call these few functions instead of the queue's
-methods directly, so the API's vocabulary (enqueue under the database's id,
-cancel, pause) is written down once, with the reason for each choice.
+Session 5's queue answers in its own terms: a duplicate id raises, and pause
+and resume say whether the state changed. The relay and the routers need other
+answers (was it queued now? is the queue paused now?), so these few functions
+translate, and say why a "no" is not an error. Calls whose answer needs no
+translation (statistics, replay, the event history) go to the queue directly.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from session5_recovery.workers import DuplicateTaskError, RedisTaskQueue
-
-PRIORITIES = ("high", "normal", "low")
 
 
 def enqueue(queue: RedisTaskQueue, data: dict[str, Any], *, task_id: str,

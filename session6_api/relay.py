@@ -57,8 +57,21 @@ class OutboxRelay:
 
     def run_once(self) -> int:
         """One pass over the unsent rows; how many rows were handled (pushed or duplicate)."""
+        return self.deliver(self.store.unsent(self.batch))
+
+    def send_now(self, task_id: str) -> int:
+        """Steps 2 and 3 at once for ``task_id``'s unsent rows, without waiting for the next pass.
+
+        ``DELETE /tasks/{id}`` calls it: the cancel must be the queue's own atomic
+        decision, so the task has to be in Redis first. Racing a pass of the
+        background loop is harmless: the second push of the same id is a duplicate.
+        """
+        return self.deliver(self.store.unsent_for(task_id))
+
+    def deliver(self, rows: list[OutboxRow]) -> int:
+        """Push each row's task and mark the row sent, in order; how many rows were handled."""
         handled = 0
-        for row in self.store.unsent(self.batch):
+        for row in rows:
             if self.push(row):
                 self.counts.pushed += 1
             else:

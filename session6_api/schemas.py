@@ -9,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from session2_pipeline.core import FilterFactory, PipelineInputError
 
-Priority = Literal["high", "normal", "low"]
-Status = Literal["pending", "processing", "delayed", "completed", "dead_lettered", "cancelled"]
+from .vocabulary import PRIORITIES, STATUSES
+
+# Literal[tuple] is Literal[*tuple]: the enum in /openapi.json is session 5's own words.
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
 MAX_FILTERS = 10
 
 

@@ -11,7 +11,7 @@ asyncio logs "Too many open files" for every refused accept. So ``serve``:
   ``503``) below that limit, with room left for the backends and logs;
 - closes a connection that has not sent a complete request head within
   ``header_timeout`` seconds (uvicorn has no such timeout of its own), and one
-  that stalls in the middle of a body (limits.py, ``BodySizeLimit``);
+  that stalls in the middle of a body (request_limits.py, ``BodySizeLimit``);
 - logs a repeated message once per interval with a count (``RepeatedLogFilter``).
 
 A reverse proxy (nginx, Caddy) in front does all this better; these are the

@@ -15,8 +15,8 @@ listens is gone.)
 One reader per process (``EventFanout``): a single ``XREAD BLOCK`` loop on a
 connection of its own hands every new entry to every open stream, each through
 a bounded in-memory queue. A thousand open streams cost one Redis connection,
-not a thousand (the first version gave each stream its own blocking ``XREAD``,
-and redis-py's asyncio pool refused the 101st with "Too many connections").
+not a thousand (a blocking ``XREAD`` per stream would hold a connection each,
+and redis-py's asyncio pool refuses the 101st with "Too many connections").
 A stream only asks Redis itself for its history (a few short ``XRANGE`` calls
 when it opens), then listens to the reader. A client too slow to keep up is
 disconnected; its browser reconnects with ``Last-Event-ID`` and catches up from
@@ -43,7 +43,8 @@ from session5_recovery.workers import Event
 
 from .config import KEEP_ALIVE_SECONDS
 from .outages import ThrottledLog
-from .sync import TERMINAL_EVENTS, event_from_entry
+from .sync import event_from_entry
+from .vocabulary import TERMINAL_EVENTS
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-TERMINAL = ("completed", "dead_lettered", "cancelled")
-STATUSES = ("pending", "processing", "delayed", "completed", "dead_lettered", "cancelled")
+from .vocabulary import STATUSES, TERMINAL
+
 # How long an idempotency key is remembered; after that the same key makes a new task.
 IDEMPOTENCY_KEY_TTL = 24 * 3600.0
 
@@ -272,10 +272,11 @@ class TaskStore:
         return [OutboxRow(r.id, r.task_id, json.loads(r.payload)) for r in rows]
 
     def unsent_for(self, task_id: str) -> list[OutboxRow]:
+        """The unsent outbox rows of one task, oldest first (a cancel sends them first)."""
         o = self.outbox
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(o.c.id, o.c.task_id, o.c.payload).where(
-                o.c.sent_at.is_(None), o.c.task_id == task_id)).all()
+                o.c.sent_at.is_(None), o.c.task_id == task_id).order_by(o.c.id)).all()
         return [OutboxRow(r.id, r.task_id, json.loads(r.payload)) for r in rows]
 
     def mark_sent(self, outbox_id: int) -> None:

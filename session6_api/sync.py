@@ -33,21 +33,9 @@ import redis
 from session5_recovery.workers import Event, RedisTaskQueue
 
 from .store import TaskStore, sortable_event_id
+from .vocabulary import STATUS_OF_EVENT, TERMINAL_EVENTS
 
 log = logging.getLogger(__name__)
-
-# Which events move a task to which status (the rest only add details).
-STATUS_OF_EVENT = {
-    "enqueued": "pending",
-    "claimed": "processing",
-    "retry_scheduled": "delayed",
-    "requeued": "pending",
-    "replayed": "pending",
-    "completed": "completed",
-    "dead_lettered": "dead_lettered",
-    "cancelled": "cancelled",
-}
-TERMINAL_EVENTS = ("completed", "dead_lettered", "cancelled")
 
 
 def changes_for(event: Event) -> dict[str, Any]:
@@ -62,7 +50,7 @@ def changes_for(event: Event) -> dict[str, Any]:
             changes["attempts"] = event.attempt
     elif event.name == "failed":
         changes["error"] = event.fields.get("error")
-    elif event.name in ("completed", "dead_lettered", "cancelled"):
+    elif event.name in TERMINAL_EVENTS:
         changes["finished_at"] = event.ts
         if event.name == "dead_lettered":
             changes["error"] = event.fields.get("reason") or event.fields.get("error")

@@ -234,7 +234,7 @@ def check_database_url() -> Check:
 def check_chromium() -> Check:
     """Only the dashboard's browser tests need Chromium: a note, never a failure."""
     try:
-        from session6_api.dashboard_testing import HOW_TO_GET_CHROMIUM, chromium_path
+        from session6_api.testing.dashboard_testing import HOW_TO_GET_CHROMIUM, chromium_path
     except ImportError as error:
         return Check("Chromium", "WARN", f"cannot look for it: {error}")
     found = chromium_path()

@@ -24,9 +24,9 @@ import shutil
 import signal
 import uuid
 
-from session6_api import dual_write
 from session6_api.config import DATA_DIR, ApiConfig, default_database_url
 from session6_api.services import open_queue, open_store
+from session6_api.teaching import dual_write
 from workshop.redis_connection import RedisUnavailableError, resolve_redis
 
 FOLDER = DATA_DIR / "demo_dual_write"

@@ -30,8 +30,8 @@ from collections import Counter
 import httpx
 
 from session6_api.config import DATA_DIR, ApiConfig
-from session6_api.livetest import LiveServer
 from session6_api.services import open_queue
+from session6_api.testing.livetest import LiveServer
 from workshop.redis_connection import RedisUnavailableError, resolve_redis
 
 FOLDER = DATA_DIR / "demo_kill"

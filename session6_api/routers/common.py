@@ -17,14 +17,19 @@ bearer = HTTPBearer(auto_error=False, description="only when the server has API_
 
 
 def backends(request: Request) -> Backends:
+    """The app's backends, built once at start (``app.state``)."""
     return request.app.state.backends
 
 
-def require_token(request: Request,
+# A route that declares ``state: AppState`` receives the app's backends (FastAPI's Depends).
+AppState = Annotated[Backends, Depends(backends)]
+
+
+def require_token(state: AppState,
                   credentials: Annotated[HTTPAuthorizationCredentials | None,
                                          Depends(bearer)]) -> None:
     """With ``API_TOKEN`` set, a request that changes state must send it as a Bearer token."""
-    token = backends(request).config.api_token
+    token = state.config.api_token
     if token is None:
         return
     given = credentials.credentials if credentials else ""

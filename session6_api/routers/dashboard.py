@@ -34,7 +34,7 @@ from ..backends import Backends
 from ..dashboard import FEED_LENGTH, EventLedger, TaskHistory, dashboard_state, event_view
 from ..sse import SSE_HEADERS, history, live
 from ..static import INDEX_HTML, TASK_HTML
-from .common import backends, error
+from .common import AppState, backends, error
 from .events import BAD_STREAM_ID, stream_position
 
 router = APIRouter(tags=["dashboard"])
@@ -72,17 +72,16 @@ def task_page(task_id: str) -> FileResponse:
 
 
 @router.get("/dashboard/state")
-def state(request: Request) -> JSONResponse:
+def state(request: Request, state: AppState) -> JSONResponse:
     """Counts per state, pending by priority, workers, the newest DLQ entries, throughput."""
-    return JSONResponse(page_state(backends(request), ledger_for(request)))
+    return JSONResponse(page_state(state, ledger_for(request)))
 
 
 @router.get("/dashboard/tasks/{task_id}/input", response_class=FileResponse,
             responses={200: {"content": {"image/*": {}}, "description": "the input image"},
                        404: error("no task with this id, or its image is gone")})
-def task_input(task_id: str, request: Request) -> FileResponse:
+def task_input(task_id: str, state: AppState) -> FileResponse:
     """The image the task was asked to process (an upload or a sample)."""
-    state = backends(request)
     row = state.store.get(task_id)
     if row is None:
         raise HTTPException(404, f"no task with id {task_id!r}")
@@ -110,11 +109,10 @@ def shared_page_state(request: Request) -> dict[str, Any]:
     return value
 
 
-async def dashboard_stream(request: Request, task_id: str | None,
+async def dashboard_stream(request: Request, state: Backends, task_id: str | None,
                            position: str) -> AsyncIterator[str]:
     """The page's feed: the history after ``position``, then live events from the shared
     reader, with state messages in between."""
-    state = backends(request)
     only = TaskHistory(task_id) if task_id else None
     fanout = state.fanout
     subscription = await fanout.subscribe()  # before the history: no event falls between
@@ -157,13 +155,12 @@ async def dashboard_stream(request: Request, task_id: str | None,
                              "description": "state and queue messages"},
                        **BAD_STREAM_ID})
 async def stream(
-    request: Request,
+    request: Request, state: AppState,
     task: Annotated[str | None, Query(max_length=64, description="only this task's events")]
     = None,
     last_event_id: Annotated[str | None, Header(max_length=50)] = None,
 ) -> StreamingResponse:
     """The dashboard's live feed (see the module docstring)."""
-    state = backends(request)
     position = stream_position(last_event_id)
     if position is None:
         if task is not None:
@@ -173,5 +170,5 @@ async def stream(
             latest = await state.aredis.xrevrange(state.queue.keys.events, count=FEED_LENGTH + 1)
             position = latest[-1][0] if len(latest) > FEED_LENGTH else "0-0"
     await state.fanout.start()  # Redis down: 503 now, not a broken stream
-    return StreamingResponse(dashboard_stream(request, task, position),
+    return StreamingResponse(dashboard_stream(request, state, task, position),
                              media_type="text/event-stream", headers=SSE_HEADERS)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from ..sse import SSE_HEADERS, InvalidStreamId, parse_stream_id, queue_events, task_events
-from ..store import TERMINAL
-from .common import backends, error
+from ..vocabulary import TERMINAL
+from .common import AppState, error
 
 router = APIRouter(tags=["events"])
 EVENT_STREAM = {"content": {"text/event-stream": {"schema": {"type": "string"}}},
@@ -30,7 +30,7 @@ def stream_position(last_event_id: str | None, after: str | None = None) -> str 
 @router.get("/tasks/{task_id}/events", response_class=StreamingResponse,
             responses={200: EVENT_STREAM, 404: error("no task with this id"), **BAD_STREAM_ID})
 async def task_progress(
-    task_id: str, request: Request,
+    task_id: str, state: AppState,
     last_event_id: Annotated[str | None, Header(max_length=50)] = None,
 ) -> StreamingResponse:
     """The task's events from the queue's stream; ends at completed, dead_lettered or cancelled.
@@ -38,7 +38,6 @@ async def task_progress(
     Send ``Last-Event-ID`` (browsers do it by themselves on reconnect) to resume
     after that event: nothing lost, nothing repeated.
     """
-    state = backends(request)
     after = stream_position(last_event_id)
     row = await run_in_threadpool(state.store.get, task_id)
     if row is None:
@@ -56,14 +55,13 @@ async def task_progress(
 @router.get("/events", response_class=StreamingResponse,
             responses={200: EVENT_STREAM, **BAD_STREAM_ID})
 async def all_events(
-    request: Request,
+    state: AppState,
     last_event_id: Annotated[str | None, Header(max_length=50)] = None,
     after: Annotated[str | None, Query(max_length=50, description="a stream id to start "
                                        "after (0-0: everything kept); default: only new events")]
     = None,
 ) -> StreamingResponse:
     """Every event of the queue, live, forever (a keep-alive comment every 15 s while idle)."""
-    state = backends(request)
     start = stream_position(last_event_id, after)
     await state.fanout.start()  # Redis down: 503 now, not a broken stream
     stream = queue_events(state.fanout, client=state.aredis, stream_key=state.queue.keys.events,

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..images import ImageRejected, display_name
 from ..schemas import ImageCreated
-from .common import INVALID, UNAUTHORIZED, UNPARSABLE, backends, error, require_token
+from .common import INVALID, UNAUTHORIZED, UNPARSABLE, AppState, error, require_token
 
 router = APIRouter(tags=["images"])
 
@@ -20,9 +20,8 @@ router = APIRouter(tags=["images"])
                                    "when there is room again"),
                         415: error("does not decode as an image"), **INVALID, **UNPARSABLE, **UNAUTHORIZED},
              dependencies=[Depends(require_token)])
-async def upload_image(request: Request, file: Annotated[UploadFile, File(description="the image file")]) -> ImageCreated:
+async def upload_image(request: Request, state: AppState, file: Annotated[UploadFile, File(description="the image file")]) -> ImageCreated:
     """Store an uploaded image; ``201`` with its id (use it as ``image`` in POST /tasks)."""
-    state = backends(request)
     library = state.images
     # Read one byte past the limit: enough to know it is too big, without reading a huge body.
     content = await file.read(library.max_bytes + 1)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
+from ..backends import Backends
 from ..metrics import CONTENT_TYPE
 from ..queue_ops import is_paused, pause
 from ..schemas import (
@@ -19,24 +20,23 @@ from ..schemas import (
     Replayed,
     WorkerView,
 )
-from .common import INVALID, UNAUTHORIZED, backends, error, require_token
+from .common import INVALID, UNAUTHORIZED, AppState, error, require_token
 
 router = APIRouter(tags=["operations"])
 CHANGES_STATE = [Depends(require_token)]
 
 
 @router.get("/stats", response_model=QueueStats)
-def stats(request: Request) -> QueueStats:
+def stats(state: AppState) -> QueueStats:
     """Counts per state in Redis and in the database, unsent outbox rows, paused or not."""
-    state = backends(request)
     return QueueStats(queue=state.queue.get_stats(), database=state.store.counts(),
                       outbox_unsent=state.store.unsent_count(), paused=is_paused(state.queue))
 
 
 @router.get("/workers", response_model=list[WorkerView])
-def workers(request: Request) -> list[WorkerView]:
+def workers(state: AppState) -> list[WorkerView]:
     """Registered workers: alive or lost, heartbeat time left, tasks in flight."""
-    queue = backends(request).queue
+    queue = state.queue
     return [WorkerView(worker_id=w.worker_id, alive=w.alive, ttl_left=w.ttl_left,
                        heartbeat_ttl=queue.settings.heartbeat_ttl, last_seen=w.last_seen,
                        in_flight=list(w.in_flight))
@@ -44,18 +44,17 @@ def workers(request: Request) -> list[WorkerView]:
 
 
 @router.get("/dlq", response_model=list[DlqItem], responses={**INVALID})
-def dlq(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DlqItem]:
+def dlq(state: AppState, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DlqItem]:
     """The dead-lettered tasks, newest first, with the reason."""
     return [DlqItem(id=t.id, type=t.type, attempts=t.attempts, reason=t.reason, error=t.error,
                     finished_at=t.finished_at)
-            for t in backends(request).queue.dlq_tasks(limit)]
+            for t in state.queue.dlq_tasks(limit)]
 
 
 @router.post("/dlq/{task_id}/replay", response_model=Replayed, dependencies=CHANGES_STATE,
              responses={404: error("this id is not in the DLQ"), **UNAUTHORIZED})
-def replay(task_id: str, request: Request) -> Replayed:
+def replay(task_id: str, state: AppState) -> Replayed:
     """Send one dead-lettered task back to pending, with fresh attempts."""
-    state = backends(request)
     if not state.queue.replay(task_id):
         raise HTTPException(404, f"task {task_id!r} is not in the dead-letter queue; "
                                  f"GET /dlq lists the ids that are")
@@ -65,28 +64,27 @@ def replay(task_id: str, request: Request) -> Replayed:
 
 @router.delete("/dlq", response_model=Purged, dependencies=CHANGES_STATE,
                responses={**UNAUTHORIZED})
-def purge(request: Request) -> Purged:
+def purge(state: AppState) -> Purged:
     """Delete every dead-lettered task from Redis for good (the database rows stay)."""
-    return Purged(purged=backends(request).queue.purge_dlq())
+    return Purged(purged=state.queue.purge_dlq())
 
 
-def _set_paused(request: Request, paused: bool) -> PauseState:
-    state = backends(request)
+def _set_paused(state: Backends, paused: bool) -> PauseState:
     state.recovery.remember_pause(paused)  # restored if Redis loses its data
     return PauseState(paused=pause(state.queue, paused))
 
 
 @router.post("/queue/pause", response_model=PauseState, dependencies=CHANGES_STATE,
              responses={**UNAUTHORIZED})
-def pause_queue(request: Request) -> PauseState:
+def pause_queue(state: AppState) -> PauseState:
     """Workers finish what they hold and claim nothing until resumed."""
-    return _set_paused(request, True)
+    return _set_paused(state, True)
 
 
 @router.post("/queue/resume", response_model=PauseState, dependencies=CHANGES_STATE,
              responses={**UNAUTHORIZED})
-def resume_queue(request: Request) -> PauseState:
-    return _set_paused(request, False)
+def resume_queue(state: AppState) -> PauseState:
+    return _set_paused(state, False)
 
 
 @router.get("/health", response_model=Health)
@@ -97,9 +95,8 @@ def health() -> Health:
 
 @router.get("/ready", response_model=Readiness,
             responses={503: {"model": Readiness, "description": "Redis or the database is down"}})
-def ready(request: Request) -> JSONResponse:
+def ready(state: AppState) -> JSONResponse:
     """``200`` when Redis and the database both answer, else ``503`` saying which does not."""
-    state = backends(request)
     try:
         state.queue.client.ping()
         redis_ok = True
@@ -116,6 +113,6 @@ def ready(request: Request) -> JSONResponse:
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {}},
                              "description": "Prometheus text format"}})
-def metrics(request: Request) -> Response:
+def metrics(state: AppState) -> Response:
     """Prometheus text: tasks by state, claims, completions, failures, recovery latency."""
-    return Response(backends(request).metrics.render(), media_type=CONTENT_TYPE)
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)

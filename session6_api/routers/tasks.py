@@ -14,11 +14,11 @@ forever; we have the row or we do not.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+import redis
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -26,12 +26,14 @@ from ..backends import Backends
 from ..config import MAX_WAIT_SECONDS
 from ..queue_ops import cancel
 from ..schemas import Status, TaskAccepted, TaskPage, TaskRequest, TaskView
+from ..sse import Subscription
 from ..store import IdempotencyConflict, TaskRow, decode_cursor
+from ..vocabulary import TERMINAL_EVENTS
 from .common import (
     INVALID,
     UNAUTHORIZED,
     UNPARSABLE,
-    backends,
+    AppState,
     error,
     field_error,
     links,
@@ -41,7 +43,6 @@ from .common import (
 
 router = APIRouter(tags=["tasks"])
 IDEMPOTENCY_KEY_MAX = 255
-WAIT_POLL_SECONDS = 0.1
 
 
 def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow, bool]:
@@ -74,7 +75,7 @@ def accept(state: Backends, body: TaskRequest, key: str | None) -> tuple[TaskRow
                **INVALID, **UNPARSABLE, **UNAUTHORIZED},
     dependencies=[Depends(require_token)])
 async def create_task(
-    body: TaskRequest, request: Request,
+    body: TaskRequest, state: AppState,
     wait: Annotated[float | None, Query(ge=0, le=MAX_WAIT_SECONDS,
                                         description="wait up to this many seconds for the "
                                                     "result (200), else 202")] = None,
@@ -82,15 +83,17 @@ async def create_task(
                                                   description="same key and body: same task")] = None,
 ) -> Response:
     """Accept an image task: ``202`` with ``Location`` and ``Retry-After`` (or ``200`` with ?wait)."""
-    state = backends(request)
-    row, _created = await run_in_threadpool(accept, state, body, idempotency_key)
-    if wait:
-        deadline = time.monotonic() + wait
-        while not row.finished and time.monotonic() < deadline:
-            await asyncio.sleep(WAIT_POLL_SECONDS)
-            row = await run_in_threadpool(state.store.get, row.id) or row
-        if row.finished:
-            return JSONResponse(task_view(row, state.images).model_dump(), status_code=200)
+    # Listen BEFORE the task exists: its terminal event cannot come before we hear.
+    subscription = await _listen(state) if wait else None
+    try:
+        row, created = await run_in_threadpool(accept, state, body, idempotency_key)
+        if subscription is not None and wait:
+            row = await _finished_within(state, subscription, row, created, wait)
+            if row.finished:
+                return JSONResponse(task_view(row, state.images).model_dump(), status_code=200)
+    finally:
+        if subscription is not None:
+            state.fanout.unsubscribe(subscription)
     accepted = TaskAccepted(id=row.id, status=row.status, links=links(row.id))
     return JSONResponse(accepted.model_dump(), status_code=202,
                         headers={"Location": f"/tasks/{row.id}",
@@ -98,7 +101,7 @@ async def create_task(
 
 
 @router.get("/tasks", response_model=TaskPage, responses={**INVALID})
-def list_tasks(request: Request, status: Status | None = None,
+def list_tasks(state: AppState, status: Status | None = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
                cursor: Annotated[str | None, Query(max_length=200)] = None) -> TaskPage:
     """A page of tasks, newest first; ``next_cursor`` fetches the next page."""
@@ -107,9 +110,44 @@ def list_tasks(request: Request, status: Status | None = None,
             decode_cursor(cursor)
         except ValueError as problem:
             raise field_error("cursor", str(problem), "query") from None
-    state = backends(request)
     rows, next_cursor = state.store.page(status=status, limit=limit, cursor=cursor)
     return TaskPage(items=[task_view(r, state.images) for r in rows], next_cursor=next_cursor)
+
+
+async def _listen(state: Backends) -> Subscription | None:
+    """A mailbox on the app's shared event reader; None if Redis does not answer (then
+    ``?wait`` cannot wait, and the accepted task gets its ``202`` at once)."""
+    try:
+        return await state.fanout.subscribe()
+    except (redis.RedisError, OSError):
+        return None
+
+
+async def _finished_within(state: Backends, subscription: Subscription, row: TaskRow,
+                           created: bool, seconds: float) -> TaskRow:
+    """The row once the task's terminal event arrives, or as it is after ``seconds``.
+
+    The event can arrive before the follower has written it to the row, so the
+    task's events are applied now (``catch_up``: fenced, harmless twice). A
+    repeated request (same idempotency key) may name a task that ended before we
+    listened: its events are caught up first.
+    """
+    try:
+        if not created and not row.finished:
+            await run_in_threadpool(state.catch_up, row.id)
+            row = await run_in_threadpool(state.store.get, row.id) or row
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not row.finished and (left := deadline - loop.time()) > 0:
+            event = await subscription.next(left)
+            if event is None and subscription.dropped:
+                break  # too far behind to trust what we would hear next
+            if event is not None and event.task_id == row.id and event.name in TERMINAL_EVENTS:
+                await run_in_threadpool(state.catch_up, row.id)
+                row = await run_in_threadpool(state.store.get, row.id) or row
+    except (redis.RedisError, OSError):
+        pass  # Redis went away while we waited: the task is accepted, answer 202
+    return row
 
 
 def _row_or_404(state: Backends, task_id: str) -> TaskRow:
@@ -122,9 +160,8 @@ def _row_or_404(state: Backends, task_id: str) -> TaskRow:
 
 @router.get("/tasks/{task_id}", response_model=TaskView,
             responses={404: error("no task with this id")})
-def get_task(task_id: str, request: Request) -> TaskView:
+def get_task(task_id: str, state: AppState) -> TaskView:
     """The task's status, attempts, error, timestamps and links."""
-    state = backends(request)
     return task_view(_row_or_404(state, task_id), state.images)
 
 
@@ -133,9 +170,9 @@ def get_task(task_id: str, request: Request) -> TaskView:
                        404: error("no task with this id"),
                        409: error("the task has not completed (yet)")},
             response_class=FileResponse)
-def get_result(task_id: str, request: Request) -> FileResponse:
+def get_result(task_id: str, state: AppState) -> FileResponse:
     """The processed image once the task completed; ``409`` before."""
-    row = _row_or_404(backends(request), task_id)
+    row = _row_or_404(state, task_id)
     if row.status != "completed" or not row.result_path:
         raise HTTPException(409, f"task {task_id} is {row.status}, not completed: there is no "
                                  f"result yet; follow /tasks/{task_id}/events or retry later",
@@ -149,16 +186,13 @@ def get_result(task_id: str, request: Request) -> FileResponse:
                           409: error("the task was already claimed or has finished"),
                           **UNAUTHORIZED},
                dependencies=[Depends(require_token)])
-def delete_task(task_id: str, request: Request) -> Response:
+def delete_task(task_id: str, state: AppState) -> Response:
     """Cancel a task that is still pending (``204``); ``409`` once a worker has claimed it."""
-    state = backends(request)
     row = _row_or_404(state, task_id)
     if row.status == "pending":
-        # Not handed to Redis yet? Push it first (idempotent), so the cancel is the
-        # queue's own atomic decision and cannot race the relay.
-        for unsent in state.store.unsent_for(task_id):
-            state.relay.push(unsent)
-            state.store.mark_sent(unsent.id)
+        # Not handed to Redis yet? The relay sends it now (idempotent), so the cancel
+        # is the queue's own atomic decision and cannot race the relay's next pass.
+        state.relay.send_now(task_id)
         if cancel(state.queue, task_id):
             state.catch_up(task_id)
             return Response(status_code=204)

@@ -26,7 +26,8 @@ import pytest
 
 from session5_recovery.tools import WorkerFleet
 from session6_api.config import ApiConfig
-from session6_api.dashboard_testing import (
+from session6_api.services import open_queue, open_store
+from session6_api.testing.dashboard_testing import (
     HOW_TO_GET_CHROMIUM,
     chromium_path,
     fill_completed,
@@ -34,8 +35,7 @@ from session6_api.dashboard_testing import (
     image_bytes,
     launch_args,
 )
-from session6_api.livetest import LiveServer
-from session6_api.services import open_queue, open_store
+from session6_api.testing.livetest import LiveServer
 from session6_api.tests.test_s6_progress_and_names import report_progress
 from workshop.paths import OUTPUT_DIR
 from workshop.waiting import wait_until

@@ -79,7 +79,7 @@ def test_state_counts_workers_and_throughput_come_from_counts_and_events(redis_u
 
 def test_no_chromium_is_reported_as_none_so_the_browser_tests_can_say_how_to_get_it(
         monkeypatch, tmp_path):
-    from session6_api.dashboard_testing import HOW_TO_GET_CHROMIUM, chromium_path
+    from session6_api.testing.dashboard_testing import HOW_TO_GET_CHROMIUM, chromium_path
 
     monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-such-browser"))
     assert chromium_path() is None

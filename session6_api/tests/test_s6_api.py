@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import pytest
 from PIL import Image
 
 from session5_recovery.workers import RedisWorker
+from workshop.waiting import wait_until
 
 # An HTTP contract (status codes, headers, messages) is the same whatever the database: these
 # tests run on SQLite. The ones that go through the store's queries (rows updated by events,
@@ -173,13 +175,42 @@ def test_high_priority_is_claimed_first(api):
     assert task.id == high, f"claimed {task.id}, expected the high-priority {high} before {low}"
 
 
+def test_wait_answers_when_the_completion_event_arrives_not_when_a_follower_wrote_it(api):
+    """``?wait=`` listens to the event stream: no follower runs here (no pump), so the row is
+    still pending in the database when the task completes; the answer is 200 all the same,
+    with what the events say (one attempt, the worker), and the worker ran the task once."""
+    worker = RedisWorker("worker-1", None, api.backends.queue,
+                         allowed_dirs=[api.config.data_dir], log=None)
+
+    def relay_then_work() -> None:
+        # The task exists once the request has written it: the relay pushes it, then one
+        # burst worker runs it. Events reach the rows only through the request's wait.
+        wait_until(api.backends.relay.run_once, 30, "the request to write its task")
+        worker.start(burst=True, handle_signals=False)
+
+    helper = threading.Thread(target=relay_then_work)
+    helper.start()
+    try:
+        response = post_task(api, params={"wait": 30})
+    finally:
+        helper.join(60)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "completed" and body["attempts"] == 1
+    assert body["worker_id"] == "worker-1"
+    assert worker.counts.completed == 1
+
+
 # --- cancel ---------------------------------------------------------------------------
 
 
 @BOTH_DATABASES
 def test_delete_cancels_a_pending_task(api):
-    task_id = post_task(api).json()["id"]
+    task_id = post_task(api).json()["id"]  # its outbox row is not sent yet (no relay pass)
     assert api.client.delete(f"/tasks/{task_id}").status_code == 204
+    # The relay handed the row over (pushed once, marked sent) before the queue cancelled it.
+    assert api.backends.relay.counts.pushed == 1
+    assert api.backends.store.unsent_count() == 0
     assert api.client.get(f"/tasks/{task_id}").json()["status"] == "cancelled"
     run_worker(api)
     assert api.client.get(f"/tasks/{task_id}").json()["status"] == "cancelled"

@@ -1,4 +1,4 @@
-"""``python -m session6_api.bench --quick`` runs both variants and prints the ratio.
+"""``python -m session6_api.teaching.bench --quick`` runs both variants and prints the ratio.
 
 Speed is never asserted (the machine may be busy): only that every request got
 its answer (202 for the queue, 200 for the in-request variant) and that the
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.multiprocess, pytest.mark.slow]
 
 
 def test_quick_bench_prints_both_variants_and_the_ratio(redis_url):
-    result = subprocess.run([sys.executable, "-m", "session6_api.bench", "--quick"],
+    result = subprocess.run([sys.executable, "-m", "session6_api.teaching.bench", "--quick"],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "REDIS_URL": redis_url})
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from session6_api.config import ApiConfig
-from session6_api.livetest import LiveServer
 from session6_api.services import open_queue, open_store
+from session6_api.testing.livetest import LiveServer
 from workshop.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.multiprocess, pytest.mark.slow]

@@ -8,11 +8,11 @@ import signal
 
 import pytest
 
-from session6_api import dual_write
 from session6_api.config import ApiConfig
 from session6_api.services import open_queue, open_store
 from session6_api.store import TaskStore, sortable_event_id
 from session6_api.sync import EventSync
+from session6_api.teaching import dual_write
 
 pytestmark = [pytest.mark.redis, pytest.mark.chaos]
 

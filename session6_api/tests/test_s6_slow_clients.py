@@ -18,7 +18,7 @@ import time
 import httpx
 import pytest
 
-from session6_api.livetest import LiveServer
+from session6_api.testing.livetest import LiveServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux") or not shutil.which("prlimit"),

@@ -13,7 +13,7 @@ from _private_servers import ThrowawayRedis
 
 from session5_recovery.workers import RedisTaskQueue
 from session6_api.config import KEEP_ALIVE_SECONDS
-from session6_api.livetest import LiveServer
+from session6_api.testing.livetest import LiveServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 QUEUE = "streams"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from session6_api.livetest import LiveServer
+from session6_api.testing.livetest import LiveServer
 from workshop.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.multiprocess, pytest.mark.chaos, pytest.mark.slow,

@@ -23,8 +23,8 @@ nothing repeated.
   with the first terminal event (completed, dead_lettered or cancelled). Read
   with ``XRANGE`` in pages; ``"(" + id`` makes the start exclusive.
 
-The session's real version is session6_api/sse.py (with ``XREAD BLOCK`` for
-the live part).
+The session's real version is session6_api/sse.py (its live part comes from
+one ``XREAD BLOCK`` reader shared by every open stream, ``EventFanout``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ import json
 import re
 from typing import Any
 
-TERMINAL = ("completed", "dead_lettered", "cancelled")
+from session6_api.vocabulary import TERMINAL_EVENTS as TERMINAL  # the events that end a task
+
 STREAM_ID = re.compile(r"\d+-\d+")
 PAGE = 100
 

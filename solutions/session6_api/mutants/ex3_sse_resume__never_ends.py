@@ -24,8 +24,8 @@ nothing repeated.
   with the first terminal event (completed, dead_lettered or cancelled). Read
   with ``XRANGE`` in pages; ``"(" + id`` makes the start exclusive.
 
-The session's real version is session6_api/sse.py (with ``XREAD BLOCK`` for
-the live part).
+The session's real version is session6_api/sse.py (its live part comes from
+one ``XREAD BLOCK`` reader shared by every open stream, ``EventFanout``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import json
 import re
 from typing import Any
 
-TERMINAL = ("completed", "dead_lettered", "cancelled")
 STREAM_ID = re.compile(r"\d+-\d+")
 PAGE = 100
 

@@ -1,4 +1,4 @@
-"""``python -m session6_api.bench``: what answering ``202`` buys, measured in one run.
+"""``python -m session6_api.teaching.bench``: what answering ``202`` buys, measured in one run.
 
 N image tasks are posted by C concurrent async clients (httpx) to a live server
 (``python -m session6_api serve`` in a child process, two workers), twice:
@@ -32,7 +32,7 @@ from session2_pipeline.core.samples import OUTPUT_DIR
 from session4_redis.workers.redis_connection import resolve_redis
 from session5_recovery.workers import RedisTaskQueue
 
-from .livetest import LiveServer
+from ..testing.livetest import LiveServer
 
 BODY = {"image": "sample_01_640x480.jpg", "filters": ["blur:radius=2", "edges", "grayscale"]}
 
@@ -131,7 +131,7 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m session6_api.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m session6_api.teaching.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=200, help="N tasks per variant (200)")
     parser.add_argument("--concurrency", type=int, default=20, help="C clients (20)")

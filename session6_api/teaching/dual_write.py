@@ -28,11 +28,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .config import ApiConfig
-from .queue_ops import enqueue
-from .relay import OutboxRelay
-from .services import open_queue, open_store
-from .store import fingerprint
+from ..config import ApiConfig
+from ..queue_ops import enqueue
+from ..relay import OutboxRelay
+from ..services import open_queue, open_store
+from ..store import fingerprint
 
 STEPS = ("insert", "push", "commit")
 

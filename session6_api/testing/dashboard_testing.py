@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 
 from session5_recovery.workers import RedisTaskQueue
 
-from .store import TaskStore, fingerprint
+from ..store import TaskStore, fingerprint
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 HOW_TO_GET_CHROMIUM = (
