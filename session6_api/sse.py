@@ -43,7 +43,6 @@ from session5_recovery.workers import Event
 
 from .config import KEEP_ALIVE_SECONDS
 from .outages import ThrottledLog
-from .sync import event_from_entry
 from .vocabulary import TERMINAL_EVENTS
 
 log = logging.getLogger(__name__)
@@ -178,7 +177,7 @@ class EventFanout:
                     await asyncio.sleep(self.block_seconds)
                     continue
                 for entry_id, raw in (replies[0][1] if replies else []):
-                    self._deliver(event_from_entry(entry_id, raw))
+                    self._deliver(Event.from_entry(entry_id, raw))
         finally:
             if not ready.done():
                 ready.cancel()
@@ -214,7 +213,7 @@ async def history(client: aioredis.Redis, stream_key: str, after: str) -> AsyncI
         if not entries:
             return
         for entry_id, raw in entries:
-            event = event_from_entry(entry_id, raw)
+            event = Event.from_entry(entry_id, raw)
             position = event.id
             yield event
 

@@ -78,13 +78,7 @@ class EventSync:
         ``block_ms``: wait that long for a new event when there is none (XREAD BLOCK).
         """
         position = self.store.position(self.name) or "0-0"
-        if block_ms:
-            replies = self.queue.client.xread({self.queue.keys.events: position},
-                                              count=self.batch, block=block_ms)
-            entries = replies[0][1] if replies else []
-            events = [event_from_entry(entry_id, raw) for entry_id, raw in entries]
-        else:
-            events = self.queue.events(self.batch, after=position)
+        events = self.queue.events(self.batch, after=position, block_ms=block_ms)
         # The gap is judged AFTER the read: a trim that lands between the two is then
         # seen (the oldest kept entry is past our position), never missed. A trim after
         # the read costs at most a needless reconciliation.
@@ -185,12 +179,6 @@ class EventSync:
             except Exception:
                 log.exception("event sync pass failed; retrying")
                 stop.wait(1.0)
-
-
-def event_from_entry(entry_id: Any, raw: dict[Any, Any]) -> Event:
-    """An XREAD entry as the queue's Event (the same shape ``queue.events`` returns)."""
-    fields = {_text(k): _text(v) for k, v in raw.items()}
-    return Event(_text(entry_id), fields.pop("event", "?"), float(fields.pop("ts", 0) or 0), fields)
 
 
 def _text(value: Any) -> Any:

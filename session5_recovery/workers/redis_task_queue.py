@@ -287,6 +287,13 @@ class Event:
     ts: float  # the time the event happened, by the clock of whoever caused it
     fields: dict[str, str]  # task, worker, attempt, reason, error, delay, ...
 
+    @classmethod
+    def from_entry(cls, entry_id: Any, raw: dict[Any, Any]) -> Event:
+        """A stream entry as XRANGE or XREAD return it (any client, text or bytes)."""
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return cls(_text(entry_id), fields.pop("event", "?"), float(fields.pop("ts", 0) or 0),
+                   fields)
+
     @property
     def task_id(self) -> str | None:
         return self.fields.get("task")
@@ -1015,18 +1022,22 @@ class RedisTaskQueue:
         """The result stored by ``mark_completed``; None if there is none (yet)."""
         return decode_result(_text(self.client.hget(self.keys.task(task_id), "result")))
 
-    def events(self, count: int | None = 100, *, after: str | None = None) -> list[Event]:
-        """Events in order: the last ``count`` (None: all kept), or those after stream id ``after``."""
-        if after is not None:
+    def events(self, count: int | None = 100, *, after: str | None = None,
+               block_ms: int | None = None) -> list[Event]:
+        """Events in order: the last ``count`` (None: all kept), or those after stream id ``after``.
+
+        ``block_ms`` (with ``after``): when nothing newer is there yet, wait up to that
+        long for it (``XREAD BLOCK``) instead of answering at once: how a follower keeps
+        up without polling. The client's read timeout must exceed the wait.
+        """
+        if block_ms and after is not None:
+            replies = self.client.xread({self.keys.events: after}, count=count, block=block_ms)
+            entries = replies[0][1] if replies else []
+        elif after is not None:
             entries = self.client.xrange(self.keys.events, min=f"({after}", count=count)
         else:
             entries = list(reversed(self.client.xrevrange(self.keys.events, count=count)))
-        events = []
-        for entry_id, raw in entries:
-            fields = {_text(k): _text(v) for k, v in raw.items()}
-            events.append(Event(_text(entry_id), fields.pop("event", "?"),
-                                float(fields.pop("ts", 0) or 0), fields))
-        return events
+        return [Event.from_entry(entry_id, raw) for entry_id, raw in entries]
 
     def list_ids(self, state: TaskStatus | str, limit: int | None = None) -> list[str]:
         """Ids in one state: pending (high, then normal, then low), dead_lettered and
