@@ -1,9 +1,12 @@
-"""The third version: runs are counted, not only completions.
+"""Runs counted per task, every call bounded, finished tasks forgotten.
 
-Every test here gives its workers a run ledger (``RecoverySettings.run_ledger``: a
-Redis hash the worker increments by task id as each run starts) and checks runs per
-task against its fault model. With no fault injected, no task may run twice, at any
-prefetch, with one worker or several, in threads or in processes.
+Every test here that runs workers gives them a run ledger
+(``RecoverySettings.run_ledger``: a Redis hash the worker writes one field to per
+run, as each run starts) and checks runs per task against its fault model: with no
+fault injected, no task may run twice, at any prefetch, with one worker or several,
+in threads or in processes. The others check that one worker id rule guards every
+door, that batch calls go in chunks of a documented size and are safe to resend,
+and that retention (result_ttl, keep_completed, failure_ttl) forgets what it should.
 """
 
 from __future__ import annotations
