@@ -61,6 +61,10 @@ class TestEnqueueAndClaim:
         assert (claimed.name, claimed.worker_id, claimed.attempt) == ("claimed", "w1", 1)
         assert_conserved(queue)
 
+    def test_get_task_info_answers_none_for_an_unknown_id(self, queue):
+        queue.add_task({"type": "noop"})
+        assert queue.get_task_info("no-such-id") is None  # as in sessions 1 and 4
+
     def test_fifo(self, queue):
         ids = queue.add_tasks([{"type": "noop", "n": n} for n in range(5)])
         got = [queue.get_task("w1", timeout=0).id for _ in range(5)]

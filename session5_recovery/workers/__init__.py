@@ -51,7 +51,6 @@ from .redis_task_queue import (
     Recovery,
     RedisTaskQueue,
     ResultTooLargeError,
-    TaskNotFoundError,
     WorkerInfo,
 )
 from .redis_worker import RedisWorker, StopNow, WorkerCounts
@@ -83,7 +82,6 @@ __all__ = [
     "StopNow",
     "Task",
     "TaskContext",
-    "TaskNotFoundError",
     "TaskStatus",
     "TransientTaskError",
     "UnknownTaskTypeError",

@@ -115,20 +115,6 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-class TaskNotFoundError(KeyError):
-    """No task with this id is stored under this queue's name."""
-
-    def __init__(self, task_id: str, queue_name: str) -> None:
-        super().__init__(task_id)
-        self.task_id = task_id
-        self.queue_name = queue_name
-
-    def __str__(self) -> str:
-        return (f"no task with id {self.task_id!r} in queue {self.queue_name!r}. Use the id "
-                f"that add_task() returned; `python -m session5_recovery.workers dlq list` "
-                f"shows the dead-lettered ones")
-
-
 class DuplicateTaskError(ValueError):
     """``add_task(task_id=...)`` with an id the queue already holds: nothing was written."""
 
