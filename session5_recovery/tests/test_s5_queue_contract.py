@@ -60,7 +60,7 @@ def names(queue):
 
 def burst_worker(queue, handlers=None, **kwargs):
     """A burst worker in this thread, with the test's settings but real time."""
-    return RedisWorker("w1", default_pipeline(), queue, handlers=handlers, log=None, **kwargs)
+    return RedisWorker("w1", queue, pipeline=default_pipeline(), handlers=handlers, log=None, **kwargs)
 
 
 # --- the five defects -------------------------------------------------------------------
@@ -294,7 +294,7 @@ class TestBatchClaims:
         with pytest.raises(ValueError, match="max_tasks"):
             queue.get_tasks("w1", bad, timeout=0)
         with pytest.raises(ValueError, match="prefetch"):
-            RedisWorker("w1", None, queue, prefetch=bad)
+            RedisWorker("w1", queue, prefetch=bad)
 
 
 class TestPriorities:

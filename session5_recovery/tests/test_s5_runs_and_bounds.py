@@ -62,7 +62,7 @@ def test_no_task_runs_twice_in_thread_workers(redis_client, queue_name, prefetch
     settings = NO_FAULT.replace(run_ledger=ledger_key(queue_name))
     queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=settings)
     ids = queue.add_tasks([{"type": "noop"}] * 150)
-    team = [RedisWorker(f"w{n}", None, queue, log=None, prefetch=prefetch) for n in range(workers)]
+    team = [RedisWorker(f"w{n}", queue, log=None, prefetch=prefetch) for n in range(workers)]
     threads = [threading.Thread(target=w.start, kwargs={"burst": True, "handle_signals": False})
                for w in team]
     for thread in threads:
@@ -111,7 +111,7 @@ def test_a_bad_worker_id_is_refused_by_every_door_with_the_same_rule(redis_clien
                                                                      name):
     queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=NO_FAULT)
     with pytest.raises(ValueError) as by_worker:
-        RedisWorker(name, None, queue, log=None)
+        RedisWorker(name, queue, log=None)
     with pytest.raises(ValueError) as by_queue:
         queue.get_tasks(name, 1, timeout=0)
     with pytest.raises(ValueError) as as_task_id:

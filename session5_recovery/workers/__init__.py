@@ -53,7 +53,7 @@ from .redis_task_queue import (
     ResultTooLargeError,
     WorkerInfo,
 )
-from .redis_worker import RedisWorker, StopNow, WorkerCounts
+from .redis_worker import Outcome, RedisWorker, StopNow, WorkerCounts
 from .server_checks import EvictingServerError
 from .settings import RecoverySettings, backoff_delay
 from .task import ALLOWED_TRANSITIONS, COMMAND_MOVES, Task, TaskStatus
@@ -78,6 +78,7 @@ __all__ = [
     "RecoverySettings",
     "Recovery",
     "RedisTaskQueue",
+    "Outcome",
     "RedisWorker",
     "StopNow",
     "Task",

@@ -33,7 +33,7 @@ def post_task(api, body=None, **kwargs):
 def run_worker(api, worker_id="worker-1"):
     """Process everything pending in this test's queue, then apply the events to the rows."""
     api.pump()
-    worker = RedisWorker(worker_id, None, api.backends.queue,
+    worker = RedisWorker(worker_id, api.backends.queue,
                          allowed_dirs=[api.config.data_dir], log=None)
     worker.start(burst=True, handle_signals=False)
     api.pump()
