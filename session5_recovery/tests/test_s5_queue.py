@@ -354,6 +354,18 @@ class TestBadEntries:
         assert_conserved(queue)
 
 
+def test_a_client_that_returns_bytes_is_refused_in_one_line(redis_url, queue_name):
+    raw = redis.Redis.from_url(redis_url)  # decode_responses defaults to False
+    try:
+        with pytest.raises(ValueError, match=r"decode_responses=True") as refused:
+            RedisTaskQueue(client=raw, queue_name=queue_name)
+        assert "\n" not in str(refused.value)
+    finally:
+        raw.close()
+    with RedisTaskQueue(url=redis_url, queue_name=queue_name) as own:  # makes its own: text
+        assert own.client.get_connection_kwargs()["decode_responses"] is True
+
+
 def test_fakeredis_without_lupa_gets_a_clear_message(fake_redis):
     pytest.importorskip("fakeredis")
     try:

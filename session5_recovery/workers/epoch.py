@@ -72,18 +72,19 @@ class QueueEpoch:
         reply = self._script(keys=[keys.epoch, keys.data_lost, keys.events],
                              args=[uuid.uuid4().hex, self.known or "", repr(self.queue.settings.clock()),
                                    self.who, self.queue.settings.events_maxlen])
-        current, verdict = (v.decode() if isinstance(v, bytes) else v for v in reply)
+        current, verdict = reply
         self.known = current
         return verdict
 
 
 def data_lost_note(client: redis.Redis, keys: Any) -> str | None:
-    """A line for ``stats`` and the monitor if someone noticed a loss, else None."""
-    raw = client.hgetall(keys.data_lost)
-    if not raw:
+    """A line for ``stats`` and the monitor if someone noticed a loss, else None.
+
+    ``client`` is the queue's, which decodes replies.
+    """
+    info = client.hgetall(keys.data_lost)
+    if not info:
         return None
-    info = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()}
     return (f"DATA LOST: {info.get('noticed_by', '?')} noticed at {info.get('noticed_at', '?')} "
             f"that {DATA_LOST_MESSAGE}. Once dealt with, acknowledge it: "
             f"redis-cli DEL '{keys.data_lost}'")

@@ -48,7 +48,10 @@ class WorkerIdInUseError(RuntimeError):
 
 
 class InstanceToken:
-    """This process's claim on ``worker_id`` in ``queue``."""
+    """This process's claim on ``worker_id`` in ``queue``.
+
+    ``client`` is the queue's, which decodes replies: tokens come back as text.
+    """
 
     def __init__(self, client: redis.Redis, key: str, worker_id: str, ttl_ms: int) -> None:
         self.client = client
@@ -62,10 +65,7 @@ class InstanceToken:
     def holder(self) -> str | None:
         """Who holds the id if not us (their token: host/pid/random), else None. Only reads."""
         current = self.client.get(self.key)
-        if current is None:
-            return None
-        token = current.decode() if isinstance(current, bytes) else str(current)
-        return None if token == self.token else token
+        return None if current == self.token else current
 
     def acquire(self, wait: float) -> None:
         """Take the id; WorkerIdInUseError if another process keeps it for ``wait`` seconds."""
@@ -81,10 +81,7 @@ class InstanceToken:
     def refresh(self) -> str | None:
         """Take or keep holding the id (one script); the other holder's token if it is
         theirs (we never had it, or it was taken from us), else None."""
-        reply = self._take(keys=[self.key], args=[self.token, self.ttl_ms])
-        if reply is None:
-            return None
-        return reply.decode() if isinstance(reply, bytes) else str(reply)
+        return self._take(keys=[self.key], args=[self.token, self.ttl_ms])
 
     def release(self) -> None:
         self._release(keys=[self.key], args=[self.token])

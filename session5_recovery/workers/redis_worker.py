@@ -385,8 +385,7 @@ class RedisWorker:
         """
         mine = self.queue.keys.processing(self.worker_id)
         holding = self._holding()
-        strays = [i for i in self.queue.client.lrange(mine, 0, -1)
-                  if (i.decode() if isinstance(i, bytes) else i) not in holding]
+        strays = [i for i in self.queue.client.lrange(mine, 0, -1) if i not in holding]
         if not strays:
             return
         try:
@@ -394,8 +393,8 @@ class RedisWorker:
                 released = self.queue.release_all(self.worker_id, "not received, or not recorded")
             else:
                 released = sum(bool(self.queue.requeue(
-                    i.decode() if isinstance(i, bytes) else i, worker_id=self.worker_id,
-                    reason="not received, or not recorded")) for i in strays)
+                    i, worker_id=self.worker_id, reason="not received, or not recorded"))
+                    for i in strays)
         except redis.ResponseError as error:
             if is_outage(error):
                 raise  # BUSY: _retrying waits, as for a lost connection
