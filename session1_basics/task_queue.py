@@ -154,10 +154,18 @@ class TaskQueue:
 
     # --- anyone ------------------------------------------------------------
 
-    def get_task_info(self, task_id: str) -> Task:
-        """A copy of the task ``task_id`` as it is now; TaskNotFoundError if there is none."""
+    def get_task_info(self, task_id: str) -> Task | None:
+        """A copy of the task ``task_id`` as it is now; None if there is none.
+
+        A question, not a command: "is there such a task?" has the answer "no", as in
+        sessions 4 and 5. The commands (``mark_completed``, ``mark_failed``) raise
+        TaskNotFoundError instead: finishing a task nobody added is a mistake.
+        """
         with self.mutex:
-            return copy.deepcopy(self._find(task_id))
+            try:
+                return copy.deepcopy(self._find(task_id))
+            except TaskNotFoundError:
+                return None
 
     def get_stats(self) -> dict[str, int]:
         """How many tasks are in each status, and in total."""

@@ -41,7 +41,7 @@ import redis
 
 from . import settings
 from .rabbitmq import amqp_url, unavailable
-from .runners import RABBITMQ_ENGINES, RUNNERS, Runner, Session5Runner, session5_has_prefetch
+from .runners import RABBITMQ_ENGINES, RUNNERS, Runner, Session5Runner
 from .work import DEFAULT_FILTERS
 
 ENGINES = ["session5", "session5+prefetch", "dramatiq", "rq", "celery", "streams",
@@ -174,9 +174,6 @@ def run(quick: bool, engines: list[str], redis_url: str, log: Any = print,
     results: dict[str, Any] = {"machine": machine(redis_url), "quick": quick, "sizes": sizes,
                                "throughput": {}, "batches": {}, "kill": [], "poison": {},
                                "skipped": []}
-    if "session5+prefetch" in engines and not session5_has_prefetch():
-        engines = [e for e in engines if e != "session5+prefetch"]
-        results["skipped"].append("session5+prefetch: this session 5 has no prefetch yet")
     if set(engines) & set(RABBITMQ_ENGINES) and (why := unavailable()):
         if os.environ.get("CI") == "true":
             raise RuntimeError(f"{why} (under CI=true the RabbitMQ rows must run)")

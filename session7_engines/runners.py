@@ -347,15 +347,6 @@ class StreamsRunner(Runner):
         return None
 
 
-def session5_has_prefetch() -> bool:
-    """Does this checkout's session 5 take ``prefetch`` (its second version)?"""
-    import inspect
-
-    from session5_recovery.workers import RedisWorker
-
-    return "prefetch" in inspect.signature(RedisWorker.__init__).parameters
-
-
 class Session5Runner(Runner):
     """Our own queue from session 5, imported as a package; its worker command is its CLI."""
 
@@ -365,9 +356,6 @@ class Session5Runner(Runner):
         super().__init__(*args, **kwargs)
         from session5_recovery.workers import RecoverySettings, RedisTaskQueue
 
-        if prefetch != 1 and not session5_has_prefetch():
-            raise RuntimeError("this session 5 has no prefetch yet (its second version adds "
-                               "RedisWorker(..., prefetch=N))")
         self.prefetch = prefetch
         self.engine = "session5" if prefetch == 1 else f"session5 prefetch={prefetch}"
         ttl = settings.DEAD_WORKER_TIMEOUT_S
@@ -436,7 +424,7 @@ class Session5Runner(Runner):
         places = self.s5.locate(self.ids[task_id])
         if places == ["completed"]:
             return "completed"
-        if places in (["failed"], ["dead_lettered"]):  # the DLQ (renamed in version 2)
+        if places == ["dead_lettered"]:
             return "dead-letter queue"
         return None
 

@@ -25,7 +25,7 @@ def make_worker(worker_id: str, queue: WorkflowQueue, *, types: HandlerRegistry 
 
     ``types``: the handlers to run (default: session 5's and session 8's demo types).
     """
-    return RedisWorker(worker_id, None, queue, handlers=workflow_handlers(queue, types), **kwargs)
+    return RedisWorker(worker_id, queue, handlers=workflow_handlers(queue, types), **kwargs)
 
 
 def run_workflow_worker(worker_id: str, redis_url: str, queue_name: str, burst: bool = False, *,

@@ -33,7 +33,7 @@ def run_operations_worker(worker_id: str, redis_url: str, queue_name: str, burst
     try:
         log = (lambda line: print(line, flush=True)) if verbose else None
         registry = load_handlers(handlers) if handlers else default_handlers()
-        worker = OperationsWorker(worker_id, None, queue, handlers=registry, log=log,
+        worker = OperationsWorker(worker_id, queue, handlers=registry, log=log,
                                   kill_children=True, allowed_dirs=allowed_dirs)
         counts = worker.start(burst=burst, on_registered=ready.set if ready else None)
         return {"worker_id": worker_id, "deferred": worker.deferred, **counts.as_dict()}

@@ -298,7 +298,7 @@ def run_s5_worker(worker_id: str, redis_url: str, queue_name: str, settings: dic
     queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
                            settings=RecoverySettings.from_dict(settings))
     try:
-        worker = RedisWorker(worker_id, None, queue, handlers=handlers, allowed_dirs=allowed_dirs,
+        worker = RedisWorker(worker_id, queue, handlers=handlers, allowed_dirs=allowed_dirs,
                              log=None)
         worker.start(burst=False, on_registered=ready.set if ready is not None else None)
     finally:

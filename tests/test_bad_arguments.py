@@ -96,5 +96,5 @@ def test_settings_that_cannot_work_are_refused(changes, words):
 def test_a_worker_id_with_a_space_is_refused_before_it_registers(redis_client, queue_name):
     queue = RedisTaskQueue(client=redis_client, queue_name=queue_name)
     with pytest.raises(ValueError, match="worker_id"):
-        RedisWorker("a b", None, queue, log=None)
+        RedisWorker("a b", queue, log=None)
     assert redis_client.zcard(queue.keys.workers) == 0, "nothing registered"

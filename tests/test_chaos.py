@@ -467,7 +467,7 @@ def test_a_claim_whose_reply_was_lost_does_not_strand_the_task(chaos_queue):
     queue.register_worker("w-lost-reply")
     # What Redis did before the connection dropped: the move, and no more.
     queue.client.lmove(queue.keys.pending, queue.keys.processing("w-lost-reply"), "RIGHT", "LEFT")
-    worker = RedisWorker("w-lost-reply", None, queue, log=None)
+    worker = RedisWorker("w-lost-reply", queue, log=None)
     thread = threading.Thread(target=worker.start, kwargs={"burst": True, "handle_signals": False},
                               daemon=True)
     thread.start()

@@ -69,7 +69,7 @@ def run_through(outage: Callable[[ThrowawayRedis], None], name: str, seen: str) 
             **SETTINGS, run_ledger=QueueKeys(name).runs))
         ids = queue.add_tasks([{"type": "sleep", "seconds": 0.01}] * TASKS)
         log: list[str] = []
-        worker = RedisWorker("w1", None, queue, log=log.append, prefetch=4)
+        worker = RedisWorker("w1", queue, log=log.append, prefetch=4)
         thread = threading.Thread(target=worker.start,
                                   kwargs={"burst": False, "handle_signals": False}, daemon=True)
         thread.start()

@@ -30,7 +30,7 @@ FAST = dict(heartbeat_interval=0.1, heartbeat_ttl=1.0, reap_interval=0.1, claim_
 
 
 def run_burst(queue: RedisTaskQueue, allowed: Path, **worker_options) -> RedisWorker:
-    worker = RedisWorker("w1", None, queue, allowed_dirs=[allowed], log=None, **worker_options)
+    worker = RedisWorker("w1", queue, allowed_dirs=[allowed], log=None, **worker_options)
     worker.start(burst=True, handle_signals=False)
     return worker
 
@@ -179,7 +179,7 @@ def test_child_processes_a_handler_started_do_not_outlive_its_worker(queue, redi
         "from test_faults_handlers import child_handlers\n"
         f"queue = RedisTaskQueue(url={redis_url!r}, queue_name={queue.queue_name!r}, "
         f"settings=RecoverySettings(**{FAST!r}))\n"
-        "worker = RedisWorker('w1', None, queue, handlers=child_handlers(), log=print, "
+        "worker = RedisWorker('w1', queue, handlers=child_handlers(), log=print, "
         "kill_children=True)\n"
         "worker.start(burst=True)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -52,12 +52,12 @@ def start_in_thread(worker: RedisWorker) -> threading.Thread:
 
 def test_a_second_live_process_with_the_same_worker_id_is_refused(make_queue):
     first_queue, second_queue = make_queue(), make_queue()
-    first = RedisWorker("same", None, first_queue, log=None)
+    first = RedisWorker("same", first_queue, log=None)
     thread = start_in_thread(first)
     try:
         wait_until(lambda: first_queue.client.zscore(first_queue.keys.workers, "same"),
                    DEADLINE, "the first worker to register")
-        second = RedisWorker("same", None, second_queue, log=None)
+        second = RedisWorker("same", second_queue, log=None)
         with pytest.raises(WorkerIdInUseError, match="'same' is in use by another live process"):
             second.start(burst=True, handle_signals=False)
         ids = first_queue.add_tasks([{"type": "noop"} for _ in range(20)])
@@ -79,7 +79,7 @@ def test_the_cli_refuses_a_second_worker_with_the_same_id_in_one_line(make_queue
     from session5_recovery.tools.cli import main
 
     queue = make_queue()
-    first = RedisWorker("same", None, queue, log=None)
+    first = RedisWorker("same", queue, log=None)
     thread = start_in_thread(first)
     try:
         wait_until(lambda: queue.client.exists(queue.keys.instance("same")), DEADLINE,
@@ -99,7 +99,7 @@ def test_the_id_of_a_process_that_died_is_free_again_after_one_ttl(make_queue):
     queue = make_queue()
     # A crashed process's token: nobody refreshes it, so it expires.
     queue.client.set(queue.keys.instance("w1"), "ghost-host/pid 1/dead", px=300)
-    worker = RedisWorker("w1", None, queue, log=None)
+    worker = RedisWorker("w1", queue, log=None)
     worker.start(burst=True, handle_signals=False)  # waits for the ghost to expire, then runs
     assert not queue.client.exists(queue.keys.instance("w1")), "released at a clean exit"
 
@@ -107,7 +107,7 @@ def test_the_id_of_a_process_that_died_is_free_again_after_one_ttl(make_queue):
 def test_a_worker_whose_id_was_taken_while_it_was_frozen_stops_touching_nothing(make_queue):
     queue = make_queue()
     log = Log()
-    worker = RedisWorker("w1", None, queue, log=log)
+    worker = RedisWorker("w1", queue, log=log)
     thread = start_in_thread(worker)
     try:
         wait_until(lambda: queue.client.exists(queue.keys.instance("w1")), DEADLINE,

@@ -50,7 +50,7 @@ def write_by_hand(queue: RedisTaskQueue, changes: dict[str, str]) -> str:
 
 
 def run_burst(queue: RedisTaskQueue) -> RedisWorker:
-    worker = RedisWorker("w1", None, queue, log=None)
+    worker = RedisWorker("w1", queue, log=None)
     worker.start(burst=True, handle_signals=False)
     return worker
 

@@ -58,7 +58,7 @@ def test_a_worker_and_the_cli_refuse_an_evicting_server(policy, capsys):
     with ThrowawayRedis(maxmemory=20_000_000, policy=policy) as server:
         queue = RedisTaskQueue(url=server.url, queue_name="evict")
         with pytest.raises(EvictingServerError, match=f"maxmemory-policy is {policy}"):
-            RedisWorker("w1", None, queue, log=None).start(burst=True, handle_signals=False)
+            RedisWorker("w1", queue, log=None).start(burst=True, handle_signals=False)
         assert queue.client.zcard(queue.keys.workers) == 0, "refused before registering"
         for argv in (["worker", "--burst"], ["enqueue", "--task", '{"type": "noop"}']):
             assert main([*argv, "--redis-url", server.url, "--queue", "evict"]) == 1
@@ -99,7 +99,7 @@ def test_tasks_evicted_on_a_full_lru_server_are_reported_as_lost_to_eviction():
         assert evicted_records >= 10, "the server evicted no task records"
         assert client.exists(queue.keys.pending, queue.keys.tasks) == 2, "the lists were kept"
         client.delete(*[f"junk:{i}" for i in range(n + 1)])  # room again for the worker
-        worker = RedisWorker("w1", None, queue, log=None, allow_eviction=True)
+        worker = RedisWorker("w1", queue, log=None, allow_eviction=True)
         worker.start(burst=True, handle_signals=False)
         reasons = [t.reason or "" for t in queue.dlq_tasks()]
         reported = sum("LOST TO EVICTION" in r for r in reasons)
@@ -157,7 +157,7 @@ def test_workers_and_heartbeats_ride_out_a_full_server(full_server):
     first = queue.add_task({"type": "gated"})
     others = queue.add_tasks([{"type": "noop"} for _ in range(20)])
     log = Log()
-    worker = RedisWorker("w1", None, queue, handlers=handlers, log=log)
+    worker = RedisWorker("w1", queue, handlers=handlers, log=log)
     thread = threading.Thread(target=worker.start, kwargs={"burst": False, "handle_signals": False})
     thread.start()
     try:
@@ -221,7 +221,7 @@ def test_a_server_that_restarted_empty_is_reported_in_plain_words(capsys):
         accepted = [queue.add_task({"type": "gated"})]
         accepted += queue.add_tasks([{"type": "noop"} for _ in range(10)])
         log = Log()
-        worker = RedisWorker("w1", None, queue, handlers=handlers, log=log)
+        worker = RedisWorker("w1", queue, handlers=handlers, log=log)
         thread = threading.Thread(target=worker.start,
                                   kwargs={"burst": False, "handle_signals": False})
         thread.start()
@@ -275,14 +275,14 @@ def test_four_redis_restarts_during_a_long_task_burn_no_attempt():
         task_id = queue.add_task({"type": "long"})
         extra = queue.add_tasks([{"type": "noop"} for _ in range(5)])
         # Two workers: the one running the long task, and another whose reaper watches it.
-        runner = RedisWorker("runner", None, queue, handlers=handlers, log=None)
+        runner = RedisWorker("runner", queue, handlers=handlers, log=None)
         threads = [threading.Thread(target=runner.start,
                                     kwargs={"burst": False, "handle_signals": False})]
         threads[0].start()
         wait_until(running.is_set, DEADLINE, "the long task to start")
         watcher_queue = RedisTaskQueue(url=server.url, queue_name="restarts",
                                        settings=RecoverySettings(**{**FAST, "reap_interval": 0.05}))
-        watcher = RedisWorker("watcher", None, watcher_queue, handlers=handlers, log=None)
+        watcher = RedisWorker("watcher", watcher_queue, handlers=handlers, log=None)
         threads.append(threading.Thread(target=watcher.start,
                                         kwargs={"burst": False, "handle_signals": False}))
         threads[1].start()
@@ -357,7 +357,7 @@ def test_a_stray_claim_is_released_after_an_outage_without_waiting_to_be_idle():
         queue.add_task({"type": "gated"})
         stray = queue.add_task({"type": "noop"})
         busy = queue.add_tasks([{"type": "sleep", "seconds": 0.01} for _ in range(30)])
-        worker = RedisWorker("w1", None, queue, handlers=handlers, log=None)
+        worker = RedisWorker("w1", queue, handlers=handlers, log=None)
         thread = threading.Thread(target=worker.start,
                                   kwargs={"burst": True, "handle_signals": False})
         thread.start()

@@ -118,10 +118,11 @@ def through_a_queue() -> None:
     queue.mark_completed(task.id, {"output_path": "output/dog.jpg"})
     show("t=3  mark_completed", queue.get_task_info(task_id))
 
+    console.print(f"  get_task_info('1234abcd') -> {queue.get_task_info('1234abcd')}")
     try:
-        queue.get_task_info("1234abcd")
+        queue.mark_completed("1234abcd")
     except TaskNotFoundError as error:
-        refused("get_task_info('1234abcd')", error)
+        refused("mark_completed('1234abcd')", error)
 
     console.print(f"\n  queue.get_stats() = {queue.get_stats()}")
     console.print("\nNotice: the queue, not the worker, moves the status, so the state machine "

@@ -182,7 +182,7 @@ def test_a_worker_runs_a_delayed_task_once_and_not_before_its_time(redis_client,
             promotions.release()
 
     queue.promote_due = counted_promote  # the worker's chores call it through the queue
-    worker = RedisWorker("w1", None, queue, handlers=handlers, log=None)
+    worker = RedisWorker("w1", queue, handlers=handlers, log=None)
     thread = threading.Thread(target=worker.start, kwargs={"burst": False, "handle_signals": False})
     thread.start()
     try:

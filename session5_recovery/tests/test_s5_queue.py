@@ -61,6 +61,10 @@ class TestEnqueueAndClaim:
         assert (claimed.name, claimed.worker_id, claimed.attempt) == ("claimed", "w1", 1)
         assert_conserved(queue)
 
+    def test_get_task_info_answers_none_for_an_unknown_id(self, queue):
+        queue.add_task({"type": "noop"})
+        assert queue.get_task_info("no-such-id") is None  # as in sessions 1 and 4
+
     def test_fifo(self, queue):
         ids = queue.add_tasks([{"type": "noop", "n": n} for n in range(5)])
         got = [queue.get_task("w1", timeout=0).id for _ in range(5)]
@@ -348,6 +352,18 @@ class TestBadEntries:
         assert queue.get_task("w1", timeout=0) is None
         assert "not a JSON object" in queue.get_task_info(task_id).reason
         assert_conserved(queue)
+
+
+def test_a_client_that_returns_bytes_is_refused_in_one_line(redis_url, queue_name):
+    raw = redis.Redis.from_url(redis_url)  # decode_responses defaults to False
+    try:
+        with pytest.raises(ValueError, match=r"decode_responses=True") as refused:
+            RedisTaskQueue(client=raw, queue_name=queue_name)
+        assert "\n" not in str(refused.value)
+    finally:
+        raw.close()
+    with RedisTaskQueue(url=redis_url, queue_name=queue_name) as own:  # makes its own: text
+        assert own.client.get_connection_kwargs()["decode_responses"] is True
 
 
 def test_fakeredis_without_lupa_gets_a_clear_message(fake_redis):

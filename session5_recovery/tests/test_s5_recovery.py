@@ -107,7 +107,7 @@ def run_worker_that_says_when_a_sleep_starts(worker_id: str, redis_url: str, que
     queue = RedisTaskQueue(url=redis_url, queue_name=queue_name,
                            settings=RecoverySettings.from_dict(settings))
     try:
-        worker = RedisWorker(worker_id, None, queue, handlers=handlers, log=None, kill_children=True)
+        worker = RedisWorker(worker_id, queue, handlers=handlers, log=None, kill_children=True)
         worker.start(burst=burst, on_registered=ready.set)
     finally:
         queue.close()

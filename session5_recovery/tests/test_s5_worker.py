@@ -14,6 +14,7 @@ from session2_pipeline.core import default_pipeline
 from session5_recovery.tools import run_report
 from session5_recovery.workers import (
     HandlerRegistry,
+    Outcome,
     QueueKeys,
     RecoverySettings,
     RedisTaskQueue,
@@ -21,6 +22,7 @@ from session5_recovery.workers import (
     TaskStatus,
     default_handlers,
 )
+from session5_recovery.workers.instance import InstanceToken
 from workshop.images import make_sample_images
 
 pytestmark = pytest.mark.redis
@@ -42,8 +44,8 @@ def images(tmp_path):
 
 def run(queue, tmp_path, **kwargs):
     """A burst worker in this thread; every test's images live under tmp_path."""
-    worker = RedisWorker("w1", default_pipeline(), queue, allowed_dirs=[tmp_path], log=None,
-                         **kwargs)
+    worker = RedisWorker("w1", queue, pipeline=default_pipeline(), allowed_dirs=[tmp_path],
+                         log=None, **kwargs)
     counts = worker.start(burst=True, handle_signals=False)
     assert queue.conservation().holds, queue.conservation()
     assert queue.workers() == [], "a worker that stops leaves the registry"
@@ -170,7 +172,7 @@ def test_the_heartbeat_thread_beats_during_a_busy_task(redis_client, queue_name)
         return {"spun": True}
 
     task_id = queue.add_task({"type": "spin"})
-    worker = RedisWorker("w1", None, queue, handlers=handlers, log=None)
+    worker = RedisWorker("w1", queue, handlers=handlers, log=None)
     worker.start(burst=True, handle_signals=False)
     assert queue.get_task_info(task_id).status is TaskStatus.COMPLETED
     assert len(seen_alive) >= 5 and all(seen_alive), "the heartbeat key lapsed during the task"
@@ -193,7 +195,7 @@ def test_stop_from_another_thread_finishes_the_current_task(queue, tmp_path):
 
     first = queue.add_task({"type": "gated"})
     second = queue.add_task({"type": "noop"})
-    worker = RedisWorker("w1", None, queue, handlers=handlers, log=None)
+    worker = RedisWorker("w1", queue, handlers=handlers, log=None)
     thread = threading.Thread(target=worker.start, kwargs={"burst": False, "handle_signals": False})
     thread.start()
     try:
@@ -206,3 +208,28 @@ def test_stop_from_another_thread_finishes_the_current_task(queue, tmp_path):
     assert queue.get_task_info(first).status is TaskStatus.COMPLETED
     assert queue.get_task_info(second).status is TaskStatus.PENDING, "no new claims after stop()"
     assert queue.conservation().holds
+
+
+def test_process_answers_an_outcome_and_session_4s_argument_order_still_works(queue):
+    ok, bad = queue.add_tasks([{"type": "noop"}, {"type": "no-such-type"}])
+    worker = RedisWorker("w1", default_pipeline(), queue, log=None)  # session 4's order
+    assert worker.queue is queue and worker.heartbeat.instance is worker.instance
+    assert worker.heartbeat.epoch is worker.epoch
+    outcomes = {task.id: worker.process(task) for task in queue.get_tasks("w1", 2, timeout=0)}
+    assert outcomes == {ok: Outcome.COMPLETED, bad: Outcome.DEAD_LETTERED}
+    assert outcomes[ok] == "completed" and f"{outcomes[bad]}" == "dead_lettered"
+    with pytest.raises(TypeError, match="pipeline is a keyword argument"):
+        RedisWorker("w1", queue, queue, pipeline=default_pipeline())
+
+
+def test_asking_who_holds_a_worker_id_writes_nothing(queue):
+    key = queue.keys.instance("w1")
+    token = InstanceToken(queue.client, key, "w1", ttl_ms=5000)
+    assert token.holder() is None and not queue.client.exists(key), "a question took the id"
+    queue.client.set(key, "other-host/pid 1/abc", px=5000)
+    assert token.holder() == "other-host/pid 1/abc"
+    assert token.refresh() == "other-host/pid 1/abc", "another's hold is left alone"
+    queue.client.delete(key)
+    assert token.refresh() is None and queue.client.get(key) == token.token
+    assert token.holder() is None, "we hold it: nobody else does"
+

@@ -284,7 +284,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"{worker_id} (pid {os.getpid()}): queue {queue.queue_name!r}, pipeline "
               f"{pipeline!r}, heartbeat every {settings.heartbeat_interval:g} s (dead after "
               f"{settings.heartbeat_ttl:g} s), prefetch {args.prefetch}", flush=True)
-        worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=args.allow,
+        worker = RedisWorker(worker_id, queue, pipeline=pipeline, allowed_dirs=args.allow,
                              log=None if args.quiet else print, prefetch=args.prefetch,
                              kill_children=True, allow_eviction=args.allow_eviction)
         counts = worker.start(burst=args.burst)

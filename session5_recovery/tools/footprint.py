@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           strict=True))
     slow = [entry["duration"] for entry in client.slowlog_get(1024)
             if " enqueue " in str(entry.get("command", ""))]
-    worker = RedisWorker("footprint-worker", None, queue, log=None, prefetch=args.prefetch)
+    worker = RedisWorker("footprint-worker", queue, log=None, prefetch=args.prefetch)
     started = time.perf_counter()
     worker.start(burst=True, handle_signals=False)
     drain_s = time.perf_counter() - started

@@ -51,10 +51,9 @@ from .redis_task_queue import (
     Recovery,
     RedisTaskQueue,
     ResultTooLargeError,
-    TaskNotFoundError,
     WorkerInfo,
 )
-from .redis_worker import RedisWorker, StopNow, WorkerCounts
+from .redis_worker import Outcome, RedisWorker, StopNow, WorkerCounts
 from .server_checks import EvictingServerError
 from .settings import RecoverySettings, backoff_delay
 from .task import ALLOWED_TRANSITIONS, COMMAND_MOVES, Task, TaskStatus
@@ -79,11 +78,11 @@ __all__ = [
     "RecoverySettings",
     "Recovery",
     "RedisTaskQueue",
+    "Outcome",
     "RedisWorker",
     "StopNow",
     "Task",
     "TaskContext",
-    "TaskNotFoundError",
     "TaskStatus",
     "TransientTaskError",
     "UnknownTaskTypeError",

@@ -25,7 +25,10 @@ from typing import Any
 import redis
 
 # KEYS: epoch, data_lost, events. ARGV: new epoch, expected epoch ("" if none yet), now,
-# who, events maxlen. Returns {current epoch, "lost" | "same" | "new"}.
+# who, events maxlen. Returns {current epoch, verdict}: "same" (as expected, or first look
+# at an existing epoch), "changed" (another epoch than expected: someone renewed it after a
+# loss), "new" (none yet and none expected: written now) or "lost" (none, but one was
+# expected: written now, with data_lost and an event).
 _CHECK = """
 local current = redis.call("GET", KEYS[1])
 if current and (ARGV[2] == "" or current == ARGV[2]) then return {current, "same"} end
@@ -57,24 +60,31 @@ class QueueEpoch:
         self._script = queue.client.register_script(_CHECK)
 
     def check(self) -> str:
-        """"new" (first use: written now), "same", "lost" (it was gone: we noticed, and
-        wrote data_lost) or "changed" (gone and already renewed by someone else)."""
+        """Compare with the server; the verdict, one of:
+
+        - "new": the queue had no epoch and we knew none (first use): written now;
+        - "same": the server's epoch is the one we know (or the first we learn);
+        - "lost": the epoch we knew is gone: we noticed first, wrote data_lost and a
+          new epoch;
+        - "changed": the server holds another epoch (someone else noticed the loss first).
+        """
         keys = self.queue.keys
         reply = self._script(keys=[keys.epoch, keys.data_lost, keys.events],
                              args=[uuid.uuid4().hex, self.known or "", repr(self.queue.settings.clock()),
                                    self.who, self.queue.settings.events_maxlen])
-        current, verdict = (v.decode() if isinstance(v, bytes) else v for v in reply)
+        current, verdict = reply
         self.known = current
         return verdict
 
 
 def data_lost_note(client: redis.Redis, keys: Any) -> str | None:
-    """A line for ``stats`` and the monitor if someone noticed a loss, else None."""
-    raw = client.hgetall(keys.data_lost)
-    if not raw:
+    """A line for ``stats`` and the monitor if someone noticed a loss, else None.
+
+    ``client`` is the queue's, which decodes replies.
+    """
+    info = client.hgetall(keys.data_lost)
+    if not info:
         return None
-    info = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in raw.items()}
     return (f"DATA LOST: {info.get('noticed_by', '?')} noticed at {info.get('noticed_at', '?')} "
             f"that {DATA_LOST_MESSAGE}. Once dealt with, acknowledge it: "
             f"redis-cli DEL '{keys.data_lost}'")

@@ -32,10 +32,14 @@ class Heartbeat:
 
     ``beat_once()`` and ``maintain_once()`` are the single steps, for tests that
     drive time themselves. ``maintain=False`` leaves the chores to someone else.
+    ``instance``: the worker's hold on its id, refreshed with every beat (instance.py);
+    ``epoch``: the queue's epoch as the worker knows it, compared at every beat
+    (epoch.py). Without them (a reaper that runs no tasks) those checks are skipped.
     """
 
-    def __init__(self, queue: RedisTaskQueue, worker_id: str, *, maintain: bool = True,
-                 stopping: threading.Event | None = None,
+    def __init__(self, queue: RedisTaskQueue, worker_id: str, *,
+                 instance: InstanceToken | None = None, epoch: QueueEpoch | None = None,
+                 maintain: bool = True, stopping: threading.Event | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         self.queue = queue
         self.worker_id = worker_id
@@ -51,9 +55,9 @@ class Heartbeat:
         # (it may interrupt a Redis call in progress), so this thread announces it.
         self._stopping = stopping
         self._announced = False
-        # Set by the worker (see instance.py, epoch.py); the reaper's grace (grace.py).
-        self.instance: InstanceToken | None = None
-        self.epoch: QueueEpoch | None = None
+        self.instance = instance
+        self.epoch = epoch
+        # The reaper's grace after a restart or an outage (grace.py).
         self.grace = ReapGrace(queue.client, self.settings.heartbeat_ttl, self.settings.reap_interval,
                                key=queue.keys.workers)
         self.id_clash: str | None = None  # the other process's token, if one took our id

@@ -48,7 +48,10 @@ class WorkerIdInUseError(RuntimeError):
 
 
 class InstanceToken:
-    """This process's claim on ``worker_id`` in ``queue``."""
+    """This process's claim on ``worker_id`` in ``queue``.
+
+    ``client`` is the queue's, which decodes replies: tokens come back as text.
+    """
 
     def __init__(self, client: redis.Redis, key: str, worker_id: str, ttl_ms: int) -> None:
         self.client = client
@@ -60,16 +63,14 @@ class InstanceToken:
         self._release = client.register_script(_RELEASE)
 
     def holder(self) -> str | None:
-        """Who holds the id if not us (their token: host/pid/random), else None."""
-        reply = self._take(keys=[self.key], args=[self.token, self.ttl_ms])
-        if reply is None:
-            return None
-        return reply.decode() if isinstance(reply, bytes) else str(reply)
+        """Who holds the id if not us (their token: host/pid/random), else None. Only reads."""
+        current = self.client.get(self.key)
+        return None if current == self.token else current
 
     def acquire(self, wait: float) -> None:
         """Take the id; WorkerIdInUseError if another process keeps it for ``wait`` seconds."""
         deadline = time.monotonic() + wait
-        while (holder := self.holder()) is not None:
+        while (holder := self.refresh()) is not None:
             if time.monotonic() >= deadline:
                 raise WorkerIdInUseError(
                     f"worker id {self.worker_id!r} is in use by another live process "
@@ -78,8 +79,9 @@ class InstanceToken:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def refresh(self) -> str | None:
-        """Keep holding the id; the other holder's token if it was taken from us, else None."""
-        return self.holder()
+        """Take or keep holding the id (one script); the other holder's token if it is
+        theirs (we never had it, or it was taken from us), else None."""
+        return self._take(keys=[self.key], args=[self.token, self.ttl_ms])
 
     def release(self) -> None:
         self._release(keys=[self.key], args=[self.token])

@@ -15,7 +15,7 @@ Session 4's keys, with one change and a few additions (marked +)::
   + {q}:processing:{worker}   LIST   the ids ONE worker has claimed (was: one shared list)
   + {q}:worker:{worker}       STRING that worker's heartbeat; expires unless refreshed
   + {q}:workers               ZSET   worker id -> last time it was seen (the registry)
-  + {q}:delayed               ZSET   task id -> time its retry is due
+  + {q}:delayed               ZSET   task id -> time it is due (a retry, or a delayed task)
     {q}:completed             LIST   ids of completed tasks
   + {q}:dlq                   LIST   ids of dead-lettered tasks, newest first (was: {q}:failed)
   + {q}:cancelled             LIST   ids of cancelled tasks
@@ -28,7 +28,8 @@ Session 4's keys, with one change and a few additions (marked +)::
 Why a processing list per worker: the claim moves the id into the claiming
 worker's own list in the same atomic step that records the claim, so "the
 tasks of a dead worker" is exactly one list, and "may this worker still
-complete this task?" is one ``LPOS`` on its own list.
+complete this task?" is answered by its own list alone: the completion's ``LREM``
+removes the id from that list, and records nothing if it was not there.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def run_worker_process(
         queue.check_connection()
         pipeline = FilterFactory.pipeline(filters) if filters else default_pipeline()
         log = (lambda line: print(line, flush=True)) if verbose else None
-        worker = RedisWorker(worker_id, pipeline, queue, allowed_dirs=allowed_dirs, log=log,
+        worker = RedisWorker(worker_id, queue, pipeline=pipeline, allowed_dirs=allowed_dirs, log=log,
                              prefetch=prefetch, kill_children=True,
                              handlers=load_handlers(handlers) if handlers else None)
 

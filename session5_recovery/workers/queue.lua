@@ -1,4 +1,4 @@
--- Every state change of a session-5 task queue, as one atomic Lua script (second version).
+-- Every state change of a session-5 task queue, as one atomic Lua script.
 --
 -- Redis runs a script from start to end without running any other command in
 -- between, so no worker, reaper or monitor can ever see a task half-moved. But a
@@ -49,9 +49,10 @@
 -- three pending lists, one processing list, delayed, completed, dlq or cancelled.
 --
 -- Every command replies with a list whose first element is the outcome:
--- {outcome, ...}. Each header says: ARGS, KEYS after the 12, REPLY and the
--- status move ("Status: a -> b"); a test checks those moves against the table in
--- task.py, so the table and this script cannot disagree.
+-- {outcome, ...}. Each header says: ARGS (ARGV[5] on), KEYS (those beyond the
+-- command's named keys in COMMAND_KEYS: a worker's list and heartbeat, task keys),
+-- REPLY and the status move ("Status: a -> b"); a test checks those moves against
+-- the table in task.py, so the table and this script cannot disagree.
 
 local command, now, events_maxlen, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 

@@ -115,20 +115,6 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-class TaskNotFoundError(KeyError):
-    """No task with this id is stored under this queue's name."""
-
-    def __init__(self, task_id: str, queue_name: str) -> None:
-        super().__init__(task_id)
-        self.task_id = task_id
-        self.queue_name = queue_name
-
-    def __str__(self) -> str:
-        return (f"no task with id {self.task_id!r} in queue {self.queue_name!r}. Use the id "
-                f"that add_task() returned; `python -m session5_recovery.workers dlq list` "
-                f"shows the dead-lettered ones")
-
-
 class DuplicateTaskError(ValueError):
     """``add_task(task_id=...)`` with an id the queue already holds: nothing was written."""
 
@@ -238,8 +224,24 @@ TEXT_REPLIES = {"decode_responses": True, "encoding_errors": "surrogateescape"}
 
 
 def _text(value: Any) -> Any:
-    """Redis replies are bytes unless the client has decode_responses=True; accept both."""
+    """A reply as text (the claim and completion paths still pass theirs through this).
+
+    The queue's client always decodes (``_refuse_bytes_client``), so this is the
+    identity there; kept until those paths drop it.
+    """
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
+def _refuse_bytes_client(client: Any) -> None:
+    """The queue reads every reply as text: refuse a client that would hand it bytes.
+
+    Refused rather than wrapped: a wrapper would need a second connection pool
+    beside the caller's, with its own settings to keep in step.
+    """
+    if not client.get_connection_kwargs().get("decode_responses"):
+        raise ValueError("RedisTaskQueue needs a client that decodes replies: make it with "
+                         "decode_responses=True (redis.Redis(..., decode_responses=True)), "
+                         "or pass url= and let the queue make its own")
 
 
 def _refuse_fakeredis_without_lua(client: Any) -> None:
@@ -374,6 +376,7 @@ class RedisTaskQueue:
         if client is None:
             client = (redis.Redis.from_url(url, **TEXT_REPLIES) if url
                       else redis.Redis(host=host, port=port, db=db, **TEXT_REPLIES))
+        _refuse_bytes_client(client)
         self.client = client
         _refuse_fakeredis_without_lua(client)
         # redis-py sends the script by its SHA1 (EVALSHA) and loads it on first use.
@@ -752,9 +755,9 @@ class RedisTaskQueue:
         reply = self._call("fail", worker, task_id, attempt, error, "1" if permanent else "0",
                            f"{delay:.3f}", entry,
                            keys=[self.keys.processing(worker), self.keys.task(task_id)])
-        outcome = _text(reply[0])
+        outcome = reply[0]
         if outcome == "already":
-            outcome = _text(reply[1])
+            outcome = reply[1]
         if outcome == "refused":
             log.warning("queue %s: failure of task %s by %s REFUSED: no longer its task",
                         self.queue_name, task_id, worker)
@@ -766,16 +769,16 @@ class RedisTaskQueue:
         worker, _ = self._owner(task_id, worker_id)
         reply = self._call("requeue", worker, task_id, reason,
                            keys=[self.keys.processing(worker), self.keys.task(task_id)])
-        return _text(reply[0]) in ("requeued", "already")
+        return reply[0] in ("requeued", "already")
 
     def release_all(self, worker_id: str, reason: str = "worker stopped") -> int:
         """Requeue everything still in ``worker_id``'s list; how many (a clean exit leaves 0)."""
         released = 0
-        for task_id in [_text(i) for i in self.client.lrange(self.keys.processing(worker_id), 0, -1)]:
+        for task_id in self.client.lrange(self.keys.processing(worker_id), 0, -1):
             self._claimed.pop(task_id, None)
             reply = self._call("requeue", worker_id, task_id, reason,
                                keys=[self.keys.processing(worker_id), self.keys.task(task_id)])
-            released += _text(reply[0]) in ("requeued", "already")
+            released += reply[0] in ("requeued", "already")
         return released
 
     # --- heartbeats and recovery ---------------------------------------------
@@ -799,7 +802,7 @@ class RedisTaskQueue:
         """Remove a stopping worker from the registry (only if its list is empty)."""
         reply = self._call("deregister", worker_id,
                            keys=[self.keys.processing(worker_id), self.keys.heartbeat(worker_id)])
-        return _text(reply[0]) == "deregistered"
+        return reply[0] == "deregistered"
 
     def unregistered_owners(self) -> list[str]:
         """Owners of processing lists that are missing from the registry: a full SCAN.
@@ -809,8 +812,8 @@ class RedisTaskQueue:
         someone deleted registry entries by hand. This walks the whole keyspace, so
         only ``sweep()`` and ``conservation(full=True)`` call it, never periodic work.
         """
-        registered = {_text(w) for w in self.client.zrange(self.keys.workers, 0, -1)}
-        found = {self.keys.worker_of(_text(key))
+        registered = set(self.client.zrange(self.keys.workers, 0, -1))
+        found = {self.keys.worker_of(key)
                  for key in self.client.scan_iter(match=self.keys.processing_pattern, count=1000)}
         return sorted(found - registered)
 
@@ -822,7 +825,7 @@ class RedisTaskQueue:
         also recorded in the event stream (requeued, dead_lettered, worker_lost).
         Safe to run from any number of processes at once.
         """
-        flat = [_text(v) for v in self._call("reap", *extra_workers)[1:]]
+        flat = self._call("reap", *extra_workers)[1:]
         return [Recovery(*flat[i:i + 3]) for i in range(0, len(flat), 3)]
 
     def sweep(self) -> list[Recovery]:
@@ -877,15 +880,15 @@ class RedisTaskQueue:
         registered = self.client.zrange(self.keys.workers, 0, -1, withscores=True)
         pipe = self.client.pipeline(transaction=False)
         for worker, _ in registered:
-            pipe.pttl(self.keys.heartbeat(_text(worker)))
-            pipe.lrange(self.keys.processing(_text(worker)), 0, -1)
+            pipe.pttl(self.keys.heartbeat(worker))
+            pipe.lrange(self.keys.processing(worker), 0, -1)
         replies = pipe.execute()
         infos = []
         for index, (worker, last_seen) in enumerate(registered):
             ttl_ms, ids = replies[2 * index], replies[2 * index + 1]
-            infos.append(WorkerInfo(_text(worker), float(last_seen),
+            infos.append(WorkerInfo(worker, float(last_seen),
                                     ttl_ms / 1000 if ttl_ms and ttl_ms > 0 else None,
-                                    tuple(_text(i) for i in ids)))
+                                    tuple(ids)))
         return infos
 
     # --- pause, resume, cancel ---------------------------------------------------
@@ -904,7 +907,7 @@ class RedisTaskQueue:
     def cancel(self, task_id: str) -> bool:
         """Cancel a pending task: True if it was pending (now "cancelled", kept and counted)."""
         reply = self._call("cancel", task_id, keys=[self.keys.task(task_id)])
-        return _text(reply[0]) == "cancelled"
+        return reply[0] == "cancelled"
 
     # --- the dead-letter queue -------------------------------------------------
 
@@ -912,7 +915,7 @@ class RedisTaskQueue:
         """Ids in the DLQ, newest first."""
         if limit == 0:
             return []
-        return [_text(i) for i in self.client.lrange(self.keys.dlq, 0, -1 if limit is None else limit - 1)]
+        return self.client.lrange(self.keys.dlq, 0, -1 if limit is None else limit - 1)
 
     def dlq_tasks(self, limit: int | None = None) -> list[Task]:
         """The dead-lettered tasks, newest first, with their reasons and error history."""
@@ -932,7 +935,7 @@ class RedisTaskQueue:
 
     def replay(self, task_id: str) -> bool:
         """Send one dead-lettered task back to pending with fresh attempts; False if not in the DLQ."""
-        return _text(self._call("replay", task_id, keys=[self.keys.task(task_id)])[0]) == "replayed"
+        return self._call("replay", task_id, keys=[self.keys.task(task_id)])[0] == "replayed"
 
     def replay_all(self) -> int:
         """Replay every task in the DLQ, oldest first; how many.
@@ -941,7 +944,7 @@ class RedisTaskQueue:
         """
         replayed = 0
         while True:
-            oldest = [_text(i) for i in self.client.lrange(self.keys.dlq, -COMMAND_CHUNK, -1)]
+            oldest = self.client.lrange(self.keys.dlq, -COMMAND_CHUNK, -1)
             done = sum(self.replay(task_id) for task_id in reversed(oldest))
             replayed += done
             if len(oldest) < COMMAND_CHUNK or done == 0:
@@ -965,7 +968,7 @@ class RedisTaskQueue:
         the whole keyspace: for a person checking by hand, not for a loop).
         """
         extra = self.unregistered_owners() if full else []
-        reply = [_text(v) for v in self._call("counts", *extra)]
+        reply = self._call("counts", *extra)
         held, high, normal, low, delayed, completed, dead, cancelled, paused, expired = (
             int(n) for n in reply[1:11])
         in_flight = sum(int(n) for n in reply[12::2])
@@ -1001,7 +1004,7 @@ class RedisTaskQueue:
             return {}
         runs: dict[str, int] = {}
         for field in self.client.hkeys(ledger):  # "<task id> <run id>" -> worker id
-            task_id = _text(field).split(" ")[0]
+            task_id = field.split(" ")[0]
             runs[task_id] = runs.get(task_id, 0) + 1
         return runs
 
@@ -1016,11 +1019,11 @@ class RedisTaskQueue:
             return None
         if not fields:
             return None
-        return Task.from_fields({_text(k): _text(v) for k, v in fields.items()})
+        return Task.from_fields(fields)
 
     def get_result(self, task_id: str) -> dict[str, Any] | None:
         """The result stored by ``mark_completed``; None if there is none (yet)."""
-        return decode_result(_text(self.client.hget(self.keys.task(task_id), "result")))
+        return decode_result(self.client.hget(self.keys.task(task_id), "result"))
 
     def events(self, count: int | None = 100, *, after: str | None = None,
                block_ms: int | None = None) -> list[Event]:
@@ -1063,7 +1066,7 @@ class RedisTaskQueue:
                    TaskStatus.DEAD_LETTERED: self.keys.dlq,
                    TaskStatus.CANCELLED: self.keys.cancelled}[state]
             ids = self.client.lrange(key, 0, end)
-        return [_text(i) for i in ids]
+        return ids
 
     def locate(self, task_id: str) -> list[str]:
         """Every place ``task_id`` is, e.g. ``["pending"]`` or ``["processing:worker-1"]``.
@@ -1081,7 +1084,7 @@ class RedisTaskQueue:
             places += [name] * len(self.client.lpos(key, task_id, count=0) or [])
         if self.client.zscore(self.keys.delayed, task_id) is not None:
             places.append("delayed")
-        for worker in sorted({_text(w) for w in self.client.zrange(self.keys.workers, 0, -1)}):
+        for worker in sorted(set(self.client.zrange(self.keys.workers, 0, -1))):
             found = self.client.lpos(self.keys.processing(worker), task_id, count=0) or []
             places += [f"processing:{worker}"] * len(found)
         return places

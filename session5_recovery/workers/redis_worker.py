@@ -35,7 +35,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,6 +77,53 @@ class StopNow(BaseException):
     A BaseException (like KeyboardInterrupt), so a task's own ``except Exception``
     cannot swallow it.
     """
+
+
+class Outcome(str, Enum):
+    """What ``process`` did with one task.
+
+    A ``str`` too, so ``outcome == "completed"`` and the outcome written into Redis
+    read as they did when outcomes were plain strings.
+    """
+
+    COMPLETED = "completed"
+    RETRY = "retry"  # failed; a retry is scheduled
+    DEAD_LETTERED = "dead_lettered"  # failed for good: in the DLQ
+    REFUSED = "refused"  # no longer ours (taken for dead): nothing written
+    ERROR = "error"  # Redis refused to record it; logged, and the worker goes on
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Batch:
+    """One claim's tasks as the worker goes through them, and what it owes Redis.
+
+    With ``prefetch > 1`` the successes of a batch are held and sent together with
+    its last task's (one round trip per batch), and that last send also claims the
+    next batch. ``process`` reads the plan for the task in hand (``hold``,
+    ``claim_next``); a send that claims puts what came back into ``waiting``.
+    """
+
+    waiting: deque[Task] = field(default_factory=deque)  # claimed, not started yet
+    # Successes not sent yet: (task, encoded result, start time).
+    unsent: list[tuple[Task, str, float]] = field(default_factory=list)
+    hold: bool = False  # the task in hand is not the batch's last: hold its success
+    claim_next: int = 0  # when its success is sent, claim this many more (0: none)
+
+    def plan(self, *, last: bool, next_size: int) -> None:
+        """Set what the success of the task just taken from ``waiting`` should do.
+
+        Not the last of the batch: held. The last: sent, claiming ``next_size`` more,
+        unless it is the last task this worker will run (``last``).
+        """
+        self.hold = bool(self.waiting) and not last
+        self.claim_next = 0 if self.hold or last else next_size
+
+    def holding(self) -> set[str]:
+        """The ids this batch keeps in our list: not started, or done and not sent."""
+        return {t.id for t in self.waiting} | {task.id for task, _, _ in self.unsent}
 
 
 @dataclass
@@ -119,14 +167,16 @@ class RedisWorker:
 
     ``allow_eviction``: start even if the server's maxmemory-policy evicts keys
     (it refuses to otherwise; see server_checks.py).
+
+    Session 4's order, ``RedisWorker(worker_id, pipeline, queue)``, is still accepted.
     """
 
     def __init__(
         self,
         worker_id: str,
-        pipeline: FilterPipeline | None,
         queue: RedisTaskQueue,
-        *,
+        *session4_order: Any,
+        pipeline: FilterPipeline | None = None,
         handlers: HandlerRegistry | None = None,
         allowed_dirs: Sequence[str | Path] | None = None,
         log: Callable[[str], None] | None = print,
@@ -138,6 +188,12 @@ class RedisWorker:
                 or not 1 <= prefetch <= MAX_CLAIM:
             raise ValueError(f"prefetch must be an integer from 1 to {MAX_CLAIM} (tasks per "
                              f"claim), got {prefetch!r}")
+        if session4_order:  # RedisWorker(worker_id, pipeline, queue), as in session 4
+            if len(session4_order) != 1 or pipeline is not None:
+                raise TypeError("RedisWorker(worker_id, queue, pipeline=...): the pipeline "
+                                "is a keyword argument (or use session 4's order: "
+                                "worker_id, pipeline, queue)")
+            pipeline, queue = queue, session4_order[0]
         # Checked before anything is registered: the id becomes part of key names.
         check_name("worker_id", worker_id, "worker-1")
         self.worker_id = worker_id
@@ -149,29 +205,22 @@ class RedisWorker:
         self.allowed_dirs = tuple(Path(d).resolve() for d in (allowed_dirs or default_allowed_dirs()))
         self.counts = WorkerCounts()
         self._stopping = threading.Event()
-        self.heartbeat = Heartbeat(queue, worker_id, stopping=self._stopping, log=log)
+        self.instance = InstanceToken(queue.client, queue.keys.instance(worker_id), worker_id,
+                                      self.settings.heartbeat_ttl_ms)
+        self.epoch = QueueEpoch(queue, worker_id)
+        self.heartbeat = Heartbeat(queue, worker_id, instance=self.instance, epoch=self.epoch,
+                                   stopping=self._stopping, log=log)
         self._log = log
         self._stop_now = False
         self._in_task = False
         self._pipelines: dict[tuple[str, ...], FilterPipeline] = {}
         self.kill_children = kill_children
-        self.instance = InstanceToken(queue.client, queue.keys.instance(worker_id), worker_id,
-                                      self.settings.heartbeat_ttl_ms)
-        self.heartbeat.instance = self.instance
-        self.heartbeat.epoch = self.epoch = QueueEpoch(queue, worker_id)
         self._outage_seen = False  # a call failed to reach Redis: look for stray claims
         self._outage_said = False  # the current outage has been reported
         self._next_stray_check = 0.0  # time.monotonic() of the next look, even when busy
         self.allow_eviction = allow_eviction  # see server_checks.py
         self._children_before: set[int] = set()  # processes that were there before us
-        # Set by the loop for the last task of a batch: its completion also claims this
-        # many more (one round trip per task for a busy worker); what came back.
-        self._fetch_next = 0
-        self._fetched: list[Task] = []
-        # With prefetch > 1: successes of the current batch not sent yet (task, encoded
-        # result, start time). The batch's outcomes go in one round trip at its end.
-        self._unsent: list[tuple[Task, str, float]] = []
-        self._batch: deque[Task] = deque()  # claimed, not started yet (the loop's)
+        self._batch = Batch()  # the claim in hand (the loop's; process() reads its plan)
 
     # --- running ---------------------------------------------------------------
 
@@ -239,8 +288,7 @@ class RedisWorker:
         # task), it waits like forever mode does.
         wait = not burst
         outage = 0  # claims in a row that failed because Redis was unreachable
-        batch = self._batch  # claimed, not started yet
-        batch.clear()
+        batch = self._batch = Batch()
         try:
             while not self._stopping.is_set():
                 if self._outage_seen or time.monotonic() >= self._next_stray_check:
@@ -252,7 +300,7 @@ class RedisWorker:
                     self._outage_seen = False
                     self._next_stray_check = time.monotonic() + self.settings.reap_interval
                     self._retrying(self._release_strays)
-                if not batch:
+                if not batch.waiting:
                     try:
                         claimed = self.queue.get_tasks(
                             self.worker_id, self._batch_size(max_tasks, done),
@@ -288,29 +336,26 @@ class RedisWorker:
                         wait = True
                         continue
                     wait = not burst
-                    batch.extend(claimed)
+                    batch.waiting.extend(claimed)
                     continue  # look at the stop flag before starting
-                task = batch.popleft()
+                task = batch.waiting.popleft()
                 last = max_tasks is not None and done + 1 >= max_tasks
-                # The last task of a batch asks for the next one with its completion; the
-                # others of a prefetched batch wait to be sent with it (-1: do not send yet).
-                self._fetch_next = (-1 if batch and not last else
-                                    0 if last else self._batch_size(max_tasks, done + 1))
+                # The last task of a batch asks for the next batch with its completion;
+                # the others of a prefetched batch are held to be sent with it.
+                batch.plan(last=last, next_size=self._batch_size(max_tasks, done + 1))
                 try:
                     self.process(task)
                 except StopNow:
                     return
                 finally:
-                    self._fetch_next = 0
+                    batch.hold, batch.claim_next = False, 0
                 done += 1
-                batch.extend(self._fetched)
-                self._fetched = []
                 if last:
                     return
         finally:
             # Leaving: first record what is done, then hand back what was not started.
-            self._send_unsent(fetch=0)
-            for unrun in batch:
+            self._send_unsent(claim_next=0)
+            for unrun in batch.waiting:
                 self._give_back(unrun, "worker stopping: claimed, not started")
 
     def _batch_size(self, max_tasks: int | None, done: int) -> int:
@@ -323,7 +368,7 @@ class RedisWorker:
         then they are ours as much as the tasks not started yet. Forgetting them
         here handed back work that was done, and it ran a second time.
         """
-        return {t.id for t in self._batch} | {task.id for task, _, _ in self._unsent}
+        return self._batch.holding()
 
     def _release_strays(self) -> None:
         """Hand back ids in our own list that we never received.
@@ -340,8 +385,7 @@ class RedisWorker:
         """
         mine = self.queue.keys.processing(self.worker_id)
         holding = self._holding()
-        strays = [i for i in self.queue.client.lrange(mine, 0, -1)
-                  if (i.decode() if isinstance(i, bytes) else i) not in holding]
+        strays = [i for i in self.queue.client.lrange(mine, 0, -1) if i not in holding]
         if not strays:
             return
         try:
@@ -349,8 +393,8 @@ class RedisWorker:
                 released = self.queue.release_all(self.worker_id, "not received, or not recorded")
             else:
                 released = sum(bool(self.queue.requeue(
-                    i.decode() if isinstance(i, bytes) else i, worker_id=self.worker_id,
-                    reason="not received, or not recorded")) for i in strays)
+                    i, worker_id=self.worker_id, reason="not received, or not recorded"))
+                    for i in strays)
         except redis.ResponseError as error:
             if is_outage(error):
                 raise  # BUSY: _retrying waits, as for a lost connection
@@ -386,11 +430,9 @@ class RedisWorker:
 
     # --- one task ----------------------------------------------------------------
 
-    def process(self, task: Task) -> str:
-        """Run one claimed task and record its outcome.
+    def process(self, task: Task) -> Outcome:
+        """Run one claimed task and record its outcome (an ``Outcome``).
 
-        Returns "completed", "retry", "dead_lettered" (DLQ), "refused" (no longer
-        ours) or "error" (Redis refused to record it; logged, the worker goes on).
         Raises StopNow (after requeueing the task) if a second stop signal came.
         """
         started = time.perf_counter()
@@ -418,28 +460,32 @@ class RedisWorker:
             return self._guarded(task, lambda: self._record_failure(task, bad, permanent=True))
         return self._guarded(task, lambda: self._record_success(task, encoded, started))
 
-    def _record_success(self, task: Task, encoded: str, started: float) -> str:
-        if self._fetch_next < 0 and not self._stopping.is_set():
-            self._unsent.append((task, encoded, started))  # sent with the batch's last one
-            return "completed"
-        fetch = 0 if self._stopping.is_set() else self._fetch_next
-        if self._unsent:
-            self._unsent.append((task, encoded, started))
-            self._send_unsent(fetch)
-            return "completed"
-        recorded, self._fetched = self._retrying(lambda: self.queue.complete_and_claim(
-            task.id, worker_id=self.worker_id, encoded=encoded, max_tasks=fetch))
+    def _record_success(self, task: Task, encoded: str, started: float) -> Outcome:
+        batch = self._batch
+        if batch.hold and not self._stopping.is_set():
+            batch.unsent.append((task, encoded, started))  # sent with the batch's last one
+            return Outcome.COMPLETED
+        claim_next = 0 if self._stopping.is_set() else batch.claim_next
+        if batch.unsent:
+            batch.unsent.append((task, encoded, started))
+            self._send_unsent(claim_next)
+            return Outcome.COMPLETED
+        recorded, claimed = self._retrying(lambda: self.queue.complete_and_claim(
+            task.id, worker_id=self.worker_id, encoded=encoded, max_tasks=claim_next))
+        batch.waiting.extend(claimed)
         return self._count_success(task, recorded, started)
 
-    def _send_unsent(self, fetch: int) -> None:
-        """Send the batch's held successes in one round trip (and claim ``fetch`` more)."""
-        if not self._unsent:
+    def _send_unsent(self, claim_next: int) -> None:
+        """Send the batch's held successes in one round trip (and claim ``claim_next`` more)."""
+        batch = self._batch
+        if not batch.unsent:
             return
-        unsent, self._unsent = self._unsent, []
+        unsent, batch.unsent = batch.unsent, []
         done = [(task.id, encoded) for task, encoded, _ in unsent]
         try:
-            recorded, self._fetched = self._retrying(lambda: self.queue.complete_many(
-                self.worker_id, done, max_tasks=max(0, fetch)))
+            recorded, claimed = self._retrying(lambda: self.queue.complete_many(
+                self.worker_id, done, max_tasks=claim_next))
+            batch.waiting.extend(claimed)
         except redis.ResponseError as error:
             self._say(f"could not record {len(done)} completions: Redis replied {error}; they stay "
                       f"in my list and go back to the queue when I am idle")
@@ -447,7 +493,7 @@ class RedisWorker:
         for (task, _, started), ok in zip(unsent, recorded, strict=True):
             self._count_success(task, ok, started)
 
-    def _count_success(self, task: Task, recorded: bool, started: float) -> str:
+    def _count_success(self, task: Task, recorded: bool, started: float) -> Outcome:
         if not recorded:
             self.counts.refused += 1
             # Refused because we were taken for dead, or because the server forgot
@@ -458,14 +504,14 @@ class RedisWorker:
             else:
                 self._say(f"REFUSED completion of {task.id[:8]}: it is no longer mine (I was "
                           f"taken for dead and it went to another worker); nothing overwritten")
-            return "refused"
+            return Outcome.REFUSED
         self.counts.completed += 1
         if self._log is not None:  # the line is built only when someone reads it
             self._say(f"completed {task.id[:8]} ({_label(task)}) in "
                       f"{time.perf_counter() - started:.2f} s, attempt {task.attempts}")
-        return "completed"
+        return Outcome.COMPLETED
 
-    def _guarded(self, task: Task, record: Callable[[], str]) -> str:
+    def _guarded(self, task: Task, record: Callable[[], Outcome]) -> Outcome:
         """``record()``, surviving an error Redis returns for this one task.
 
         The scripts check before they write, so such an error has changed nothing:
@@ -477,7 +523,7 @@ class RedisWorker:
         except redis.ResponseError as error:
             self._say(f"could not record the outcome of {task.id[:8]}: Redis replied {error}; "
                       f"it stays in my list and goes back to the queue when I am idle")
-            return "error"
+            return Outcome.ERROR
 
     def handle(self, task: Task) -> dict[str, Any] | None:
         """Run the handler registered for the task's type and return its result."""
@@ -508,16 +554,17 @@ class RedisWorker:
             self._say(f"killed {len(killed)} child process(es) a handler had started ({why}): "
                       f"pids {killed}")
 
-    def _record_failure(self, task: Task, error: Exception, *, permanent: bool = False) -> str:
+    def _record_failure(self, task: Task, error: Exception, *,
+                        permanent: bool = False) -> Outcome:
         permanent = permanent or is_permanent(error)
         reason = describe_error(error)
-        outcome = self._retrying(lambda: self.queue.mark_failed(
-            task.id, reason, permanent=permanent, worker_id=self.worker_id))
-        if outcome == "retry":
+        outcome = Outcome(self._retrying(lambda: self.queue.mark_failed(
+            task.id, reason, permanent=permanent, worker_id=self.worker_id)))
+        if outcome is Outcome.RETRY:
             self.counts.retried += 1
             self._say(f"task {task.id[:8]}: attempt {task.attempts} of {task.max_attempts} "
                       f"failed ({reason}); retry scheduled")
-        elif outcome == "dead_lettered":
+        elif outcome is Outcome.DEAD_LETTERED:
             self.counts.dead_lettered += 1
             why = "permanent error" if permanent else f"attempt {task.attempts} of {task.max_attempts}"
             self._say(f"FAILED {task.id[:8]} ({why}): {reason}; moved to the DLQ")

@@ -35,7 +35,7 @@ def post_task(api, body=None, **kwargs):
 def run_worker(api, worker_id="worker-1"):
     """Process everything pending in this test's queue, then apply the events to the rows."""
     api.pump()
-    worker = RedisWorker(worker_id, None, api.backends.queue,
+    worker = RedisWorker(worker_id, api.backends.queue,
                          allowed_dirs=[api.config.data_dir], log=None)
     worker.start(burst=True, handle_signals=False)
     api.pump()
@@ -179,7 +179,7 @@ def test_wait_answers_when_the_completion_event_arrives_not_when_a_follower_wrot
     """``?wait=`` listens to the event stream: no follower runs here (no pump), so the row is
     still pending in the database when the task completes; the answer is 200 all the same,
     with what the events say (one attempt, the worker), and the worker ran the task once."""
-    worker = RedisWorker("worker-1", None, api.backends.queue,
+    worker = RedisWorker("worker-1", api.backends.queue,
                          allowed_dirs=[api.config.data_dir], log=None)
 
     def relay_then_work() -> None:

@@ -31,7 +31,7 @@ def test_a_task_whose_redis_copy_expired_still_answers_from_the_database(api):
                                            "filters": ["grayscale"]}).json()["id"]
            for _ in range(2)]
     api.pump()
-    worker = RedisWorker("worker-1", None, api.backends.queue,
+    worker = RedisWorker("worker-1", api.backends.queue,
                          allowed_dirs=[api.config.data_dir], log=None)
     worker.start(burst=True, handle_signals=False)
     api.pump()

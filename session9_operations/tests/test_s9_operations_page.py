@@ -90,7 +90,7 @@ def deliveries_in_every_state(queue) -> None:
 
     for answer in (200, 503, 410):
         answers[queue.add_task({"type": "ok", "webhook_url": HOOK})] = answer
-    worker = OperationsWorker("w-setup", None, queue, handlers=registry, log=None)
+    worker = OperationsWorker("w-setup", queue, handlers=registry, log=None)
     queue.register_worker(worker.worker_id)
     while (task := queue.get_task(worker.worker_id, timeout=0)) is not None:
         worker.process(task)

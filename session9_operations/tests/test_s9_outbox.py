@@ -98,7 +98,7 @@ def delivery_tasks_queued(queue) -> dict[str, int]:
 
 def deliveries_run(queue, registry) -> dict[str, int]:
     """The second ledger: delivery runs per delivery id, after a worker drained the queue."""
-    OperationsWorker("drainer", None, queue, handlers=registry, log=None).start(
+    OperationsWorker("drainer", queue, handlers=registry, log=None).start(
         burst=True, handle_signals=False)
     return {k: int(v) for k, v in queue.client.hgetall(registry.ledger).items()}
 
@@ -134,7 +134,7 @@ def test_a_sweep_racing_the_worker_queues_one_delivery(queue, registry):
 
 def test_without_a_kill_the_outbox_is_settled_at_once(queue, registry):
     ids = add_the_tasks(queue)
-    worker = OperationsWorker("w1", None, queue, handlers=registry, log=None)
+    worker = OperationsWorker("w1", queue, handlers=registry, log=None)
     assert run_each_claimed(queue, worker, ids) == ["completed", "dead_lettered", "completed"]
     assert owed(queue) == []
     assert delivery_tasks_queued(queue) == {delivery_id_for(ids["completed"]): 1,

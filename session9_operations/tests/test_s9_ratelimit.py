@@ -121,7 +121,7 @@ class TestAtClaimTime:
         ran = []
         registry = _registry(ran)
         ids = queue.add_tasks([{"type": "email", "n": i} for i in range(5)])
-        worker = OperationsWorker("w1", None, queue, handlers=registry, log=None)
+        worker = OperationsWorker("w1", queue, handlers=registry, log=None)
         worker.start(burst=True, max_tasks=5, handle_signals=False)
         assert len(ran) == 3 and worker.deferred == 2
         delayed = [queue.get_task_info(i) for i in ids if
@@ -130,7 +130,7 @@ class TestAtClaimTime:
 
     def test_prefetch_is_refused_with_one_line(self, queue):
         with pytest.raises(ValueError, match="prefetch=1"):
-            OperationsWorker("w1", None, queue, prefetch=4, log=None)
+            OperationsWorker("w1", queue, prefetch=4, log=None)
 
 
 def _registry(ran):

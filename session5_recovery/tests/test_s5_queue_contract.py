@@ -1,9 +1,9 @@
-"""The second version of the queue: five reproduced defects, and what replaced them.
+"""The queue's contract: five defects it must not have, and what it promises instead.
 
-Each ``TestDefect...`` class is a regression test for a defect found in the
-first version: it failed there and passes now. The other classes check the new
-contract (batch claims, priorities, pause/resume, cancel, duplicate ids, one
-reply shape, the transition table, no partial writes).
+Each ``TestDefect...`` class is a regression test for a defect an earlier script
+had (README, "The second version of the script"): it failed there and passes now.
+The other classes check the contract (batch claims, priorities, pause/resume,
+cancel, duplicate ids, one reply shape, the transition table, no partial writes).
 
 A real Redis is needed (the scripts are Lua); a "dead worker" is one whose
 heartbeat key the test deletes, which is what Redis does when the TTL runs out.
@@ -60,7 +60,7 @@ def names(queue):
 
 def burst_worker(queue, handlers=None, **kwargs):
     """A burst worker in this thread, with the test's settings but real time."""
-    return RedisWorker("w1", default_pipeline(), queue, handlers=handlers, log=None, **kwargs)
+    return RedisWorker("w1", queue, pipeline=default_pipeline(), handlers=handlers, log=None, **kwargs)
 
 
 # --- the five defects -------------------------------------------------------------------
@@ -228,7 +228,7 @@ class TestDefect5ImportsOnWindows:
         assert done.stdout.strip() == "WorkerFleet"
 
 
-# --- the second version's contract ------------------------------------------------------
+# --- the contract ----------------------------------------------------------------------
 
 
 class TestBatchClaims:
@@ -294,7 +294,7 @@ class TestBatchClaims:
         with pytest.raises(ValueError, match="max_tasks"):
             queue.get_tasks("w1", bad, timeout=0)
         with pytest.raises(ValueError, match="prefetch"):
-            RedisWorker("w1", None, queue, prefetch=bad)
+            RedisWorker("w1", queue, prefetch=bad)
 
 
 class TestPriorities:

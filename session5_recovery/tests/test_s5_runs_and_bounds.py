@@ -1,9 +1,12 @@
-"""The third version: runs are counted, not only completions.
+"""Runs counted per task, every call bounded, finished tasks forgotten.
 
-Every test here gives its workers a run ledger (``RecoverySettings.run_ledger``: a
-Redis hash the worker increments by task id as each run starts) and checks runs per
-task against its fault model. With no fault injected, no task may run twice, at any
-prefetch, with one worker or several, in threads or in processes.
+Every test here that runs workers gives them a run ledger
+(``RecoverySettings.run_ledger``: a Redis hash the worker writes one field to per
+run, as each run starts) and checks runs per task against its fault model: with no
+fault injected, no task may run twice, at any prefetch, with one worker or several,
+in threads or in processes. The others check that one worker id rule guards every
+door, that batch calls go in chunks of a documented size and are safe to resend,
+and that retention (result_ttl, keep_completed, failure_ttl) forgets what it should.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def test_no_task_runs_twice_in_thread_workers(redis_client, queue_name, prefetch
     settings = NO_FAULT.replace(run_ledger=ledger_key(queue_name))
     queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=settings)
     ids = queue.add_tasks([{"type": "noop"}] * 150)
-    team = [RedisWorker(f"w{n}", None, queue, log=None, prefetch=prefetch) for n in range(workers)]
+    team = [RedisWorker(f"w{n}", queue, log=None, prefetch=prefetch) for n in range(workers)]
     threads = [threading.Thread(target=w.start, kwargs={"burst": True, "handle_signals": False})
                for w in team]
     for thread in threads:
@@ -108,7 +111,7 @@ def test_a_bad_worker_id_is_refused_by_every_door_with_the_same_rule(redis_clien
                                                                      name):
     queue = RedisTaskQueue(client=redis_client, queue_name=queue_name, settings=NO_FAULT)
     with pytest.raises(ValueError) as by_worker:
-        RedisWorker(name, None, queue, log=None)
+        RedisWorker(name, queue, log=None)
     with pytest.raises(ValueError) as by_queue:
         queue.get_tasks(name, 1, timeout=0)
     with pytest.raises(ValueError) as as_task_id:
