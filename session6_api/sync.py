@@ -102,13 +102,11 @@ class EventSync:
         our position (or it is empty but has had newer entries), some may be gone.
         A false alarm only costs one reconciliation pass.
         """
-        try:
-            info = self.queue.client.xinfo_stream(self.queue.keys.events)
-        except redis.ResponseError:  # no stream yet: nothing was lost
+        bounds = self.queue.event_bounds()
+        if bounds is None:  # no stream yet: nothing was lost
             return False
-        first = info.get("first-entry")
         # The oldest entry still kept; for an emptied stream, the last one it ever had.
-        oldest_kept = _text(first[0] if first else info.get("last-generated-id") or "0-0")
+        oldest_kept, _ = bounds
         return sortable_event_id(oldest_kept) > sortable_event_id(position)
 
     def reconcile(self, page: int = 1000) -> str:
@@ -119,11 +117,8 @@ class EventSync:
         """
         # The newest id the stream ever gave out, read BEFORE the hashes: whatever
         # happens after this read gets a larger id, so its event still applies.
-        try:
-            fence = _text(self.queue.client.xinfo_stream(self.queue.keys.events)
-                          .get("last-generated-id") or "0-0")
-        except redis.ResponseError:
-            fence = "0-0"
+        bounds = self.queue.event_bounds()
+        fence = bounds[1] if bounds else "0-0"
         changed, after = 0, None
         while True:
             rows = self.store.unfinished_ids(page, after=after)
@@ -180,6 +175,3 @@ class EventSync:
                 log.exception("event sync pass failed; retrying")
                 stop.wait(1.0)
 
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value

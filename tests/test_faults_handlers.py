@@ -19,7 +19,7 @@ from _chaos_helpers import record_figures
 
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue, RedisWorker, TaskStatus
 from session5_recovery.workers.handlers import default_handlers
-from session5_recovery.workers.limits import TaskTimeLimitExceeded, time_limit
+from session5_recovery.workers.time_limits import TaskTimeLimitExceeded, time_limit
 from workshop.images import make_sample_images
 from workshop.waiting import wait_until
 
@@ -133,7 +133,7 @@ def test_the_time_limit_interrupts_the_main_thread_with_an_alarm():
     if not hasattr(os, "fork"):
         pytest.skip("needs fork")
     # In a child: pytest-timeout may hold the parent's alarm (then the watchdog is used).
-    code = ("import time\nfrom session5_recovery.workers.limits import time_limit, "
+    code = ("import time\nfrom session5_recovery.workers.time_limits import time_limit, "
             "TaskTimeLimitExceeded\ntry:\n    with time_limit(0.2):\n        time.sleep(60)\n"
             "except TaskTimeLimitExceeded as e:\n    print('stopped:', e)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

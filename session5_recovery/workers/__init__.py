@@ -13,7 +13,7 @@
 - guards against faults of the server and of identity: server_checks.py (an evicting
   maxmemory-policy), epoch.py (a server that lost the queue's data), instance.py (one
   live process per worker id), grace.py (no reaping right after a restart or a late
-  round) and limits.py (per-task time limits, handlers' child processes);
+  round) and time_limits.py (per-task time limits, handlers' child processes);
 - keys.py (every Redis key of a queue), task.py (a task, its states and moves) and
   cluster.py (a URL that names a single server or a Redis Cluster node: the client
   that fits).
@@ -40,7 +40,6 @@ from .handlers import (
 from .heartbeat import Heartbeat
 from .instance import WorkerIdInUseError
 from .keys import QueueKeys
-from .limits import TaskTimeLimitExceeded
 from .process_entry import run_worker_process
 from .redis_task_queue import (
     DEFAULT_QUEUE_NAME,
@@ -57,6 +56,7 @@ from .redis_worker import Outcome, RedisWorker, StopNow, WorkerCounts
 from .server_checks import EvictingServerError
 from .settings import RecoverySettings, backoff_delay
 from .task import ALLOWED_TRANSITIONS, COMMAND_MOVES, Task, TaskStatus
+from .time_limits import TaskTimeLimitExceeded
 
 __all__ = [
     "EvictingServerError",

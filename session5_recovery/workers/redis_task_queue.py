@@ -223,15 +223,6 @@ def connection_help(url: str | None, error: BaseException) -> RedisUnavailableEr
 TEXT_REPLIES = {"decode_responses": True, "encoding_errors": "surrogateescape"}
 
 
-def _text(value: Any) -> Any:
-    """A reply as text (the claim and completion paths still pass theirs through this).
-
-    The queue's client always decodes (``_refuse_bytes_client``), so this is the
-    identity there; kept until those paths drop it.
-    """
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-
-
 def _refuse_bytes_client(client: Any) -> None:
     """The queue reads every reply as text: refuse a client that would hand it bytes.
 
@@ -291,9 +282,9 @@ class Event:
 
     @classmethod
     def from_entry(cls, entry_id: Any, raw: dict[Any, Any]) -> Event:
-        """A stream entry as XRANGE or XREAD return it (any client, text or bytes)."""
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        return cls(_text(entry_id), fields.pop("event", "?"), float(fields.pop("ts", 0) or 0),
+        """A stream entry as XRANGE or XREAD return it, from a client that decodes replies."""
+        fields = dict(raw)
+        return cls(entry_id, fields.pop("event", "?"), float(fields.pop("ts", 0) or 0),
                    fields)
 
     @property
@@ -567,7 +558,7 @@ class RedisTaskQueue:
         while True:
             reply = self._call("claim", worker_id, max_tasks, self.settings.heartbeat_ttl_ms,
                                keys=keys)
-            outcome = _text(reply[0])
+            outcome = reply[0]
             if outcome == "claimed":
                 tasks = self._tasks_from(worker_id, reply)
                 if tasks:
@@ -589,11 +580,10 @@ class RedisTaskQueue:
         """Build the claimed Tasks from the claim's reply; dead-letter what cannot be read."""
         tasks = []
         for i in range(1, len(reply), 5):
-            task_id = _text(reply[i])
-            kind, data_bytes, attempt, max_attempts = reply[i + 1:i + 5]
+            task_id = reply[i]
+            kind, text, attempt, max_attempts = reply[i + 1:i + 5]
             attempt = int(attempt)
             self._claimed[task_id] = (worker_id, attempt)
-            kind, text = _text(kind), _text(data_bytes)
             try:
                 if not text:
                     raise ValueError(f"the hash {self.keys.task(task_id)} has no 'data' field")
@@ -617,7 +607,7 @@ class RedisTaskQueue:
             if claimed is not None and claimed[0] == worker_id:
                 return claimed
             try:
-                attempts = _text(self.client.hget(self.keys.task(task_id), "attempts"))
+                attempts = self.client.hget(self.keys.task(task_id), "attempts")
             except redis.ResponseError:  # not a task hash: the script will say so
                 attempts = None
             return worker_id, int(attempts or 0)
@@ -676,13 +666,13 @@ class RedisTaskQueue:
         reply = self._call("complete", worker, task_id, attempt, text, max_tasks,
                            self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys,
                            key_set="complete+claim" if max_tasks else "complete")
-        outcome = _text(reply[0])
+        outcome = reply[0]
         if outcome == "refused":
             log.warning("queue %s: completion of task %s by %s REFUSED: the task is no longer "
                         "in that worker's list (it was declared dead and the task was requeued)",
                         self.queue_name, task_id, worker)
             return False, []
-        if outcome == "completed" and len(reply) > 1 and _text(reply[1]) == "claimed":
+        if outcome == "completed" and len(reply) > 1 and reply[1] == "claimed":
             return True, self._tasks_from(worker, reply[1:])
         return True, []
 
@@ -723,7 +713,7 @@ class RedisTaskQueue:
             replies = send()
         outcomes: list[str] = []
         for reply in replies:
-            outcomes += [_text(o) for o in reply[2:2 + int(reply[1])]]
+            outcomes += reply[2:2 + int(reply[1])]
         recorded = [outcome != "refused" for outcome in outcomes]
         for ok, (task_id, _) in zip(recorded, done, strict=True):
             if not ok:
@@ -732,7 +722,7 @@ class RedisTaskQueue:
         last = replies[-1]
         claim = last[2 + int(last[1]):]
         claimed: list[Task] = []
-        if claim and _text(claim[0]) == "claimed":
+        if claim and claim[0] == "claimed":
             claimed = self._tasks_from(worker_id, claim)
         return recorded, claimed
 
@@ -1041,6 +1031,22 @@ class RedisTaskQueue:
         else:
             entries = list(reversed(self.client.xrevrange(self.keys.events, count=count)))
         return [Event.from_entry(entry_id, raw) for entry_id, raw in entries]
+
+    def event_bounds(self) -> tuple[str, str] | None:
+        """``(oldest kept, newest ever)`` stream ids of the event stream; None if it was never written.
+
+        The stream is capped, so the oldest entry it still holds tells a reader that
+        fell behind whether entries after its position were trimmed away; the newest
+        id it ever gave out (kept even when the stream is emptied) is a fence: what
+        happens later gets a larger id.
+        """
+        try:
+            info = self.client.xinfo_stream(self.keys.events)
+        except redis.ResponseError:  # no stream yet
+            return None
+        newest = info.get("last-generated-id") or "0-0"
+        first = info.get("first-entry")
+        return (first[0] if first else newest), newest
 
     def list_ids(self, state: TaskStatus | str, limit: int | None = None) -> list[str]:
         """Ids in one state: pending (high, then normal, then low), dead_lettered and

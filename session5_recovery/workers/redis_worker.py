@@ -57,7 +57,6 @@ from .handlers import (
 from .heartbeat import Heartbeat
 from .instance import InstanceToken
 from .keys import check_name
-from .limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
 from .redis_task_queue import (
     MAX_CLAIM,
     RedisTaskQueue,
@@ -67,6 +66,7 @@ from .redis_task_queue import (
 )
 from .server_checks import check_eviction_policy
 from .task import Task
+from .time_limits import TaskTimeLimitExceeded, descendant_pids, kill_processes, time_limit
 
 T = TypeVar("T")
 
