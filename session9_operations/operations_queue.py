@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from session5_recovery.workers import Recovery, RedisTaskQueue
+from session8_workflows.workflow_queue import WorkflowQueue
 
 from .outbox import deliver_owed, outbox_key, settle
 from .webhooks import check_webhook_url, delivered_key
@@ -55,6 +56,18 @@ class OperationsQueue(RedisTaskQueue):
         """Session 5's clear, and this session's webhook keys (the outbox, the delivered count)."""
         return super().clear() + self.client.unlink(outbox_key(self.keys),
                                                     delivered_key(self.keys))
+
+
+class WorkflowOperationsQueue(OperationsQueue, WorkflowQueue):
+    """This session's queue and session 8's workflow engine, in one.
+
+    Both classes extend session 5's queue by overriding methods that call ``super()``
+    (``add_task``, ``maintain``, ``clear``), so combining them takes no code: the
+    chores reap and notify (here), then promote staged nodes and sweep running
+    workflows (session 8). With an ``OperationsWorker`` on it, a workflow's tasks keep
+    the fleet's rate limits, and the workflow's ``workflow_progress`` events draw its
+    bar on session 6's dashboard.
+    """
 
 
 def _check_webhook(data: Any) -> None:
