@@ -118,7 +118,6 @@ def save_image_atomic(image: Image.Image, path: str | Path, *, format: str | Non
     # Same folder as the target (a rename across file systems is not atomic), a
     # name no other process or thread will pick, and a leading dot so that folder
     # listings and the batch processor skip it.
-    remove_debris(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temporary, "xb") as file:
@@ -137,8 +136,10 @@ def remove_debris(path: Path) -> list[Path]:
     """Delete the temporary files an earlier write of ``path`` left behind; which ones.
 
     A write cut short by SIGKILL (a worker killed mid-task) cannot run its clean-up
-    and leaves ``.NAME.PID.HEX.tmp`` next to the output. The next attempt on the
-    same output removes those whose process is gone. A file of a live process is
+    and leaves ``.NAME.PID.HEX.tmp`` next to the output. A retry of that task (the
+    only writer that can know an earlier attempt was cut short) calls this before it
+    writes, and removes those whose process is gone: a listing of the folder, paid by
+    retries only, not by every write. A file of a live process is
     left alone: that writer (a worker taken for dead, still running) may be about
     to rename it. One pass over the folder's names, small next to an image write.
     """

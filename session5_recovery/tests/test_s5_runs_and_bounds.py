@@ -140,26 +140,33 @@ def test_the_command_line_refuses_a_bad_name_in_one_line(redis_url, queue_name, 
 # --- debris of a write cut short ---------------------------------------------------------
 
 
-def test_the_next_write_of_an_output_removes_the_temporary_files_of_a_killed_writer(tmp_path):
+def test_a_retry_of_an_image_task_removes_the_temporary_files_of_a_killed_writer(tmp_path):
     from PIL import Image
 
-    from session2_pipeline.core import save_image_atomic
+    from session2_pipeline.core import default_pipeline
+    from session5_recovery.workers.handlers import TaskContext, handle_image
 
-    output = tmp_path / "out" / "a.png"
+    source, output = tmp_path / "in.png", tmp_path / "out" / "a.png"
+    Image.new("RGB", (4, 4)).save(source)
     output.parent.mkdir()
     # What SIGKILL during a write leaves: a temporary file named after a process that is gone.
     gone = PROCESSES.Process(target=int)
     gone.start()
     gone.join()
     debris = output.with_name(f".a.png.{gone.pid}.0123abcd.tmp")
-    debris.write_bytes(b"half an image")
     live = output.with_name(f".a.png.{os.getppid()}.89abcdef.tmp")  # a live writer's: kept
-    live.write_bytes(b"being written")
     other = output.with_name(f".b.png.{gone.pid}.0123abcd.tmp")  # another output's: kept
-    other.write_bytes(b"not ours")
-    save_image_atomic(Image.new("RGB", (4, 4)), output)
-    assert sorted(p.name for p in output.parent.iterdir()) == sorted([
-        "a.png", live.name, other.name])
+    for path in (debris, live, other):
+        path.write_bytes(b"half an image")
+    data = {"image_path": str(source), "output_path": str(output)}
+
+    def run(attempt: int) -> list[str]:
+        handle_image(data, TaskContext("t1", attempt, "w1", default_pipeline(), [tmp_path]))
+        return sorted(p.name for p in output.parent.iterdir())
+
+    # A first attempt cannot have been cut short before: it leaves the folder unread.
+    assert run(1) == sorted(["a.png", debris.name, live.name, other.name])
+    assert run(2) == sorted(["a.png", live.name, other.name])
 
 
 # --- bounded enqueue, resend-safe ----------------------------------------------------------

@@ -40,6 +40,7 @@ from session2_pipeline.core import (
     UnsafePathError,
     resolve_inside,
 )
+from session2_pipeline.core.image_io import remove_debris
 
 # The longest a "sleep" task may ask for: a typo such as 3600 should not hang a demo.
 MAX_SLEEP_SECONDS = 600.0
@@ -157,6 +158,8 @@ def handle_image(data: dict[str, Any], context: TaskContext) -> dict[str, Any]:
             f"'output_path' is the same file as 'image_path' ({printable(str(source))!r}); "
             f"that would overwrite the input: write the result to another file")
     refuse_special_file(source)
+    if context.attempt > 1:  # an earlier attempt may have been killed mid-write
+        remove_debris(target)
     specs = data.get("filters")
     pipeline = context.pipeline if specs is None else pipeline_for(specs, context)
     return pipeline.process_file(source, target)
