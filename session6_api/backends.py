@@ -62,10 +62,7 @@ class Backends:
             self._threads.append(thread)
 
     def housekeeping(self) -> dict[str, int]:
-        """Delete what is no longer needed: sent outbox rows of finished tasks, unused uploads."""
-        return {"outbox_rows": self.store.prune_outbox(),
-                "uploads": self.images.expire_unused(self.config.upload_ttl,
-                                                     self.store.images_in_use)}
+        return housekeeping(self.store, self.images, self.config.upload_ttl)
 
     def housekeeping_forever(self, stop: threading.Event,
                              interval: float = HOUSEKEEPING_EVERY) -> None:
@@ -87,10 +84,9 @@ class Backends:
         A second follower beside the background one is safe: the fenced update
         ignores an event that is not newer than the last one the row has seen.
         """
-        for event in self.queue.events(window):
-            changes = changes_for(event)
-            if event.task_id == task_id and changes:
-                self.store.apply_event(task_id, event.id, **changes)
+        self.store.apply_events([(task_id, event.id, changes)
+                                 for event in self.queue.events(window)
+                                 if event.task_id == task_id and (changes := changes_for(event))])
 
 
 def build_backends(config: ApiConfig) -> Backends:
@@ -116,3 +112,14 @@ def build_backends(config: ApiConfig) -> Backends:
         relay=OutboxRelay(store, queue), sync=EventSync(store, queue, on_event=metrics.observe),
         recovery=DataLossRecovery(store, queue),
         upload_budget=UploadBudget(config.upload_budget_bytes, config.upload_budget_window))
+
+
+def housekeeping(store: TaskStore, images: ImageLibrary, upload_ttl: float) -> dict[str, int]:
+    """Delete what is no longer needed: sent outbox rows of finished tasks, unused uploads.
+
+    The background thread runs it every few minutes; ``python -m session6_api cleanup``
+    runs it once, and may delete old finished tasks too.
+    """
+    return {"outbox_rows": store.prune_outbox(),
+            "uploads": images.expire_unused(upload_ttl, store.images_in_use)
+            if images.images_dir.is_dir() else 0}

@@ -117,9 +117,11 @@ class RepeatedLogFilter(logging.Filter):
         return True
 
 
-def quiet_repeats(names: tuple[str, ...] = ("asyncio", "uvicorn.error", "session6_api"),
+def quiet_repeats(names: tuple[str, ...] = ("asyncio", "uvicorn.error"),
                   interval: float = REPEAT_INTERVAL_SECONDS) -> None:
-    """Put one RepeatedLogFilter on each of these loggers."""
+    """Put one RepeatedLogFilter on each of these loggers: the server's and asyncio's, whose
+    messages we do not write. Ours are throttled where they are written, per backend
+    (``outages.ThrottledLog``), so a Redis outage never hides a database one."""
     shared = RepeatedLogFilter(interval)
     for name in names:
         logging.getLogger(name).addFilter(shared)

@@ -90,7 +90,6 @@ class Supervisor:
         self.fleet = fleet
         self.interval = interval
         self._stop = threading.Event()
-        self._handled: set[str] = set()  # dead workers already looked at
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
 
     def start(self) -> Supervisor:
@@ -117,24 +116,17 @@ class Supervisor:
     def replace_crashed(self) -> list[str]:
         """Start a worker in place of each one that died abnormally; the new ids.
 
-        A worker that exited with code 0 stopped on purpose (Ctrl-C reaches every process
-        of the terminal, SIGTERM asks for a graceful stop): it is not replaced, or a
-        Ctrl-C racing this thread would start new workers while ``serve`` shuts down.
-        (Session 5's ``WorkerFleet.replace_dead`` replaces every dead one: its demos
-        never stop a worker on purpose.)
+        A worker that exited with code 0 stopped on purpose and is left gone
+        (``WorkerFleet.replace_dead(keep_clean_exits=True)``); nothing is started once
+        ``serve`` is stopping.
         """
+        if self._stop.is_set():
+            return []
         started = []
-        for worker_id, process in list(self.fleet.processes.items()):
-            if process.is_alive() or worker_id in self._handled:
-                continue
-            process.join(0)  # reap it: no <defunct> child left behind
-            self._handled.add(worker_id)
-            if process.exitcode == 0 or self._stop.is_set():
-                continue
-            cause = ("killed by SIGKILL" if process.exitcode == -signal.SIGKILL
-                     else f"exit code {process.exitcode}")
-            (new_id,) = self.fleet.start(1)
-            started.append(new_id)
-            print(f"session6_api: {worker_id} died ({cause}); started {new_id} in its place",
+        for dead in self.fleet.replace_dead(keep_clean_exits=True):
+            cause = ("killed by SIGKILL" if dead.exitcode == -signal.SIGKILL
+                     else f"exit code {dead.exitcode}")
+            started.append(dead.new)
+            print(f"session6_api: {dead.dead} died ({cause}); started {dead.new} in its place",
                   flush=True)
         return started

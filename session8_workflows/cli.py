@@ -161,9 +161,9 @@ def cmd_worker(queue: WorkflowQueue, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        queue = WorkflowQueue(url=args.redis_url, queue_name=args.queue,
-                              settings=RecoverySettings())
-        queue.check_connection()
+        # connect(): a single server or a Redis Cluster node, checked now
+        queue = WorkflowQueue.connect(args.redis_url, queue_name=args.queue,
+                                      settings=RecoverySettings())
         handler = {"show": cmd_show, "scheduler": cmd_scheduler, "worker": cmd_worker}[args.command]
         return handler(queue, args)
     except (ScheduleError, ValueError) as error:

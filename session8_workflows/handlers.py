@@ -55,7 +55,6 @@ class ProgressContext(TaskContext):
 
     queue: WorkflowQueue | None = None
     min_interval: float = PROGRESS_INTERVAL
-    sent: int = 0  # reports that reached Redis
     _last_sent: float = field(default=-math.inf, repr=False)
 
     def progress(self, done: int, total: int, message: str = "") -> bool:
@@ -81,7 +80,6 @@ class ProgressContext(TaskContext):
                 self.queue.keys.events]
         reply = self.queue.s8_call("progress", keys, self.task_id, self.worker_id, done, total,
                                    str(message)[:200])
-        self.sent += reply[0] == "reported"
         return reply[0] == "reported"
 
 

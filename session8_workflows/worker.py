@@ -39,10 +39,9 @@ def run_workflow_worker(worker_id: str, redis_url: str, queue_name: str, burst: 
     """
     if handlers is not None:
         raise ValueError(f"a workflow worker runs session 8's handlers, not {handlers!r}")
-    queue = WorkflowQueue(url=redis_url, queue_name=queue_name,
-                          settings=RecoverySettings.from_dict(settings or {}))
+    queue = WorkflowQueue.connect(redis_url, queue_name=queue_name,
+                                  settings=RecoverySettings.from_dict(settings or {}))
     try:
-        queue.check_connection()
         log = (lambda line: print(line, flush=True)) if verbose else None
         worker = make_worker(worker_id, queue, allowed_dirs=allowed_dirs, log=log,
                              kill_children=True)

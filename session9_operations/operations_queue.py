@@ -35,8 +35,12 @@ class OperationsQueue(RedisTaskQueue):
 
     def add_tasks(self, items: Iterable[dict[str, Any]], **options: Any) -> list[str]:
         items = list(items)
+        checked: list[Any] = []  # each address once, not once per task: a check resolves the host
         for data in items:
-            _check_webhook(data)
+            url = data.get("webhook_url") if isinstance(data, dict) else None
+            if url is not None and url not in checked:
+                _check_webhook(data)
+                checked.append(url)
         return super().add_tasks(items, **options)
 
     def reap(self, extra_workers: Sequence[str] = ()) -> list[Recovery]:

@@ -11,7 +11,7 @@ The algorithm is a sliding-window log: a sorted set of the start times in the la
 ``per`` seconds, which a fixed window per minute does not promise: 10 at 12:00:59
 and 10 more at 12:01:00 are 20 in two seconds) at a cost of one entry per start.
 
-A worker asks at claim time (``RateLimitedWorker``): over the limit, the task goes
+A worker asks at claim time (``OperationsWorker``): over the limit, the task goes
 back to the delayed set, due when the oldest start leaves the window, and the
 attempt its claim counted is given back: waiting for a slot is not a failure.
 """

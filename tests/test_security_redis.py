@@ -265,8 +265,9 @@ def test_everything_a_queue_stores_is_text_never_pickle(redis_target, session, t
             {"image_path": str(tmp_path / "missing.png"), "output_path": str(tmp_path / "x.png")},
             {"type": "no-such-type", "note": "caf\u00e9 \u2615"}])
         kwargs = {"allowed_dirs": [tmp_path]} if session == "session5_recovery" else {}
-        # Session 4's argument order, which session 5's worker also accepts.
-        worker = workers.RedisWorker("text-worker", None, queue, log=None, **kwargs)
+        # Session 4's worker takes a pipeline second; session 5's takes it as a keyword.
+        worker = (workers.RedisWorker("text-worker", queue, log=None, **kwargs) if kwargs
+                  else workers.RedisWorker("text-worker", None, queue, log=None))
         worker.start(burst=True, **({"handle_signals": False} if kwargs else {}))
         values = _every_value(raw, key_pattern(session, queue_name))
         assert len(values) > 20, f"the run stored too little to judge: {len(values)} values"

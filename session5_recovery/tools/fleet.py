@@ -108,14 +108,22 @@ class WorkerFleet:
         if sig == signal.SIGKILL:
             process.join(5)
 
-    def replace_dead(self) -> list[Replacement]:
-        """Start a new worker for every one that has died since the last call."""
+    def replace_dead(self, *, keep_clean_exits: bool = False) -> list[Replacement]:
+        """Start a new worker for every one that has died since the last call.
+
+        ``keep_clean_exits``: a worker that exited with code 0 stopped on purpose
+        (SIGTERM or Ctrl-C asked it to finish and leave): leave it gone. A long-running
+        service wants that, or a Ctrl-C would race its supervisor into starting new
+        workers while it shuts down; the demos, which never stop one on purpose, do not.
+        """
         replaced = []
         for worker_id, process in list(self.processes.items()):
             if process.is_alive() or worker_id in self._replaced:
                 continue
-            process.join(0)
+            process.join(0)  # reap it: no <defunct> child left behind
             self._replaced.add(worker_id)
+            if keep_clean_exits and process.exitcode == 0:
+                continue
             (new_id,) = self.start(1)
             replaced.append(Replacement(worker_id, process.exitcode, new_id))
         return replaced

@@ -50,7 +50,7 @@ import redis
 from session4_redis.workers.redis_connection import HOW_TO_GET_REDIS, RedisUnavailableError, redact
 
 from .cluster import redis_client
-from .keys import NAME_PATTERN, PRIORITIES, QueueKeys, check_name
+from .keys import PRIORITIES, QueueKeys, check_name
 from .settings import RecoverySettings, backoff_delay
 from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
 
@@ -79,8 +79,6 @@ MAX_CLAIM = 1_000
 # and whoever computed the time (the task is pending at once); further back, it is a
 # mistake (a date typed wrong, milliseconds for seconds) and is refused.
 RUN_AT_TOLERANCE = 1.0
-# Task ids a caller chooses follow the one rule for names (keys.py).
-TASK_ID_PATTERN = NAME_PATTERN
 QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
 
 log = logging.getLogger(__name__)

@@ -168,14 +168,15 @@ class RedisWorker:
     ``allow_eviction``: start even if the server's maxmemory-policy evicts keys
     (it refuses to otherwise; see server_checks.py).
 
-    Session 4's order, ``RedisWorker(worker_id, pipeline, queue)``, is still accepted.
+    Session 4 took ``RedisWorker(worker_id, pipeline, queue)``; here the pipeline is
+    optional, so it is a keyword and the queue comes second.
     """
 
     def __init__(
         self,
         worker_id: str,
         queue: RedisTaskQueue,
-        *session4_order: Any,
+        *,
         pipeline: FilterPipeline | None = None,
         handlers: HandlerRegistry | None = None,
         allowed_dirs: Sequence[str | Path] | None = None,
@@ -188,12 +189,6 @@ class RedisWorker:
                 or not 1 <= prefetch <= MAX_CLAIM:
             raise ValueError(f"prefetch must be an integer from 1 to {MAX_CLAIM} (tasks per "
                              f"claim), got {prefetch!r}")
-        if session4_order:  # RedisWorker(worker_id, pipeline, queue), as in session 4
-            if len(session4_order) != 1 or pipeline is not None:
-                raise TypeError("RedisWorker(worker_id, queue, pipeline=...): the pipeline "
-                                "is a keyword argument (or use session 4's order: "
-                                "worker_id, pipeline, queue)")
-            pipeline, queue = queue, session4_order[0]
         # Checked before anything is registered: the id becomes part of key names.
         check_name("worker_id", worker_id, "worker-1")
         self.worker_id = worker_id

@@ -105,7 +105,7 @@ def deliveries_run(queue, registry) -> dict[str, int]:
 
 def test_a_worker_killed_after_the_outcome_loses_no_webhook(queue, registry):
     ids = add_the_tasks(queue)
-    worker = KilledBeforeNotifying("w1", None, queue, handlers=registry, log=None)
+    worker = KilledBeforeNotifying("w1", queue, handlers=registry, log=None)
     assert run_each_claimed(queue, worker, ids) == ["killed", "killed", "completed"]
     finished = [ids["completed"], ids["dead_lettered"]]
     assert [str(queue.get_task_info(i).status) for i in finished] == ["completed", "dead_lettered"]
@@ -124,7 +124,7 @@ def test_a_worker_killed_after_the_outcome_loses_no_webhook(queue, registry):
 
 def test_a_sweep_racing_the_worker_queues_one_delivery(queue, registry):
     ids = add_the_tasks(queue)
-    worker = SweptBeforeNotifying("w1", None, queue, handlers=registry, log=None)
+    worker = SweptBeforeNotifying("w1", queue, handlers=registry, log=None)
     assert run_each_claimed(queue, worker, ids) == ["completed", "dead_lettered", "completed"]
     expected = {delivery_id_for(ids["completed"]): 1, delivery_id_for(ids["dead_lettered"]): 1}
     assert delivery_tasks_queued(queue) == expected, "the worker's second try was refused"
