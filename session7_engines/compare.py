@@ -124,12 +124,24 @@ def kill_mid_task(runner: Runner, bound: float, tag: str = "kill") -> dict[str, 
     """SIGKILL the process running a task; follow the task until it ends or ``bound`` passes."""
     task_id = f"{runner.namespace}-{tag}"
     runner.enqueue(task_id, {"type": "sleep", "seconds": KILL_SLEEP_S})
-    if not wait_for(lambda: runner.holder_pid(task_id), 30):
+    holders: list[int] = []  # the process seen running the task: the one to kill
+
+    def started() -> bool:
+        pid = runner.holder_pid(task_id)
+        if pid:
+            holders.append(pid)
+        return bool(pid)
+
+    if not wait_for(started, 30):
         return {"error": "the task never started"}
-    time.sleep(KILL_SLEEP_S / 4)  # in the middle of the task, not at its first line
-    pid = runner.holder_pid(task_id)
+    # In the middle of the task, not at its first line. Kill the process seen running
+    # it: asking again could find no holder for a moment on a busy machine.
+    time.sleep(KILL_SLEEP_S / 4)
     killed_at = time.time()
-    os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(holders[-1], signal.SIGKILL)
+    except ProcessLookupError:
+        return {"error": "the task's process ended before the kill"}
     end = wait_for(lambda: runner.supervise() >= 0 and runner.ended(task_id), bound, every=0.05)
     runs = runner.runs(task_id)
     came_back = len(runs) > 1
