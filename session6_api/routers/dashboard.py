@@ -115,7 +115,9 @@ async def dashboard_stream(request: Request, state: Backends, task_id: str | Non
     reader, with state messages in between."""
     only = TaskHistory(task_id) if task_id else None
     fanout = state.fanout
-    subscription = await fanout.subscribe()  # before the history: no event falls between
+    # Before the history: no event falls between. Queue-wide even for one task's page: it
+    # also shows the worker_lost of the worker that held the task, which names no task.
+    subscription = await fanout.subscribe()
     try:
         yield "retry: 1000\n\n"  # reconnect after one second (the browser sends Last-Event-ID)
         async for event in history(state.aredis, state.queue.keys.events, position):
