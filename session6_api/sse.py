@@ -143,6 +143,7 @@ class EventFanout:
 
         Call it inside the stream's generator, so that the generator's ``finally``
         always unsubscribes (a client that leaves before the first byte included).
+        Whoever subscribes unsubscribes, once: ``live()`` only reads the mailbox.
         """
         await self.start()
         subscription = Subscription(task_id=task_id, start=self.position or "0-0")
@@ -253,24 +254,24 @@ async def history(client: aioredis.Redis, stream_key: str, after: str) -> AsyncI
             yield event
 
 
-async def live(fanout: EventFanout, subscription: Subscription, *, after: str,
+async def live(subscription: Subscription, *, after: str,
                keep_alive: float) -> AsyncIterator[Event | None]:
     """Events newer than ``after`` from ``subscription`` (None: ``keep_alive`` seconds of silence).
 
     Subscribe BEFORE reading the history and skip here what the history already
     sent: an event written between the two is then in one or the other, never lost.
+    It does not unsubscribe: the stream that subscribed does, in its ``finally``.
+    (A generator left in the middle of an ``async for`` is closed whenever the loop
+    gets to it, so a ``finally`` here ran a second time, at no particular moment.)
     """
-    try:
-        while True:
-            event = await subscription.next(keep_alive)
-            if subscription.dropped and event is None:
-                return
-            if event is None or _after(event.id, after):
-                yield event
-                if event is not None:
-                    after = event.id
-    finally:
-        fanout.unsubscribe(subscription)
+    while True:
+        event = await subscription.next(keep_alive)
+        if subscription.dropped and event is None:
+            return
+        if event is None or _after(event.id, after):
+            yield event
+            if event is not None:
+                after = event.id
 
 
 async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: str,
@@ -294,7 +295,7 @@ async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: s
                     return
         if finished or subscription is None:
             return
-        async for event in live(fanout, subscription, after=position, keep_alive=keep_alive):
+        async for event in live(subscription, after=position, keep_alive=keep_alive):
             if event is None:
                 yield keep_alive_comment()
             else:  # the subscription holds this task's events only
@@ -318,7 +319,7 @@ async def queue_events(fanout: EventFanout, *, client: aioredis.Redis, stream_ke
             async for event in history(client, stream_key, after):
                 position = event.id
                 yield format_event(event)
-        async for event in live(fanout, subscription, after=position, keep_alive=keep_alive):
+        async for event in live(subscription, after=position, keep_alive=keep_alive):
             yield keep_alive_comment() if event is None else format_event(event)
     finally:
         fanout.unsubscribe(subscription)

@@ -126,7 +126,7 @@ async def dashboard_stream(request: Request, state: Backends, task_id: str | Non
                 yield message("queue", event_view(event), event.id)
         last_state, owed = 0.0, True  # owed: events arrived since the last state message
         last_sent = time.monotonic()
-        events = live(fanout, subscription, after=position, keep_alive=STATE_EVERY)
+        events = live(subscription, after=position, keep_alive=STATE_EVERY)
         while not getattr(request.app.state, "shutting_down", False):  # set by Ctrl-C (cli.py)
             since = time.monotonic() - last_state
             if only is None and (since >= STATE_EVERY or (owed and since >= STATE_AFTER_EVENTS)):

@@ -1,8 +1,9 @@
-"""The shared event reader hands each stream only what it asked for.
+"""The shared event reader hands each stream only what it asked for, and lets go of it once.
 
 Against the shared Redis, on a stream key of this test's own. Before: a task's stream
 subscribed to every event of the queue and threw the others away itself, so each of N
-open task streams was handed every event.
+open task streams was handed every event; and ``live()`` unsubscribed in its own
+``finally`` as well as the stream that had subscribed, twice per stream.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from session5_recovery.workers import Event
-from session6_api.sse import EventFanout, Subscription, task_events
+from session6_api import sse
+from session6_api.sse import EventFanout, Subscription, queue_events, task_events
 
 pytestmark = pytest.mark.redis
 WAIT = 10.0  # seconds: the bound of a wait that ends as soon as the event is there
@@ -152,6 +154,38 @@ def test_a_task_stream_is_handed_only_its_own_events(redis_url, queue_name):
     assert [line for line in sent if line.startswith("event: ")] == \
         ["event: claimed", "event: completed"]
     assert handed == [("A", "claimed"), ("A", "completed")]
+
+
+def test_a_stream_lets_go_of_its_subscription_exactly_once(redis_url, queue_name, monkeypatch):
+    """A queue stream that fell behind ends (``live()`` returns) and unsubscribes once:
+    ``live()`` used to unsubscribe in its own ``finally``, then the stream did it again."""
+    monkeypatch.setattr(sse, "SUBSCRIBER_BACKLOG", 1)  # one unread event is too far behind
+    calls: list[Subscription] = []
+
+    async def scenario(fanout: EventFanout, client: aioredis.Redis) -> list[str]:
+        unsubscribe = fanout.unsubscribe
+
+        def counted(subscription: Subscription) -> None:
+            calls.append(subscription)
+            unsubscribe(subscription)
+
+        fanout.unsubscribe = counted  # type: ignore[method-assign]
+        listening, _ = spy_on_subscriptions(fanout)
+        stream = queue_events(fanout, client=client, stream_key=fanout.stream_key, after=None,
+                              keep_alive=WAIT)
+        lines = asyncio.create_task(collect(stream))
+        await asyncio.wait_for(listening.wait(), WAIT)
+        # Two entries in one transaction: the reader gets both in one read and hands them
+        # over at once, so the second finds the mailbox full and the stream is dropped.
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.xadd(fanout.stream_key, {"event": "enqueued", "ts": "0", "task": "A"})
+            pipe.xadd(fanout.stream_key, {"event": "enqueued", "ts": "0", "task": "B"})
+            await pipe.execute()
+        return await asyncio.wait_for(lines, WAIT)
+
+    sent = run(scenario, redis_url, queue_name)
+    assert [line for line in sent if line.startswith("event: ")] == []  # dropped, not served
+    assert len(calls) == 1
 
 
 def test_unsubscribing_twice_changes_nothing_the_second_time(redis_url, queue_name):
