@@ -25,10 +25,11 @@ nothing needs ``unsafe-inline``), and no framing (clickjacking).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
+
+from .asgi_errors import send_json_error
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Sec-Fetch-Site values of a request the page did not make itself:
@@ -67,18 +68,18 @@ class BrowserSafety:
                    for k, v in scope.get("headers") or []}
         host = headers.get("host", "")
         if host_name(host) not in self.allowed_hosts:
-            await _refuse(send, 400, f"this server does not answer to the host name "
-                                     f"{host_name(host)[:100]!r}; use one of "
-                                     f"{', '.join(sorted(self.allowed_hosts))} (start it with "
-                                     f"--host NAME or set SESSION6_ALLOWED_HOSTS to add one)")
+            detail = (f"this server does not answer to the host name {host_name(host)[:100]!r}; "
+                      f"use one of {', '.join(sorted(self.allowed_hosts))} (start it with "
+                      f"--host NAME or set SESSION6_ALLOWED_HOSTS to add one)")
+            await send_json_error(send, 400, detail, SECURITY_HEADERS)
             return
         if scope["method"] in UNSAFE_METHODS:
             foreign = self.foreign_origin(headers, host)
             if foreign is not None:
-                await _refuse(send, 403, f"refused a {scope['method']} from another origin "
-                                         f"({foreign}): only this server's own pages, or "
-                                         f"clients that are not browsers (curl, scripts), may "
-                                         f"change its state")
+                detail = (f"refused a {scope['method']} from another origin ({foreign}): only "
+                          f"this server's own pages, or clients that are not browsers (curl, "
+                          f"scripts), may change its state")
+                await send_json_error(send, 403, detail, SECURITY_HEADERS)
                 return
         docs = scope["path"].startswith(DOCS_PATHS)
 
@@ -106,10 +107,3 @@ class BrowserSafety:
             return f"Origin: {origin[:100]}"
         return None
 
-
-async def _refuse(send: Any, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]})
-    await send({"type": "http.response.body", "body": body})

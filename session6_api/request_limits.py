@@ -9,10 +9,14 @@ much, or streams past the limit without announcing it, is refused.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
+from .asgi_errors import send_json_error
+
 Scope = dict[str, Any]
+# A refused body may be partly unread: the connection closes rather than read the rest
+# as the next request.
+CLOSE = [(b"connection", b"close")]
 
 
 class BodyTooLarge(Exception):
@@ -74,7 +78,7 @@ class BodySizeLimit:
                 # it turned our exception into its own 400. The answer is still ours.
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await _answer(send, *refusal)
+                    await send_json_error(send, *refusal, CLOSE)
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -84,7 +88,7 @@ class BodySizeLimit:
         except (BodyTooLarge, BodyTooSlow):
             if not started and refusal is not None:
                 started = True
-                await _answer(send, *refusal)
+                await send_json_error(send, *refusal, CLOSE)
 
     @property
     def too_large(self) -> str:
@@ -92,13 +96,4 @@ class BodySizeLimit:
                 f"(images go to POST /images, up to its own limit)")
 
     async def _refuse(self, send: Any) -> None:
-        await _answer(send, 413, self.too_large)
-
-
-async def _answer(send: Any, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+        await send_json_error(send, 413, self.too_large, CLOSE)

@@ -13,10 +13,12 @@ repeated. (Redis pub/sub could not do this: a message published while nobody
 listens is gone.)
 
 One reader per process (``EventFanout``): a single ``XREAD BLOCK`` loop on a
-connection of its own hands every new entry to every open stream, each through
-a bounded in-memory queue. A thousand open streams cost one Redis connection,
-not a thousand (a blocking ``XREAD`` per stream would hold a connection each,
-and redis-py's asyncio pool refuses the 101st with "Too many connections").
+connection of its own hands each new entry to the open streams that want it
+(a task's stream: that task's entries only; the queue's stream: all of them),
+each through a bounded in-memory queue. A thousand open streams cost one Redis
+connection, not a thousand (a blocking ``XREAD`` per stream would hold a
+connection each, and redis-py's asyncio pool refuses the 101st with "Too many
+connections").
 A stream only asks Redis itself for its history (a few short ``XRANGE`` calls
 when it opens), then listens to the reader. A client too slow to keep up is
 disconnected; its browser reconnects with ``Last-Event-ID`` and catches up from
@@ -94,8 +96,10 @@ def _after(a: str, b: str) -> bool:
 
 @dataclass(eq=False)
 class Subscription:
-    """One open stream's mailbox: the events the shared reader read since it subscribed."""
+    """One open stream's mailbox: the events the shared reader read since it subscribed,
+    only those of ``task_id`` if it names one."""
 
+    task_id: str | None = None  # None: every event of the queue
     queue: asyncio.Queue[Event | None] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_BACKLOG))
     dropped: bool = False  # it fell SUBSCRIBER_BACKLOG events behind: its stream ends
@@ -124,25 +128,56 @@ class EventFanout:
         self.stream_key = stream_key
         self.block_seconds = block_seconds
         self.position: str | None = None  # the newest id handed out (None: not started)
-        self.subscribers: set[Subscription] = set()
+        # Indexed by what they want, so that an event wakes only the streams that show it:
+        # a thousand open task streams are not each handed every event of the queue.
+        self.everything: set[Subscription] = set()
+        self.by_task: dict[str, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._throttled = ThrottledLog(log)
 
-    async def subscribe(self) -> Subscription:
-        """A new mailbox; every entry read from now on goes into it too.
+    async def subscribe(self, task_id: str | None = None) -> Subscription:
+        """A new mailbox; every entry read from now on goes into it too (with ``task_id``:
+        only the entries of that task).
 
         Call it inside the stream's generator, so that the generator's ``finally``
         always unsubscribes (a client that leaves before the first byte included).
+        Whoever subscribes unsubscribes, once: ``live()`` only reads the mailbox.
         """
         await self.start()
-        subscription = Subscription(start=self.position or "0-0")
-        self.subscribers.add(subscription)
+        subscription = Subscription(task_id=task_id, start=self.position or "0-0")
+        if task_id is None:
+            self.everything.add(subscription)
+        else:
+            self.by_task.setdefault(task_id, set()).add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        self.subscribers.discard(subscription)
+        """The reader stops filling ``subscription``; a second call changes nothing."""
+        self._forget(subscription)
+
+    @property
+    def subscribers(self) -> list[Subscription]:
+        """Every open mailbox, queue-wide and per task."""
+        return [*self.everything, *(s for group in self.by_task.values() for s in group)]
+
+    def _forget(self, subscription: Subscription) -> None:
+        """Take ``subscription`` out of the index, if it is still there (a dropped one was
+        taken out already, and is unsubscribed again when its stream ends)."""
+        if subscription.task_id is None:
+            self.everything.discard(subscription)
+            return
+        group = self.by_task.get(subscription.task_id)
+        if group is not None:
+            group.discard(subscription)
+            if not group:  # no empty sets left behind by the tasks that came and went
+                del self.by_task[subscription.task_id]
+
+    def _recipients(self, event: Event) -> list[Subscription]:
+        """The mailboxes ``event`` goes to: the queue-wide ones, and its task's."""
+        wanting_task = self.by_task.get(event.task_id, ()) if event.task_id else ()
+        return [*self.everything, *wanting_task]
 
     async def start(self) -> None:
         """Start the reader if it is not running; a Redis outage raises (a route's 503)."""
@@ -150,7 +185,8 @@ class EventFanout:
         # A new event loop (a test client started again) needs a reader of its own.
         if self._task is None or self._task.done() or self._loop is not loop:
             self._loop = loop
-            self.subscribers.clear()
+            self.everything.clear()
+            self.by_task.clear()
             self._ready = loop.create_future()
             self._task = asyncio.create_task(self._run(self._ready), name="sse-fanout")
         await asyncio.shield(self._ready)
@@ -186,13 +222,13 @@ class EventFanout:
 
     def _deliver(self, event: Event) -> None:
         self.position = event.id
-        for subscription in list(self.subscribers):
+        for subscription in self._recipients(event):
             try:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
                 # Too slow: end its stream; the browser reconnects with Last-Event-ID.
                 subscription.dropped = True
-                self.subscribers.discard(subscription)
+                self._forget(subscription)
                 with contextlib.suppress(asyncio.QueueEmpty):
                     subscription.queue.get_nowait()
                 subscription.queue.put_nowait(None)
@@ -218,24 +254,24 @@ async def history(client: aioredis.Redis, stream_key: str, after: str) -> AsyncI
             yield event
 
 
-async def live(fanout: EventFanout, subscription: Subscription, *, after: str,
+async def live(subscription: Subscription, *, after: str,
                keep_alive: float) -> AsyncIterator[Event | None]:
     """Events newer than ``after`` from ``subscription`` (None: ``keep_alive`` seconds of silence).
 
     Subscribe BEFORE reading the history and skip here what the history already
     sent: an event written between the two is then in one or the other, never lost.
+    It does not unsubscribe: the stream that subscribed does, in its ``finally``.
+    (A generator left in the middle of an ``async for`` is closed whenever the loop
+    gets to it, so a ``finally`` here ran a second time, at no particular moment.)
     """
-    try:
-        while True:
-            event = await subscription.next(keep_alive)
-            if subscription.dropped and event is None:
-                return
-            if event is None or _after(event.id, after):
-                yield event
-                if event is not None:
-                    after = event.id
-    finally:
-        fanout.unsubscribe(subscription)
+    while True:
+        event = await subscription.next(keep_alive)
+        if subscription.dropped and event is None:
+            return
+        if event is None or _after(event.id, after):
+            yield event
+            if event is not None:
+                after = event.id
 
 
 async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: str,
@@ -250,7 +286,7 @@ async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: s
     position = after or "0-0"
     subscription = None
     try:
-        subscription = None if finished else await fanout.subscribe()
+        subscription = None if finished else await fanout.subscribe(task_id)
         async for event in history(client, stream_key, position):
             position = event.id
             if event.task_id == task_id:
@@ -259,10 +295,10 @@ async def task_events(client: aioredis.Redis, fanout: EventFanout, stream_key: s
                     return
         if finished or subscription is None:
             return
-        async for event in live(fanout, subscription, after=position, keep_alive=keep_alive):
+        async for event in live(subscription, after=position, keep_alive=keep_alive):
             if event is None:
                 yield keep_alive_comment()
-            elif event.task_id == task_id:
+            else:  # the subscription holds this task's events only
                 yield format_event(event)
                 if event.name in TERMINAL_EVENTS:
                     return
@@ -283,7 +319,7 @@ async def queue_events(fanout: EventFanout, *, client: aioredis.Redis, stream_ke
             async for event in history(client, stream_key, after):
                 position = event.id
                 yield format_event(event)
-        async for event in live(fanout, subscription, after=position, keep_alive=keep_alive):
+        async for event in live(subscription, after=position, keep_alive=keep_alive):
             yield keep_alive_comment() if event is None else format_event(event)
     finally:
         fanout.unsubscribe(subscription)

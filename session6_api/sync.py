@@ -30,12 +30,17 @@ from typing import Any
 
 import redis
 
-from session5_recovery.workers import Event, RedisTaskQueue
+from session5_recovery.workers import Event, RedisTaskQueue, Task
 
 from .store import TaskStore, sortable_event_id
 from .vocabulary import STATUS_OF_EVENT, TERMINAL_EVENTS
 
 log = logging.getLogger(__name__)
+
+# Rows per page of a reconciliation: one database query, then one pipelined read of
+# their task hashes (one round trip to Redis, not one per row), then one transaction.
+# Bounded, so that neither the reply nor the transaction grows with the table.
+RECONCILE_CHUNK = 500
 
 
 def changes_for(event: Event) -> dict[str, Any]:
@@ -109,11 +114,12 @@ class EventSync:
         oldest_kept, _ = bounds
         return sortable_event_id(oldest_kept) > sortable_event_id(position)
 
-    def reconcile(self, page: int = 1000) -> str:
+    def reconcile(self, page: int = RECONCILE_CHUNK) -> str:
         """Set every unfinished row from its task hash in Redis; returns the fence id used.
 
         Every unfinished row, page after page: any of them may have had its events
-        trimmed away, however many there are.
+        trimmed away, however many there are. Each page's hashes are read in one
+        pipeline: a round trip to Redis per ``page`` rows, not one per row.
         """
         # The newest id the stream ever gave out, read BEFORE the hashes: whatever
         # happens after this read gets a larger id, so its event still applies.
@@ -123,10 +129,8 @@ class EventSync:
         while True:
             rows = self.store.unfinished_ids(page, after=after)
             updates = []
-            for _created, task_id in rows:
-                task = self.queue.get_task_info(task_id)  # read after the fence id: newer or equal
-                if task is None:
-                    continue
+            # Read after the fence id: each hash is as new as the fence, or newer.
+            for task_id, task in self.read_tasks([task_id for _created, task_id in rows]):
                 updates.append((task_id, fence, {
                     "status": str(task.status), "attempts": task.attempts, "error": task.error,
                     "worker_id": task.worker_id, "started_at": task.started_at,
@@ -139,6 +143,22 @@ class EventSync:
             log.warning("event sync: the stream was trimmed past our position; %d rows set "
                         "from Redis", changed)
         return fence
+
+    def read_tasks(self, task_ids: list[str]) -> list[tuple[str, Task]]:
+        """(id, task) for each of ``task_ids`` Redis has a task hash for, in one pipeline.
+
+        What ``get_task_info`` answers for one id, for many in one round trip: an id
+        with no hash, or whose key holds something else (written by hand), is left out.
+        """
+        if not task_ids:
+            return []
+        pipe = self.queue.client.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hgetall(self.queue.keys.task(task_id))
+        replies = pipe.execute(raise_on_error=False)  # a wrong type comes back as an error
+        return [(task_id, Task.from_fields(fields))
+                for task_id, fields in zip(task_ids, replies, strict=True)
+                if fields and not isinstance(fields, redis.ResponseError)]
 
     def apply(self, events: list[Event]) -> int:
         """Apply events in one transaction; how many rows changed (an unknown task or an

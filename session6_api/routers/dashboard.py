@@ -115,7 +115,9 @@ async def dashboard_stream(request: Request, state: Backends, task_id: str | Non
     reader, with state messages in between."""
     only = TaskHistory(task_id) if task_id else None
     fanout = state.fanout
-    subscription = await fanout.subscribe()  # before the history: no event falls between
+    # Before the history: no event falls between. Queue-wide even for one task's page: it
+    # also shows the worker_lost of the worker that held the task, which names no task.
+    subscription = await fanout.subscribe()
     try:
         yield "retry: 1000\n\n"  # reconnect after one second (the browser sends Last-Event-ID)
         async for event in history(state.aredis, state.queue.keys.events, position):
@@ -124,7 +126,7 @@ async def dashboard_stream(request: Request, state: Backends, task_id: str | Non
                 yield message("queue", event_view(event), event.id)
         last_state, owed = 0.0, True  # owed: events arrived since the last state message
         last_sent = time.monotonic()
-        events = live(fanout, subscription, after=position, keep_alive=STATE_EVERY)
+        events = live(subscription, after=position, keep_alive=STATE_EVERY)
         while not getattr(request.app.state, "shutting_down", False):  # set by Ctrl-C (cli.py)
             since = time.monotonic() - last_state
             if only is None and (since >= STATE_EVERY or (owed and since >= STATE_AFTER_EVENTS)):

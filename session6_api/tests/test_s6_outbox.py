@@ -199,3 +199,81 @@ def test_a_follower_behind_a_trimmed_stream_reconciles_from_redis(config):
     finally:
         store.close()
         queue.close()
+
+
+class RoundTrips:
+    """Counts the requests a redis-py client sends to the server: one per command, and
+    one per pipeline however many commands it carries."""
+
+    def __init__(self, client, monkeypatch) -> None:
+        self.count = 0
+        execute_command, pipeline = client.execute_command, client.pipeline
+
+        def counted_command(*args, **options):
+            self.count += 1
+            return execute_command(*args, **options)
+
+        def counted_pipeline(*args, **kwargs):
+            pipe = pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            def counted_execute(*execute_args, **execute_kwargs):
+                self.count += 1
+                return execute(*execute_args, **execute_kwargs)
+
+            pipe.execute = counted_execute
+            return pipe
+
+        monkeypatch.setattr(client, "execute_command", counted_command)
+        monkeypatch.setattr(client, "pipeline", counted_pipeline)
+
+    def of(self, action) -> int:
+        """How many round trips ``action()`` made."""
+        before = self.count
+        action()
+        return self.count - before
+
+
+def row_as_redis_says(store: TaskStore, queue, task_id: str) -> tuple:
+    """(status, attempts, error, worker, started, finished) of the row, and as Redis has it."""
+    row, task = store.get(task_id), queue.get_task_info(task_id)
+    mine = (row.status, row.attempts, row.error, row.worker_id, row.started_at, row.finished_at)
+    if task is None:
+        return mine, mine  # nothing in Redis to copy: the row stays as it was
+    return mine, (str(task.status), task.attempts, task.error, task.worker_id, task.started_at,
+                  task.finished_at)
+
+
+def test_reconcile_reads_the_task_hashes_in_one_round_trip_per_chunk(config, monkeypatch):
+    """Before: one HGETALL round trip per unfinished row (1,200 rows: 1,200 round trips)."""
+    from session6_api.queue_ops import enqueue
+
+    store, queue = open_store(config), open_queue(config)
+    try:
+        done, running, waiting, absent, not_a_hash = (make_row(store) for _ in range(5))
+        for task_id in (done, running, waiting):
+            enqueue(queue, {"type": "noop"}, task_id=task_id)
+        assert queue.get_task("worker-1", timeout=0).id == done
+        queue.mark_completed(done, {"ok": True}, worker_id="worker-1")
+        assert queue.get_task("worker-2", timeout=0).id == running
+        queue.client.set(queue.keys.task(not_a_hash), "written by hand")
+        follower = EventSync(store, queue)
+        trips = RoundTrips(queue.client, monkeypatch)
+
+        with_five = trips.of(follower.reconcile)
+        for task_id in (done, running, waiting, absent, not_a_hash):
+            mine, in_redis = row_as_redis_says(store, queue, task_id)
+            assert mine == in_redis, task_id
+        assert store.get(done).status == "completed"
+        assert store.get(running).status == "processing"
+
+        for task_id in [make_row(store) for _ in range(40)]:
+            enqueue(queue, {"type": "noop"}, task_id=task_id)
+        unfinished = len(store.unfinished_ids(1000))
+        assert unfinished == 44
+        assert trips.of(follower.reconcile) == with_five  # 44 rows, not 4 rows: as many trips
+        # A smaller chunk: one more round trip per chunk of rows (44 rows in 5 chunks of 10).
+        assert trips.of(lambda: follower.reconcile(page=10)) == with_five + 4
+    finally:
+        store.close()
+        queue.close()
