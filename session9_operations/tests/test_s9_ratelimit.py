@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from session5_recovery.workers import RedisTaskQueue, TaskStatus
+from session9_operations.__main__ import main
 from session9_operations.ratelimit import (
     RateLimit,
     RateLimiter,
@@ -155,3 +156,38 @@ def test_the_command_line_refuses_a_zero_limit_in_one_line(redis_url, queue_name
     assert result.returncode == 2
     assert result.stderr == ("error: a rate limit must allow at least 1 task per window, got "
                              "limit=0; to stop a task type altogether, pause the queue instead\n")
+
+
+class TestCommandLine:
+    """``python -m session9_operations ratelimit ...``, through its ``main``."""
+
+    def run(self, capsys, redis_url, queue_name, *words):
+        code = main(["--redis-url", redis_url, "--queue", queue_name, "ratelimit", *words])
+        return code, capsys.readouterr()
+
+    @pytest.mark.parametrize("text", ["-3/s", "-1/m", "-2/0.5"])
+    def test_a_negative_limit_needs_no_double_dash_and_gets_our_own_line(
+            self, capsys, redis_url, redis_client, queue_name, text):
+        code, out = self.run(capsys, redis_url, queue_name, "set", "email", text)
+        count = text.split("/")[0]
+        assert (code, out.out) == (2, "")
+        assert out.err == (f"error: a rate limit must allow at least 1 task per window, got "
+                           f"limit={count}; to stop a task type altogether, pause the queue "
+                           f"instead\n")
+        assert RateLimiter(RedisTaskQueue(client=redis_client, queue_name=queue_name)).limits() == {}
+
+    def test_a_good_limit_is_set_and_listed(self, capsys, redis_url, queue_name):
+        assert self.run(capsys, redis_url, queue_name, "set", "email", "10/m") == (0, ("email: 10 per 60 s\n", ""))
+        assert self.run(capsys, redis_url, queue_name, "list")[1].out == "email: 10 per 60 s\n"
+
+    def test_an_unknown_option_is_still_refused_by_argparse(self, capsys, redis_url, queue_name):
+        with pytest.raises(SystemExit) as stopped:
+            self.run(capsys, redis_url, queue_name, "set", "email", "10/m", "--fast")
+        assert stopped.value.code == 2
+        assert "unrecognized arguments: --fast" in capsys.readouterr().err
+
+    def test_remove_without_a_type_is_a_usage_line(self, capsys, redis_url, queue_name):
+        with pytest.raises(SystemExit) as stopped:
+            self.run(capsys, redis_url, queue_name, "remove")
+        assert stopped.value.code == 2
+        assert "error: ratelimit remove TASK_TYPE" in capsys.readouterr().err
