@@ -129,6 +129,25 @@ class TestAtClaimTime:
                    queue.get_task_info(i).status == TaskStatus.DELAYED]
         assert len(delayed) == 2 and all(t.attempts == 0 for t in delayed)
 
+    def test_a_deferred_task_is_forgotten_by_the_queue_object(self, queue, limiter):
+        # The queue object remembers each task it claimed until it is finished; a task
+        # sent back to wait for a slot is not finished, and must not be remembered.
+        limiter.set("email", RateLimit(1, 600.0))
+        queue.add_tasks([{"type": "email", "n": i} for i in range(20)])
+        worker = OperationsWorker("w1", queue, handlers=_registry([]), log=None)
+        worker.start(burst=True, max_tasks=20, handle_signals=False)
+        assert worker.deferred == 19
+        assert queue._claimed == {}
+
+    def test_a_task_taken_away_before_its_check_is_forgotten_too(self, queue, limiter):
+        queue.add_task({"type": "email", "n": 0})
+        worker = OperationsWorker("w1", queue, handlers=_registry([]), log=None)
+        queue.register_worker("w1")
+        task = queue.get_task("w1", timeout=0)
+        queue.client.lrem(queue.keys.processing("w1"), 1, task.id)  # another worker's reaper
+        assert worker.process(task) == "refused"
+        assert queue._claimed == {}
+
     def test_prefetch_is_refused_with_one_line(self, queue):
         with pytest.raises(ValueError, match="prefetch=1"):
             OperationsWorker("w1", queue, prefetch=4, log=None)
