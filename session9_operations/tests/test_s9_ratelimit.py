@@ -72,6 +72,18 @@ class TestSlidingWindow:
         assert max_starts_in_any_window(starts, 10.0) == 3
         assert len(starts) == 3 * 5  # and it does use its budget: 50 s, 3 per 10 s
 
+    def test_the_window_edge_is_exact_at_todays_clock(self, queue):
+        # Lua prints a number with 14 significant digits: an epoch time is then rounded
+        # to 0.1 ms, and a start 20 µs inside the window was dropped from it.
+        now = [1_718_000_000.00008]
+        limiter = RateLimiter(queue, clock=lambda: now[0])
+        limiter.set("email", RateLimit(1, 10.0))
+        assert limiter.acquire("email", "first").outcome == "allowed"
+        now[0] = 1_718_000_010.00006  # the first start is 20 µs inside [now - 10, now)
+        refused = limiter.acquire("email", "second")
+        assert refused.outcome == "limited"
+        assert refused.at == pytest.approx(1_718_000_010.00008, rel=0, abs=1e-6)
+
     def test_types_without_a_limit_and_other_types_are_not_counted(self, limiter):
         for i in range(10):
             assert limiter.acquire("image", f"i{i}").outcome == "unlimited"
