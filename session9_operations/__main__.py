@@ -50,28 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     rules.add_argument("action", choices=["check", "test"])
     rules.add_argument("file", nargs="?", type=Path,
                        help="a rule file (check) or a rule test file (test); default: ours")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "ratelimit":
+        unknown = take_negative_limit(args, unknown)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "serve":
         return run_server(args)
     if args.command == "rules":
         return run_rules(args.action, args.file)
 
-    queue = RedisTaskQueue.connect(args.redis_url, queue_name=args.queue)
     if args.command == "ratelimit":
-        limiter = RateLimiter(queue)
-        try:
-            if args.action == "set":
-                if not args.task_type or not args.limit:
-                    parser.error("ratelimit set TASK_TYPE COUNT/WINDOW, e.g. ratelimit set email 10/m")
-                limiter.set(args.task_type, RateLimit.parse(args.limit))
-            elif args.action == "remove":
-                limiter.remove(args.task_type)
-        except RateLimitError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        for kind, rate in sorted(limiter.limits().items()):
-            print(f"{kind}: {rate.limit} per {rate.per:g} s")
-        return 0
+        return run_ratelimit(parser, args)
+    queue = RedisTaskQueue.connect(args.redis_url, queue_name=args.queue)
     try:
         policy = ScalePolicy(args.min_workers, args.max_workers, args.per_worker, args.max_age,
                              args.cooldown)
@@ -88,6 +79,43 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         fleet.stop()
+    return 0
+
+
+def take_negative_limit(args: argparse.Namespace, unknown: list[str]) -> list[str]:
+    """``ratelimit set email -3/s``: argparse reads ``-3/s`` as an option it does not know.
+
+    It is the limit (a wrong one): take it back, so that our own check answers what is
+    wrong with it instead of argparse's "unrecognized arguments". What is still unknown
+    is returned for argparse to refuse.
+    """
+    if (args.limit is None and args.task_type is not None and unknown
+            and unknown[0].startswith("-") and not unknown[0].startswith("--")):
+        args.limit = unknown[0]
+        return unknown[1:]
+    return unknown
+
+
+def run_ratelimit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """set, remove or list the limits; a limit is checked before Redis is asked."""
+    limit = None
+    if args.action == "set":
+        if not args.task_type or not args.limit:
+            parser.error("ratelimit set TASK_TYPE COUNT/WINDOW, e.g. ratelimit set email 10/m")
+        try:
+            limit = RateLimit.parse(args.limit)
+        except RateLimitError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if args.action == "remove" and not args.task_type:
+        parser.error("ratelimit remove TASK_TYPE, e.g. ratelimit remove email")
+    limiter = RateLimiter(RedisTaskQueue.connect(args.redis_url, queue_name=args.queue))
+    if limit is not None:
+        limiter.set(args.task_type, limit)
+    elif args.action == "remove":
+        limiter.remove(args.task_type)
+    for kind, rate in sorted(limiter.limits().items()):
+        print(f"{kind}: {rate.limit} per {rate.per:g} s")
     return 0
 
 

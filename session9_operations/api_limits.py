@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/static")
 
 
+def budget_key(prefix: str, kind: str, who: str) -> str:
+    """``{q}:api:<kind>:<who>``: the window of one client's requests (a sorted set)."""
+    return f"{prefix}api:{kind}:{who}"
+
+
+def budgets_pattern(prefix: str) -> str:
+    """SCAN pattern of every client's window (for ``clear``)."""
+    return f"{prefix}api:*"
+
+
 def client_key(scope: dict[str, Any]) -> tuple[str, str]:
     """("token", digest) for a Bearer token, else ("address", the peer's address).
 
@@ -66,7 +76,7 @@ class ClientRateLimit:
         kind, who = client_key(scope)
         try:
             reply = await self._script(
-                keys=[f"{self.prefix}api:{kind}:{who}"],
+                keys=[budget_key(self.prefix, kind, who)],
                 args=["take", repr(self.clock()), self.budget.limit, repr(self.budget.per),
                       uuid.uuid4().hex])
         except (redis.RedisError, OSError) as error:

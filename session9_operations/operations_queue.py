@@ -20,9 +20,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from session5_recovery.workers import Recovery, RedisTaskQueue
+from session5_recovery.workers.redis_task_queue import COMMAND_CHUNK
 from session8_workflows.workflow_queue import WorkflowQueue
 
+from .api_limits import budgets_pattern
 from .outbox import deliver_owed, outbox_key, settle
+from .ratelimit import limits_key, starts_pattern
 from .webhooks import check_webhook_url, delivered_key
 
 
@@ -57,9 +60,13 @@ class OperationsQueue(RedisTaskQueue):
         return done
 
     def clear(self) -> int:
-        """Session 5's clear, and this session's webhook keys (the outbox, the delivered count)."""
-        return super().clear() + self.client.unlink(outbox_key(self.keys),
-                                                    delivered_key(self.keys))
+        """Session 5's clear, and this session's keys: the webhook outbox and delivered
+        count, the rate limits and each task type's window, each API client's window."""
+        deleted = super().clear() + self.client.unlink(
+            outbox_key(self.keys), delivered_key(self.keys), limits_key(self.keys))
+        for pattern in (starts_pattern(self.keys), budgets_pattern(self.keys.prefix)):
+            deleted += unlink_matching(self.client, pattern)
+        return deleted
 
 
 class WorkflowOperationsQueue(OperationsQueue, WorkflowQueue):
@@ -72,6 +79,24 @@ class WorkflowOperationsQueue(OperationsQueue, WorkflowQueue):
     the fleet's rate limits, and the workflow's ``workflow_progress`` events draw its
     bar on session 6's dashboard.
     """
+
+
+def unlink_matching(client: Any, pattern: str) -> int:
+    """UNLINK the keys matching ``pattern``, a chunk at a time as SCAN finds them; how many.
+
+    SCAN, never KEYS: KEYS walks the whole keyspace in one command and blocks every
+    other client meanwhile; SCAN walks it in small steps. A key SCAN returns twice is
+    simply not counted the second time (UNLINK of a missing key counts 0).
+    """
+    deleted, chunk = 0, []
+    for key in client.scan_iter(match=pattern, count=1000):
+        chunk.append(key)
+        if len(chunk) == COMMAND_CHUNK:
+            deleted += client.unlink(*chunk)
+            chunk = []
+    if chunk:
+        deleted += client.unlink(*chunk)
+    return deleted
 
 
 def _check_webhook(data: Any) -> None:

@@ -27,10 +27,18 @@
 --   REPLY: {"allowed", now} | {"unlimited"} | {"deferred", due} | {"not_mine"}
 local command, now = ARGV[1], tonumber(ARGV[2])
 
+-- A time as text, every digit kept. Lua's tostring keeps 14 significant digits: today's
+-- epoch seconds (ten digits) would be rounded to 0.1 ms, and a start a few microseconds
+-- inside the window would be dropped from it. (A number handed to redis.call as it is
+-- keeps all its digits: Redis prints it itself.)
+local function exact(t)
+    return string.format("%.17g", t)
+end
+
 -- The sliding window itself: admit `member` into `starts_key` if it has room.
 local function take(starts_key, limit, window, member)
     -- A start at exactly now - window has left: the window is [now - window, now).
-    redis.call("ZREMRANGEBYSCORE", starts_key, "-inf", tostring(now - window))
+    redis.call("ZREMRANGEBYSCORE", starts_key, "-inf", exact(now - window))
     if redis.call("ZCARD", starts_key) < limit then
         redis.call("ZADD", starts_key, now, member)
         redis.call("PEXPIRE", starts_key, math.ceil(window * 1000) + 1000)
@@ -38,7 +46,7 @@ local function take(starts_key, limit, window, member)
     end
     -- Full: the oldest start in the window leaves it at oldest + window.
     local oldest = redis.call("ZRANGE", starts_key, 0, 0, "WITHSCORES")
-    return {"limited", tostring(tonumber(oldest[2]) + window)}
+    return {"limited", exact(tonumber(oldest[2]) + window)}
 end
 
 -- The window of task type `kind`, with its limit from the hash of limits ("unlimited": none).

@@ -96,6 +96,11 @@ def starts_key(keys: QueueKeys, task_type: str) -> str:
     return f"{keys.prefix}ratelimit:{task_type}"
 
 
+def starts_pattern(keys: QueueKeys) -> str:
+    """SCAN pattern of every task type's window (for ``clear``)."""
+    return starts_key(keys, "*")
+
+
 class RateLimiter:
     """The limits of one queue, kept in Redis; ``set("email", RateLimit(10, 60))``."""
 

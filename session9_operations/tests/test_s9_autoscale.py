@@ -7,8 +7,10 @@ import time
 from collections import Counter
 
 import pytest
+import redis
 
 from session5_recovery.workers import RecoverySettings, RedisTaskQueue
+from session5_recovery.workers.redis_task_queue import TEXT_REPLIES
 from session9_operations.autoscale import (
     Autoscaler,
     ScalePolicy,
@@ -74,6 +76,70 @@ def test_a_prefetching_worker_hides_the_backlog(redis_client, queue_name):
     assert decide(seen, POLICY, ScaleState(), 0).target == 1  # nothing to scale for...
     counted = ScalePolicy(**{**POLICY.__dict__, "count_prefetched": True})
     assert decide(seen, counted, ScaleState(), 0).target == 5  # ...unless held work counts
+
+
+def read_signals_one_by_one(queue, now):
+    """The signals as they were read before: one question to Redis at a time (the reference)."""
+    oldest = 0.0
+    for priority_list in (queue.keys.pending_high, queue.keys.pending, queue.keys.pending_low):
+        task_id = queue.client.lindex(priority_list, -1)
+        task = queue.get_task_info(task_id) if task_id else None
+        if task is not None and task.created_at is not None:
+            oldest = max(oldest, now - task.created_at)
+    live = [w for w in queue.workers() if w.alive]
+    return Signals(queue.get_stats()["pending"], oldest, len(live),
+                   sum(1 for w in live if w.in_flight),
+                   sum(max(0, len(w.in_flight) - 1) for w in live)), live
+
+
+def counting_round_trips(redis_url):
+    """A client that counts its round trips: each command, or each pipeline, is one write."""
+    client = redis.Redis.from_url(redis_url, **TEXT_REPLIES)
+    sent: list[bytes] = []
+    base = client.connection_pool.connection_class
+
+    class CountingConnection(base):
+        def send_packed_command(self, command, check_health=True):
+            sent.append(command)
+            return super().send_packed_command(command, check_health)
+
+    client.connection_pool.connection_class = CountingConnection
+    return client, sent
+
+
+@pytest.mark.redis
+def test_the_signals_are_read_in_two_round_trips_with_the_same_values(redis_url, queue_name,
+                                                                       fake_clock):
+    client, sent = counting_round_trips(redis_url)
+    queue = RedisTaskQueue(client=client, queue_name=queue_name,
+                           settings=RecoverySettings(heartbeat_ttl=30, clock=fake_clock))
+    queue.add_tasks([{"type": "noop"} for _ in range(3)], priority="low")
+    fake_clock.advance(40)
+    queue.add_tasks([{"type": "noop"} for _ in range(4)])
+    fake_clock.advance(15)
+    queue.add_tasks([{"type": "noop"} for _ in range(2)], priority="high")
+    for worker in ("busy", "idle", "gone"):
+        queue.register_worker(worker)
+    queue.get_tasks("busy", 3, timeout=0)  # the high ones, and the oldest normal one
+    client.delete(queue.keys.heartbeat("gone"))  # its heartbeat expired
+    client.rpush(queue.keys.pending_low, "no-such-task")  # an id without its hash: no age
+    now = fake_clock() + 7
+
+    expected, expected_live = read_signals_one_by_one(queue, now)
+    read_signals(queue, now)  # the connection is opened (and says hello) outside the count
+    sent.clear()
+    seen, live = read_signals(queue, now)
+    round_trips = len(sent)
+
+    assert round_trips <= 2, "one look at the queue, at most two round trips"
+    assert seen == expected
+    # The low list's claim end holds an id without a hash: the normal list's is the oldest.
+    assert (seen.backlog, seen.workers, seen.busy, seen.prefetched) == (7, 2, 1, 2)
+    assert seen.oldest_age == pytest.approx(22.0)
+    assert ([(w.worker_id, w.last_seen, w.in_flight) for w in live]
+            == [(w.worker_id, w.last_seen, w.in_flight) for w in expected_live])
+    assert all(0 < w.ttl_left <= 30 for w in live)
+    client.close()
 
 
 FAST = RecoverySettings(heartbeat_interval=0.2, heartbeat_ttl=2.0, reap_interval=0.1,

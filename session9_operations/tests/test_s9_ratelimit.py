@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from session5_recovery.workers import RedisTaskQueue, TaskStatus
+from session9_operations.__main__ import main
 from session9_operations.ratelimit import (
     RateLimit,
     RateLimiter,
@@ -71,6 +72,18 @@ class TestSlidingWindow:
         assert max_starts_in_any_window(starts, 10.0) == 3
         assert len(starts) == 3 * 5  # and it does use its budget: 50 s, 3 per 10 s
 
+    def test_the_window_edge_is_exact_at_todays_clock(self, queue):
+        # Lua prints a number with 14 significant digits: an epoch time is then rounded
+        # to 0.1 ms, and a start 20 µs inside the window was dropped from it.
+        now = [1_718_000_000.00008]
+        limiter = RateLimiter(queue, clock=lambda: now[0])
+        limiter.set("email", RateLimit(1, 10.0))
+        assert limiter.acquire("email", "first").outcome == "allowed"
+        now[0] = 1_718_000_010.00006  # the first start is 20 µs inside [now - 10, now)
+        refused = limiter.acquire("email", "second")
+        assert refused.outcome == "limited"
+        assert refused.at == pytest.approx(1_718_000_010.00008, rel=0, abs=1e-6)
+
     def test_types_without_a_limit_and_other_types_are_not_counted(self, limiter):
         for i in range(10):
             assert limiter.acquire("image", f"i{i}").outcome == "unlimited"
@@ -128,6 +141,25 @@ class TestAtClaimTime:
                    queue.get_task_info(i).status == TaskStatus.DELAYED]
         assert len(delayed) == 2 and all(t.attempts == 0 for t in delayed)
 
+    def test_a_deferred_task_is_forgotten_by_the_queue_object(self, queue, limiter):
+        # The queue object remembers each task it claimed until it is finished; a task
+        # sent back to wait for a slot is not finished, and must not be remembered.
+        limiter.set("email", RateLimit(1, 600.0))
+        queue.add_tasks([{"type": "email", "n": i} for i in range(20)])
+        worker = OperationsWorker("w1", queue, handlers=_registry([]), log=None)
+        worker.start(burst=True, max_tasks=20, handle_signals=False)
+        assert worker.deferred == 19
+        assert queue._claimed == {}
+
+    def test_a_task_taken_away_before_its_check_is_forgotten_too(self, queue, limiter):
+        queue.add_task({"type": "email", "n": 0})
+        worker = OperationsWorker("w1", queue, handlers=_registry([]), log=None)
+        queue.register_worker("w1")
+        task = queue.get_task("w1", timeout=0)
+        queue.client.lrem(queue.keys.processing("w1"), 1, task.id)  # another worker's reaper
+        assert worker.process(task) == "refused"
+        assert queue._claimed == {}
+
     def test_prefetch_is_refused_with_one_line(self, queue):
         with pytest.raises(ValueError, match="prefetch=1"):
             OperationsWorker("w1", queue, prefetch=4, log=None)
@@ -155,3 +187,38 @@ def test_the_command_line_refuses_a_zero_limit_in_one_line(redis_url, queue_name
     assert result.returncode == 2
     assert result.stderr == ("error: a rate limit must allow at least 1 task per window, got "
                              "limit=0; to stop a task type altogether, pause the queue instead\n")
+
+
+class TestCommandLine:
+    """``python -m session9_operations ratelimit ...``, through its ``main``."""
+
+    def run(self, capsys, redis_url, queue_name, *words):
+        code = main(["--redis-url", redis_url, "--queue", queue_name, "ratelimit", *words])
+        return code, capsys.readouterr()
+
+    @pytest.mark.parametrize("text", ["-3/s", "-1/m", "-2/0.5"])
+    def test_a_negative_limit_needs_no_double_dash_and_gets_our_own_line(
+            self, capsys, redis_url, redis_client, queue_name, text):
+        code, out = self.run(capsys, redis_url, queue_name, "set", "email", text)
+        count = text.split("/")[0]
+        assert (code, out.out) == (2, "")
+        assert out.err == (f"error: a rate limit must allow at least 1 task per window, got "
+                           f"limit={count}; to stop a task type altogether, pause the queue "
+                           f"instead\n")
+        assert RateLimiter(RedisTaskQueue(client=redis_client, queue_name=queue_name)).limits() == {}
+
+    def test_a_good_limit_is_set_and_listed(self, capsys, redis_url, queue_name):
+        assert self.run(capsys, redis_url, queue_name, "set", "email", "10/m") == (0, ("email: 10 per 60 s\n", ""))
+        assert self.run(capsys, redis_url, queue_name, "list")[1].out == "email: 10 per 60 s\n"
+
+    def test_an_unknown_option_is_still_refused_by_argparse(self, capsys, redis_url, queue_name):
+        with pytest.raises(SystemExit) as stopped:
+            self.run(capsys, redis_url, queue_name, "set", "email", "10/m", "--fast")
+        assert stopped.value.code == 2
+        assert "unrecognized arguments: --fast" in capsys.readouterr().err
+
+    def test_remove_without_a_type_is_a_usage_line(self, capsys, redis_url, queue_name):
+        with pytest.raises(SystemExit) as stopped:
+            self.run(capsys, redis_url, queue_name, "remove")
+        assert stopped.value.code == 2
+        assert "error: ratelimit remove TASK_TYPE" in capsys.readouterr().err
