@@ -236,7 +236,6 @@ end
 -- The read of one claim candidate `id`: the fields a claim needs (nil: no task behind
 -- it, or not a hash), and, when it cannot be claimed, why: finished (its id was pushed
 -- in again by hand), or a counter that is not a whole number (its name and value).
-local FINISHED = {completed = true, dead_lettered = true, cancelled = true}
 local function read_candidate(id)
     -- pcall: a key of the wrong type is an error reply here, not a failed script. The
     -- key may be read before the id is checked: whatever follows "{q}:task:" in a key,
@@ -248,8 +247,9 @@ local function read_candidate(id)
     if f.err or not (f[5] == id or (plausible_id(id) and (f[1] or f[2] or f[3] or f[4]))) then
         return nil
     end
-    local bad_field, bad_value = malformed_field(f)
-    return f, FINISHED[f[7]] and f[7], bad_field, bad_value
+    local status, bad_field, bad_value = f[7], malformed_field(f)
+    local finished = (status == "completed" or status == "dead_lettered" or status == "cancelled")
+    return f, finished and status, bad_field, bad_value
 end
 
 --- claim_candidates
@@ -338,14 +338,21 @@ local function claim_batch(worker, max_tasks_text, ttl_ms, reply)
     return reply
 end
 
+--- read_finish
+-- What a completion's fence reads (a read: errors, if the hash has the wrong type,
+-- before anything is written).
+local function read_finish(key)
+    return redis.call("HMGET", key, "status", "attempts", "finished_by")
+end
+
 --- complete_one
 -- Record the success of attempt `attempt` of task `id` (hash `key`, read as `t` by
--- read_task), fenced: only if the id is still in THIS worker's list (MINE) and this is
+-- read_finish), fenced: only if the id is still in THIS worker's list (MINE) and this is
 -- the attempt it claimed. Returns "completed", "already" (a resend of a completion
 -- that got through) or "refused" (no longer ours: nothing is written). The caller
 -- appends a completed id to the completed list.
 local function complete_one(worker, id, attempt, result, key, t, result_ttl_ms)
-    local status, attempts, finished_by = t[1], t[3], t[7]
+    local status, attempts, finished_by = t[1], t[2], t[3]
     -- The fence: LREM removes the id only if it is in THIS worker's list (a removal
     -- of nothing writes nothing), and only for the attempt this worker claimed.
     if attempts ~= attempt or redis.call("LREM", MINE, "1", id) == 0 then
@@ -355,8 +362,15 @@ local function complete_one(worker, id, attempt, result, key, t, result_ttl_ms)
         emit("completion_refused", "task", id, "worker", worker)
         return "refused"
     end
-    redis.call("HSET", key, "status", "completed", "finished_at", now, "worker_id", worker,
-               "finished_by", worker .. "/" .. attempt, "result", result)
+    -- (worker_id already names this worker: the fence just proved it claimed the task.
+    -- An empty result is no result: no field.)
+    if result == "" then
+        redis.call("HSET", key, "status", "completed", "finished_at", now,
+                   "finished_by", worker .. "/" .. attempt)
+    else
+        redis.call("HSET", key, "status", "completed", "finished_at", now,
+                   "finished_by", worker .. "/" .. attempt, "result", result)
+    end
     if result_ttl_ms ~= "0" then redis.call("PEXPIRE", key, result_ttl_ms) end
     emit("completed", "task", id, "worker", worker, "attempt", attempt)
     return "completed"
@@ -459,7 +473,7 @@ return claim_batch(ARGV[4], ARGV[5], ARGV[6], {})
 -- REPLY: {"completed"} | {"already", "completed"} | {"refused"}
 -- Status: processing -> completed
 local worker, id, attempt, result = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local outcome = complete_one(worker, id, attempt, result, TASK, read_task(TASK), ARGV[8])
+local outcome = complete_one(worker, id, attempt, result, TASK, read_finish(TASK), ARGV[8])
 if outcome == "completed" then redis.call("RPUSH", COMPLETED, id) end
 if outcome == "already" then return {"already", "completed"} end
 return {outcome}
@@ -475,7 +489,7 @@ return {outcome}
 -- REPLY: {"completed", <the claim's reply>} | {"already", "completed"} | {"refused"}
 -- Status: processing -> completed | pending -> processing | pending -> dead_lettered
 local worker, id, attempt, result = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local outcome = complete_one(worker, id, attempt, result, TASK, read_task(TASK), ARGV[8])
+local outcome = complete_one(worker, id, attempt, result, TASK, read_finish(TASK), ARGV[8])
 if outcome == "already" then return {"already", "completed"} end
 if outcome == "refused" then return {"refused"} end
 redis.call("RPUSH", COMPLETED, id)
@@ -492,7 +506,7 @@ return claim_batch(worker, ARGV[9], ARGV[10], {"completed"})
 -- Status: processing -> completed
 local worker, result_ttl_ms = ARGV[4], ARGV[5]
 local read = {}
-for i, key in ipairs(TASK_KEYS) do read[i] = read_task(key) end  -- every read first
+for i, key in ipairs(TASK_KEYS) do read[i] = read_finish(key) end  -- every read first
 local reply, done = {"batch", #TASK_KEYS}, {}
 for i, key in ipairs(TASK_KEYS) do
     local id = ARGV[3 + 3 * i]
@@ -516,7 +530,7 @@ return reply
 -- Status: processing -> completed | pending -> processing | pending -> dead_lettered
 local worker, result_ttl_ms = ARGV[4], ARGV[5]
 local read = {}
-for i, key in ipairs(TASK_KEYS) do read[i] = read_task(key) end  -- every read first
+for i, key in ipairs(TASK_KEYS) do read[i] = read_finish(key) end  -- every read first
 local reply, done = {"batch", #TASK_KEYS}, {}
 for i, key in ipairs(TASK_KEYS) do
     local id = ARGV[5 + 3 * i]
