@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from session5_recovery.workers import RedisTaskQueue
+from session5_recovery.workers.keys import QueueKeys
 from session5_recovery.workers.lua_scripts import (
     COMMANDS,
     PER_CALL_KEYS,
@@ -22,7 +23,6 @@ from session5_recovery.workers.lua_scripts import (
     key_variable,
     load,
 )
-from session5_recovery.workers.keys import QueueKeys
 
 # Every key a KEYS line may name (the names after "{q}:"), and what the script calls it.
 QUEUE_WIDE = [key.removeprefix(QueueKeys("q").prefix) for key in QueueKeys("q").fixed()]
