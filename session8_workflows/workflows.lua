@@ -1,9 +1,10 @@
 -- Session 8's atomic steps: the scheduler's lease, workflow counters (and the nodes they
 -- stage), progress.
 --
--- One script, one branch per command, like session 5's queue.lua (which this script
--- never edits: it only adds keys of its own next to the queue's, under the same
--- {q} hash tag, and appends to the queue's event stream).
+-- One script, one branch per command: it is small and off the hot path (session 5's
+-- queue.lua, which this script never edits, is sent as one script per command). It only
+-- adds keys of its own next to the queue's, under the same {q} hash tag, and appends to
+-- the queue's event stream.
 --
 -- ARGV[1] command, ARGV[2] now (the caller's clock), ARGV[3] events_maxlen, then the
 -- command's own arguments. Every command receives in KEYS the keys it touches.

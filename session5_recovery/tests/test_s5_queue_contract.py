@@ -32,13 +32,13 @@ from session5_recovery.workers import (
     ResultTooLargeError,
     TaskStatus,
 )
+from session5_recovery.workers.lua_scripts import COMMANDS
 from session5_recovery.workers.redis_task_queue import MAX_RESULT_BYTES
 from workshop.waiting import wait_until
 
 pytestmark = pytest.mark.redis
 
 REPO = Path(__file__).resolve().parents[2]
-QUEUE_LUA = REPO / "session5_recovery" / "workers" / "queue.lua"
 
 
 # settings and queue: the fixtures in conftest.py (a fake clock, a real Redis).
@@ -213,8 +213,9 @@ class TestDefect4NoKeyspaceScan:
         assert queue.join(timeout=0) is False
 
     def test_the_script_itself_does_not_scan(self):
-        code = "\n".join(line.split("--")[0] for line in QUEUE_LUA.read_text().splitlines())
-        assert not re.search(r"[\"'](SCAN|KEYS)[\"']", code, re.IGNORECASE)
+        for command in COMMANDS.values():
+            code = "\n".join(line.split("--")[0] for line in command.source.splitlines())
+            assert not re.search(r"[\"'](SCAN|KEYS)[\"']", code, re.IGNORECASE), command.name
 
 
 class TestDefect5ImportsOnWindows:
@@ -406,19 +407,13 @@ class TestCancelPauseResume:
 def _headers() -> dict[str, set[tuple[str | None, str | None]]]:
     """command -> the moves its "Status:" header line in queue.lua names."""
     moves: dict[str, set] = {}
-    current: list[str] = []
-    for line in QUEUE_LUA.read_text().splitlines():
-        branch = re.findall(r'command == "(\w+)"', line)
-        if branch:
-            current = branch
-        status = re.match(r"\s*-- Status: (.*)", line)
-        if status and current:
-            for name in current:
-                found = moves.setdefault(name, set())
-                for move in status.group(1).split("|"):
-                    if "->" in move:
-                        a, b = (s.strip() for s in move.split("->"))
-                        found.add((None if a == "none" else a, None if b == "none" else b))
+    for name, command in COMMANDS.items():
+        found = moves.setdefault(name, set())
+        status = re.search(r"^-- Status: (.*)$", command.header, re.MULTILINE)
+        for move in status.group(1).split("|") if status else ():
+            if "->" in move:
+                a, b = (s.strip() for s in move.split("->"))
+                found.add((None if a == "none" else a, None if b == "none" else b))
     return moves
 
 
@@ -429,14 +424,13 @@ def _status(queue, task_id):
 
 class TestOneTableForEveryCommand:
     def test_every_command_has_a_header_and_a_reply_shape(self):
-        text = QUEUE_LUA.read_text()
-        commands = re.findall(r'command == "(\w+)"', text)
-        assert len(commands) >= 16
-        for block in re.split(r'\nelseif command == |\nif command == ', text)[1:]:
-            name = block.split('"')[1]
-            assert "-- REPLY:" in block or "REPLY:" in block, f"{name} has no REPLY line"
-            assert "-- Status:" in block or "Status:" in block, f"{name} has no Status line"
-            assert "ARGS" in block or "ARGV" not in block, f"{name} does not list its ARGS"
+        assert len(COMMANDS) >= 20
+        for name, command in COMMANDS.items():
+            body = command.source.split(command.header)[-1]
+            assert "-- REPLY:" in command.header, f"{name} has no REPLY line"
+            assert "-- Status:" in command.header, f"{name} has no Status line"
+            assert "-- ARGS:" in command.header or "ARGV[4" not in body, \
+                f"{name} does not list its ARGS"
 
     def test_the_headers_and_the_table_agree(self):
         headers = _headers()
@@ -490,11 +484,24 @@ class TestOneTableForEveryCommand:
         run("enqueue", ["t9"], lambda: queue.add_task({"type": "noop"}, task_id="t9"))
         assert [t.id for t in queue.get_tasks("w4", 1, timeout=0)] == ["t9"]
         run("complete_batch", ["t9"], lambda: queue.complete_many("w4", [("t9", "")]))
+        # The completions that also claim: one finished, one claimed, one malformed record.
+        for i in ("t10", "t11", "t12", "t13", "t14"):
+            run("enqueue", [i], lambda i=i: queue.add_task({"type": "noop"}, task_id=i))
+        assert [t.id for t in queue.get_tasks("w5", 1, timeout=0)] == ["t10"]
+        got = run("complete_and_claim", ["t10", "t11", "t12"], lambda: (
+            queue.client.hset(queue.keys.task("t11"), "attempts", "abc"),
+            queue.complete_and_claim("t10", worker_id="w5", max_tasks=2))[1])
+        assert got[0] and [t.id for t in got[1]] == ["t12"]
+        got = run("complete_batch_and_claim", ["t12", "t13", "t14"], lambda: (
+            queue.client.hset(queue.keys.task("t13"), "history", "x"),
+            queue.complete_many("w5", [("t12", "")], max_tasks=2))[1])
+        assert got[0] == [True] and [t.id for t in got[1]] == ["t14"]
+        queue.mark_completed("t14", worker_id="w5")
         # Retention: t0 completed and t8 dead-lettered, both long enough ago.
         aged = RedisTaskQueue(client=queue.client, queue_name=queue.queue_name,
                               settings=queue.settings.replace(result_ttl=3600, failure_ttl=60))
         fake_clock.advance(7200)
-        run("expire", [*ids, "t8"], aged.expire)
+        run("expire", [*ids, "t8", "t10", "t12", "t14"], aged.expire)
         for command, moves in COMMAND_MOVES.items():
             assert seen[command] == set(moves), f"{command}: saw {seen[command]}, table {moves}"
 

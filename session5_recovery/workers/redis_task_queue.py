@@ -42,7 +42,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -51,6 +50,7 @@ from session4_redis.workers.redis_connection import HOW_TO_GET_REDIS, RedisUnava
 
 from .cluster import redis_client
 from .keys import PRIORITIES, QueueKeys, check_name
+from .lua_scripts import COMMANDS
 from .settings import RecoverySettings, backoff_delay
 from .task import Task, TaskStatus, as_json_object, decode_result, parse_json_text
 
@@ -79,38 +79,8 @@ MAX_CLAIM = 1_000
 # and whoever computed the time (the task is pending at once); further back, it is a
 # mistake (a date typed wrong, milliseconds for seconds) and is refused.
 RUN_AT_TOLERANCE = 1.0
-QUEUE_LUA = (Path(__file__).with_name("queue.lua")).read_text(encoding="utf-8")
 
 log = logging.getLogger(__name__)
-
-_PENDING = ("pending:high", "pending", "pending:low", "wake")
-_RECORD = ("dlq", "tasks", "events")  # what dead-lettering a broken entry writes
-# The queue-wide keys each command of queue.lua touches, by name (the part after "{q}:").
-# The per-worker and per-task keys are added by each call. One place, so that the
-# script receives every key it touches (what Redis Cluster asks of a script).
-COMMAND_KEYS: dict[str, tuple[str, ...]] = {
-    "enqueue": (*_PENDING, "delayed", "tasks", "events"),
-    "claim": (*_PENDING, "paused", "workers", *_RECORD),
-    "complete": ("completed", "events"),
-    "complete+claim": ("completed", *_PENDING, "paused", "workers", *_RECORD),  # and the next
-    "complete_batch": ("completed", "events"),  # (with a claim: "complete+claim"'s keys)
-    "fail": ("delayed", "dlq", "events"),
-    "requeue": (*_PENDING, *_RECORD),
-    "reap": (*_PENDING, "workers", *_RECORD),
-    "promote": (*_PENDING, "delayed", *_RECORD),
-    "replay": (*_PENDING, "dlq", "events"),
-    "cancel": (*_PENDING, "cancelled", "events"),
-    "purge": _RECORD,
-    "expire": ("completed", "dlq", "tasks", "expired", "events"),
-    "pause": (*_PENDING, "paused", "events"),
-    "resume": (*_PENDING, "paused", "events"),
-    "heartbeat": ("workers",),
-    "register": ("workers", "events"),
-    "stopping": ("events",),
-    "deregister": ("workers", "events"),
-    "counts": (*_PENDING, "paused", "delayed", "completed", "dlq", "cancelled", "tasks",
-               "workers", "expired"),
-}
 
 
 class DuplicateTaskError(ValueError):
@@ -368,11 +338,13 @@ class RedisTaskQueue:
         _refuse_bytes_client(client)
         self.client = client
         _refuse_fakeredis_without_lua(client)
-        # redis-py sends the script by its SHA1 (EVALSHA) and loads it on first use.
-        self._script = client.register_script(QUEUE_LUA)
+        # One script per command of queue.lua (lua_scripts.py); redis-py sends each by
+        # its SHA1 (EVALSHA) and loads it on first use.
+        self._scripts = {name: client.register_script(command.source)
+                         for name, command in COMMANDS.items()}
         named = {key.removeprefix(self.keys.prefix): key for key in self.keys.fixed()}
-        self._command_keys = {command: [named[name] for name in names]
-                              for command, names in COMMAND_KEYS.items()}
+        self._queue_keys = {name: [named[key] for key in command.queue_keys]
+                            for name, command in COMMANDS.items()}
         # task id -> (worker id, attempt) for the tasks this object claimed and has not
         # finished, so mark_completed(task_id, result) needs no worker id, as in session 4.
         self._claimed: dict[str, tuple[str, int]] = {}
@@ -413,19 +385,18 @@ class RedisTaskQueue:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _call(self, command: str, *args: Any, keys: Sequence[str] = (), client: Any = None,
-              key_set: str | None = None) -> Any:
-        """Run one command of queue.lua with the keys it touches: its queue-wide ones
-        (``COMMAND_KEYS``) plus ``keys`` (one worker's, or the tasks')."""
-        argv = [command, repr(self.settings.clock()), self.settings.events_maxlen,
-                self.keys.prefix, *args]
-        every_key = [*self._command_keys[key_set or command], *keys]
+    def _call(self, command: str, *args: Any, keys: Sequence[str] = (), client: Any = None) -> Any:
+        """Run one command of queue.lua with the keys its header names: the queue's own
+        (the same on every call) followed by ``keys`` (one worker's, a task's, tasks')."""
+        argv = [repr(self.settings.clock()), self.settings.events_maxlen, self.keys.prefix, *args]
+        every_key = [*self._queue_keys[command], *keys]
+        script = self._scripts[command]
         if client is not None:
             # In a pipeline, EVALSHA by hand: redis-py's script object would send SCRIPT
             # EXISTS before every execute(), one round trip for nothing. The caller loads
             # the script and sends again if the server answers NOSCRIPT (complete_many).
-            return client.evalsha(self._script.sha, len(every_key), *every_key, *argv)
-        return self._script(keys=every_key, args=argv)
+            return client.evalsha(script.sha, len(every_key), *every_key, *argv)
+        return script(keys=every_key, args=argv)
 
     # --- producers ---------------------------------------------------------
 
@@ -659,11 +630,14 @@ class RedisTaskQueue:
         """
         text = self.encode_result(result) if encoded is None else encoded
         worker, attempt = self._owner(task_id, worker_id)
-        keys = [self.keys.processing(worker), self.keys.task(task_id), self.keys.heartbeat(worker)]
-        # Only a completion that also claims needs the claim's keys (fewer to send).
-        reply = self._call("complete", worker, task_id, attempt, text, max_tasks,
-                           self.settings.heartbeat_ttl_ms, self._result_ttl_ms, keys=keys,
-                           key_set="complete+claim" if max_tasks else "complete")
+        if max_tasks:
+            reply = self._call("complete_and_claim", worker, task_id, attempt, text,
+                               self._result_ttl_ms, max_tasks, self.settings.heartbeat_ttl_ms,
+                               keys=[self.keys.processing(worker), self.keys.heartbeat(worker),
+                                     self.keys.task(task_id)])
+        else:
+            reply = self._call("complete", worker, task_id, attempt, text, self._result_ttl_ms,
+                               keys=[self.keys.processing(worker), self.keys.task(task_id)])
         outcome = reply[0]
         if outcome == "refused":
             log.warning("queue %s: completion of task %s by %s REFUSED: the task is no longer "
@@ -693,22 +667,24 @@ class RedisTaskQueue:
         def send() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
             for index, chunk in enumerate(chunks):
-                claim = max_tasks if index == len(chunks) - 1 else 0
-                args: list[Any] = [worker_id, claim, self.settings.heartbeat_ttl_ms,
-                                   self._result_ttl_ms]
-                for task in chunk:
-                    args += task
-                keys = [self.keys.processing(worker_id), self.keys.heartbeat(worker_id),
-                        *[self.keys.task(task_id) for task_id, _, _ in chunk]]
-                self._call("complete_batch", *args, keys=keys, client=pipe,
-                           key_set="complete+claim" if claim else "complete_batch")
+                task_keys = [self.keys.task(task_id) for task_id, _, _ in chunk]
+                results = [value for task in chunk for value in task]
+                if max_tasks and index == len(chunks) - 1:  # the last chunk also claims
+                    self._call("complete_batch_and_claim", worker_id, self._result_ttl_ms,
+                               max_tasks, self.settings.heartbeat_ttl_ms, *results,
+                               keys=[self.keys.processing(worker_id),
+                                     self.keys.heartbeat(worker_id), *task_keys], client=pipe)
+                else:
+                    self._call("complete_batch", worker_id, self._result_ttl_ms, *results,
+                               keys=[self.keys.processing(worker_id), *task_keys], client=pipe)
             return pipe.execute()
 
         try:
             replies = send()
-        except redis.exceptions.NoScriptError:  # a restarted server has forgotten the script
-            self.client.script_load(QUEUE_LUA)  # (none of the calls ran: send them again)
-            replies = send()
+        except redis.exceptions.NoScriptError:  # a restarted server has forgotten the scripts
+            for name in ("complete_batch", "complete_batch_and_claim"):
+                self.client.script_load(COMMANDS[name].source)
+            replies = send()  # (none of the calls ran: send them again)
         outcomes: list[str] = []
         for reply in replies:
             outcomes += reply[2:2 + int(reply[1])]
