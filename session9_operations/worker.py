@@ -46,13 +46,13 @@ class OperationsWorker(RedisWorker):
         verdict = self._retrying(lambda: self.limiter.acquire_or_defer(
             task.type, task.id, task.attempts, self.worker_id))
         if verdict.outcome == "deferred":
-            self._forget_claim(task)
+            self.queue.forget_claim(task.id)
             self.deferred += 1
             self._say(f"rate limit of {task.type!r} reached: {task.id[:8]} waits until "
                       f"{verdict.at:.2f} (attempt not counted)")
             return "deferred"
         if verdict.outcome == "not_mine":
-            self._forget_claim(task)
+            self.queue.forget_claim(task.id)
             return "refused"
         notify = bool(task.data.get("webhook_url"))
         if notify:
@@ -67,16 +67,6 @@ class OperationsWorker(RedisWorker):
         if task.type == DELIVERY_TYPE and outcome == "completed":
             self._retrying(lambda: count_delivered(self.queue))
         return outcome
-
-    def _forget_claim(self, task: Task) -> None:
-        """The task left our list without being finished (sent back to wait, or taken away).
-
-        The queue object remembers each task it claimed until one of its own finishing
-        calls runs, which never happens here: without this, every deferral would leave
-        an entry in that memory for the life of the worker. Session 5's queue has no
-        public way to forget a claim, so this reaches into its ``_claimed`` map.
-        """
-        self.queue._claimed.pop(task.id, None)
 
     def notify(self, task: Task, outcome: str) -> None:
         """Queue the webhook of ``task``'s recorded final ``outcome`` and settle its outbox entry.

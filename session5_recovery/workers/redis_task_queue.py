@@ -569,6 +569,13 @@ class RedisTaskQueue:
                               worker_id=worker_id, started_at=self.settings.clock()))
         return tasks
 
+    def forget_claim(self, task_id: str) -> None:
+        """Forget that this object claimed ``task_id`` (the task left the worker's list
+        by another way than this object's finishing calls: a script of a later session
+        sent it back to wait, or the reaper took it). Without it, that memory would keep
+        one entry per such task for the life of the worker."""
+        self._claimed.pop(task_id, None)
+
     def _owner(self, task_id: str, worker_id: str | None) -> tuple[str, int]:
         """(worker, attempt) for finishing ``task_id``: remembered from our claim, or given."""
         claimed = self._claimed.pop(task_id, None)
