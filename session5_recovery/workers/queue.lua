@@ -376,6 +376,26 @@ local function complete_one(worker, id, attempt, result, key, t, result_ttl_ms)
     return "completed"
 end
 
+--- complete_all
+-- The successes of a batch in one call: the tasks of TASK_KEYS, whose id, attempt and
+-- result come in threes from ARGV[first] on, each fenced and resend-safe on its own
+-- (complete_one: one refused does not affect the others), every read first; one RPUSH
+-- for the ids completed. Returns {"batch", n, "completed" | "already" | "refused", ...}.
+local function complete_all(worker, result_ttl_ms, first)
+    local read = {}
+    for i, key in ipairs(TASK_KEYS) do read[i] = read_finish(key) end
+    local reply, done = {"batch", #TASK_KEYS}, {}
+    for i, key in ipairs(TASK_KEYS) do
+        local at = first + 3 * (i - 1)
+        local outcome = complete_one(worker, ARGV[at], ARGV[at + 1], ARGV[at + 2], key, read[i],
+                                     result_ttl_ms)
+        if outcome == "completed" then done[#done + 1] = ARGV[at] end
+        reply[#reply + 1] = outcome
+    end
+    if #done > 0 then redis.call("RPUSH", COMPLETED, unpack(done)) end  -- at most COMPLETE_CHUNK
+    return reply
+end
+
 --- recover
 -- The reaper's move for one task `id` of the dead `worker`'s `list`: back to pending
 -- with the lost attempt counted, or to the DLQ if that was its last. Returns which.
@@ -504,19 +524,7 @@ return claim_batch(worker, ARGV[9], ARGV[10], {"completed"})
 -- ARGS: worker, result_ttl_ms, then per task: id, attempt, result
 -- REPLY: {"batch", n, "completed" | "already" | "refused" (n of them)}
 -- Status: processing -> completed
-local worker, result_ttl_ms = ARGV[4], ARGV[5]
-local read = {}
-for i, key in ipairs(TASK_KEYS) do read[i] = read_finish(key) end  -- every read first
-local reply, done = {"batch", #TASK_KEYS}, {}
-for i, key in ipairs(TASK_KEYS) do
-    local id = ARGV[3 + 3 * i]
-    local outcome = complete_one(worker, id, ARGV[4 + 3 * i], ARGV[5 + 3 * i], key, read[i],
-                                 result_ttl_ms)
-    if outcome == "completed" then done[#done + 1] = id end
-    reply[#reply + 1] = outcome
-end
-if #done > 0 then redis.call("RPUSH", COMPLETED, unpack(done)) end  -- at most COMPLETE_CHUNK
-return reply
+return complete_all(ARGV[4], ARGV[5], 6)
 
 
 --- command complete_batch_and_claim
@@ -528,19 +536,8 @@ return reply
 -- attempt, result
 -- REPLY: {"batch", n, "completed" | "already" | "refused" (n of them), <the claim's reply>}
 -- Status: processing -> completed | pending -> processing | pending -> dead_lettered
-local worker, result_ttl_ms = ARGV[4], ARGV[5]
-local read = {}
-for i, key in ipairs(TASK_KEYS) do read[i] = read_finish(key) end  -- every read first
-local reply, done = {"batch", #TASK_KEYS}, {}
-for i, key in ipairs(TASK_KEYS) do
-    local id = ARGV[5 + 3 * i]
-    local outcome = complete_one(worker, id, ARGV[6 + 3 * i], ARGV[7 + 3 * i], key, read[i],
-                                 result_ttl_ms)
-    if outcome == "completed" then done[#done + 1] = id end
-    reply[#reply + 1] = outcome
-end
-if #done > 0 then redis.call("RPUSH", COMPLETED, unpack(done)) end  -- at most COMPLETE_CHUNK
-return claim_batch(worker, ARGV[6], ARGV[7], reply)
+local worker = ARGV[4]
+return claim_batch(worker, ARGV[6], ARGV[7], complete_all(worker, ARGV[5], 8))
 
 
 --- command fail
