@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from session5_recovery.workers import RedisTaskQueue, TaskStatus
-from session9_operations.__main__ import main
+from session9_operations.cli import main
 from session9_operations.ratelimit import (
     RateLimit,
     RateLimiter,
