@@ -310,3 +310,24 @@ def test_bench_measures_get_task_mark_completed_and_four_processes_against_drama
     figures = bench.ratios(rows)
     assert "session 5 get_task + mark_completed / reference (target >= 0.8)" in figures
     assert "session 5 / dramatiq, 4 processes (target >= 2)" in figures
+
+
+def test_server_cost_reads_the_instruction_total_of_a_callgrind_dump(tmp_path):
+    """``python -m workshop.server_cost`` divides a dump's ``summary:`` by the tasks."""
+    from workshop import server_cost
+
+    dump = tmp_path / "callgrind.1.1"
+    dump.write_text("# callgrind format\nevents: Ir\nsummary: 81630600\ntotals: 81630600\n")
+    assert server_cost.total_instructions(dump) == 81_630_600
+    dump.write_text("not a dump\n")
+    with pytest.raises(ValueError, match="no 'summary:' line"):
+        server_cost.total_instructions(dump)
+
+
+def test_server_cost_names_the_tools_it_misses(monkeypatch, capsys):
+    from workshop import server_cost
+
+    monkeypatch.setattr(server_cost.shutil, "which",
+                        lambda tool: None if tool == "valgrind" else f"/usr/bin/{tool}")
+    assert server_cost.main([]) == 2
+    assert "server_cost needs valgrind on the PATH" in capsys.readouterr().err
