@@ -781,7 +781,8 @@ def render(measurements: Sequence[Measurement], figures: dict[str, float], info:
     table.add_column("unit")
     table.add_column("min .. max", justify="right")
     for m in measurements:
-        digits = 2 if m.unit == "ratio" else 0
+        # Ratios and per-task counts (0.10 script calls per task) need their decimals.
+        digits = 2 if m.unit == "ratio" or m.median < 100 else 0
         table.add_row(m.group, m.name, f"{m.median:,.{digits}f}", m.unit,
                       f"{min(m.samples):,.{digits}f} .. {max(m.samples):,.{digits}f}")
     console.print(table)
