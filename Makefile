@@ -47,11 +47,12 @@ demo: $(STAMP)
 # Four pytest workers (pytest-xdist), each taking a whole test file at a time, so a file's
 # module-scoped server or browser is started once. Four on two cores because most tests
 # wait (on servers, worker processes, heartbeats), not compute: two workers left the cores
-# two-thirds idle. TEST_WORKERS=0: one process, no workers.
+# two-thirds idle. The files go out longest first (workshop/suite_time.py).
+# TEST_WORKERS=0: one process, no workers.
 TEST_WORKERS ?= 4
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Exercises left to do are progress, not an error: make check shows the table and
 # exits 0. `python -m workshop check` itself exits 1 until every exercise passes,

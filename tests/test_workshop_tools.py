@@ -19,7 +19,7 @@ from workshop.exercise_runner import LEAN_PYTEST_ENV
 from workshop.exercises import discover_exercises
 from workshop.images import make_sample_images, sample_photo
 from workshop.paths import REPO_ROOT, session_dirs, session_numbers
-from workshop.suite_time import BUDGET_SECONDS, TOTAL_BUDGET, folder_of
+from workshop.suite_time import BUDGET_SECONDS, LONGEST_FILES, TOTAL_BUDGET, folder_of
 
 DEAD_URL = "redis://127.0.0.1:1/0"
 
@@ -280,6 +280,13 @@ def test_the_time_report_charges_a_session_for_the_checks_of_its_exercises():
                      "[session6_api/ex2_outbox_relay]") == "session6_api"
     assert folder_of("tests/test_chaos.py::test_x[fork]") == "tests"
     assert sum(BUDGET_SECONDS.values()) == TOTAL_BUDGET
+
+
+def test_the_files_sent_to_the_workers_first_exist():
+    """A renamed long file would silently go back to the end of the run."""
+    missing = [path for path in LONGEST_FILES if not (REPO_ROOT / path).is_file()]
+    assert not missing, f"LONGEST_FILES names files that are gone: {missing}"
+    assert len(set(LONGEST_FILES)) == len(LONGEST_FILES)
 
 
 def test_help_names_the_sessions_that_exist_not_a_fixed_range():

@@ -20,6 +20,13 @@ stays short.
 
 A new session gets a line in BUDGET_SECONDS; one that is missing is shown with
 DEFAULT_BUDGET.
+
+It also orders the test files for ``make test``'s workers (``--dist loadfile
+--no-loadscope-reorder``): pytest-xdist hands out whole files in the order it gets
+them, and its own order (most tests first) sent the files of a few long tests (the
+notebooks, the browser) out last, so the run ended with one worker busy and the
+others idle. LONGEST_FILES go first, longest first; the rest follow, most tests
+first. A file that grows past the last of them belongs in the list.
 """
 
 from __future__ import annotations
@@ -45,6 +52,22 @@ BUDGET_SECONDS = {
     "tests": 260,
 }
 TOTAL_BUDGET = sum(BUDGET_SECONDS.values())
+# The files that took longest (the time report with --durations=0), longest first.
+LONGEST_FILES = (
+    "tests/test_exercise_harness.py",
+    "tests/test_notebooks.py",
+    "session6_api/tests/test_dashboard_browser.py",
+    "session7_engines/tests/test_s7_chaos.py",
+    "tests/test_workshop_tools.py",
+    "tests/test_readme_commands.py",
+    "session6_api/tests/test_s6_live.py",
+    "session7_engines/tests/test_s7_engines.py",
+    "tests/test_chaos.py",
+    "session6_api/tests/test_s6_streams.py",
+    "session8_workflows/tests/test_s8_faults.py",
+    "session5_recovery/tests/test_s5_recovery.py",
+    "session7_engines/tests/test_s7_rabbitmq.py",
+)
 SESSION_IN_PARAMETER = re.compile(r"\[(session\d+_\w+?)[/:\]-]")
 
 _spent: dict[str, float] = defaultdict(float)
@@ -62,6 +85,28 @@ def folder_of(nodeid: str) -> str:
         return named.group(1)
     path = nodeid.split("::", 1)[0]
     return path.split("/", 1)[0] if "/" in path else "."
+
+
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LONGEST_FILES first, in their order; then the other files, most tests first.
+
+    A stable sort: the tests of one file keep their order.
+    """
+    per_file: dict[str, int] = defaultdict(int)
+    for item in items:
+        per_file[file_of(item.nodeid)] += 1
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        path = file_of(item.nodeid)
+        if path in LONGEST_FILES:
+            return LONGEST_FILES.index(path), 0
+        return len(LONGEST_FILES), -per_file[path]
+
+    items.sort(key=rank)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
