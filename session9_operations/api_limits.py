@@ -17,7 +17,6 @@ is really down, and a limiter must not turn a blip into a refusal of everyone.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
@@ -27,6 +26,8 @@ from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, Counter
+
+from session6_api.asgi_errors import send_json_error
 
 from .ratelimit import RATELIMIT_LUA, RateLimit
 
@@ -89,9 +90,6 @@ class ClientRateLimit:
             return
         self.refusals.labels(kind).inc()
         wait = max(1, math.ceil(float(reply[1]) - self.clock()))
-        body = json.dumps({"detail": f"too many requests: {self.budget.limit} per "
-                                     f"{self.budget.per:g} s for each client; retry in {wait} s"})
-        await send({"type": "http.response.start", "status": 429,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"retry-after", str(wait).encode())]})
-        await send({"type": "http.response.body", "body": body.encode()})
+        await send_json_error(send, 429, f"too many requests: {self.budget.limit} per "
+                                         f"{self.budget.per:g} s for each client; retry in {wait} s",
+                              headers=[(b"retry-after", str(wait).encode())])
