@@ -300,18 +300,14 @@ class RedisWorker:
                         claimed = self.queue.get_tasks(
                             self.worker_id, self._batch_size(max_tasks, done),
                             timeout=self.settings.claim_timeout if wait else 0)
-                    except (redis.ConnectionError, redis.TimeoutError) as error:
-                        outage += 1
-                        self._wait_for_redis(error, attempt=outage)
-                        continue
                     except redis.exceptions.OutOfMemoryError as error:
                         # A full server (maxmemory, noeviction) refuses the claim's writes:
                         # nothing was claimed. Wait, longer each time, until there is room.
                         outage += 1
                         self._wait_for_room(error, outage, "not claiming")
                         continue
-                    except redis.ResponseError as error:
-                        if is_outage(error):  # BUSY: a long script runs; nothing was claimed
+                    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as error:
+                        if is_outage(error):  # unreachable, loading or BUSY: nothing was claimed
                             outage += 1
                             self._wait_for_redis(error, attempt=outage)
                             continue
@@ -588,11 +584,6 @@ class RedisWorker:
                 if attempt:
                     self._outage_said = False  # the next outage is news again
                 return result
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                attempt += 1
-                if self._stop_now:
-                    raise StopNow() from error  # told twice to stop: the reaper will requeue
-                self._wait_for_redis(error, attempt)
             except redis.exceptions.OutOfMemoryError as error:
                 # Full server: the script refused its first write, so nothing changed. We
                 # keep the task (the heartbeat keeps our claim alive) and try again, rather
@@ -601,12 +592,12 @@ class RedisWorker:
                 if self._stop_now:
                     raise StopNow() from error
                 self._wait_for_room(error, attempt, "cannot record what I did yet")
-            except redis.ResponseError as error:
-                if not is_outage(error):
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as error:
+                if not is_outage(error):  # a refusal (not unreachable, loading or BUSY)
                     raise
-                attempt += 1  # BUSY: another client's long script; ours did not run
+                attempt += 1
                 if self._stop_now:
-                    raise StopNow() from error
+                    raise StopNow() from error  # told twice to stop: the reaper will requeue
                 self._wait_for_redis(error, attempt)
 
     def _wait_for_room(self, error: Exception, attempt: int, doing: str) -> None:
