@@ -19,13 +19,10 @@ import importlib
 import sys
 from typing import Any
 
-import redis
-
 from session2_pipeline.core import FilterFactory, default_pipeline
 
-from .cluster import redis_client
 from .handlers import HandlerRegistry
-from .redis_task_queue import TEXT_REPLIES, RedisTaskQueue, connection_help
+from .redis_task_queue import RedisTaskQueue
 from .redis_worker import RedisWorker
 from .settings import RecoverySettings
 
@@ -69,14 +66,10 @@ def run_worker_process(
     (a name, not the function: a child started with ``spawn`` imports it), for
     task types of your own; without it the worker runs ``default_handlers()``.
     """
+    # A single server or a Redis Cluster, checked now (one message if it is down).
+    queue = RedisTaskQueue.connect(redis_url, queue_name=queue_name,
+                                   settings=RecoverySettings.from_dict(settings or {}))
     try:
-        client = redis_client(redis_url, **TEXT_REPLIES)  # a single server or a Redis Cluster
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-        raise connection_help(redis_url, error) from None
-    queue = RedisTaskQueue(client=client, url=redis_url, queue_name=queue_name,
-                           settings=RecoverySettings.from_dict(settings or {}))
-    try:
-        queue.check_connection()
         pipeline = FilterFactory.pipeline(filters) if filters else default_pipeline()
         log = (lambda line: print(line, flush=True)) if verbose else None
         worker = RedisWorker(worker_id, queue, pipeline=pipeline, allowed_dirs=allowed_dirs, log=log,
@@ -92,5 +85,5 @@ def run_worker_process(
         counts = worker.start(burst=burst, on_registered=registered)
         return {"worker_id": worker_id, **counts.as_dict()}
     finally:
-        client.close()
+        queue.close()
         sys.stdout.flush()
