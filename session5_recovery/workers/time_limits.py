@@ -34,7 +34,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from .handlers import TransientTaskError
@@ -44,52 +44,59 @@ class TaskTimeLimitExceeded(TransientTaskError):
     """The handler ran longer than its time limit; the attempt failed (retried as usual)."""
 
 
-@contextmanager
-def time_limit(seconds: float | None, what: str = "the task") -> Iterator[None]:
+def time_limit(seconds: float | None, what: str = "the task") -> AbstractContextManager[None]:
     """Raise ``TaskTimeLimitExceeded`` in this thread if the block runs longer than ``seconds``.
 
-    ``None`` means no limit.
+    ``None`` means no limit. (A function that picks a context manager rather than a
+    generator: a worker enters one per task, and the usual path, the alarm, is a
+    small class that does no more than arm and disarm the timer.)
     """
     if seconds is None:
-        yield
-        return
-    message = f"{what} ran longer than its time limit of {seconds:g} s and was interrupted"
+        return nullcontext()
     in_main = threading.current_thread() is threading.main_thread()
     if in_main and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
-        with _alarm(seconds, message):  # nobody else's alarm is armed: use it
-            yield
-    elif in_main and hasattr(signal, "SIGUSR1") and signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL:
-        with _watchdog(seconds, message, wake_signal=signal.SIGUSR1):
-            yield
-    else:
-        with _watchdog(seconds, message):
-            yield
+        return _Alarm(seconds, what)  # nobody else's alarm is armed: use it
+    message = _exceeded(what, seconds)
+    if in_main and hasattr(signal, "SIGUSR1") and signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL:
+        return _watchdog(seconds, message, wake_signal=signal.SIGUSR1)
+    return _watchdog(seconds, message)
+
+
+def _exceeded(what: str, seconds: float) -> str:
+    return f"{what} ran longer than its time limit of {seconds:g} s and was interrupted"
 
 
 # The alarm's handler is installed once and stays (installing one costs more than the
 # alarm itself, and a worker runs thousands of tasks). Main thread only, so no lock.
-_alarm_message: str | None = None  # set while a block with an alarm runs
+_armed: _Alarm | None = None  # the alarm of the block that runs now, if any
 _handler_before: object = None  # what SIGALRM did before us: called when we are not armed
 
 
 def _on_alarm(signum: int, frame: object) -> None:
-    if _alarm_message is not None:
-        raise TaskTimeLimitExceeded(_alarm_message)
+    if _armed is not None:
+        raise TaskTimeLimitExceeded(_exceeded(_armed.what, _armed.seconds))
     if callable(_handler_before):
         _handler_before(signum, frame)  # not ours: hand it on
 
 
-@contextmanager
-def _alarm(seconds: float, message: str) -> Iterator[None]:
-    global _alarm_message, _handler_before
-    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
-        _handler_before = signal.signal(signal.SIGALRM, _on_alarm)
-    _alarm_message = message
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        _alarm_message = None  # first: a late alarm must not hit the worker's own code
+class _Alarm:
+    """``SIGALRM`` after ``seconds`` (the message is written only if it fires)."""
+
+    __slots__ = ("seconds", "what")
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds, self.what = seconds, what
+
+    def __enter__(self) -> None:
+        global _armed, _handler_before
+        if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+            _handler_before = signal.signal(signal.SIGALRM, _on_alarm)
+        _armed = self
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _armed
+        _armed = None  # first: a late alarm must not hit the worker's own code
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
