@@ -63,7 +63,7 @@ class TestEachScriptBindsItsHeadersKeys:
     def test_the_queue_sends_each_command_the_keys_of_its_header(self, redis_client):
         queue = RedisTaskQueue(client=redis_client, queue_name="lua-keys-contract")
         for name, command in COMMANDS.items():
-            sent = queue._queue_keys[name]
+            sent = [key.decode() for key in queue._queue_keys[name]]
             assert [queue.keys.prefix + key for key in command.queue_keys] == sent
             assert command.keys[:len(sent)] == command.queue_keys, \
                 f"{name}: the queue's own keys come first in its KEYS line"

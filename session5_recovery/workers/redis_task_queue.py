@@ -342,7 +342,8 @@ class RedisTaskQueue:
         # its SHA1 (EVALSHA) and loads it on first use.
         self._scripts = {name: client.register_script(command.source)
                          for name, command in COMMANDS.items()}
-        named = {key.removeprefix(self.keys.prefix): key for key in self.keys.fixed()}
+        # As bytes: redis-py sends bytes as they are, and would encode a str on every call.
+        named = {key.removeprefix(self.keys.prefix): key.encode() for key in self.keys.fixed()}
         self._queue_keys = {name: [named[key] for key in command.queue_keys]
                             for name, command in COMMANDS.items()}
         # task id -> (worker id, attempt) for the tasks this object claimed and has not
@@ -396,7 +397,14 @@ class RedisTaskQueue:
             # EXISTS before every execute(), one round trip for nothing. The caller loads
             # the script and sends again if the server answers NOSCRIPT (complete_many).
             return client.evalsha(script.sha, len(every_key), *every_key, *argv)
-        return script(keys=every_key, args=argv)
+        # EVALSHA, and on NOSCRIPT (a restarted server forgot it) load and send once more:
+        # what redis-py's script object does, without its layers on the call every task
+        # makes.
+        try:
+            return self.client.evalsha(script.sha, len(every_key), *every_key, *argv)
+        except redis.exceptions.NoScriptError:
+            script.sha = self.client.script_load(script.script)
+            return self.client.evalsha(script.sha, len(every_key), *every_key, *argv)
 
     # --- producers ---------------------------------------------------------
 
