@@ -220,7 +220,9 @@ def parse_json_text(text: str, what: str) -> Any:
 
     Without the check, a document nested 10,000 deep ends in a bare RecursionError.
     """
-    if text_nesting_depth(text) > MAX_NESTING:
+    # Nesting needs an opening bracket per level: a text with few of them (every real
+    # task) is not scanned character by character.
+    if text.count("[") + text.count("{") > MAX_NESTING and text_nesting_depth(text) > MAX_NESTING:
         raise ValueError(f"{what} is nested more than {MAX_NESTING} levels deep; a task is a "
                          f"flat, small JSON object (put big structures in a file)")
     return json.loads(text)
