@@ -1,13 +1,13 @@
-"""What one session 5 task costs the server, in instructions: ``python -m workshop.server_cost``.
+"""What one session 5 task costs, in instructions: ``python -m workshop.server_cost``.
 
 ``make bench`` reads the server's CPU time, which on a shared or virtual machine moves
 by half from one minute to the next (the host's other work, caches, clock speed).
-This counts instructions instead: a private ``redis-server`` runs under
-``valgrind --tool=callgrind``, one worker drains no-op tasks, and the server's
-instructions over the drain are divided by the tasks. The same code gives the same
-count whatever else the machine is doing, so two versions of the queue can be
-compared by running this on each. Slow (valgrind runs the server about 50 times
-slower): a few hundred tasks are enough.
+This counts instructions instead: a private ``redis-server`` and one worker process
+both run under ``valgrind --tool=callgrind``, the worker drains no-op tasks, and each
+side's instructions over the drain are divided by the tasks. The same code gives the
+same counts whatever else the machine is doing, so two versions of the queue (or of
+the worker) can be compared by running this on each. Slow (valgrind runs a program
+about 50 times slower): a few hundred tasks are enough.
 
 Needs ``valgrind`` (with ``callgrind_control``) and ``redis-server`` on the PATH.
 """
@@ -15,6 +15,7 @@ Needs ``valgrind`` (with ``callgrind_control``) and ``redis-server`` on the PATH
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .redis_connection import ping
 
@@ -63,33 +65,75 @@ def server_under_callgrind(port: int, folder: Path) -> Iterator[tuple[str, int]]
         process.wait(timeout=60)
 
 
-def instructions_per_task(url: str, pid: int, folder: Path, prefetch: int, tasks: int) -> float:
-    """One drain of ``tasks`` no-op tasks at ``prefetch``: the server's instructions per task."""
-    from session5_recovery.workers import RecoverySettings, RedisTaskQueue, run_worker_process
+def _callgrind(command: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", command, str(pid)], check=True, capture_output=True)
 
-    settings = {"events_maxlen": 4 * tasks + 1000}
+
+def _newest_count(folder: Path, pid: int) -> int:
+    return total_instructions(sorted(folder.glob(f"callgrind.{pid}.*"))[-1])
+
+
+def instructions_per_task(url: str, pid: int, folder: Path, prefetch: int,
+                          tasks: int) -> tuple[float, float]:
+    """One drain of ``tasks`` no-op tasks at ``prefetch``: (server, worker) instructions per task.
+
+    The worker is a process of its own under callgrind (``--worker-child``): it drains
+    a few tasks first (imports, first calls), says "ready", drains the measured tasks
+    when told "go", and says "done" with its counts.
+    """
+    from session5_recovery.workers import RecoverySettings, RedisTaskQueue
+
+    # The periodic chores (heartbeat, reaper, stray check) once a minute: what is
+    # counted is the work per task, not chores that would come round more often per
+    # task the slower valgrind makes the drain.
+    settings = {"events_maxlen": 4 * tasks + 1000, "heartbeat_interval": 30.0,
+                "heartbeat_ttl": 120.0, "reap_interval": 60.0}
     queue = RedisTaskQueue(url=url, queue_name=f"cost-{uuid.uuid4().hex[:8]}",
                            settings=RecoverySettings(**settings))
+    child = None
     try:
-        queue.add_tasks([{"type": "noop"}] * 20)  # a first drain loads the scripts
-        run_worker_process("cost-worker", url, queue.queue_name, True, prefetch=prefetch,
-                           settings=settings)
+        # The worker's first drain (imports, the scripts loaded, first calls) is not counted.
+        queue.add_tasks([{"type": "noop"}] * 20)
+        child = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/callgrind.%p",
+             sys.executable, "-m", "workshop.server_cost", "--worker-child", url,
+             queue.queue_name, str(prefetch), json.dumps(settings)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert child.stdin is not None and child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the worker process under valgrind did not start")
         queue.add_tasks([{"type": "noop"}] * tasks)
         for dump in folder.glob("callgrind.*"):
             dump.unlink()
-        subprocess.run(["callgrind_control", "--zero", str(pid)], check=True,
-                       capture_output=True)
-        counts = run_worker_process("cost-worker", url, queue.queue_name, True,
-                                    prefetch=prefetch, settings=settings)
-        subprocess.run(["callgrind_control", "--dump", str(pid)], check=True,
-                       capture_output=True)
-        if counts["completed"] != tasks:
-            raise RuntimeError(f"the worker completed {counts['completed']} of {tasks} tasks")
-        dumps = sorted(folder.glob(f"callgrind.{pid}.*"))
-        return total_instructions(dumps[-1]) / tasks
+        _callgrind("--zero", pid)
+        _callgrind("--zero", child.pid)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        said = child.stdout.readline().split(maxsplit=1)
+        _callgrind("--dump", pid)
+        _callgrind("--dump", child.pid)
+        if said[:1] != ["done"] or json.loads(said[1])["completed"] != tasks:
+            raise RuntimeError(f"the worker did not complete the {tasks} tasks: {said}")
+        return _newest_count(folder, pid) / tasks, _newest_count(folder, child.pid) / tasks
     finally:
+        if child is not None:
+            child.kill()
+            child.wait(timeout=60)
         queue.clear()
         queue.close()
+
+
+def worker_child(url: str, queue_name: str, prefetch: int, settings: dict[str, Any]) -> None:
+    """The measured worker: a first drain, "ready", one drain on "go", then its counts."""
+    from session5_recovery.workers import run_worker_process
+
+    run_worker_process("cost-worker", url, queue_name, True, prefetch=prefetch, settings=settings)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    counts = run_worker_process("cost-worker", url, queue_name, True, prefetch=prefetch,
+                                settings=settings)
+    print("done", json.dumps(counts), flush=True)
+    sys.stdin.readline()  # stay until the parent has read our count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,7 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--prefetch", type=int, nargs="+", default=[1, 10],
                         help="prefetch sizes to measure (default: 1 10)")
     parser.add_argument("--port", type=int, default=7390, help="the private server's port")
+    parser.add_argument("--worker-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker_child:
+        url, queue_name, prefetch, settings = args.worker_child
+        worker_child(url, queue_name, int(prefetch), json.loads(settings))
+        return 0
     if missing := missing_tools():
         print(f"server_cost needs {', '.join(missing)} on the PATH (Debian: apt-get install "
               f"valgrind redis-server)", file=sys.stderr)
@@ -108,10 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = Path(name)
         with server_under_callgrind(args.port, folder) as (url, pid):
             print(f"session 5, one worker process, {args.tasks} no-op tasks per drain, "
-                  f"redis-server under callgrind")
+                  f"redis-server and the worker under callgrind; instructions per task:")
             for prefetch in args.prefetch:
-                cost = instructions_per_task(url, pid, folder, prefetch, args.tasks)
-                print(f"  prefetch {prefetch:>3}: {cost:>9,.0f} server instructions per task")
+                server, worker = instructions_per_task(url, pid, folder, prefetch, args.tasks)
+                print(f"  prefetch {prefetch:>3}: server {server:>9,.0f}   worker {worker:>9,.0f}")
     return 0
 
 
