@@ -73,6 +73,10 @@ SESSION_IN_PARAMETER = re.compile(r"\[(session\d+_\w+?)[/:\]-]")
 _spent: dict[str, float] = defaultdict(float)
 
 
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
 def folder_of(nodeid: str) -> str:
     """Whose time a test is: its top-level folder, or the session its parameter names.
 
@@ -83,12 +87,8 @@ def folder_of(nodeid: str) -> str:
     named = SESSION_IN_PARAMETER.search(nodeid)
     if named:
         return named.group(1)
-    path = nodeid.split("::", 1)[0]
+    path = file_of(nodeid)
     return path.split("/", 1)[0] if "/" in path else "."
-
-
-def file_of(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
