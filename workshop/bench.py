@@ -363,6 +363,32 @@ def measure_session5(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10),
     return [bulk, *processing.values(), *ratios]
 
 
+ROUND_TRIP_FLOORS = ("PING", "empty script with a task's keys and arguments")
+
+
+def round_trip_floors(queue: Any) -> dict[str, Callable[[], object]]:
+    """Calls that cost the server what any round trip costs, and nothing of our own.
+
+    A worker at prefetch 1 makes one round trip per task (``complete_and_claim``).
+    What the server spends on a bare round trip (a PING: the kernel's read and write,
+    the event loop waking up) and on a script call doing nothing but receive that
+    call's keys and arguments (``return 1`` with as many of each, of the same sizes)
+    is a floor no script can go under on this machine: the figure per task minus the
+    second is what the script's commands cost.
+    """
+    from session5_recovery.workers.lua_scripts import COMMANDS
+
+    client = queue.client
+    keys = [f"{queue.keys.prefix}{name}" for name in COMMANDS["complete_and_claim"].keys]
+    # (now, events_maxlen, prefix), then worker, id, attempt, result, result_ttl_ms,
+    # max_tasks, heartbeat_ttl_ms, as a prefetch-1 worker sends them
+    args = [repr(time.time()), queue.settings.events_maxlen, queue.keys.prefix,
+            "bench-worker", uuid.uuid4().hex, "1", "", "3600000", "1", "5000"]
+    do_nothing = client.script_load("return 1")
+    return {ROUND_TRIP_FLOORS[0]: client.ping,
+            ROUND_TRIP_FLOORS[1]: lambda: client.evalsha(do_nothing, len(keys), *keys, *args)}
+
+
 def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                       ) -> list[Measurement]:
     """What one session 5 task costs the *server*: Redis CPU per task, from ``INFO cpu``.
@@ -373,6 +399,8 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
     server's own CPU time (user + system) over the drain, divided by the tasks. No
     run ledger here (its write would be counted too): the event stream must show one
     claim per task and nothing handed back instead (measure_session5 counts the runs).
+    Each round also measures ``round_trip_floors`` on the same server, as many calls
+    as tasks: what a round trip costs it before our script does anything.
     """
     from session5_recovery.workers import RedisTaskQueue
     from workshop.redis_connection import start_private_server
@@ -415,6 +443,9 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
         """The server's counters as the worker finishes, before the bench's own checks read it."""
         at_end.update(cpu=server_cpu(), calls=calls())
 
+    floors = {name: Measurement("session 5", f"Redis CPU per round trip, {name}", unit="us/call",
+                                note=f"INFO cpu of a {server}, one redis-py client")
+              for name in ROUND_TRIP_FLOORS}
     try:
         for _ in range(ctx.repeat):
             for size, measurement in measurements.items():
@@ -426,11 +457,17 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
                 calls_after = at_end["calls"]
                 scripts[size].samples.append((calls_after[0] - calls_before[0]) / n)
                 commands[size].samples.append((calls_after[1] - calls_before[1]) / n)
+            for name, call in round_trip_floors(queue).items():
+                before = server_cpu()
+                for _ in range(n):
+                    call()
+                floors[name].samples.append((server_cpu() - before) * 1e6 / n)
             ctx.advance()
     finally:
         queue.clear()
         queue.close()
-    return [*measurements.values(), *scripts.values(), *commands.values()]
+    return [*measurements.values(), *floors.values(), *scripts.values(), *commands.values()]
+
 
 
 def run_get_and_mark_worker(redis_url: str, queue_name: str, count: int) -> float:
@@ -719,6 +756,10 @@ def ratios(measurements: Sequence[Measurement]) -> dict[str, float]:
         cpu = find(measurements, "session 5", f"Redis CPU per task, prefetch {size}")
         if cpu:
             out[f"session 5 Redis CPU us per task, prefetch {size} (target <= {target})"] = cpu.median
+    for name in ROUND_TRIP_FLOORS:
+        floor = find(measurements, "session 5", f"Redis CPU per round trip, {name}")
+        if floor:
+            out[f"Redis CPU us per round trip, {name}"] = floor.median
     return out
 
 
