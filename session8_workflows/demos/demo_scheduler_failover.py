@@ -67,11 +67,15 @@ def run_failover(redis_url: str, queue_name: str, seconds: float, kill_every: fl
             for _ in range(3):
                 start_one()
             deadline = time.monotonic() + 60
-            while leader() is None:  # the first one up takes the lease
+            # The first one up takes the lease, then (one round trip later) registers the
+            # schedule, starting it at its own clock: wait for both, or a read in between
+            # would count every due time since 1970 as missed.
+            while leader() is None or queue.client.hget(queue.s8.last_due, SCHEDULE.name) is None:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("no scheduler took the lease within 60 s")
+                    raise RuntimeError("no scheduler took the lease and registered the "
+                                       "schedule within 60 s")
                 time.sleep(0.05)
-            first_due = float(queue.client.hget(queue.s8.last_due, SCHEDULE.name) or 0)
+            first_due = float(queue.client.hget(queue.s8.last_due, SCHEDULE.name))
             say(f"{leader()} leads; first due time after {first_due:.0f}")
             end = time.monotonic() + seconds
             next_kill = time.monotonic() + kill_every
