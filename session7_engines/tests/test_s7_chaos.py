@@ -42,11 +42,13 @@ DEFAULTS = {"celery": "FAILURE in the result backend",  # acked before it ran: n
 def kills(redis_target, tmp_path_factory) -> dict[tuple[str, str], dict]:
     """Every kill -9 scenario, run side by side (each is mostly waiting for a timeout)."""
     jobs = [(e, "recommended") for e in RECOMMENDED] + [(e, "defaults") for e in DEFAULTS]
+    # Folders made here, before the threads: pytest creates its base folder on first use,
+    # and two threads doing that at once collide (FileExistsError).
+    workdirs = {job: tmp_path_factory.mktemp(f"kill-{job[0]}-{job[1]}") for job in jobs}
 
     def scenario(job: tuple[str, str]) -> dict:
         engine, profile = job
-        workdir = tmp_path_factory.mktemp(f"kill-{engine}-{profile}")
-        with RUNNERS[engine](redis_target.url, workdir, profile=profile) as runner:
+        with RUNNERS[engine](redis_target.url, workdirs[job], profile=profile) as runner:
             runner.start(1)
             row = kill_mid_task(runner, RECOVERY_BOUND_S)
         print(f"\nKILL {engine} {profile}: {row}")

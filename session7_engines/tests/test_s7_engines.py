@@ -25,8 +25,12 @@ IMAGES = 20
 @pytest.fixture(scope="module")
 def image_runs(redis_target, tmp_path_factory) -> dict[str, dict]:
     """20 image tasks on each engine's worker command (2 processes), the engines side by side."""
+    # Folders made before the threads (pytest's first use of its base folder is not
+    # thread-safe).
+    workdirs = {engine: tmp_path_factory.mktemp(f"images-{engine}") for engine in ENGINES}
+
     def run(engine: str) -> dict:
-        workdir = tmp_path_factory.mktemp(f"images-{engine}")
+        workdir = workdirs[engine]
         with RUNNERS[engine](redis_target.url, workdir) as runner:
             runner.start(2)
             tasks = image_tasks(workdir, IMAGES, engine)

@@ -53,8 +53,12 @@ def scenario(engine: str, redis_url: str, workdir) -> dict:
 @pytest.fixture(scope="module")
 def outcomes(redis_target, rabbitmq_url, tmp_path_factory) -> dict[str, dict]:
     """Both engines side by side (each mostly waits for its worker command)."""
+    # Folders made before the threads (pytest's first use of its base folder is not
+    # thread-safe).
+    workdirs = {engine: tmp_path_factory.mktemp(engine.split("+")[0]) for engine in RABBITMQ_ENGINES}
+
     def run(engine: str) -> dict:
-        return scenario(engine, redis_target.url, tmp_path_factory.mktemp(engine.split("+")[0]))
+        return scenario(engine, redis_target.url, workdirs[engine])
 
     with ThreadPoolExecutor(max_workers=len(RABBITMQ_ENGINES)) as pool:
         return dict(zip(RABBITMQ_ENGINES, pool.map(run, RABBITMQ_ENGINES), strict=True))
