@@ -112,6 +112,22 @@ def test_is_outage_names_busy_and_loading_but_not_a_refusal():
     assert not is_outage(redis.ResponseError("WRONGTYPE Operation against a key"))
 
 
+def test_a_single_call_survives_a_server_that_forgot_the_script():
+    """The one-call path (a claim, a completion) sends EVALSHA itself: on NOSCRIPT it
+    loads the script and sends the call once more."""
+    with ThrowawayRedis() as server:
+        queue = RedisTaskQueue(url=server.url, queue_name="noscript-one",
+                               settings=RecoverySettings(**SETTINGS))
+        queue.add_tasks([{"type": "noop"}] * 2)
+        queue.client.script_flush()
+        (task,) = queue.get_tasks("w1", 1, timeout=0)
+        queue.client.script_flush()
+        recorded, following = queue.complete_and_claim(task.id, None, worker_id="w1")
+        assert recorded and len(following) == 1
+        assert queue.conservation().holds
+        queue.close()
+
+
 def test_a_batch_completion_survives_a_server_that_forgot_the_script():
     """complete_many sends EVALSHA in a pipeline itself (no SCRIPT EXISTS first): after a
     SCRIPT FLUSH (what a restart does), it loads the script and sends the batch again."""

@@ -469,7 +469,6 @@ def measure_redis_cpu(ctx: BenchContext, prefetch_sizes: Sequence[int] = (1, 10)
     return [*measurements.values(), *floors.values(), *scripts.values(), *commands.values()]
 
 
-
 def run_get_and_mark_worker(redis_url: str, queue_name: str, count: int) -> float:
     """A worker process using session 5's queue through the methods of sessions 1 and 4, one task at a time.
 

@@ -403,7 +403,7 @@ class RedisTaskQueue:
         try:
             return self.client.evalsha(script.sha, len(every_key), *every_key, *argv)
         except redis.exceptions.NoScriptError:
-            script.sha = self.client.script_load(script.script)
+            self.client.script_load(script.script)  # (the same SHA1: it is the text's)
             return self.client.evalsha(script.sha, len(every_key), *every_key, *argv)
 
     # --- producers ---------------------------------------------------------
